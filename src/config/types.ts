@@ -1,0 +1,54 @@
+// The resolved fleet: what every later stage consumes. Defaults are applied, paths are absolute.
+import type { Diagnostic } from '../errors.js';
+
+/** A parsed host spec: `host`, `user@host`, `ssh://user@host:port`, `ssh-ng://…`, `[::1]`, `user@[::1]`. */
+export interface HostSpec {
+  user?: string;
+  host: string; // without brackets for IPv6
+  port?: number;
+}
+
+/** Where a node's system is built. */
+export type BuildHostRef =
+  | { kind: 'local' }
+  | { kind: 'target' }
+  | { kind: 'builder'; name: string } // a key under `builders:`
+  | { kind: 'host'; spec: HostSpec }; // an ad-hoc host spec
+
+export interface Builder {
+  name: string;
+  host: HostSpec;
+  systems: string[];
+  maxJobs: number;
+  speedFactor: number;
+  supportedFeatures: string[];
+  mandatoryFeatures: string[];
+  publicHostKey?: string; // base64 of the host's public key line, as in Nix machines files
+  sshOptions: string[];
+}
+
+export interface ResolvedNode {
+  name: string;
+  host: string; // host name or address, IPv6 without brackets
+  port?: number;
+  user: string;
+  tags: string[];
+  buildHost: BuildHostRef;
+  sshOptions: string[];
+  attr?: string; // overrides the evaluated attribute
+  system?: string; // e.g. x86_64-linux; checked against builders' systems
+  profile: string; // default /nix/var/nix/profiles/system
+  privilegeEscalation: string[]; // used when user != root; default ["sudo", "-H", "--"]
+  substituteOnDestination: boolean;
+  checkSystem: boolean; // verify bin/switch-to-configuration exists before activating
+}
+
+export interface ResolvedFleet {
+  file: string; // absolute path of the fleet file
+  dir: string; // its directory: relative paths in the file resolve against it
+  nix: { file: string } | { flake: string }; // absolute path (file) or flake reference (local paths made absolute)
+  allowApplyAll: boolean;
+  builders: Record<string, Builder>;
+  nodes: Record<string, ResolvedNode>; // in file order
+  warnings: Diagnostic[];
+}
