@@ -1,0 +1,39 @@
+// What a deployment emits; renderers (listr2, plain lines, NDJSON) only ever see these.
+import type { Phase } from '../errors.js';
+
+export type Goal = 'switch' | 'boot' | 'test' | 'dry-activate' | 'build' | 'push';
+
+/** Final per-node outcome (issue 3): the JSON summary and exit code derive from these. */
+export type Outcome =
+  | 'unchanged'
+  | 'activated'
+  | 'built'
+  | 'pushed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'failed'
+  | 'skipped';
+
+export type FleetEvent =
+  | { type: 'run-start'; time: string; goal: Goal; nodes: string[] }
+  | { type: 'build-start'; time: string; buildHost: string; drvPaths: string[]; nodes: string[] }
+  | { type: 'build-done'; time: string; buildHost: string; ok: boolean; error?: string; log?: string[] }
+  | { type: 'node-phase'; time: string; node: string; phase: Phase; detail: string }
+  | { type: 'node-done'; time: string; node: string; outcome: Outcome; error?: string; log?: string[] }
+  | {
+      type: 'summary';
+      time: string;
+      goal: Goal;
+      exitCode: number;
+      durationMs: number;
+      interrupted: boolean;
+      nodes: Record<string, { outcome: Outcome; error?: string }>;
+    };
+
+export type EventOf<T extends FleetEvent['type']> = Extract<FleetEvent, { type: T }>;
+export type EmitEvent = (event: FleetEvent) => void;
+
+/** Stamp an event with the current time (ISO 8601). */
+export function stamp<T extends FleetEvent>(event: Omit<T, 'time'>): T {
+  return { ...event, time: new Date().toISOString() } as T;
+}
