@@ -33,7 +33,9 @@ export type FleetEvent =
 export type EventOf<T extends FleetEvent['type']> = Extract<FleetEvent, { type: T }>;
 export type EmitEvent = (event: FleetEvent) => void;
 
+type WithoutTime<T> = T extends unknown ? Omit<T, 'time'> : never;
+
 /** Stamp an event with the current time (ISO 8601). */
-export function stamp<T extends FleetEvent>(event: Omit<T, 'time'>): T {
-  return { ...event, time: new Date().toISOString() } as T;
+export function stamp(event: WithoutTime<FleetEvent>): FleetEvent {
+  return { ...event, time: new Date().toISOString() } as FleetEvent;
 }

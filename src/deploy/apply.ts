@@ -1,0 +1,143 @@
+// Executes a plan: builds once per location, copies, activates in parallel; emits events; never throws for a node.
+import pLimit from 'p-limit';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import type { Phase } from '../errors.js';
+import type { BuildJob, BuildLocation, NodePlan, Plan } from '../plan/types.js';
+import type { Host } from '../transport/host.js';
+import type { HostPool } from '../transport/pool.js';
+import type { RunCommand } from '../transport/run.js';
+import { buildSshOptions } from '../transport/ssh.js';
+import { activateNode } from './activate.js';
+import { buildOnHost, type BuildResult } from './build.js';
+import { copyToTarget } from './copy.js';
+import { stamp, type EmitEvent, type Goal, type Outcome } from './events.js';
+import { decideExitCode } from './outcome.js';
+import { prepareDeployment } from './prepare.js';
+
+export interface ApplyOptions {
+  goal: Goal;
+  force: boolean;
+  parallel: number;
+  keepGoing: boolean;
+  useSubstitutes: boolean;
+  showTrace: boolean;
+  run: RunCommand;
+  pool: HostPool;
+  emit: EmitEvent;
+  signal: AbortSignal;
+}
+
+export interface NodeResult {
+  outcome: Outcome;
+  error?: string;
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  nodes: Record<string, NodeResult>;
+  exitCode: number;
+  interrupted: boolean;
+}
+
+const FAILURES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
+
+export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
+  const started = Date.now();
+  const { emit, pool } = options;
+  const results: Record<string, NodeResult> = {};
+  // Aborted by Ctrl+C or, without --keep-going, by the first failure: nothing new starts after it.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  if (options.signal.aborted) stop.abort();
+
+  const finish = (node: string, outcome: Outcome, error?: string, log?: string[]) => {
+    if (results[node]) return;
+    results[node] = { outcome, ...(error ? { error } : {}) };
+    emit(stamp({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) }));
+    if (FAILURES.includes(outcome) && !options.keepGoing) stop.abort();
+  };
+
+  emit(stamp({ type: 'run-start', goal: options.goal, nodes: nodes.map((n) => n.name) }));
+  const prepared = await prepareDeployment(fleet, nodes, { ...options, signal: stop.signal });
+  for (const failure of prepared.failures) finish(failure.node, 'failed', failure.message, failure.log ? failure.log.split('\n').slice(-20) : undefined);
+
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const hostFor = (location: BuildLocation, job: BuildJob): Host => {
+    if (location.kind === 'local') return pool.local;
+    if (location.kind === 'node') return pool.forNode(byName.get(location.node)!);
+    if (location.kind === 'builder') return pool.forBuilder(fleet.builders[location.builder]!);
+    return pool.forSpec(location, byName.get(job.nodes[0]!)!);
+  };
+
+  const outOf = new Map(prepared.plan.nodes.map((n) => [n.drvPath, n.outPath]));
+  const builds = new Map<string, Promise<BuildResult>>();
+  for (const job of prepared.plan.builds) {
+    const host = hostFor(job.location, job);
+    const maxJobs = job.location.kind === 'builder' ? fleet.builders[job.location.builder]?.maxJobs : undefined;
+    builds.set(job.id, (async () => {
+      if (stop.signal.aborted) return { ok: false, built: new Set<string>(), error: 'not started', log: [] };
+      emit(stamp({ type: 'build-start', buildHost: job.id, drvPaths: job.drvPaths, nodes: job.nodes }));
+      for (const node of job.nodes) emit(stamp({ type: 'node-phase', node, phase: 'build', detail: `building on ${job.id}` }));
+      const r = await buildOnHost({
+        run: options.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
+        useSubstitutes: options.useSubstitutes, signal: stop.signal, ...(maxJobs ? { maxJobs } : {}),
+      });
+      emit(stamp({ type: 'build-done', buildHost: job.id, ok: r.ok, ...(r.error ? { error: r.error } : {}), ...(r.log.length ? { log: r.log } : {}) }));
+      return r;
+    })());
+  }
+
+  const copyLimit = pLimit(options.parallel);
+  const activateLimit = pLimit(options.parallel);
+  const phase = (node: string) => (p: Phase, detail: string) => emit(stamp({ type: 'node-phase', node, phase: p, detail }));
+  const skipIfStopped = (node: string): boolean => {
+    if (!stop.signal.aborted) return false;
+    finish(node, 'skipped', options.signal.aborted ? 'interrupted before it started' : 'not started: an earlier node failed (use --keep-going to continue past failures)');
+    return true;
+  };
+
+  const runNode = async (np: NodePlan): Promise<void> => {
+    const node = byName.get(np.name)!;
+    if (np.buildJob) {
+      const built = await builds.get(np.buildJob)!;
+      if (!built.built.has(np.outPath)) {
+        if (skipIfStopped(np.name)) return;
+        return finish(np.name, 'failed', built.error ?? 'build failed', built.log);
+      }
+    }
+    if (options.goal === 'build') return finish(np.name, 'built');
+    if (np.copy.kind !== 'none') {
+      const from = np.copy.kind === 'from-local' ? pool.local : hostFor(prepared.plan.builds.find((j) => j.id === (np.copy as { buildJob: string }).buildJob)!.location, prepared.plan.builds.find((j) => j.id === np.buildJob)!);
+      const copied = await copyLimit(async () => {
+        if (skipIfStopped(np.name)) return undefined;
+        phase(np.name)('copy', `copying from ${from.label}`);
+        return copyToTarget({
+          run: options.run, from, to: pool.forNode(node), path: np.outPath, signal: stop.signal,
+          directSshOpts: buildSshOptions(pool.endpointOf(node)),
+          useSubstitutes: options.useSubstitutes || node.substituteOnDestination,
+        });
+      });
+      if (!copied) return;
+      if (!copied.ok) return finish(np.name, stop.signal.aborted ? 'skipped' : 'failed', copied.error, copied.log);
+    }
+    if (options.goal === 'push') return finish(np.name, np.copy.kind === 'none' ? 'unchanged' : 'pushed');
+    if (!np.activate) return finish(np.name, 'unchanged');
+    await activateLimit(async () => {
+      if (skipIfStopped(np.name)) return;
+      // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
+      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, onPhase: phase(np.name) });
+      finish(np.name, r.outcome, r.error, r.log);
+    });
+  };
+
+  await Promise.all(prepared.plan.nodes.map((np) => runNode(np)));
+  await Promise.all(builds.values());
+  options.signal.removeEventListener('abort', onAbort);
+  for (const node of nodes) if (!results[node.name]) finish(node.name, 'skipped', 'not planned');
+
+  const interrupted = options.signal.aborted;
+  const exitCode = decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
+  emit(stamp({ type: 'summary', goal: options.goal, exitCode, durationMs: Date.now() - started, interrupted, nodes: results }));
+  return { plan: prepared.plan, nodes: results, exitCode, interrupted };
+}

@@ -1,0 +1,53 @@
+// Closure copies the shortest way: direct build host → target, relayed through the deployer only if that fails.
+import type { Host } from '../transport/host.js';
+import { tailLines, type CommandResult, type RunCommand } from '../transport/run.js';
+
+export interface CopyResult {
+  ok: boolean;
+  route: 'from-local' | 'direct' | 'relay';
+  error?: string;
+  log: string[];
+}
+
+function copyArgv(direction: '--to' | '--from', dest: string, paths: string[], useSubstitutes: boolean): string[] {
+  return ['nix-copy-closure', direction, dest, ...(useSubstitutes ? ['--use-substitutes'] : []), ...paths];
+}
+
+/** Run nix-copy-closure on the deployer against `host`, riding its ssh master. */
+export async function copyWithLocal(run: RunCommand, direction: '--to' | '--from', host: Host, paths: string[], useSubstitutes: boolean, signal?: AbortSignal): Promise<CommandResult> {
+  if (!host.copyTarget) throw new Error(`copy to ${host.label}: it is the local machine`);
+  return run(copyArgv(direction, host.copyTarget.dest, paths, useSubstitutes), {
+    env: { ...process.env, NIX_SSHOPTS: host.copyTarget.sshOpts.join(' ') } as Record<string, string>,
+    signal,
+  });
+}
+
+export interface CopyToTargetInput {
+  run: RunCommand; // the deployer's
+  from: Host; // where the closure is (local or a build host)
+  to: Host;
+  /** ssh options the build host should use to reach the target (no deployer control socket). */
+  directSshOpts: string[];
+  path: string;
+  useSubstitutes: boolean;
+  signal?: AbortSignal;
+}
+
+export async function copyToTarget(input: CopyToTargetInput): Promise<CopyResult> {
+  const { run, from, to, path, useSubstitutes, signal } = input;
+  if (from.isLocal) {
+    const r = await copyWithLocal(run, '--to', to, [path], useSubstitutes, signal);
+    return { ok: !r.failed, route: 'from-local', log: tailLines(r), ...(r.failed ? { error: r.message } : {}) };
+  }
+  const dest = to.copyTarget?.dest;
+  if (!dest) throw new Error(`copy to ${to.label}: it is the local machine`);
+  const direct = await from.run(['env', `NIX_SSHOPTS=${input.directSshOpts.join(' ')}`, ...copyArgv('--to', dest, [path], useSubstitutes)], { signal });
+  if (!direct.failed) return { ok: true, route: 'direct', log: tailLines(direct) };
+  if (signal?.aborted) return { ok: false, route: 'direct', error: 'interrupted', log: tailLines(direct) };
+  // The build host cannot reach the target itself (firewall, keys): bring the closure through here.
+  const fetched = await copyWithLocal(run, '--from', from, [path], false, signal);
+  const log = [`direct copy from ${from.label} failed: ${direct.message}`, ...tailLines(direct, 5)];
+  if (fetched.failed) return { ok: false, route: 'relay', error: `relay copy from ${from.label} failed: ${fetched.message}`, log: [...log, ...tailLines(fetched)] };
+  const pushed = await copyWithLocal(run, '--to', to, [path], useSubstitutes, signal);
+  return { ok: !pushed.failed, route: 'relay', log: [...log, ...tailLines(pushed)], ...(pushed.failed ? { error: `relay copy to ${to.label} failed: ${pushed.message}` } : {}) };
+}

@@ -1,0 +1,35 @@
+// Read-only questions to targets, all at once: one ssh master and one probe per node.
+import pLimit from 'p-limit';
+import type { ResolvedNode } from '../config/types.js';
+import { NodeError } from '../errors.js';
+import type { TargetState } from '../plan/types.js';
+import type { HostPool } from '../transport/pool.js';
+import { parseProbe, probeArgv } from './remote.js';
+
+export interface QueryOutcome {
+  states: Record<string, TargetState>;
+  errors: NodeError[];
+}
+
+export async function queryTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal): Promise<QueryOutcome> {
+  const states: Record<string, TargetState> = {};
+  const errors: NodeError[] = [];
+  const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed
+  await Promise.all(
+    nodes.map((node) =>
+      limit(async () => {
+        const host = pool.forNode(node);
+        try {
+          await host.connect();
+        } catch (error) {
+          errors.push(new NodeError(node.name, 'connect', (error as Error).message, { cause: error }));
+          return;
+        }
+        const r = await host.run(probeArgv(node.profile, outPaths[node.name] ?? '/nonexistent'), { signal, timeoutMs: node.connectTimeoutMs + 30_000 });
+        if (r.failed) errors.push(new NodeError(node.name, 'query', `cannot read the node's state: ${r.message}`, { log: r.stderr }));
+        else states[node.name] = parseProbe(r.stdout);
+      }),
+    ),
+  );
+  return { states, errors };
+}

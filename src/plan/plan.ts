@@ -1,0 +1,112 @@
+// Pure planning: from evaluations and target states to the job DAG. No I/O here, ever.
+import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
+import type { Goal } from '../deploy/events.js';
+import type { NodeEval } from '../nix/eval.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, TargetState } from './types.js';
+
+export interface PlanInput {
+  goal: Goal;
+  force: boolean;
+  nodes: readonly ResolvedNode[];
+  builders: Readonly<Record<string, Builder>>;
+  evals: Readonly<Record<string, NodeEval>>;
+  /** Absent for goal `build`, which never asks targets. */
+  targets: Readonly<Record<string, TargetState>>;
+}
+
+export const ACTIVATING_GOALS: readonly Goal[] = ['switch', 'boot', 'test', 'dry-activate'];
+
+export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
+  switch (ref.kind) {
+    case 'local':
+      return { kind: 'local' };
+    case 'target':
+      return { kind: 'node', node: node.name };
+    case 'builder':
+      return { kind: 'builder', builder: ref.name };
+    case 'host':
+      return { kind: 'host', ...ref.spec };
+  }
+}
+
+export function buildJobId(location: BuildLocation): string {
+  switch (location.kind) {
+    case 'local':
+      return 'local';
+    case 'node':
+      return `node:${location.node}`;
+    case 'builder':
+      return `builder:${location.builder}`;
+    case 'host':
+      return `host:${location.user ? `${location.user}@` : ''}${location.host}${location.port ? `:${location.port}` : ''}`;
+  }
+}
+
+/** Does this build location run on the node's own machine (so no copy is ever needed)? */
+export function buildsOnTarget(location: BuildLocation, node: ResolvedNode, builders: PlanInput['builders']): boolean {
+  if (location.kind === 'node') return location.node === node.name;
+  const spec = location.kind === 'builder' ? builders[location.builder]?.host : location.kind === 'host' ? location : undefined;
+  return !!spec && spec.host === node.host && (spec.port ?? 22) === (node.port ?? 22) && (spec.user ?? node.user) === node.user;
+}
+
+/** Is the node already running `out` in the sense this goal cares about? */
+export function isUpToDate(goal: Goal, state: TargetState, out: string): boolean {
+  const profileOk = state.profileTarget === out;
+  const runningOk = state.currentSystem === out;
+  if (goal === 'switch') return profileOk && runningOk;
+  if (goal === 'boot') return profileOk;
+  if (goal === 'test') return runningOk;
+  return false; // dry-activate always reports
+}
+
+function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarget: boolean, location: BuildLocation, jobId: string): CopyRoute {
+  if (!needsOnTarget) return { kind: 'none', reason: 'not-needed' };
+  if (state?.hasOut) return { kind: 'none', reason: 'present' };
+  if (onTarget) return { kind: 'none', reason: 'built-on-target' };
+  return location.kind === 'local' ? { kind: 'from-local' } : { kind: 'from-build-host', buildJob: jobId };
+}
+
+export function createPlan(input: PlanInput): Plan {
+  const jobs = new Map<string, BuildJob>();
+  const nodes: NodePlan[] = [];
+  const activating = ACTIVATING_GOALS.includes(input.goal);
+
+  for (const node of input.nodes) {
+    const evaluated = input.evals[node.name];
+    if (!evaluated) continue; // failed evaluation: reported by the caller, never planned
+    const state = input.targets[node.name];
+    const location = locateBuild(node.buildHost, node);
+    const jobId = buildJobId(location);
+    const onTarget = buildsOnTarget(location, node, input.builders);
+    const upToDate = activating && !!state && isUpToDate(input.goal, state, evaluated.outPath);
+    const activate = activating && (input.force || !upToDate);
+    const needsOnTarget = input.goal !== 'build' && (activate || input.goal === 'push');
+    const copy = planCopy(needsOnTarget, state, onTarget, location, jobId);
+    const needsBuild = input.goal === 'build' || (needsOnTarget && !state?.hasOut);
+
+    if (needsBuild) {
+      const job = jobs.get(jobId) ?? { id: jobId, location, drvPaths: [], nodes: [] };
+      if (!job.drvPaths.includes(evaluated.drvPath)) job.drvPaths.push(evaluated.drvPath);
+      job.nodes.push(node.name);
+      jobs.set(jobId, job);
+    }
+    nodes.push({
+      name: node.name,
+      drvPath: evaluated.drvPath,
+      outPath: evaluated.outPath,
+      ...(needsBuild ? { buildJob: jobId } : {}),
+      copy,
+      activate,
+      reason: explain(input.goal, activate, upToDate, input.force, copy),
+    });
+  }
+  const builds = [...jobs.values()].map((j) => ({ ...j, drvPaths: [...j.drvPaths].sort() }));
+  return { goal: input.goal, builds, nodes };
+}
+
+function explain(goal: Goal, activate: boolean, upToDate: boolean, force: boolean, copy: CopyRoute): string {
+  if (activate) return upToDate && force ? 'up to date; activating anyway (--force)' : `${goal} needed`;
+  if (upToDate) return 'up to date';
+  if (goal === 'push') return copy.kind === 'none' && copy.reason === 'present' ? 'already present' : 'push needed';
+  return 'build only';
+}

@@ -1,0 +1,49 @@
+// The plan is data: printable, diffable, and the only thing `deploy` executes.
+import type { Goal } from '../deploy/events.js';
+
+/** Where a build runs: the deployer, a node itself, a named builder, or an ad-hoc host. */
+export type BuildLocation =
+  | { kind: 'local' }
+  | { kind: 'node'; node: string }
+  | { kind: 'builder'; builder: string }
+  | { kind: 'host'; user?: string; host: string; port?: number };
+
+/** What a target reported when asked (read-only). */
+export interface TargetState {
+  hasOut: boolean; // the desired toplevel is already valid in its store
+  profileLink?: string; // e.g. system-5-link
+  generation?: number;
+  profileTarget?: string; // store path the profile resolves to
+  currentSystem?: string; // readlink /run/current-system
+  isSystem?: boolean; // the desired toplevel has bin/switch-to-configuration (only known if present)
+  systemd: boolean; // activation can run detached under systemd-run
+}
+
+export interface BuildJob {
+  id: string; // stable key of the location, e.g. "local", "builder:big", "node:web-1"
+  location: BuildLocation;
+  drvPaths: string[]; // distinct, sorted: each built once on this location
+  nodes: string[];
+}
+
+export type CopyRoute =
+  | { kind: 'none'; reason: 'present' | 'built-on-target' | 'not-needed' }
+  | { kind: 'from-local' }
+  | { kind: 'from-build-host'; buildJob: string }; // direct, relaying via the deployer if that fails
+
+export interface NodePlan {
+  name: string;
+  drvPath: string;
+  outPath: string;
+  buildJob?: string; // id of the BuildJob producing outPath, if anything must be built
+  copy: CopyRoute;
+  activate: boolean;
+  /** Why nothing (or something) happens; shown by `fleet plan`. */
+  reason: string;
+}
+
+export interface Plan {
+  goal: Goal;
+  builds: BuildJob[];
+  nodes: NodePlan[];
+}

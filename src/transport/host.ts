@@ -1,0 +1,22 @@
+// One Host abstraction (as colmena's): everything that touches a machine goes through it.
+import type { CommandResult, RunOptions } from './run.js';
+
+export interface Host {
+  /** Short name for messages: `local` or the node/builder name. */
+  readonly label: string;
+  readonly isLocal: boolean;
+  /** Run argv on the machine; remote argv is quoted by quoteArgv, never concatenated. */
+  run(argv: string[], options?: RunOptions): Promise<CommandResult>;
+  /** How nix-copy-closure reaches this machine from the deployer (undefined for local). */
+  readonly copyTarget?: CopyTarget;
+  /** Open the connection up front (one SSH handshake for the whole run). */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A destination for `nix-copy-closure --to/--from`: `user@host` plus the ssh options Nix must use. */
+export interface CopyTarget {
+  dest: string;
+  /** For NIX_SSHOPTS; Nix 2.8 splits it on whitespace, so no element may contain any. */
+  sshOpts: string[];
+}

@@ -1,0 +1,83 @@
+// One Host per machine for the whole run; masters live in a private, short runtime dir.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Builder, HostSpec, ResolvedNode } from '../config/types.js';
+import type { Host } from './host.js';
+import { createLocalHost } from './local.js';
+import type { RunCommand } from './run.js';
+import { createSshHost, type SshEndpoint } from './ssh.js';
+
+export interface HostPool {
+  local: Host;
+  forNode(node: ResolvedNode): Host;
+  forBuilder(builder: Builder): Host;
+  forSpec(spec: HostSpec, template: ResolvedNode): Host;
+  endpointOf(node: ResolvedNode): SshEndpoint;
+  closeAll(): Promise<void>;
+}
+
+/** NIX_SSHOPTS as Nix reads it (whitespace-separated), so fleet's own ssh sees the same options. */
+export function readNixSshOpts(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.NIX_SSHOPTS ?? '').split(/\s+/).filter(Boolean);
+}
+
+export function nodeEndpoint(node: ResolvedNode, nixSshOpts: string[]): SshEndpoint {
+  return {
+    label: node.name,
+    host: node.host,
+    user: node.user,
+    port: node.port,
+    sshConfig: node.sshConfig,
+    sshOptions: [...nixSshOpts, ...node.sshOptions],
+    connectTimeoutMs: node.connectTimeoutMs,
+  };
+}
+
+export function createHostPool(options: { run?: RunCommand; env?: NodeJS.ProcessEnv } = {}): HostPool {
+  // /tmp, not os.tmpdir(): a long TMPDIR would push socket paths past the 108-byte limit.
+  const dir = mkdtempSync('/tmp/fleet-');
+  const nixSshOpts = readNixSshOpts(options.env);
+  const hosts = new Map<string, Host>();
+  const local = createLocalHost(options.run);
+
+  const obtain = (endpoint: SshEndpoint): Host => {
+    const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions]);
+    let host = hosts.get(key);
+    if (!host) {
+      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run });
+      hosts.set(key, host);
+    }
+    return host;
+  };
+
+  const pinKey = (builder: Builder): string | undefined => {
+    if (!builder.publicHostKey) return undefined;
+    const file = join(dir, `known-${builder.name}`);
+    const key = Buffer.from(builder.publicHostKey, 'base64').toString('utf8').trim();
+    const name = builder.host.port ? `[${builder.host.host}]:${builder.host.port}` : builder.host.host;
+    writeFileSync(file, `${name} ${key}\n`);
+    return file;
+  };
+
+  return {
+    local,
+    endpointOf: (node) => nodeEndpoint(node, nixSshOpts),
+    forNode: (node) => obtain(nodeEndpoint(node, nixSshOpts)),
+    forBuilder: (builder) =>
+      obtain({
+        label: builder.name,
+        host: builder.host.host,
+        user: builder.host.user,
+        port: builder.host.port,
+        sshOptions: [...nixSshOpts, ...builder.sshOptions],
+        connectTimeoutMs: 10_000,
+        knownHostsFile: pinKey(builder),
+      }),
+    forSpec: (spec, template) =>
+      obtain({ ...nodeEndpoint(template, nixSshOpts), label: spec.host, host: spec.host, user: spec.user ?? template.user, port: spec.port }),
+    closeAll: async () => {
+      await Promise.allSettled([...hosts.values()].map((h) => h.close()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// One result shape for every command, local or remote, success or failure (as execa's).
+import { execa } from 'execa';
+
+export interface CommandResult {
+  argv: string[];
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  failed: boolean;
+  timedOut: boolean;
+  canceled: boolean;
+  /** execa's short message: the command, exit code or signal. */
+  message: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Stream stderr lines as they come (build logs, activation output). */
+  onLine?: (line: string) => void;
+}
+
+export type RunCommand = (argv: string[], options?: RunOptions) => Promise<CommandResult>;
+
+/** Run argv locally. Children get their own process group so a terminal Ctrl+C reaches only fleet,
+ *  which then decides what to cancel (an activation in flight must not die with it). */
+export const runLocal: RunCommand = async (argv, options = {}) => {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runLocal: empty argv');
+  const child = execa(file, args, {
+    reject: false,
+    input: options.input,
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    env: options.env,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    detached: true,
+    forceKillAfterDelay: 2000,
+    stripFinalNewline: true,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (options.onLine) {
+    const onLine = options.onLine;
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.trim()) onLine(line);
+    });
+  }
+  const r = await child;
+  return {
+    argv,
+    exitCode: r.exitCode,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    failed: r.failed,
+    timedOut: r.timedOut,
+    canceled: r.isCanceled,
+    message: r.failed ? (r.shortMessage ?? `command failed: ${file}`) : '',
+  };
+};
+
+/** The last lines of a result's output: what a person needs to see of a failure. */
+export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, count = 20): string[] {
+  const lines = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(-count);
+}
