@@ -1,0 +1,36 @@
+// Which fleet file: -f, then FLEET_FILE, then ./fleet.yaml; and the selection every command shares.
+import { resolve } from 'node:path';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import { formatDiagnostic, UsageError } from '../errors.js';
+import { printLine, type CliIo } from './io.js';
+
+export interface FileOptions {
+  file?: string;
+}
+
+export function locateFleetFile(options: FileOptions, io: CliIo): string {
+  return resolve(io.cwd, options.file ?? io.env.FLEET_FILE ?? 'fleet.yaml');
+}
+
+export async function openFleet(options: FileOptions, io: CliIo): Promise<ResolvedFleet> {
+  const { loadFleet } = await import('../config/index.js');
+  const fleet = await loadFleet(locateFleetFile(options, io));
+  for (const warning of fleet.warnings) printLine(io.stderr, formatDiagnostic(warning));
+  return fleet;
+}
+
+/** `--on`; a missing one means all nodes, unless the fleet forbids that for commands that change machines. */
+export async function selectFromFleet(fleet: ResolvedFleet, on: string | undefined, changesMachines: boolean): Promise<ResolvedNode[]> {
+  if (on === undefined && changesMachines && !fleet.allowApplyAll) {
+    throw new UsageError(`${fleet.file} sets allowApplyAll: false: name the nodes with --on (for example --on '*' to mean all of them)`);
+  }
+  const { selectNodes } = await import('../select/index.js');
+  return selectNodes(Object.values(fleet.nodes), on);
+}
+
+export function describeBuildHost(node: ResolvedNode): string {
+  const ref = node.buildHost;
+  if (ref.kind === 'builder') return ref.name;
+  if (ref.kind === 'host') return `${ref.spec.user ? `${ref.spec.user}@` : ''}${ref.spec.host}${ref.spec.port ? `:${ref.spec.port}` : ''}`;
+  return ref.kind;
+}

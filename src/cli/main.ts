@@ -1,0 +1,138 @@
+// The command line: commander parses, commands run, errors become exit codes. The only exit is here.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Goal } from '../deploy/events.js';
+import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
+import type { CliIo } from './io.js';
+
+const GOALS: Goal[] = ['switch', 'boot', 'test', 'dry-activate', 'build', 'push'];
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    every node succeeded or was already up to date
+  1    some nodes failed, and were cleanly rolled back or never touched
+  2    usage or fleet file error (nothing was touched)
+  3    at least one node could not be rolled back, or its state is unknown: look at it
+  130  interrupted (Ctrl+C / SIGTERM); nodes are on their old or their new generation`;
+
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+}
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: number) => void): Command {
+  const program = new Command('fleet')
+    .description('Declarative deployer for fleets of NixOS and Nix machines.')
+    .version(readVersion(), '-V, --version')
+    .option('-f, --file <path>', 'fleet file (default: $FLEET_FILE, else ./fleet.yaml)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  const file = () => program.opts<{ file?: string }>();
+  const goalArgument = (cmd: Command, defaultGoal: Goal) =>
+    cmd.argument('[goal]', `one of ${GOALS.join(', ')}`, (value: string) => {
+      if (!GOALS.includes(value as Goal)) throw new InvalidArgumentError(`unknown goal; expected one of ${GOALS.join(', ')}`);
+      return value;
+    }, defaultGoal);
+
+  program
+    .command('check')
+    .description('validate the fleet file; every problem as FILE:LINE:COL: message')
+    .option('--json', 'print {file, ok, diagnostics} as JSON')
+    .addHelpText('after', '\nExamples:\n  fleet check\n  fleet -f fleets/prod.yaml check --json')
+    .action(async (options: { json?: boolean }) => setExit(await (await import('./commands/check.js')).runCheck({ ...file(), ...options }, io)));
+
+  program
+    .command('nodes')
+    .description('list the selected nodes with host, port, user, tags and build host')
+    .option('--on <selector>', 'nodes to list (see "Selectors" below)')
+    .option('--json', 'print {nodes: [...]} as JSON')
+    .addHelpText('after', SELECTOR_HELP + '\n\nExamples:\n  fleet nodes --on tag:web\n  fleet nodes --on "@eu-*,&tag:db,!db-3" --json')
+    .action(async (options: { on?: string; json?: boolean }) => setExit(await (await import('./commands/nodes.js')).runNodes({ ...file(), ...options }, io)));
+
+  goalArgument(program.command('plan'), 'switch')
+    .description('evaluate and show what apply would do: builds per build host, copies, activations (read-only)')
+    .option('--on <selector>', 'nodes to plan for')
+    .option('--json', 'print the plan as JSON')
+    .option('--force', 'plan activations even for nodes already up to date')
+    .option('--show-trace', 'pass --show-trace to Nix')
+    .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json')
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io)));
+
+  goalArgument(program.command('apply'), 'switch')
+    .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
+    .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('-p, --parallel <n>', 'activations (and copies) at once', parsePositive, 10)
+    .option('--force', 'activate even nodes already running the desired system')
+    .addOption(new Option('--keep-going', 'continue with the other nodes after a failure').conflicts('failFast'))
+    .option('--fail-fast', 'after the first failure start nothing new (the default)')
+    .option('--use-substitutes', 'let targets and build hosts fetch from their substituters while copying')
+    .option('--show-trace', 'pass --show-trace to Nix')
+    .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
+    .option('-v, --verbose', 'show build and activation output as it comes')
+    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal)));
+
+  return program;
+}
+
+const SELECTOR_HELP = `
+Selectors (--on):
+  web-1          a node name          web-*      a glob
+  tag:web, @web  a tag                tag:eu-*   a tag glob
+  a,b            union                &tag:eu    intersect        !web-3   exclude
+  Unions first, then intersections, then exclusions: tag:web,&tag:eu,!web-3`;
+
+/** Map any error to a message and an exit code; a stack trace only for fleet's own bugs. */
+export function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? ExitCode.ok : ExitCode.usage;
+  }
+  if (error instanceof ConfigError) {
+    for (const d of error.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+    return ExitCode.usage;
+  }
+  if (error instanceof UsageError) {
+    io.stderr.write(`fleet: ${error.message}\n`);
+    return ExitCode.usage;
+  }
+  io.stderr.write(`fleet: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return ExitCode.unsafe;
+}
+
+export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  let code: number = ExitCode.ok;
+  try {
+    await buildProgram(io, signal, (c) => (code = c)).parseAsync(argv);
+  } catch (error) {
+    code = reportError(error, io);
+  }
+  return code;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: string) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\nfleet: ${name}: starting nothing new; running activations finish or roll back (again to quit now)\n`);
+      controller.abort();
+    } else {
+      process.exit(ExitCode.interrupted);
+    }
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const code = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal);
+  process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;
+  // Let stdout drain, then exit: a lingering handle (a child's pipe) must not keep fleet alive.
+  process.stdout.write('', () => process.exit(process.exitCode));
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decideExitCode } from '../../src/deploy/outcome.js';
+import { parseProbe, switchArgv, withPrivilege } from '../../src/deploy/remote.js';
+import { parseNixVersion } from '../../src/nix/version.js';
+import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
+
+test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', () => {
+  assert.equal(decideExitCode(['activated', 'unchanged'], false), 0);
+  assert.equal(decideExitCode(['activated', 'rolled-back'], false), 1);
+  assert.equal(decideExitCode(['failed', 'skipped'], false), 1);
+  assert.equal(decideExitCode(['activated', 'rollback-failed'], false), 3);
+  assert.equal(decideExitCode(['activated', 'skipped'], true), 130);
+  assert.equal(decideExitCode(['rollback-failed'], true), 3);
+});
+
+test('the probe output parses into a target state with the generation number', () => {
+  const state = parseProbe('profileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nhasOut=1\nsystemd=1\n');
+  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', isSystem: false, systemd: true });
+  assert.deepEqual(parseProbe('profileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, isSystem: false, systemd: false });
+});
+
+test('privilege escalation only for non-root users', () => {
+  assert.deepEqual(withPrivilege({ user: 'root', privilegeEscalation: ['sudo'] }, ['true']), ['true']);
+  assert.deepEqual(withPrivilege({ user: 'deploy', privilegeEscalation: ['sudo', '-H', '--'] }, ['true']), ['sudo', '-H', '--', 'true']);
+});
+
+test('activation runs under systemd-run where there is systemd, else bounded by timeout', () => {
+  assert.deepEqual(switchArgv('/nix/store/x', 'switch', { systemd: false }, 60, 'u'), ['timeout', '-k', '5', '60', '/nix/store/x/bin/switch-to-configuration', 'switch']);
+  const sd = switchArgv('/nix/store/x', 'boot', { systemd: true }, 60, 'fleet-u');
+  assert.equal(sd[0], 'systemd-run');
+  assert.ok(sd.includes('--unit=fleet-u') && sd.includes('--wait'));
+  assert.deepEqual(sd.slice(-2), ['/nix/store/x/bin/switch-to-configuration', 'boot']);
+});
+
+test('Nix versions: Debian 2.8, current Nix, Lix', () => {
+  assert.deepEqual(parseNixVersion('nix (Nix) 2.8.0\n'), { implementation: 'nix', major: 2, minor: 8, text: 'nix (Nix) 2.8.0' });
+  assert.equal(parseNixVersion('nix (Lix, like Nix) 2.91.1').implementation, 'lix');
+  assert.throws(() => parseNixVersion('bash: nix: not found'), /cannot read a Nix version/);
+});
+
+test('one evaluation for all nodes, with the attribute path per source', () => {
+  const nodes = [{ name: 'a' }, { name: 'b', attr: 'custom.b.toplevel' }] as never[];
+  assert.deepEqual(attrPathOf({ nix: { file: '/h.nix' } }, { name: 'a' }), ['a']);
+  assert.deepEqual(attrPathOf({ nix: { flake: '/f' } }, { name: 'a' }), ['nixosConfigurations', 'a', 'config', 'system', 'build', 'toplevel']);
+  const argv = buildEvalArgv({ nix: { file: '/h.nix' } }, nodes);
+  assert.equal(argv.filter((a) => a === 'nix-instantiate').length, 1);
+  assert.equal(argv[argv.indexOf('spec') + 1], JSON.stringify([{ name: 'a', attr: ['a'] }, { name: 'b', attr: ['custom', 'b', 'toplevel'] }]));
+});
