@@ -1,0 +1,33 @@
+// Words and times as people read them, shared by the line and listr renderers.
+import type { Phase } from '../errors.js';
+
+const phaseLabels: Record<Phase, string> = {
+  connect: 'connecting',
+  evaluate: 'evaluating',
+  query: 'querying',
+  build: 'building',
+  copy: 'copying',
+  activate: 'activating',
+  verify: 'verifying',
+  rollback: 'rolling back',
+};
+
+export function describePhase(phase: Phase): string {
+  return phaseLabels[phase];
+}
+
+/** `HH:MM:SS` in local time from an ISO timestamp. */
+export function formatClock(iso: string): string {
+  const d = new Date(iso);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** `3 nodes` / `1 node`. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Errors can span lines; titles, table cells and log lines show the first. */
+export function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}

@@ -1,0 +1,113 @@
+process.env.TZ = 'UTC'; // clock column is local time; pin it
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import type { FleetEvent } from '../../src/deploy/events.js';
+import { createPlainRenderer } from '../../src/ui/index.js';
+import { buildLog, recordedRun, rollbackLog } from './ui-fixture.js';
+
+async function renderPlain(events: FleetEvent[]): Promise<string[]> {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const renderer = createPlainRenderer(out);
+  for (const e of events) renderer.onEvent(e);
+  await renderer.finish();
+  return text.split('\n');
+}
+
+/** Rows of the summary table, split on its two-space column gaps. */
+function readTable(lines: string[]): string[][] {
+  const start = lines.findIndex((l) => /^NODE +OUTCOME +ERROR$/.test(l));
+  assert.ok(start >= 0, 'summary table header');
+  const end = lines.indexOf('', start);
+  return lines.slice(start + 1, end).map((l) => l.split(/ {2,}/));
+}
+
+void test('one line per state change: time, node, phase, detail', async () => {
+  const lines = await renderPlain(recordedRun);
+  for (const expected of [
+    '12:00:00 fleet    switch        5 nodes: web-1, web-2, web-3, db-1, cache-1',
+    '12:00:01 db-1     evaluating    hive.nix',
+    '12:00:02 build@local  building      2 derivations for web-1, web-3',
+    '12:00:02 build@big  building      1 derivation for db-1',
+    '12:00:04 build@local  built',
+    '12:00:05 build@big  build failed  builder for c.drv failed with exit code 1',
+    '12:00:05 db-1     failed        build on big failed',
+    '12:00:06 web-1    copying       from local',
+    '12:00:07 web-3    activating    switch',
+    '12:00:08 web-3    rolling back  to generation 41',
+    '12:00:09 web-3    rolled-back   switch-to-configuration exited with 4',
+    '12:00:02 web-2    unchanged',
+    '12:00:02 cache-1  skipped       unreachable: connection refused',
+    '12:00:10 fleet    done          exit code 1',
+  ]) {
+    assert.ok(lines.includes(expected), `missing line: ${expected}`);
+  }
+  // Every event gives exactly one line before the report.
+  const progress = lines.slice(0, lines.indexOf(''));
+  assert.equal(progress.length, recordedRun.length);
+});
+
+void test('the report: last 20 log lines of each failed build and node', async () => {
+  const lines = await renderPlain(recordedRun);
+  const buildAt = lines.indexOf('── build on big failed: builder for c.drv failed with exit code 1');
+  assert.ok(buildAt >= 0);
+  assert.equal(lines[buildAt + 1], '   … last 20 of 30 lines');
+  assert.deepEqual(lines.slice(buildAt + 2, buildAt + 22), buildLog.slice(10).map((l) => `   ${l}`));
+  assert.ok(!lines.includes(`   ${buildLog[9]}`), 'line 10 of the build log is cut');
+
+  const nodeAt = lines.indexOf('── web-3: rolled-back: switch-to-configuration exited with 4');
+  assert.ok(nodeAt >= 0);
+  assert.deepEqual(lines.slice(nodeAt + 2, nodeAt + 22), rollbackLog.slice(5).map((l) => `   ${l}`));
+  assert.ok(!lines.includes(`   ${rollbackLog[4]}`));
+
+  const dbAt = lines.indexOf('── db-1: failed: build on big failed');
+  assert.deepEqual(lines.slice(dbAt, dbAt + 2), ['── db-1: failed: build on big failed', '   (no log)']);
+  // Successful and skipped nodes get no log section.
+  assert.ok(!lines.some((l) => /^── (web-1|web-2|cache-1)/.test(l)));
+});
+
+void test('the report: summary table and counts per outcome', async () => {
+  const lines = await renderPlain(recordedRun);
+  assert.deepEqual(readTable(lines), [
+    ['web-1', 'activated'],
+    ['web-2', 'unchanged'],
+    ['web-3', 'rolled-back', 'switch-to-configuration exited with 4'],
+    ['db-1', 'failed', 'build on big failed'],
+    ['cache-1', 'skipped', 'unreachable: connection refused'],
+  ]);
+  assert.ok(lines.includes('5 nodes: 1 activated, 1 unchanged, 1 skipped, 1 failed, 1 rolled-back'));
+  assert.ok(lines.includes('1 build failed'));
+  assert.ok(lines.includes('exit code 1 after 10.3 s'));
+  assert.ok(!lines.some((l) => l.startsWith('ATTENTION')));
+});
+
+void test('an interrupted run: nodes without an outcome are unknown and get a log section', async () => {
+  const run: FleetEvent[] = [
+    recordedRun[0]!,
+    { type: 'node-done', time: recordedRun[0]!.time, node: 'web-1', outcome: 'activated' },
+    { type: 'node-done', time: recordedRun[0]!.time, node: 'web-2', outcome: 'rollback-failed', error: 'profile set failed', log: ['x'] },
+    {
+      type: 'summary', time: recordedRun[0]!.time, goal: 'switch', exitCode: 3, durationMs: 900, interrupted: true,
+      nodes: { 'web-1': { outcome: 'activated' }, 'web-2': { outcome: 'rollback-failed', error: 'profile set failed' } },
+    },
+  ];
+  const lines = await renderPlain(run);
+  assert.deepEqual(readTable(lines), [
+    ['web-1', 'activated'],
+    ['web-2', 'rollback-failed', 'profile set failed'],
+    ['web-3', 'unknown'],
+    ['db-1', 'unknown'],
+    ['cache-1', 'unknown'],
+  ]);
+  assert.ok(lines.includes('5 nodes: 1 activated, 1 rollback-failed, 3 unknown'));
+  assert.ok(lines.includes('interrupted; exit code 3 after 0.9 s'));
+  assert.ok(lines.includes('── web-3: unknown'));
+  assert.ok(lines.includes('── web-2: rollback-failed: profile set failed'));
+  assert.ok(lines.some((l) => l.startsWith('ATTENTION: web-2 could not be put back on the previous generation')));
+});
+
+void test('a run that never started prints nothing', async () => {
+  assert.deepEqual(await renderPlain([]), ['']);
+});
