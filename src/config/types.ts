@@ -25,6 +25,7 @@ export interface Builder {
   mandatoryFeatures: string[];
   publicHostKey?: string; // base64 of the host's public key line, as in Nix machines files
   sshOptions: string[];
+  sshConfig?: string; // absolute path of an ssh_config file; ssh gets `-F <sshConfig>`
 }
 
 export interface ResolvedNode {
@@ -41,6 +42,9 @@ export interface ResolvedNode {
   privilegeEscalation: string[]; // used when user != root; default ["sudo", "-H", "--"]
   substituteOnDestination: boolean;
   checkSystem: boolean; // verify bin/switch-to-configuration exists before activating
+  sshConfig?: string; // absolute path of an ssh_config file; ssh gets `-F <sshConfig>`
+  connectTimeoutMs: number; // from `connectTimeout` (default 10s)
+  activationTimeoutMs: number; // from `activationTimeout` (default 10m)
 }
 
 export interface ResolvedFleet {

@@ -1,0 +1,88 @@
+// Raw fleet file (schema-types) → ResolvedFleet: a node's value, else `defaults`, else the built-in default.
+import path from 'node:path';
+import type { Diagnostic } from '../errors.js';
+import { parseBuildHost } from './buildhost.js';
+import { parseDuration } from './duration.js';
+import { parseHostSpec } from './hostspec.js';
+import type { Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults } from './schema-types.js';
+import type { Builder, ResolvedFleet, ResolvedNode } from './types.js';
+
+/** Built-in defaults; a unit test keeps them equal to the schema's `default` annotations. */
+export const NODE_DEFAULTS = {
+  user: 'root',
+  tags: [] as string[],
+  buildHost: 'local',
+  sshOptions: [] as string[],
+  profile: '/nix/var/nix/profiles/system',
+  privilegeEscalation: ['sudo', '-H', '--'],
+  substituteOnDestination: false,
+  checkSystem: true,
+  connectTimeout: '10s',
+  activationTimeout: '10m',
+} satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
+
+export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
+export const FLEET_DEFAULTS = { allowApplyAll: true };
+
+/** Assumes the file passed the schema and semantic checks (host specs parse, builders exist). */
+export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[]): ResolvedFleet {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const builderNames = Object.keys(raw.builders ?? {});
+  const builders: Record<string, Builder> = {};
+  for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, dir);
+  const nodes: Record<string, ResolvedNode> = {};
+  for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw.defaults ?? {}, builderNames, dir);
+  const nix = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
+  return { file: abs, dir, nix, allowApplyAll: raw.allowApplyAll ?? FLEET_DEFAULTS.allowApplyAll, builders, nodes, warnings };
+}
+
+function resolveBuilder(name: string, b: RawBuilder, dir: string): Builder {
+  const spec = parseHostSpec(b.host);
+  const port = spec.port ?? b.port;
+  return {
+    name,
+    host: { ...spec, ...(port !== undefined && { port }) },
+    systems: [...(b.systems ?? [])],
+    maxJobs: b.maxJobs ?? BUILDER_DEFAULTS.maxJobs,
+    speedFactor: b.speedFactor ?? BUILDER_DEFAULTS.speedFactor,
+    supportedFeatures: [...(b.supportedFeatures ?? BUILDER_DEFAULTS.supportedFeatures)],
+    mandatoryFeatures: [...(b.mandatoryFeatures ?? BUILDER_DEFAULTS.mandatoryFeatures)],
+    ...(b.publicHostKey !== undefined && { publicHostKey: b.publicHostKey }),
+    sshOptions: [...(b.sshOptions ?? BUILDER_DEFAULTS.sshOptions)],
+    ...(b.sshConfig !== undefined && { sshConfig: path.resolve(dir, b.sshConfig) }),
+  };
+}
+
+function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: string[], dir: string): ResolvedNode {
+  const spec = parseHostSpec(n.host);
+  const port = spec.port ?? n.port;
+  const system = n.system ?? d.system;
+  const sshConfig = n.sshConfig ?? d.sshConfig;
+  return {
+    name,
+    host: spec.host,
+    ...(port !== undefined && { port }),
+    user: spec.user ?? n.user ?? d.user ?? NODE_DEFAULTS.user,
+    tags: [...(n.tags ?? d.tags ?? NODE_DEFAULTS.tags)],
+    buildHost: parseBuildHost(n.buildHost ?? d.buildHost ?? NODE_DEFAULTS.buildHost, builderNames),
+    sshOptions: [...(n.sshOptions ?? d.sshOptions ?? NODE_DEFAULTS.sshOptions)],
+    ...(n.attr !== undefined && { attr: n.attr }),
+    ...(system !== undefined && { system }),
+    profile: n.profile ?? d.profile ?? NODE_DEFAULTS.profile,
+    privilegeEscalation: [...(n.privilegeEscalation ?? d.privilegeEscalation ?? NODE_DEFAULTS.privilegeEscalation)],
+    substituteOnDestination: n.substituteOnDestination ?? d.substituteOnDestination ?? NODE_DEFAULTS.substituteOnDestination,
+    checkSystem: n.checkSystem ?? d.checkSystem ?? NODE_DEFAULTS.checkSystem,
+    ...(sshConfig !== undefined && { sshConfig: path.resolve(dir, sshConfig) }),
+    connectTimeoutMs: parseDuration(n.connectTimeout ?? d.connectTimeout ?? NODE_DEFAULTS.connectTimeout),
+    activationTimeoutMs: parseDuration(n.activationTimeout ?? d.activationTimeout ?? NODE_DEFAULTS.activationTimeout),
+  };
+}
+
+/** Local flake paths (`.`, `./x`, `../x`, `path:./x`) become absolute; other references pass unchanged. */
+export function resolveFlakeRef(ref: string, dir: string): string {
+  if (/^\.\.?(\/|$)/.test(ref)) return path.resolve(dir, ref);
+  const prefixed = /^(path|git\+file):(\.\.?(\/.*)?)$/.exec(ref);
+  if (prefixed) return `${prefixed[1]}:${path.resolve(dir, prefixed[2]!)}`;
+  return ref;
+}

@@ -1,0 +1,49 @@
+// The JSON Schema (schema/fleet.schema.json, the single source of truth) and its compiled validator.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv';
+import type { FleetFile } from './schema-types.js';
+
+// src/config and dist/config are both two levels below the package root, beside schema/.
+export const schemaPath = fileURLToPath(new URL('../../schema/fleet.schema.json', import.meta.url));
+
+export type SchemaObject = Record<string, unknown>;
+
+let cached: { schema: SchemaObject; validate: ValidateFunction<FleetFile> } | undefined;
+
+function load(): NonNullable<typeof cached> {
+  if (cached) return cached;
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as SchemaObject;
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
+  ajv.addKeyword('patternErrorMessage'); // message hint shared with yaml-language-server
+  cached = { schema, validate: ajv.compile<FleetFile>(schema) };
+  return cached;
+}
+
+/** The parsed schema document. */
+export function getSchema(): SchemaObject {
+  return load().schema;
+}
+
+/** The compiled validator (allErrors, verbose: errors carry their schema and parent schema). */
+export function getValidator(): ValidateFunction<FleetFile> {
+  return load().validate;
+}
+
+/** Follows a local `#/…` reference inside the schema document. */
+export function resolveRef(ref: string): SchemaObject | undefined {
+  let node: unknown = getSchema();
+  for (const part of ref.replace(/^#\/?/, '').split('/').filter(Boolean)) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return typeof node === 'object' && node !== null ? (node as SchemaObject) : undefined;
+}
+
+/** The property names a mapping schema allows (following one `$ref`). */
+export function listProperties(schema: SchemaObject | undefined): string[] {
+  const target = typeof schema?.$ref === 'string' ? resolveRef(schema.$ref) : schema;
+  const props = target?.properties;
+  return typeof props === 'object' && props !== null ? Object.keys(props) : [];
+}

@@ -1,0 +1,86 @@
+// Checks the schema cannot express: references between parts of the file, and settings that cannot take effect.
+import { listCode } from './describe.js';
+import type { Finding } from './findings.js';
+import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
+import type { HostSpec } from './types.js';
+import type { Path } from './yaml-source.js';
+
+/** Every semantic error and warning in the (possibly partly invalid) data; callers drop those under schema errors. */
+export function checkSemantics(data: unknown): Finding[] {
+  const root = asMap(data) ?? {};
+  const builders = asMap(root.builders) ?? {};
+  const defaults = asMap(root.defaults) ?? {};
+  const nodes = asMap(root.nodes) ?? {};
+  const builderNames = Object.keys(builders);
+  const findings: Finding[] = [];
+  checkBuilders(builders, findings);
+  checkBuildHost(['defaults', 'buildHost'], defaults.buildHost, builderNames, findings);
+  const specs = new Map<string, HostSpec | undefined>();
+  for (const [name, value] of Object.entries(nodes)) {
+    const node = asMap(value);
+    if (!node) continue;
+    specs.set(name, readHost(['nodes', name], node, findings));
+    checkBuildHost(['nodes', name, 'buildHost'], node.buildHost, builderNames, findings);
+    checkBuilderSystem(name, node, defaults, builders, findings);
+  }
+  warnSameAddress(nodes, specs, findings);
+  warnUnusedDefaults(defaults, nodes, specs, findings);
+  return findings;
+}
+
+/** A node whose system its builder does not list would fail at build time, after minutes of evaluation. */
+function checkBuilderSystem(name: string, node: RawMap, defaults: RawMap, builders: RawMap, findings: Finding[]): void {
+  const system = asText(node.system ?? defaults.system);
+  const builderName = asText(node.buildHost ?? defaults.buildHost);
+  const builder = builderName === undefined ? undefined : asMap(builders[builderName]);
+  const systems = builder?.systems;
+  if (system === undefined || !Array.isArray(systems) || systems.includes(system)) return;
+  const where: Path =
+    node.system !== undefined ? ['nodes', name, 'system'] : node.buildHost !== undefined ? ['nodes', name, 'buildHost'] : ['nodes', name];
+  findings.push({
+    path: where,
+    at: where.length === 2 ? 'key' : 'value',
+    severity: 'error',
+    message:
+      `node \`${name}\` has system \`${system}\`, but its build host, builder \`${String(builderName)}\`, ` +
+      `builds only ${listCode(systems.map(String))}; add \`${system}\` to its \`systems\` or pick another \`buildHost\``,
+  });
+}
+
+/** Two nodes on one address would deploy two systems to one machine, in a race. */
+function warnSameAddress(nodes: RawMap, specs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
+  const seen = new Map<string, string>();
+  for (const [name, spec] of specs) {
+    if (!spec) continue;
+    const ownPort = asMap(nodes[name])?.port;
+    const port = spec.port ?? (typeof ownPort === 'number' ? ownPort : 22);
+    const address = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${port}`;
+    const first = seen.get(address);
+    if (first === undefined) {
+      seen.set(address, name);
+      continue;
+    }
+    findings.push({
+      path: ['nodes', name, 'host'],
+      at: 'value',
+      severity: 'warning',
+      message: `node \`${name}\` has the same address as node \`${first}\` (\`${address}\`); both would deploy to one machine`,
+    });
+  }
+}
+
+/** A default every node overrides is dead configuration, often a sign of a misplaced key. */
+function warnUnusedDefaults(defaults: RawMap, nodes: RawMap, specs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
+  const entries = Object.entries(nodes).map(([name, value]) => ({ node: asMap(value) ?? {}, spec: specs.get(name) }));
+  if (entries.length === 0) return;
+  for (const key of Object.keys(defaults)) {
+    const overridden = entries.every(({ node, spec }) => node[key] !== undefined || (key === 'user' && spec?.user !== undefined));
+    if (!overridden) continue;
+    findings.push({
+      path: ['defaults', key],
+      at: 'key',
+      severity: 'warning',
+      message: `\`defaults.${key}\` is never used: every node sets its own \`${key}\``,
+    });
+  }
+}

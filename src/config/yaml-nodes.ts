@@ -1,0 +1,28 @@
+// Small helpers over yaml's node tree: merge keys, aliases, key text, ranges.
+import { isAlias, isScalar, isSeq } from 'yaml';
+import type { Node, Pair } from 'yaml';
+import type { YamlSource } from './yaml-source.js';
+
+export function isMergePair(pair: Pair): boolean {
+  if (!isScalar(pair.key)) return false;
+  const v = pair.key.value;
+  return v === '<<' || (typeof v === 'symbol' && v.description === '<<');
+}
+
+export function mergeSources(source: YamlSource, pair: Pair): unknown[] {
+  const value = resolve(source, pair.value);
+  return isSeq(value) ? value.items.map((item) => resolve(source, item)) : [value];
+}
+
+export function resolve(source: YamlSource, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(source.doc) : node;
+}
+
+export function keyText(pair: Pair): string | undefined {
+  if (isMergePair(pair)) return undefined;
+  return isScalar(pair.key) ? String(pair.key.value) : undefined;
+}
+
+export function rangeStart(node: unknown): number | undefined {
+  return (node as Node | null | undefined)?.range?.[0];
+}
