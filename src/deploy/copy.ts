@@ -16,6 +16,7 @@ function copyArgv(direction: '--to' | '--from', dest: string, paths: string[], u
 /** Run nix-copy-closure on the deployer against `host`, riding its ssh master. */
 export async function copyWithLocal(run: RunCommand, direction: '--to' | '--from', host: Host, paths: string[], useSubstitutes: boolean, signal?: AbortSignal): Promise<CommandResult> {
   if (!host.copyTarget) throw new Error(`copy to ${host.label}: it is the local machine`);
+  await host.connect(); // ride the master: without it Nix's ssh would make a handshake of its own
   return run(copyArgv(direction, host.copyTarget.dest, paths, useSubstitutes), {
     env: { ...process.env, NIX_SSHOPTS: host.copyTarget.sshOpts.join(' ') } as Record<string, string>,
     signal,

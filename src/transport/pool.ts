@@ -69,6 +69,7 @@ export function createHostPool(options: { run?: RunCommand; env?: NodeJS.Process
         host: builder.host.host,
         user: builder.host.user,
         port: builder.host.port,
+        ...(builder.sshConfig ? { sshConfig: builder.sshConfig } : {}),
         sshOptions: [...nixSshOpts, ...builder.sshOptions],
         connectTimeoutMs: 10_000,
         knownHostsFile: pinKey(builder),

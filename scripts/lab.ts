@@ -1,0 +1,62 @@
+// The lab from the command line: `up` leaves hosts running for a demo or by-hand testing, `down` stops them.
+// Usage: npm run lab -- up --names web-1,web-2 --ports 2201,2202 --dir .lab ; npm run lab -- down .lab
+import { Command, InvalidArgumentError } from 'commander';
+import { downLab, readLabStatus, startLab } from '../src/lab/index.js';
+
+function parseList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function parsePorts(value: string): number[] {
+  const ports = parseList(value).map(Number);
+  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new InvalidArgumentError('ports are integers 1-65535');
+  return ports;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new InvalidArgumentError('count is an integer 1-200');
+  return n;
+}
+
+async function up(opts: { count?: number; names?: string[]; dir?: string; ports?: number[] }): Promise<void> {
+  const names = opts.names ?? Array.from({ length: opts.count ?? 3 }, (_v, i) => `host-${i + 1}`);
+  const started = Date.now();
+  const lab = await startLab({ names, detach: true, ...(opts.dir ? { dir: opts.dir } : {}), ...(opts.ports ? { ports: opts.ports } : {}) });
+  console.log(`lab up in ${Date.now() - started} ms`);
+  console.log(`dir         ${lab.dir}`);
+  console.log(`ssh_config  ${lab.sshConfig}`);
+  console.log(`witness     ${lab.witness}`);
+  for (const h of lab.hosts) console.log(`host        ${h.name}  127.0.0.1:${h.port}  pid ${h.pid}  sshd ${h.sshdPid}`);
+  console.log(`try:        ssh -F ${lab.sshConfig} ${lab.hosts[0]?.name ?? ''} hostname`);
+  console.log(`stop:       npm run lab -- down ${lab.dir}`);
+}
+
+async function status(dir: string): Promise<void> {
+  const { manifest, hosts } = await readLabStatus(dir);
+  console.log(`dir         ${manifest.dir}\nssh_config  ${manifest.sshConfig}`);
+  for (const h of hosts) console.log(`host        ${h.name}  127.0.0.1:${h.port}  ${h.running ? `running (pids ${h.pids.join(' ')})` : 'stopped'}`);
+  if (hosts.some((h) => !h.running)) process.exitCode = 1;
+}
+
+async function down(dir: string): Promise<void> {
+  const stopped = await downLab(dir);
+  console.log(stopped.length > 0 ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+}
+
+const program = new Command('lab').description('real SSH + Nix test hosts on this machine (see LAB.md)');
+program
+  .command('up')
+  .description('start lab hosts and leave them running')
+  .option('--count <n>', 'number of hosts (named host-1..host-N)', parseCount)
+  .option('--names <a,b,c>', 'host names', parseList)
+  .option('--dir <dir>', 'lab directory (default: a fresh /tmp/fl-XXXXXX)')
+  .option('--ports <p1,p2,...>', 'fixed ports, one per host', parsePorts)
+  .action(up);
+program.command('down').argument('<dir>', 'lab directory').description('stop every process of the lab').action(down);
+program.command('status').argument('<dir>', 'lab directory').description('show the lab hosts and whether they run').action(status);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: missing ${need[*]}: run as root, or install them (apt-get install -y ${need[*]})" >&2
+  fi
+fi
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

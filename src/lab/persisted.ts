@@ -1,0 +1,84 @@
+// What a lab leaves on disk (lab.json, pidfiles, mntns) so another process can inspect or stop it.
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive, killHostSync, listHostPids, type HostProcs } from './procs.js';
+
+export interface LabManifest {
+  dir: string;
+  sshConfig: string;
+  knownHosts: string;
+  key: string;
+  witness: string;
+  hosts: { name: string; port: number; dir: string }[];
+}
+
+export interface HostStatus {
+  name: string;
+  port: number;
+  dir: string;
+  running: boolean;
+  pids: number[];
+}
+
+export async function writeManifest(m: LabManifest): Promise<void> {
+  await writeFile(`${m.dir}/lab.json`, `${JSON.stringify(m, null, 2)}\n`);
+}
+
+export async function readManifest(dir: string): Promise<LabManifest> {
+  const text = await readFile(`${dir}/lab.json`, 'utf8').catch(() => {
+    throw new Error(`${dir} holds no lab (no lab.json)`);
+  });
+  return JSON.parse(text) as LabManifest;
+}
+
+async function readPidFile(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+export async function readHostProcs(hostDir: string): Promise<HostProcs> {
+  const mntns = (await readFile(`${hostDir}/mntns`, 'utf8').catch(() => '')).trim();
+  return {
+    dir: hostDir,
+    pid: await readPidFile(`${hostDir}/unshare.pid`),
+    sshdPid: await readPidFile(`${hostDir}/sshd.pid`),
+    ...(mntns ? { mntns } : {}),
+  };
+}
+
+/**
+ * Kills the hosts' processes until none is left (sessions may fork meanwhile); throws naming survivors after
+ * timeoutMs. A killed process loses its namespace and command line before it is gone: track pids once signalled.
+ */
+export async function waitHostsGone(hosts: HostProcs[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const signalled = new Set<number>();
+  for (;;) {
+    for (const h of hosts) killHostSync(h).forEach((pid) => signalled.add(pid));
+    const left = [...signalled].filter(isAlive);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`lab processes still alive after ${timeoutMs} ms: ${left.join(' ')}`);
+    await sleep(20);
+  }
+}
+
+export async function readLabStatus(dir: string): Promise<{ manifest: LabManifest; hosts: HostStatus[] }> {
+  const manifest = await readManifest(dir);
+  const hosts = await Promise.all(
+    manifest.hosts.map(async (h) => {
+      const pids = listHostPids(await readHostProcs(h.dir));
+      return { ...h, running: pids.length > 0, pids };
+    }),
+  );
+  return { manifest, hosts };
+}
+
+/** Kills every process of the lab in dir (by its pidfiles and namespaces) and waits for them. */
+export async function downLab(dir: string): Promise<string[]> {
+  const manifest = await readManifest(dir);
+  const hosts = await Promise.all(manifest.hosts.map(async (h) => ({ name: h.name, procs: await readHostProcs(h.dir) })));
+  const running = hosts.filter((h) => listHostPids(h.procs).length > 0).map((h) => h.name);
+  await waitHostsGone(hosts.map((h) => h.procs), 10_000);
+  return running;
+}

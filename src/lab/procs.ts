@@ -1,0 +1,68 @@
+// Finding and killing a lab host's processes: by pid, and by its mount namespace, which also catches
+// sessions sshd forked (they outlive the listener). Synchronous so it can run in a process 'exit' hook.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** What a host leaves on disk so any process (scripts/lab.ts down) can find and kill it. */
+export interface HostProcs {
+  dir: string; // the host dir, which every host process's command line names
+  pid?: number; // unshare
+  sshdPid?: number;
+  mntns?: string; // e.g. "mnt:[4026532281]"
+}
+
+/** Alive and not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export function readMountNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Every live process whose mount namespace is mntns. */
+export function listNamespacePids(mntns: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && readMountNamespace(pid) === mntns && isAlive(pid));
+}
+
+/** The host's own processes still alive; a recorded pid counts only if it still names the host dir (no pid reuse). */
+export function listHostPids(h: HostProcs): number[] {
+  const namesDir = (pid: number) => h.dir.length > 1 && /[/ ]/.test(readCmdline(pid).split(h.dir)[1]?.[0] ?? '');
+  const own = [h.pid, h.sshdPid].filter(
+    (pid): pid is number => pid !== undefined && isAlive(pid) && (namesDir(pid) || readMountNamespace(pid) === h.mntns),
+  );
+  const inNamespace = h.mntns !== undefined && h.mntns !== readMountNamespace(process.pid) ? listNamespacePids(h.mntns) : [];
+  return [...new Set([...own, ...inNamespace])];
+}
+
+/** SIGKILLs the host's processes; returns the pids signalled. */
+export function killHostSync(h: HostProcs): number[] {
+  const pids = listHostPids(h);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}

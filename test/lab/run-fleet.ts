@@ -1,0 +1,43 @@
+// Runs the real CLI in a child process, as a user would; returns its exit code, output and NDJSON events.
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
+import type { FleetEvent } from '../../src/deploy/events.js';
+
+const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+export const NIX_ENV = { NIX_CONFIG: 'substituters =' };
+
+export interface FleetRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  events: FleetEvent[];
+}
+
+export function spawnFleet(args: string[], env: Record<string, string> = {}): ResultPromise {
+  return execa(process.execPath, ['--import', 'tsx', BIN, ...args], {
+    reject: false,
+    env: { ...NIX_ENV, CI: 'true', ...env },
+    stdin: 'ignore',
+    timeout: 300_000,
+  });
+}
+
+export function parseEvents(stdout: string): FleetEvent[] {
+  return stdout.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as FleetEvent);
+}
+
+export async function runFleet(args: string[], env: Record<string, string> = {}): Promise<FleetRun> {
+  const r = await spawnFleet(args, env);
+  const stdout = String(r.stdout);
+  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events: args.includes('--json') ? parseEvents(stdout) : [] };
+}
+
+export function summaryOf(run: FleetRun): Extract<FleetEvent, { type: 'summary' }> {
+  const summary = run.events.find((e) => e.type === 'summary');
+  if (!summary || summary.type !== 'summary') throw new Error(`no summary event; exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  return summary;
+}
+
+export function outcomesOf(run: FleetRun): Record<string, string> {
+  return Object.fromEntries(Object.entries(summaryOf(run).nodes).map(([n, r]) => [n, r.outcome]));
+}
