@@ -195,7 +195,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
       }
     }
     assert.ok(activated >= 1 && activated < NODES.length, `some but not all nodes activated (${activated})`);
-    const ssh = await execa('pgrep', ['-f', `ssh.*${lab.dir}`], { reject: false });
+    const ssh = await execa('pgrep', ['-f', `^ssh .*${lab.sshConfig}`], { reject: false });
     assert.equal(ssh.stdout.trim(), '', 'no ssh process of this run is left');
   });
 });
