@@ -19,6 +19,8 @@ export interface ActivateInput {
   goal: Goal;
   outPath: string;
   onPhase: (phase: Phase, detail: string) => void;
+  /** --verbose: activation output as it comes. */
+  onLine?: (line: string) => void;
 }
 
 const SETS_PROFILE: readonly Goal[] = ['switch', 'boot'];
@@ -36,8 +38,8 @@ class StepError extends Error {
   }
 }
 
-async function runStep(host: Host, node: ResolvedNode, argv: string[], what: string, timeoutMs?: number): Promise<CommandResult> {
-  const r = await host.run(withPrivilege(node, argv), { timeoutMs });
+async function runStep(host: Host, node: ResolvedNode, argv: string[], what: string, timeoutMs?: number, onLine?: (line: string) => void): Promise<CommandResult> {
+  const r = await host.run(withPrivilege(node, argv), { timeoutMs, ...(onLine ? { onLine } : {}) });
   if (r.failed) throw new StepError(`${what} failed${r.timedOut ? ' (timed out)' : ''}: ${r.message}`, r);
   return r;
 }
@@ -69,7 +71,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
     }
     onPhase('activate', `switch-to-configuration ${goal}${before.systemd ? ' (systemd-run)' : ''}`);
     const unit = `fleet-switch-${node.name}-${Date.now()}`;
-    const switched = await runStep(host, node, switchArgv(outPath, goal, before, seconds, unit), `switch-to-configuration ${goal}`, node.activationTimeoutMs + 15_000);
+    const switched = await runStep(host, node, switchArgv(outPath, goal, before, seconds, unit), `switch-to-configuration ${goal}`, node.activationTimeoutMs + 15_000, input.onLine);
     log.push(...tailLines(switched));
     if (goal === 'dry-activate') return { outcome: 'activated', log };
     onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');

@@ -21,6 +21,7 @@ export interface ApplyOptions {
   keepGoing: boolean;
   useSubstitutes: boolean;
   showTrace: boolean;
+  verbose?: boolean;
   run: RunCommand;
   pool: HostPool;
   emit: EmitEvent;
@@ -70,6 +71,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     return pool.forSpec(location, byName.get(job.nodes[0]!)!);
   };
 
+  const logTo = (subject: string) => (line: string) => emit(stamp({ type: 'log', subject, line }));
   const outOf = new Map(prepared.plan.nodes.map((n) => [n.drvPath, n.outPath]));
   const builds = new Map<string, Promise<BuildResult>>();
   for (const job of prepared.plan.builds) {
@@ -82,6 +84,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       const r = await buildOnHost({
         run: options.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
         useSubstitutes: options.useSubstitutes, signal: stop.signal, ...(maxJobs ? { maxJobs } : {}),
+        ...(options.verbose ? { onLine: logTo(`build@${job.id}`) } : {}),
       });
       emit(stamp({ type: 'build-done', buildHost: job.id, ok: r.ok, ...(r.error ? { error: r.error } : {}), ...(r.log.length ? { log: r.log } : {}) }));
       return r;
@@ -126,7 +129,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     await activateLimit(async () => {
       if (skipIfStopped(np.name)) return;
       // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
-      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, onPhase: phase(np.name) });
+      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
       finish(np.name, r.outcome, r.error, r.log);
     });
   };

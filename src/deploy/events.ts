@@ -19,6 +19,7 @@ export type FleetEvent =
   | { type: 'build-start'; time: string; buildHost: string; drvPaths: string[]; nodes: string[] }
   | { type: 'build-done'; time: string; buildHost: string; ok: boolean; error?: string; log?: string[] }
   | { type: 'node-phase'; time: string; node: string; phase: Phase; detail: string }
+  | { type: 'log'; time: string; subject: string; line: string } // --verbose: build and activation output as it comes
   | { type: 'node-done'; time: string; node: string; outcome: Outcome; error?: string; log?: string[] }
   | {
       type: 'summary';

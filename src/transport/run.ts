@@ -18,7 +18,7 @@ export interface RunOptions {
   env?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Stream stderr lines as they come (build logs, activation output). */
+  /** Stream output lines as they come (build logs, activation output). */
   onLine?: (line: string) => void;
 }
 
@@ -31,8 +31,7 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
   if (!file) throw new Error('runLocal: empty argv');
   const child = execa(file, args, {
     reject: false,
-    input: options.input,
-    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     env: options.env,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -43,9 +42,11 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
   });
   if (options.onLine) {
     const onLine = options.onLine;
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) onLine(line);
-    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) onLine(line);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
   }
   const r = await child;
   return {

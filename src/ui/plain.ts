@@ -46,5 +46,7 @@ function describeLine(e: FleetEvent, emit: Emit): void {
       return emit(e.time, e.node, e.outcome, firstLine(e.error ?? ''));
     case 'summary':
       return emit(e.time, 'fleet', 'done', `exit code ${e.exitCode}`);
+    case 'log':
+      return emit(e.time, e.subject, '|', e.line);
   }
 }
