@@ -129,12 +129,23 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     await activateLimit(async () => {
       if (skipIfStopped(np.name)) return;
       // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
+      activating.add(np.name);
       const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
       finish(np.name, r.outcome, r.error, r.log);
     });
   };
 
-  await Promise.all(prepared.plan.nodes.map((np) => runNode(np)));
+  // A bug or an unexpected error fails its node, never the run: the others finish and are reported.
+  const activating = new Set<string>();
+  const guard = async (np: NodePlan) => {
+    try {
+      await runNode(np);
+    } catch (error) {
+      const message = `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+      finish(np.name, activating.has(np.name) ? 'rollback-failed' : 'failed', activating.has(np.name) ? `${message}; its state is unknown` : message);
+    }
+  };
+  await Promise.all(prepared.plan.nodes.map(guard));
   await Promise.all(builds.values());
   options.signal.removeEventListener('abort', onAbort);
   for (const node of nodes) if (!results[node.name]) finish(node.name, 'skipped', 'not planned');

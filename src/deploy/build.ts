@@ -25,6 +25,11 @@ export interface BuildResult {
 export async function buildOnHost(input: BuildInput): Promise<BuildResult> {
   const { host, drvPaths, signal } = input;
   if (!host.isLocal) {
+    try {
+      await host.connect();
+    } catch (error) {
+      return { ok: false, built: new Set(), error: (error as Error).message, log: [] };
+    }
     const shipped = await copyWithLocal(input.run, '--to', host, drvPaths, input.useSubstitutes, signal);
     if (shipped.failed) return { ok: false, built: new Set(), error: `copying derivations to ${host.label} failed: ${shipped.message}`, log: tailLines(shipped) };
   }

@@ -6,7 +6,7 @@ export const systemNix = fileURLToPath(new URL('../../fixtures/nix/system.nix', 
 
 export interface StandInSpec {
   name: string;
-  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh';
+  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'once';
   buildSeconds?: number;
   nonce?: string;
 }

@@ -1,0 +1,144 @@
+// Goals and failure modes against the lab: boot/test/dry-activate/build/push, timeouts, refused
+// systems, a rollback that fails (exit 3), pinned host keys, NIX_SSHOPTS. Checked on the hosts.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
+import { requireLabCapable } from './support.js';
+import { NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+
+const PROFILE = '/nix/var/nix/profiles/system';
+const NAMES = ['s1', 's2', 's3'];
+
+describe('goals and failure modes', { skip: requireLabCapable() }, () => {
+  let lab: Lab;
+  let hive: string;
+  let fleetFile: string;
+  const nonce = randomBytes(4).toString('hex');
+  const read = async (host: string, argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
+  const stateOf = async (host: string) => ({
+    current: await read(host, ['readlink', '/run/current-system']),
+    link: await read(host, ['readlink', PROFILE]),
+    boot: await read(host, ['readlink', '/nix/var/fleet-lab/boot-default']),
+  });
+  const outPathOf = async (node: string) => JSON.parse((await execa('nix-instantiate', ['--eval', '--json', '-E', `(import ${hive}).${node}.outPath`], { env: NIX_ENV })).stdout) as string;
+  const inStore = async (host: string, path: string) => (await lab.exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
+  const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
+  const errorOf = (run: FleetRun, node: string) => JSON.stringify(run.events.find((e) => e.type === 'node-done' && e.node === node));
+
+  before(async () => {
+    lab = await startLab({ names: NAMES });
+    hive = `${lab.dir}/hive.nix`;
+    fleetFile = await lab.writeFleet({ nixFile: hive });
+    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `base-${nonce}` }])));
+    const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
+    assert.equal(base.code, 0, base.stderr);
+  });
+  after(async () => lab?.stop());
+
+  test('boot sets the profile and boot entry, leaves the running system; test does the opposite', async () => {
+    const before = await stateOf('s1');
+    await configure({ s1: { name: `boot-${nonce}` }, s2: { name: `test-${nonce}` }, s3: { name: `base-${nonce}` } });
+    const boot = await runFleet(['-f', fleetFile, 'apply', 'boot', '--on', 's1', '--json']);
+    assert.equal(boot.code, 0, boot.stderr);
+    const out1 = await outPathOf('s1');
+    assert.deepEqual(await stateOf('s1'), { current: before.current, link: 'system-2-link', boot: out1 });
+    const t = await runFleet(['-f', fleetFile, 'apply', 'test', '--on', 's2', '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    const s2 = await stateOf('s2');
+    assert.equal(s2.current, await outPathOf('s2'));
+    assert.equal(s2.link, 'system-1-link', 'test does not touch the profile');
+    assert.deepEqual(outcomesOf(t), { s2: 'activated' });
+  });
+
+  test('dry-activate and build change nothing on targets; push copies without activating', async () => {
+    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `push-${nonce}` }])));
+    const out = await outPathOf('s3');
+    const before = await stateOf('s3');
+    const build = await runFleet(['-f', fleetFile, 'apply', 'build', '--on', 's3', '--json']);
+    assert.deepEqual(outcomesOf(build), { s3: 'built' });
+    assert.equal((await execa('nix-store', ['--check-validity', out], { reject: false, env: NIX_ENV })).exitCode, 0, 'built locally');
+    assert.equal(await inStore('s3', out), false, 'build copies nothing');
+    const push = await runFleet(['-f', fleetFile, 'apply', 'push', '--on', 's3', '--json']);
+    assert.deepEqual(outcomesOf(push), { s3: 'pushed' });
+    assert.ok(await inStore('s3', out));
+    assert.deepEqual(await stateOf('s3'), before, 'push activates nothing');
+    const dry = await runFleet(['-f', fleetFile, 'apply', 'dry-activate', '--on', 's3', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(await stateOf('s3'), before, 'push activates nothing');
+  });
+
+  test('a hung activation is killed on the target after activationTimeout and rolled back', async () => {
+    const before = await stateOf('s3');
+    await configure({ s1: { name: `base-${nonce}` }, s2: { name: `base-${nonce}` }, s3: { name: `hang-${nonce}`, variant: 'hang' } });
+    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-timeout.yaml`, nodes: { s3: { activationTimeout: '2s' } } });
+    const started = Date.now();
+    const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { s3: 'rolled-back' });
+    assert.match(errorOf(run, 's3'), /switch-to-configuration switch failed/);
+    assert.ok(Date.now() - started < 30_000);
+    const after = await stateOf('s3');
+    assert.equal(after.current, before.current);
+    assert.equal(after.link, before.link);
+    assert.equal((await execa('pgrep', ['-f', 'sleep 86400'], { reject: false })).stdout, '', 'the hung activation is gone');
+  });
+
+  test('a toplevel that is not a system is refused before anything changes', async () => {
+    const before = await stateOf('s2');
+    const notSystem = `${lab.dir}/not-system.nix`;
+    await writeFile(notSystem, `{ s2 = derivation { name = "not-a-system-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo hi > $out" ]; }; }`);
+    const file = await lab.writeFleet({ nixFile: notSystem, path: `${lab.dir}/fleet-notsystem.yaml` });
+    const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json']);
+    assert.equal(run.code, 1);
+    assert.deepEqual(outcomesOf(run), { s2: 'failed' });
+    assert.match(errorOf(run, 's2'), /is not a system: bin\/switch-to-configuration is missing \(set checkSystem: false to skip this check\)/);
+    assert.deepEqual(await stateOf('s2'), before);
+  });
+
+  test('a rollback that fails is rollback-failed, exit 3, with the commands to run by hand', async () => {
+    await configure({ s1: { name: `once-${nonce}`, variant: 'once' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
+    const first = await runFleet(['-f', fleetFile, 'apply', '--on', 's1', '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const link = (await stateOf('s1')).link!;
+    await configure({ s1: { name: `bad-${nonce}`, variant: 'fail-halfway' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
+    const run = await runFleet(['-f', fleetFile, 'apply', '--on', 's1', '--json']);
+    assert.equal(run.code, 3, run.stderr);
+    assert.deepEqual(outcomesOf(run), { s1: 'rollback-failed' });
+    const generation = /system-(\d+)-link/.exec(link)![1];
+    assert.match(errorOf(run, 's1'), new RegExp(`ROLLBACK FAILED: .*On s1 run: nix-env -p ${PROFILE} --switch-generation ${generation} && /nix/store/[^ ]+-once-${nonce}/bin/switch-to-configuration switch`));
+    const plain = await runFleet(['-f', fleetFile, 'apply', '--on', 's1']);
+    assert.equal(plain.code, 3);
+    assert.match(plain.stdout, /ROLLBACK FAILED|rollback-failed/);
+  });
+
+  test('a builder whose pinned host key does not match is refused', async () => {
+    const s1 = lab.hosts.find((h) => h.name === 's1')!;
+    const s2 = lab.hosts.find((h) => h.name === 's2')!;
+    const wrongKey = (await readFile(`${s2.dir}/ssh_host_ed25519_key.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
+    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `pinned-${nonce}` }])));
+    const file = await lab.writeFleet({
+      nixFile: hive, path: `${lab.dir}/fleet-pinned.yaml`, defaults: { buildHost: 'b' },
+      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes'], publicHostKey: Buffer.from(wrongKey).toString('base64') } } },
+    });
+    const before = await stateOf('s3');
+    const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
+    assert.equal(run.code, 1);
+    assert.deepEqual(outcomesOf(run), { s3: 'failed' });
+    assert.match(errorOf(run, 's3'), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    assert.deepEqual(await stateOf('s3'), before);
+  });
+
+  test('NIX_SSHOPTS reaches fleet\'s own ssh and Nix\'s copies', async () => {
+    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `sshopts-${nonce}` }])));
+    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-nosshconfig.yaml`, defaults: { sshConfig: undefined } });
+    assert.doesNotMatch(await readFile(file, 'utf8'), /sshConfig/);
+    const without = await runFleet(['-f', file, 'apply', '--on', 's2', '--json']);
+    assert.equal(without.code, 1, 'the bare host alias does not resolve without the lab ssh_config');
+    const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json'], { NIX_SSHOPTS: `-F ${lab.sshConfig}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await stateOf('s2')).current, await outPathOf('s2'));
+  });
+});
