@@ -59,17 +59,27 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     const a = { name: `a-${nonce}` }, b = { name: `b-${nonce}` }, c = { name: `c-${nonce}` };
     await configure({ n1: a, n2: a, n3: a, n4: b, n5: b, n6: c });
     const witnessBefore = (await witnessLines(lab)).length;
+    // plan first: read-only, and it already knows the whole job DAG.
+    const planned = await runFleet(['-f', fleetFile, 'plan', '--json']);
+    assert.equal(planned.code, 0, planned.stderr);
+    const { plan } = JSON.parse(planned.stdout) as { plan: { builds: { id: string; drvPaths: string[] }[]; nodes: { copy: { kind: string }; activate: boolean }[] } };
+    assert.deepEqual(plan.builds.map((b) => [b.id, b.drvPaths.length]), [['local', 3]]);
+    assert.ok(plan.nodes.length === 6 && plan.nodes.every((n) => n.activate && n.copy.kind === 'from-local'));
+    for (const node of NODES) assert.deepEqual(await readState(lab, node), { current: undefined, link: undefined, profile: `/nix/var/nix/profiles/system` }, `${node}: plan touched nothing`);
+    assert.equal((await witnessLines(lab)).length, witnessBefore, 'plan built nothing');
+    const handshakesBefore = await Promise.all(NODES.map((n) => lab.handshakes(n)));
+
     const run = await runFleet(['-f', fleetFile, 'apply', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const builds = (await witnessLines(lab)).slice(witnessBefore);
     assert.deepEqual(builds.sort(), [`${hostname()} ${a.name}`, `${hostname()} ${b.name}`, `${hostname()} ${c.name}`].sort());
-    for (const node of NODES) {
+    for (const [i, node] of NODES.entries()) {
       const out = await outPathOf(hive, node);
       const state = await readState(lab, node);
       assert.equal(state.current, out, `${node}: /run/current-system`);
       assert.equal(state.profile, out, `${node}: profile`);
       assert.equal(state.link, 'system-1-link', `${node}: first generation`);
-      assert.equal(await lab.handshakes(node), 1, `${node}: ssh handshakes in one apply`);
+      assert.equal(await lab.handshakes(node), handshakesBefore[i]! + 1, `${node}: ssh handshakes in one apply`);
     }
     assert.deepEqual(Object.values(outcomesOf(run)), NODES.map(() => 'activated'));
   });
