@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // The published entry: runs the compiled CLI (build with `npm run build`).
-import('../dist/cli/main.js').then((m) => m.main(process.argv));
+await import('../dist/cli/bin.js');
