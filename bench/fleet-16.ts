@@ -1,0 +1,120 @@
+// fleet-16: 16 lab hosts, 4 distinct configurations (4 nodes each), 0.5 s of build work each.
+// Contenders from the same starting state (targets on an older generation, new systems never built or
+// copied: fresh nonces per repetition and contender): the sequential loop, the floor, `fleet apply`.
+import { randomBytes } from 'node:crypto';
+import { startLab, writeHive, type Lab, type StandInSpec } from '../src/lab/index.js';
+import { deployFloor, deploySequential, type Deployment } from './lib/contenders.js';
+import { expectOutcomes, runFleet } from './lib/fleet.js';
+import { countHandshakes, diffCounts, evalOutPaths, isolateHomes, readWitness, verifyDeployed } from './lib/lab.js';
+import { target, writeResult } from './lib/results.js';
+import { formatSeconds, readBusyCpuMs, repetitions, round, summarize, timeIt } from './lib/stats.js';
+import { readTimeline, type Timeline } from './lib/timeline.js';
+
+const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const CONFIGS = ['a', 'b', 'c', 'd'];
+const BUILD_SECONDS = 0.5;
+const CONTENDERS = ['sequential', 'floor', 'fleet'] as const;
+type Contender = (typeof CONTENDERS)[number];
+
+interface Sample {
+  contender: Contender;
+  repetition: number;
+  ms: number;
+  busyCpuMs: number; // whole machine, during the run
+  builds: number;
+  handshakes: Record<string, number>;
+  timeline?: Timeline;
+}
+
+function specsFor(nonce: string): Record<string, StandInSpec> {
+  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${CONFIGS[i % CONFIGS.length]}`, nonce, buildSeconds: BUILD_SECONDS }]));
+}
+
+async function deployWith(contender: Contender, d: Deployment, fleetFile: string): Promise<Timeline | undefined> {
+  if (contender === 'sequential') return void (await deploySequential(d));
+  if (contender === 'floor') return void (await deployFloor(d));
+  const run = await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]);
+  expectOutcomes(run, ['activated']);
+  return readTimeline(run.stdout);
+}
+
+async function measure(lab: Lab, d: Deployment, fleetFile: string, contender: Contender, repetition: number, runId: string): Promise<Sample> {
+  await writeHive(d.hive, specsFor(`${runId}-${repetition}-${contender}`), lab.witness);
+  const witnessBefore = (await readWitness(lab)).length;
+  const handshakesBefore = await countHandshakes(lab);
+  const cpuBefore = await readBusyCpuMs();
+  const { ms, value: timeline } = await timeIt(() => deployWith(contender, d, fleetFile));
+  const busyCpuMs = (await readBusyCpuMs()) - cpuBefore;
+  const expected = await evalOutPaths(d.hive, HOSTS);
+  if (new Set(Object.values(expected)).size !== CONFIGS.length) throw new Error('expected 4 distinct systems');
+  await verifyDeployed(lab, expected);
+  const builds = (await readWitness(lab)).length - witnessBefore;
+  const handshakes = diffCounts(await countHandshakes(lab), handshakesBefore);
+  console.error(`fleet-16: rep ${repetition + 1} ${contender.padEnd(10)} ${(ms / 1000).toFixed(2)} s, ${builds} builds, handshakes/host ${Math.min(...Object.values(handshakes))}-${Math.max(...Object.values(handshakes))}`);
+  return { contender, repetition, ms: round(ms, 1), busyCpuMs, builds, handshakes, ...(timeline ? { timeline } : {}) };
+}
+
+async function main(): Promise<void> {
+  const reps = repetitions(5);
+  const runId = randomBytes(4).toString('hex');
+  const lab = await startLab({ names: HOSTS });
+  const samples: Sample[] = [];
+  try {
+    const d: Deployment = { hive: `${lab.dir}/hive.nix`, sshConfig: lab.sshConfig, nodes: HOSTS };
+    const fleetFile = await lab.writeFleet({ nixFile: d.hive });
+    await isolateHomes(lab);
+    // The starting state: every host on an older generation (not timed).
+    await writeHive(d.hive, specsFor(`${runId}-base`), lab.witness);
+    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]), ['activated']);
+    await verifyDeployed(lab, await evalOutPaths(d.hive, HOSTS));
+    for (let r = 0; r < reps; r++) {
+      // Rotate the order each repetition: no contender always runs first on a cold or warm machine.
+      const order = CONTENDERS.map((_c, i) => CONTENDERS[(i + r) % CONTENDERS.length]!);
+      for (const contender of order) samples.push(await measure(lab, d, fleetFile, contender, r, runId));
+    }
+  } finally {
+    await lab.stop({ remove: true });
+  }
+  await report(samples, reps);
+}
+
+async function report(samples: Sample[], reps: number): Promise<void> {
+  const of = (c: Contender) => samples.filter((s) => s.contender === c);
+  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))]));
+  const perRep = (a: Contender, b: Contender) =>
+    summarize(Array.from({ length: reps }, (_v, r) => of(a).find((s) => s.repetition === r)!.ms / of(b).find((s) => s.repetition === r)!.ms));
+  const seqOverFleet = round(wall.sequential!.median / wall.fleet!.median, 2);
+  const fleetOverFloor = round(wall.fleet!.median / wall.floor!.median, 2);
+  // The best any orchestrator can do against the loop here: the ceiling for the "5× sequential" target.
+  const seqOverFloor = round(wall.sequential!.median / wall.floor!.median, 2);
+  const handshakesRange = (c: Contender) => {
+    const all = of(c).flatMap((s) => Object.values(s.handshakes));
+    return { min: Math.min(...all), max: Math.max(...all) };
+  };
+  const contenders = Object.fromEntries(
+    CONTENDERS.map((c) => [c, { wallMs: wall[c], busyCpuMs: summarize(of(c).map((s) => s.busyCpuMs)), builds: of(c).map((s) => s.builds), handshakesPerHost: handshakesRange(c) }]),
+  );
+  const fleetBuilds = of('fleet').map((s) => s.builds);
+  const fleetHs = handshakesRange('fleet');
+  await writeResult(
+    'fleet-16',
+    {
+      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, homes: 'each host its own empty /root (see bench/lib/lab.ts isolateHomes)' },
+      contenders,
+      ratios: { sequentialOverFleet: seqOverFleet, fleetOverFloor, sequentialOverFloor: seqOverFloor, perRepetition: { sequentialOverFleet: perRep('sequential', 'fleet'), fleetOverFloor: perRep('fleet', 'floor') } },
+      samples,
+    },
+    {
+      result: `sequential ${formatSeconds(wall.sequential!)}, floor ${formatSeconds(wall.floor!)}, fleet ${formatSeconds(wall.fleet!)}; builds seq/floor/fleet ${CONTENDERS.map((c) => of(c)[0]!.builds).join('/')}; handshakes/host seq/floor/fleet ${CONTENDERS.map((c) => handshakesRange(c).max).join('/')}; sequential/floor ${seqOverFloor}× (the ceiling of sequential/fleet)`,
+      targets: [
+        target('sequential/fleet ≥ 5', `${seqOverFleet}×`, seqOverFleet >= 5),
+        target('fleet/floor ≤ 1.2', `${fleetOverFloor}×`, fleetOverFloor <= 1.2),
+        target('builds = 4', fleetBuilds.join(','), fleetBuilds.every((b) => b === CONFIGS.length)),
+        target('handshakes per target = 1', fleetHs.min === fleetHs.max ? String(fleetHs.max) : `${fleetHs.min}-${fleetHs.max}`, fleetHs.min === 1 && fleetHs.max === 1),
+      ],
+    },
+  );
+  console.error(`fleet-16: sequential/fleet ${seqOverFleet}×, fleet/floor ${fleetOverFloor}×, sequential/floor ${seqOverFloor}×`);
+}
+
+await main();

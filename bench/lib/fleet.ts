@@ -1,0 +1,50 @@
+// Runs the built CLI (bin/fleet.js → dist/) as a user would: a fresh process per run, no network for Nix.
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { timeIt } from './stats.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
+/** Offline: the default substituter would stall every realisation by seconds (LAB.md). */
+export const NIX_ENV = { NIX_CONFIG: 'substituters =' };
+export const PROFILE = '/nix/var/nix/profiles/system';
+
+export interface FleetRun {
+  ms: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FleetSummary {
+  type: 'summary';
+  exitCode: number;
+  durationMs: number;
+  nodes: Record<string, { outcome: string; error?: string }>;
+}
+
+export async function runFleet(args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<FleetRun> {
+  const { ms, value: r } = await timeIt(() =>
+    execa(process.execPath, [FLEET_BIN, ...args], { reject: false, stdin: 'ignore', timeout: timeoutMs, env: { ...NIX_ENV, ...env } }),
+  );
+  return { ms, code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** The last NDJSON line of `--json` output. */
+export function parseSummary(run: FleetRun): FleetSummary {
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  const summary = line.startsWith('{') ? (JSON.parse(line) as FleetSummary) : undefined;
+  if (summary?.type !== 'summary') throw new Error(`fleet printed no summary (exit ${run.code})\n${run.stderr.slice(-2000)}`);
+  return summary;
+}
+
+/** Throws unless the run exited `code` and every node has one of the outcomes. */
+export function expectOutcomes(run: FleetRun, outcomes: readonly string[], code = 0): FleetSummary {
+  const summary = parseSummary(run);
+  const wrong = Object.entries(summary.nodes).filter(([, r]) => !outcomes.includes(r.outcome));
+  if (run.code !== code || wrong.length > 0) {
+    const detail = wrong.map(([n, r]) => `${n}: ${r.outcome} ${r.error ?? ''}`).join('\n');
+    throw new Error(`fleet exited ${run.code} (expected ${code}); outcomes not in [${outcomes.join(', ')}]:\n${detail}\n${run.stderr.slice(-2000)}`);
+  }
+  return summary;
+}

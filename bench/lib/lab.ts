@@ -1,0 +1,65 @@
+// Reading the lab hosts themselves: what they run, how often they were logged into, what was built.
+import { mkdir, readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { Lab } from '../../src/lab/index.js';
+import { NIX_ENV, PROFILE } from './fleet.js';
+
+/**
+ * Gives each lab host its own empty /root, inside its own mount namespace only (the machine's is untouched).
+ * Why: lab hosts share the machine's /root, and Debian's bash sources ~/.bashrc for every ssh command; this
+ * machine's root .bashrc runs `pyenv init` (~90 ms of CPU per ssh session), which no real target pays and
+ * which would bill each contender by its session count instead of its work. Belongs in the lab itself.
+ */
+export async function isolateHomes(lab: Lab): Promise<void> {
+  await Promise.all(
+    lab.hosts.map(async (h) => {
+      await mkdir(`${h.dir}/home`, { recursive: true });
+      const r = await lab.exec(h.name, ['mount', '--bind', `${h.dir}/home`, '/root']);
+      if (r.exitCode !== 0) throw new Error(`${h.name}: cannot give it its own /root: ${r.stderr}`);
+      const listed = await lab.exec(h.name, ['ls', '-A', '/root']);
+      if (listed.stdout.trim() !== '') throw new Error(`${h.name}: /root is not its own empty home`);
+    }),
+  );
+}
+
+export interface HostSystem {
+  current?: string; // readlink /run/current-system
+  profile?: string; // readlink -f of the system profile
+}
+
+export async function readSystem(lab: Lab, host: string): Promise<HostSystem> {
+  const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
+  const [current, profile] = await Promise.all([read(['readlink', '/run/current-system']), read(['readlink', '-f', PROFILE])]);
+  return { ...(current ? { current } : {}), ...(profile ? { profile } : {}) };
+}
+
+/** A benchmark that does not check the work is not a benchmark: every host must run and boot its new system. */
+export async function verifyDeployed(lab: Lab, expected: Record<string, string>): Promise<void> {
+  const wrong: string[] = [];
+  for (const [host, out] of Object.entries(expected)) {
+    const s = await readSystem(lab, host);
+    if (s.current !== out || s.profile !== out) wrong.push(`${host}: runs ${s.current ?? '-'}, profile ${s.profile ?? '-'}, expected ${out}`);
+  }
+  if (wrong.length > 0) throw new Error(`hosts not on their new system:\n${wrong.join('\n')}`);
+}
+
+export async function countHandshakes(lab: Lab): Promise<Record<string, number>> {
+  const counts = await Promise.all(lab.hosts.map(async (h) => [h.name, await lab.handshakes(h.name)] as const));
+  return Object.fromEntries(counts);
+}
+
+export function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
+export async function readWitness(lab: Lab): Promise<string[]> {
+  return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
+}
+
+/** Each node's toplevel out path, evaluated read-only (no .drv written, nothing built). */
+export async function evalOutPaths(hive: string, nodes: readonly string[]): Promise<Record<string, string>> {
+  const expr = `builtins.mapAttrs (_n: d: d.outPath) (import ${JSON.stringify(hive)})`;
+  const r = await execa('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { env: NIX_ENV });
+  const all = JSON.parse(r.stdout) as Record<string, string>;
+  return Object.fromEntries(nodes.map((n) => [n, all[n]!]));
+}

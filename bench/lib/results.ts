@@ -1,0 +1,65 @@
+// Each benchmark writes bench/results/<name>.json and its own row of the summary table in BENCHMARKS.md.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { REPO } from './fleet.js';
+import { describeMachine, formatMachine, type Machine } from './machine.js';
+
+export const ORDER = ['fleet-16', 'noop-16', 'eval-64', 'plan-10k', 'startup'] as const;
+export type BenchName = (typeof ORDER)[number];
+
+export interface Target {
+  what: string; // e.g. "fleet ≥ 5× faster than sequential"
+  measured: string;
+  met: boolean;
+}
+
+export interface SummaryRow {
+  result: string; // the headline numbers, median [min–max]
+  targets: Target[];
+}
+
+const START = '<!-- bench:summary:start -->';
+const END = '<!-- bench:summary:end -->';
+const HEADER = ['| benchmark | result: median [min–max] | targets | met | machine | date | Nix |', '|---|---|---|---|---|---|---|'];
+
+export async function writeResult(name: BenchName, data: object, row: SummaryRow): Promise<string> {
+  const machine = await describeMachine();
+  const date = new Date().toISOString();
+  const path = `${REPO}bench/results/${name}.json`;
+  await mkdir(`${REPO}bench/results`, { recursive: true });
+  await writeFile(path, `${JSON.stringify({ name, date, machine, targets: row.targets, ...data }, null, 2)}\n`);
+  await updateSummary(name, row, machine, date);
+  return path;
+}
+
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+function renderRow(name: string, row: SummaryRow, machine: Machine, date: string): string {
+  const targets = row.targets.map((t) => `${t.what}: ${t.measured}`).join('; ');
+  const met = row.targets.every((t) => t.met) ? 'yes' : `no (${row.targets.filter((t) => !t.met).length}/${row.targets.length} missed)`;
+  const nix = machine.nix.replace(/^nix \(Nix\) /, '');
+  return `| ${[name, row.result, targets, met, formatMachine(machine), date.slice(0, 16).replace('T', ' ') + 'Z', nix].map(cell).join(' | ')} |`;
+}
+
+/** Replaces this benchmark's row (or adds it) between the markers, keeping ORDER. */
+export async function updateSummary(name: BenchName, row: SummaryRow, machine: Machine, date: string): Promise<void> {
+  const path = `${REPO}BENCHMARKS.md`;
+  const text = await readFile(path, 'utf8');
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${path}: summary markers ${START} … ${END} not found`);
+  const rows = new Map<string, string>();
+  for (const line of text.slice(start + START.length, end).split('\n')) {
+    const first = /^\|\s*([\w-]+)\s*\|/.exec(line)?.[1];
+    if (first && (ORDER as readonly string[]).includes(first)) rows.set(first, line);
+  }
+  rows.set(name, renderRow(name, row, machine, date));
+  const body = ORDER.filter((n) => rows.has(n)).map((n) => rows.get(n)!);
+  await writeFile(path, `${text.slice(0, start)}${START}\n${[...HEADER, ...body].join('\n')}\n${text.slice(end)}`);
+}
+
+/** "x≥5: 6.1× → met" helper: a target as measured. */
+export function target(what: string, measured: string, met: boolean): Target {
+  return { what, measured, met };
+}
