@@ -33,7 +33,8 @@ function specsFor(nonce: string): Record<string, StandInSpec> {
 async function deployWith(contender: Contender, d: Deployment, fleetFile: string): Promise<Timeline | undefined> {
   if (contender === 'sequential') return void (await deploySequential(d));
   if (contender === 'floor') return void (await deployFloor(d));
-  const run = await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]);
+  // --max-jobs as the floor's: both let Nix build the distinct derivations at once.
+  const run = await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length), '--max-jobs', String(CONFIGS.length)]);
   expectOutcomes(run, ['activated']);
   return readTimeline(run.stdout);
 }
@@ -99,7 +100,7 @@ async function report(samples: Sample[], reps: number): Promise<void> {
   await writeResult(
     'fleet-16',
     {
-      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, homes: 'each host its own empty /root (see bench/lib/lab.ts isolateHomes)' },
+      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS.length, homes: 'each lab host has its own empty /root (src/lab/host.ts)' },
       contenders,
       ratios: { sequentialOverFleet: seqOverFleet, fleetOverFloor, sequentialOverFloor: seqOverFloor, perRepetition: { sequentialOverFleet: perRep('sequential', 'fleet'), fleetOverFloor: perRep('fleet', 'floor') } },
       samples,

@@ -1,5 +1,5 @@
 // Reading the lab hosts themselves: what they run, how often they were logged into, what was built.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Lab } from '../../src/lab/index.js';
 import { NIX_ENV, PROFILE } from './fleet.js';
@@ -10,14 +10,12 @@ import { NIX_ENV, PROFILE } from './fleet.js';
  * machine's root .bashrc runs `pyenv init` (~90 ms of CPU per ssh session), which no real target pays and
  * which would bill each contender by its session count instead of its work. Belongs in the lab itself.
  */
+/** Each lab host has its own empty /root (src/lab/host.ts): sessions must not run this machine's shell start-up files. */
 export async function isolateHomes(lab: Lab): Promise<void> {
   await Promise.all(
     lab.hosts.map(async (h) => {
-      await mkdir(`${h.dir}/home`, { recursive: true });
-      const r = await lab.exec(h.name, ['mount', '--bind', `${h.dir}/home`, '/root']);
-      if (r.exitCode !== 0) throw new Error(`${h.name}: cannot give it its own /root: ${r.stderr}`);
       const listed = await lab.exec(h.name, ['ls', '-A', '/root']);
-      if (listed.stdout.trim() !== '') throw new Error(`${h.name}: /root is not its own empty home`);
+      if (listed.exitCode !== 0 || listed.stdout.trim() !== '') throw new Error(`${h.name}: /root is not its own empty home`);
     }),
   );
 }

@@ -1,4 +1,5 @@
 // Executes a plan: builds once per location, copies, activates in parallel; emits events; never throws for a node.
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
@@ -18,6 +19,8 @@ export interface ApplyOptions {
   goal: Goal;
   force: boolean;
   parallel: number;
+  /** Builds at once on the deployer and on targets (builders use their maxJobs); default: Nix's setting. */
+  maxJobs?: number | 'auto';
   keepGoing: boolean;
   useSubstitutes: boolean;
   showTrace: boolean;
@@ -48,6 +51,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const results: Record<string, NodeResult> = {};
   // Aborted by Ctrl+C or, without --keep-going, by the first failure: nothing new starts after it.
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every running command listens to it
   const onAbort = () => stop.abort();
   options.signal.addEventListener('abort', onAbort, { once: true });
   if (options.signal.aborted) stop.abort();
@@ -76,7 +80,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const builds = new Map<string, Promise<BuildResult>>();
   for (const job of prepared.plan.builds) {
     const host = hostFor(job.location, job);
-    const maxJobs = job.location.kind === 'builder' ? fleet.builders[job.location.builder]?.maxJobs : undefined;
+    const maxJobs = job.location.kind === 'builder' ? fleet.builders[job.location.builder]?.maxJobs : options.maxJobs;
     builds.set(job.id, (async () => {
       if (stop.signal.aborted) return { ok: false, built: new Set<string>(), error: 'not started', log: [] };
       emit(stamp({ type: 'build-start', buildHost: job.id, drvPaths: job.drvPaths, nodes: job.nodes }));

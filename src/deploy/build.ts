@@ -8,7 +8,7 @@ export interface BuildInput {
   host: Host;
   drvPaths: string[];
   outPaths: string[]; // the outputs the nodes need, checked afterwards
-  maxJobs?: number;
+  maxJobs?: number | 'auto';
   useSubstitutes: boolean;
   signal?: AbortSignal;
   onLine?: (line: string) => void;

@@ -1,4 +1,5 @@
 // Evaluate, ask the targets, plan: everything `fleet plan` shows and `fleet apply` then executes.
+import pLimit from 'p-limit';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { NodeError } from '../errors.js';
 import { evaluateNodes, type NodeEval } from '../nix/eval.js';
@@ -26,9 +27,16 @@ export interface Prepared {
   failures: NodeError[];
 }
 
+function connectAll(pool: HostPool, nodes: readonly ResolvedNode[]): void {
+  const limit = pLimit(64);
+  for (const node of nodes) void limit(() => pool.forNode(node).connect().catch(() => undefined));
+}
+
 export async function prepareDeployment(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Prepared> {
   const { emit } = options;
   for (const node of nodes) emit(stamp({ type: 'node-phase', node: node.name, phase: 'evaluate', detail: 'evaluating' }));
+  // Handshakes overlap the evaluation; queryTargets awaits the same (memoized) connections and reports failures.
+  if (options.goal !== 'build') connectAll(options.pool, nodes);
   const evaluated = await evaluateNodes(fleet, nodes, { run: options.run, showTrace: options.showTrace, signal: options.signal });
   const failures: NodeError[] = [...evaluated.errors];
   const evaluatedNodes = nodes.filter((n) => evaluated.results[n.name]);

@@ -9,7 +9,8 @@ export const PROBE_SCRIPT = [
   'l=$(readlink "$p" 2>/dev/null) && echo "profileLink=$l"',
   't=$(readlink -f "$p" 2>/dev/null) && echo "profileTarget=$t"',
   'c=$(readlink /run/current-system 2>/dev/null) && echo "currentSystem=$c"',
-  'nix-store --check-validity "$out" >/dev/null 2>&1 && echo hasOut=1',
+  // The profile's own target is valid (a GC root): spare the nix-store call on the no-op path.
+  'if [ "$t" = "$out" ] && [ -e "$out" ]; then echo hasOut=1; elif nix-store --check-validity "$out" >/dev/null 2>&1; then echo hasOut=1; fi',
   '[ -x "$out/bin/switch-to-configuration" ] && echo isSystem=1',
   'command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && echo systemd=1',
   'exit 0',

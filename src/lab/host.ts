@@ -14,6 +14,7 @@ const hostScript = `set -eu
 mount --make-rprivate /
 mount --bind "$1/nix" /nix
 mount --bind "$1/etc-nix" /etc/nix
+mount --bind "$1/home" /root
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd /run/fleet-lab
 hostname "$2"
@@ -45,6 +46,8 @@ export async function prepareHost(labDir: string, name: string, port: number, cl
   await mkdir(`${dir}/nix/var/nix`, { recursive: true });
   const publicKey = await generateKeyPair(`${dir}/ssh_host_ed25519_key`, `lab-host-${name}`);
   await mkdir(`${dir}/etc-nix`);
+  // Its own empty /root: a remote machine does not run this machine's shell start-up files (~90 ms a session here).
+  await mkdir(`${dir}/home`);
   await writeFile(`${dir}/etc-nix/nix.conf`, renderNixConf(name));
   await writeFile(`${dir}/authorized_keys`, `${clientPublicKey}\n`);
   await writeFile(`${dir}/sshd_config`, renderSshdConfig({ dir, port }));

@@ -8,6 +8,7 @@ export interface ApplyCliOptions extends FileOptions {
   json?: boolean;
   force?: boolean;
   parallel: number;
+  maxJobs?: number | 'auto';
   keepGoing?: boolean;
   useSubstitutes?: boolean;
   showTrace?: boolean;
@@ -32,6 +33,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       goal,
       force: !!options.force,
       parallel: options.parallel,
+      ...(options.maxJobs ? { maxJobs: options.maxJobs } : {}),
       keepGoing: !!options.keepGoing,
       useSubstitutes: !!options.useSubstitutes,
       showTrace: !!options.showTrace,
