@@ -5,7 +5,7 @@ import type { TargetState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { tailLines, type CommandResult } from '../transport/run.js';
 import type { Goal, Outcome } from './events.js';
-import { parseProbe, probeArgv, switchArgv, withPrivilege } from './remote.js';
+import { activateArgv, parseActivation, parseProbe, probeArgv, switchArgv, withPrivilege, type ActivationReport } from './remote.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -18,6 +18,8 @@ export interface ActivateInput {
   node: ResolvedNode;
   goal: Goal;
   outPath: string;
+  /** From the query: switch under systemd-run (detached from ssh) where the target has systemd. */
+  systemd: boolean;
   onPhase: (phase: Phase, detail: string) => void;
   /** --verbose: activation output as it comes. */
   onLine?: (line: string) => void;
@@ -44,52 +46,52 @@ async function runStep(host: Host, node: ResolvedNode, argv: string[], what: str
   return r;
 }
 
-function verifies(goal: Goal, state: TargetState, outPath: string): boolean {
+function verifies(goal: Goal, state: Pick<TargetState, 'currentSystem' | 'profileTarget'>, outPath: string): boolean {
   if (CHANGES_RUNNING.includes(goal) && state.currentSystem !== outPath) return false;
   if (SETS_PROFILE.includes(goal) && state.profileTarget !== outPath) return false;
   return true;
 }
 
+/** Activation in one round trip (ACTIVATE_SCRIPT); on any failure after it recorded the node's state,
+ *  rollback to exactly that state. */
 export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
   const { host, node, goal, outPath, onPhase } = input;
-  const log: string[] = [];
-  // 1. Record exactly what runs now: rollback returns to this, not to "the previous generation".
-  let before: TargetState;
-  try {
-    before = await probe(host, node, outPath);
-  } catch (error) {
-    return { outcome: 'failed', error: (error as Error).message, log: resultLog(error) };
-  }
-  if (node.checkSystem && !before.isSystem) {
-    return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)` };
-  }
   const seconds = Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
-  try {
-    if (SETS_PROFILE.includes(goal)) {
-      onPhase('activate', `setting profile ${node.profile}`);
-      log.push(...tailLines(await runStep(host, node, ['nix-env', '-p', node.profile, '--set', outPath], 'setting the profile')));
-    }
-    onPhase('activate', `switch-to-configuration ${goal}${before.systemd ? ' (systemd-run)' : ''}`);
-    const unit = `fleet-switch-${node.name}-${Date.now()}`;
-    const switched = await runStep(host, node, switchArgv(outPath, goal, before, seconds, unit), `switch-to-configuration ${goal}`, node.activationTimeoutMs + 15_000, input.onLine);
-    log.push(...tailLines(switched));
-    if (goal === 'dry-activate') return { outcome: 'activated', log };
-    onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
-    const after = await probe(host, node, outPath);
-    if (!verifies(goal, after, outPath)) {
-      throw new StepError(`verification failed: /run/current-system is ${after.currentSystem ?? 'absent'}, profile is ${after.profileTarget ?? 'absent'}`);
-    }
-    return { outcome: 'activated', log };
-  } catch (error) {
-    log.push(...resultLog(error));
-    const message = (error as Error).message;
-    onPhase('rollback', `back to ${before.profileLink ?? 'no profile'} / ${before.currentSystem ?? 'no running system'}`);
-    const rollback = await rollbackNode(host, node, goal, before);
-    log.push(...rollback.log);
-    return rollback.ok
-      ? { outcome: 'rolled-back', error: `${message}; rolled back to ${describe(before)}`, log }
-      : { outcome: 'rollback-failed', error: `${message}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, before)}`, log };
+  const unit = `fleet-switch-${node.name}-${Date.now()}`;
+  const switchCommand = switchArgv(outPath, goal, { systemd: input.systemd }, seconds, unit);
+  const markers: Record<string, () => void> = {
+    '@fleet step=profile': () => onPhase('activate', `setting profile ${node.profile}`),
+    '@fleet step=switch': () => onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`),
+    '@fleet step=verify': () => onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system'),
+  };
+  const onLine = (line: string) => (markers[line.trim()] ?? (() => input.onLine?.(line)))();
+  const argv = withPrivilege(node, activateArgv(node.profile, outPath, SETS_PROFILE.includes(goal), node.checkSystem, switchCommand));
+  const r = await host.run(argv, { timeoutMs: node.activationTimeoutMs + 15_000, onLine });
+  const report = parseActivation(r.stdout);
+  const log = tailLines({ stdout: r.stdout.split('\n').filter((l) => !l.startsWith('@fleet ')).join('\n'), stderr: r.stderr });
+  if (!report.recorded) return { outcome: 'failed', error: `activation did not start: ${r.message || 'no answer'}`, log };
+  if (report.refused) {
+    return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
   }
+  const before: TargetState = { ...report.before, hasOut: true, systemd: input.systemd };
+  const problem = describeFailure(r, report, goal, outPath);
+  if (!problem) return { outcome: 'activated', log };
+  onPhase('rollback', `back to ${before.profileLink ?? 'no profile'} / ${before.currentSystem ?? 'no running system'}`);
+  const rollback = await rollbackNode(host, node, goal, before);
+  log.push(...rollback.log);
+  return rollback.ok
+    ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(before)}`, log }
+    : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, before)}`, log };
+}
+
+/** Why an activation that started did not succeed, or undefined when it did. */
+function describeFailure(r: CommandResult, report: ActivationReport, goal: Goal, outPath: string): string | undefined {
+  const timedOut = r.timedOut || report.switchExit === 124 || report.switchExit === 137;
+  if (r.exitCode === 91) return `setting the profile failed: ${r.message}`;
+  if (report.switchExit !== undefined) return `switch-to-configuration ${goal} failed (${timedOut ? 'timed out' : `exit ${report.switchExit}`})`;
+  if (r.failed || !report.done) return `activation failed${r.timedOut ? ' (timed out)' : ''}: ${r.message || 'the connection ended early'}`;
+  if (goal === 'dry-activate' || verifies(goal, report.after, outPath)) return undefined;
+  return `verification failed: /run/current-system is ${report.after.currentSystem ?? 'absent'}, profile is ${report.after.profileTarget ?? 'absent'}`;
 }
 
 function resultLog(error: unknown): string[] {

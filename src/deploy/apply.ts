@@ -134,7 +134,8 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       if (skipIfStopped(np.name)) return;
       // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
       activating.add(np.name);
-      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
+      const systemd = prepared.states[np.name]?.systemd ?? false;
+      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, systemd, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
       finish(np.name, r.outcome, r.error, r.log);
     });
   };

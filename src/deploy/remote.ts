@@ -26,16 +26,71 @@ export function parseProbe(stdout: string): TargetState {
     const eq = line.indexOf('=');
     if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1).trim());
   }
+  return { hasOut: values.get('hasOut') === '1', ...toState(values), isSystem: values.get('isSystem') === '1', systemd: values.get('systemd') === '1' };
+}
+
+/** One round trip per activation: record what runs now, refuse a non-system, set the profile, switch,
+ *  and report the state after. Lines for fleet start with `@fleet `; the rest is the switch's own output.
+ *  Exit 90: refused (nothing changed); 91: setting the profile failed; 92: the switch failed. */
+export const ACTIVATE_SCRIPT = [
+  'p=$1; out=$2; set_profile=$3; check=$4; shift 4',
+  'say() { echo "@fleet $1"; }',
+  'state() { l=$(readlink "$p" 2>/dev/null) && say "$1.profileLink=$l" && say "$1.profileTarget=$(readlink -f "$p")"',
+  '  c=$(readlink /run/current-system 2>/dev/null) && say "$1.currentSystem=$c"; return 0; }',
+  'state before',
+  'say recorded',
+  'if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then say refused; exit 90; fi',
+  'if [ "$set_profile" = 1 ]; then say step=profile; nix-env -p "$p" --set "$out" || exit 91; fi',
+  'say step=switch',
+  '"$@"; rc=$?',
+  'if [ "$rc" != 0 ]; then say "switch-exit=$rc"; exit 92; fi',
+  'say step=verify',
+  'state after',
+  'say done',
+].join('\n');
+
+export function activateArgv(profile: string, outPath: string, setProfile: boolean, checkSystem: boolean, switchCommand: string[]): string[] {
+  return ['sh', '-c', ACTIVATE_SCRIPT, 'fleet-activate', profile, outPath, setProfile ? '1' : '0', checkSystem ? '1' : '0', ...switchCommand];
+}
+
+export interface ActivationReport {
+  recorded: boolean;
+  refused: boolean;
+  done: boolean;
+  switchExit?: number;
+  before: Pick<TargetState, 'profileLink' | 'generation' | 'profileTarget' | 'currentSystem'>;
+  after: Pick<TargetState, 'profileLink' | 'generation' | 'profileTarget' | 'currentSystem'>;
+}
+
+/** Reads the `@fleet` lines of ACTIVATE_SCRIPT's output (whatever else the switch printed). */
+export function parseActivation(stdout: string): ActivationReport {
+  const flags = new Set<string>();
+  const before = new Map<string, string>();
+  const after = new Map<string, string>();
+  let switchExit: number | undefined;
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('@fleet ')) continue;
+    const [key = '', ...rest] = line.slice('@fleet '.length).split('=');
+    const value = rest.join('=').trim();
+    if (key.startsWith('before.')) before.set(key.slice(7), value);
+    else if (key.startsWith('after.')) after.set(key.slice(6), value);
+    else if (key === 'switch-exit') switchExit = Number(value);
+    else flags.add(key.trim());
+  }
+  return {
+    recorded: flags.has('recorded'), refused: flags.has('refused'), done: flags.has('done'),
+    ...(switchExit === undefined ? {} : { switchExit }),
+    before: toState(before), after: toState(after),
+  };
+}
+
+function toState(values: Map<string, string>): ActivationReport['before'] {
   const link = values.get('profileLink');
   const generation = link ? /-(\d+)-link$/.exec(link)?.[1] : undefined;
   return {
-    hasOut: values.get('hasOut') === '1',
-    ...(link ? { profileLink: link } : {}),
+    ...(link ? { profileLink: link, profileTarget: values.get('profileTarget') } : {}),
     ...(generation ? { generation: Number(generation) } : {}),
-    ...(values.get('profileTarget') && link ? { profileTarget: values.get('profileTarget') } : {}),
     ...(values.get('currentSystem') ? { currentSystem: values.get('currentSystem') } : {}),
-    isSystem: values.get('isSystem') === '1',
-    systemd: values.get('systemd') === '1',
   };
 }
 

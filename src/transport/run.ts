@@ -42,11 +42,17 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
   });
   if (options.onLine) {
     const onLine = options.onLine;
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) onLine(line);
+    // Whole lines only: a chunk can end mid-line.
+    const forwardLines = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) onLine(line);
+      };
     };
-    child.stdout?.on('data', forward);
-    child.stderr?.on('data', forward);
+    child.stdout?.on('data', forwardLines());
+    child.stderr?.on('data', forwardLines());
   }
   const r = await child;
   return {

@@ -47,3 +47,18 @@ test('one evaluation for all nodes, with the attribute path per source', () => {
   assert.equal(argv.filter((a) => a === 'nix-instantiate').length, 1);
   assert.equal(argv[argv.indexOf('spec') + 1], JSON.stringify([{ name: 'a', attr: ['a'] }, { name: 'b', attr: ['custom', 'b', 'toplevel'] }]));
 });
+
+test('the activation report: before and after states, steps, the switch exit code, other output ignored', async () => {
+  const { parseActivation } = await import('../../src/deploy/remote.js');
+  const report = parseActivation([
+    '@fleet before.profileLink=system-3-link', '@fleet before.profileTarget=/nix/store/a-old', '@fleet before.currentSystem=/nix/store/a-old',
+    '@fleet recorded', '@fleet step=profile', '@fleet step=switch', 'stopping the following units: x=y', '@fleet switch-exit=4',
+  ].join('\n'));
+  assert.deepEqual(report, {
+    recorded: true, refused: false, done: false, switchExit: 4,
+    before: { profileLink: 'system-3-link', profileTarget: '/nix/store/a-old', generation: 3, currentSystem: '/nix/store/a-old' },
+    after: {},
+  });
+  assert.deepEqual(parseActivation('').before, {});
+  assert.equal(parseActivation('@fleet recorded\n@fleet refused\n').refused, true);
+});
