@@ -1,8 +1,8 @@
 // The JSON Schema (schema/fleet.schema.json, the single source of truth) and its compiled validator.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
+import { validate as precompiled } from './schema-validator.js';
 import type { FleetFile } from './schema-types.js';
 
 // src/config and dist/config are both two levels below the package root, beside schema/.
@@ -15,9 +15,8 @@ let cached: { schema: SchemaObject; validate: ValidateFunction<FleetFile> } | un
 function load(): NonNullable<typeof cached> {
   if (cached) return cached;
   const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as SchemaObject;
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-  ajv.addKeyword('patternErrorMessage'); // message hint shared with yaml-language-server
-  cached = { schema, validate: ajv.compile<FleetFile>(schema) };
+  // Compiled ahead of time by scripts/gen-validator.ts (same ajv options: allErrors, verbose, strict).
+  cached = { schema, validate: precompiled as unknown as ValidateFunction<FleetFile> };
   return cached;
 }
 

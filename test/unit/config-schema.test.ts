@@ -67,3 +67,8 @@ test('defaults may hold every node key except host, port and attr', () => {
   );
   assert.deepEqual(defaultKeys.filter((k) => !nodeKeys.includes(k)), []);
 });
+
+test('src/config/schema-validator.ts is what scripts/gen-validator.ts compiles (run `npm run gen:types`)', async () => {
+  const { renderValidator, validatorPath } = await import('../../scripts/gen-validator.js');
+  assert.equal(readFileSync(validatorPath, 'utf8'), await renderValidator());
+});
