@@ -51,6 +51,11 @@ export async function evaluateNodes(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
   if (nodes.length === 0) return { results: {}, errors: [] };
   const batch = await options.run(buildEvalArgv(fleet, nodes, options.showTrace), { signal: options.signal });
   if (!batch.failed) return { results: parseEvalOutput(batch.stdout), errors: [] };
+  if (batch.exitCode === undefined && !batch.canceled) {
+    // Nix did not run at all (not installed, not on PATH): the same error for every node, no retries.
+    const message = `cannot run nix-instantiate: ${batch.message}`;
+    return { results: {}, errors: nodes.map((n) => new NodeError(n.name, 'evaluate', message)) };
+  }
   if (batch.canceled || nodes.length === 1) {
     return { results: {}, errors: nodes.map((n) => new NodeError(n.name, 'evaluate', describeEvalFailure(batch.stderr, batch.message), { log: batch.stderr })) };
   }

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { ResolvedNode } from '../../src/config/types.js';
 import { evaluateNodes } from '../../src/nix/eval.js';
-import { detectNixVersion } from '../../src/nix/version.js';
 import { runLocal, type RunCommand } from '../../src/transport/run.js';
 import { requireLabCapable } from './support.js';
 
@@ -51,6 +50,15 @@ describe('evaluation with real Nix', { skip: requireLabCapable() }, () => {
     assert.match(r.errors[0]!.message, /zzz: evaluate: error: attribute 'zzz' missing/);
   });
 
+  test('a Nix that cannot start is one error per node, without a per-node retry', async () => {
+    const calls: string[][] = [];
+    const run: RunCommand = (argv, options) => (calls.push(argv), runLocal(argv, { ...options, env: { PATH: '/nonexistent' } }));
+    const r = await evaluateNodes({ nix: { file: hive } }, [node('a'), node('c')], { run });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(r.errors.map((e) => e.node), ['a', 'c']);
+    assert.match(r.errors[0]!.message, /^a: evaluate: cannot run nix-instantiate/);
+  });
+
   test('--show-trace is passed to Nix', async () => {
     const { run, calls } = countingRun();
     await evaluateNodes({ nix: { file: hive } }, [node('broken')], { run, showTrace: true });
@@ -66,10 +74,5 @@ describe('evaluation with real Nix', { skip: requireLabCapable() }, () => {
     const fromFile = await evaluateNodes({ nix: { file: hive } }, [node('a')], { run });
     assert.deepEqual(fromFlake.errors, []);
     assert.equal(fromFlake.results.a!.drvPath, fromFile.results.a!.drvPath);
-  });
-
-  test('the Nix version is detected', async () => {
-    const version = await detectNixVersion(runLocal);
-    assert.ok(version.major >= 2, version.text);
   });
 });

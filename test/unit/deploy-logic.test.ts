@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideExitCode } from '../../src/deploy/outcome.js';
 import { parseProbe, switchArgv, withPrivilege } from '../../src/deploy/remote.js';
-import { parseNixVersion } from '../../src/nix/version.js';
 import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
 
 test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', () => {
@@ -31,12 +30,6 @@ test('activation runs under systemd-run where there is systemd, else bounded by 
   assert.equal(sd[0], 'systemd-run');
   assert.ok(sd.includes('--unit=fleet-u') && sd.includes('--wait'));
   assert.deepEqual(sd.slice(-2), ['/nix/store/x/bin/switch-to-configuration', 'boot']);
-});
-
-test('Nix versions: Debian 2.8, current Nix, Lix', () => {
-  assert.deepEqual(parseNixVersion('nix (Nix) 2.8.0\n'), { implementation: 'nix', major: 2, minor: 8, text: 'nix (Nix) 2.8.0' });
-  assert.equal(parseNixVersion('nix (Lix, like Nix) 2.91.1').implementation, 'lix');
-  assert.throws(() => parseNixVersion('bash: nix: not found'), /cannot read a Nix version/);
 });
 
 test('one evaluation for all nodes, with the attribute path per source', () => {
