@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Goal } from '../deploy/events.js';
+import { listActivating } from '../deploy/inflight.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import type { CliIo } from './io.js';
 
@@ -131,7 +132,11 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`\nfleet: ${name}: starting nothing new; running activations finish or roll back (again to quit now)\n`);
       controller.abort();
     } else {
-      process.exit(ExitCode.interrupted);
+      // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.
+      const abandoned = listActivating();
+      if (abandoned.length === 0) process.exit(ExitCode.interrupted);
+      process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
+      process.exit(ExitCode.unsafe);
     }
   };
   process.on('SIGINT', () => onSignal('SIGINT'));

@@ -12,6 +12,7 @@ import { activateNode } from './activate.js';
 import { buildOnHost, type BuildResult } from './build.js';
 import { copyToTarget } from './copy.js';
 import { stamp, type EmitEvent, type Goal, type Outcome } from './events.js';
+import { markActivating } from './inflight.js';
 import { decideExitCode } from './outcome.js';
 import { prepareDeployment } from './prepare.js';
 
@@ -134,8 +135,10 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       if (skipIfStopped(np.name)) return;
       // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
       activating.add(np.name);
+      markActivating(np.name, true);
       const systemd = prepared.states[np.name]?.systemd ?? false;
       const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, systemd, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
+      markActivating(np.name, false);
       finish(np.name, r.outcome, r.error, r.log);
     });
   };

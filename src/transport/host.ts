@@ -12,6 +12,8 @@ export interface Host {
   /** Open the connection up front (one SSH handshake for the whole run). */
   connect(): Promise<void>;
   close(): Promise<void>;
+  /** For process exit, when nothing async can run any more. */
+  closeSync(): void;
 }
 
 /** A destination for `nix-copy-closure --to/--from`: `user@host` plus the ssh options Nix must use. */

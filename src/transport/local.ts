@@ -9,5 +9,6 @@ export function createLocalHost(run: RunCommand = runLocal): Host {
     run: (argv, options) => run(argv, options),
     connect: async () => {},
     close: async () => {},
+    closeSync: () => {},
   };
 }

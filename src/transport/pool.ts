@@ -39,6 +39,12 @@ export function createHostPool(options: { run?: RunCommand; env?: NodeJS.Process
   const nixSshOpts = readNixSshOpts(options.env);
   const hosts = new Map<string, Host>();
   const local = createLocalHost(options.run);
+  // Any exit (a forced quit, a crash) still closes the masters: none outlives fleet for ControlPersist.
+  const closeAllSync = () => {
+    for (const host of hosts.values()) host.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', closeAllSync);
 
   const obtain = (endpoint: SshEndpoint): Host => {
     const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions]);
@@ -77,6 +83,7 @@ export function createHostPool(options: { run?: RunCommand; env?: NodeJS.Process
     forSpec: (spec, template) =>
       obtain({ ...nodeEndpoint(template, nixSshOpts), label: spec.host, host: spec.host, user: spec.user ?? template.user, port: spec.port }),
     closeAll: async () => {
+      process.removeListener('exit', closeAllSync);
       await Promise.allSettled([...hosts.values()].map((h) => h.close()));
       rmSync(dir, { recursive: true, force: true });
     },

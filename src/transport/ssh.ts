@@ -1,4 +1,5 @@
 // An SSH Host: one multiplexed master per host for the whole run, every command and copy rides it.
+import { execaSync } from 'execa';
 import type { Host } from './host.js';
 import { quoteArgv } from './quote.js';
 import { runLocal, type CommandResult, type RunCommand } from './run.js';
@@ -66,6 +67,11 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       if (!opened) return;
       opened = false;
       await run(['ssh', ...clientOptions, '-O', 'exit', dest], { timeoutMs: 5000 });
+    },
+    closeSync: () => {
+      if (!opened) return;
+      opened = false;
+      execaSync('ssh', [...clientOptions, '-O', 'exit', dest], { reject: false, timeout: 5000, stdio: 'ignore' });
     },
   };
 }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
 import { requireLabCapable } from './support.js';
-import { NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+import { NIX_ENV, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const PROFILE = '/nix/var/nix/profiles/system';
 const NAMES = ['s1', 's2', 's3'];
@@ -140,5 +140,31 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json'], { NIX_SSHOPTS: `-F ${lab.sshConfig}` });
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await stateOf('s2')).current, await outPathOf('s2'));
+  });
+
+  test('a second Ctrl+C quits at once: exit 3 naming the nodes left mid-activation, no ssh left behind', async () => {
+    await configure({ s1: { name: `quit-${nonce}`, variant: 'hang' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
+    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-quit.yaml`, nodes: { s1: { activationTimeout: '3s' } } });
+    const child = spawnFleet(['-f', file, 'apply', '--on', 's1', '--json']);
+    let sent = false;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (!sent && /"phase":"activate","detail":"switch-to-configuration/.test(chunk.toString())) {
+        sent = true;
+        child.kill('SIGINT');
+        setTimeout(() => child.kill('SIGINT'), 300);
+      }
+    });
+    const r = await child;
+    assert.ok(sent, String(r.stderr));
+    assert.equal(r.exitCode, 3, String(r.stderr));
+    assert.match(String(r.stderr), /quit while activating s1: their state is unknown/);
+    // A client whose master just closed may take a moment to notice: poll, bounded.
+    let left = '';
+    for (let i = 0; i < 30; i++) {
+      left = (await execa('pgrep', ['-f', `^ssh .*${lab.sshConfig}`], { reject: false })).stdout.trim();
+      if (!left) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(left, '', 'the ssh master and its clients are gone');
   });
 });
