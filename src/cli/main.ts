@@ -14,7 +14,8 @@ Exit codes:
   1    some nodes failed, and were cleanly rolled back or never touched
   2    usage or fleet file error (nothing was touched)
   3    at least one node could not be rolled back, or its state is unknown: look at it
-  130  interrupted (Ctrl+C / SIGTERM); nodes are on their old or their new generation`;
+  130  interrupted (Ctrl+C / SIGTERM); nodes are on their old or their new generation
+       (a second Ctrl+C quits at once: exit 3 if activations were running)`;
 
 function parsePositive(value: string): number {
   const n = Number(value);
