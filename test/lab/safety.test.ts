@@ -131,6 +131,27 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     assert.deepEqual(await stateOf('s3'), before);
   });
 
+  test('a build host that cannot reach the target: the closure is relayed through the deployer', async () => {
+    const s1 = lab.hosts.find((h) => h.name === 's1')!;
+    // From inside any lab host (its own /run), the target's alias leads to a dead port; from here it works.
+    const relayConfig = `${lab.dir}/ssh_config_relay`;
+    await writeFile(relayConfig, `Match exec "test -e /run/fleet-lab/sshd.pid"\n  Port 9\n\n${await readFile(lab.sshConfig, 'utf8')}`);
+    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `relay-${nonce}` }])));
+    const file = await lab.writeFleet({
+      nixFile: hive, path: `${lab.dir}/fleet-relay.yaml`, defaults: { sshConfig: relayConfig, buildHost: 'b' },
+      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${lab.knownHosts}`] } } },
+    });
+    const witnessBefore = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).length;
+    const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json', '--verbose']);
+    assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
+    const out = await outPathOf('s2');
+    assert.deepEqual((await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).slice(witnessBefore), [`s1 relay-${nonce}`], 'built on the build host only');
+    assert.equal((await execa('nix-store', ['--check-validity', out], { reject: false, env: NIX_ENV })).exitCode, 0, 'the closure passed through the deployer');
+    assert.equal((await stateOf('s2')).current, out);
+    const logs = run.events.filter((e) => e.type === 'log').map((e) => (e as { subject: string; line: string }));
+    assert.ok(logs.some((l) => l.subject === 's2' && l.line.includes(`activated ${out}`)), '--verbose streams the activation output');
+  });
+
   test('NIX_SSHOPTS reaches fleet\'s own ssh and Nix\'s copies', async () => {
     await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `sshopts-${nonce}` }])));
     const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-nosshconfig.yaml`, defaults: { sshConfig: undefined } });
