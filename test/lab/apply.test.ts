@@ -55,7 +55,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
   });
   after(async () => lab?.stop());
 
-  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 handshake per target', async () => {
+  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 handshake per target', async (t) => {
     const a = { name: `a-${nonce}` }, b = { name: `b-${nonce}` }, c = { name: `c-${nonce}` };
     await configure({ n1: a, n2: a, n3: a, n4: b, n5: b, n6: c });
     const witnessBefore = (await witnessLines(lab)).length;
@@ -69,7 +69,9 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     assert.equal((await witnessLines(lab)).length, witnessBefore, 'plan built nothing');
     const handshakesBefore = await Promise.all(NODES.map((n) => lab.handshakes(n)));
 
+    const started = performance.now();
     const run = await runFleet(['-f', fleetFile, 'apply', '--json']);
+    t.diagnostic(`6-node apply: ${Math.round(performance.now() - started)} ms wall (whole CLI process, informational)`);
     assert.equal(run.code, 0, run.stderr);
     const builds = (await witnessLines(lab)).slice(witnessBefore);
     assert.deepEqual(builds.sort(), [`${hostname()} ${a.name}`, `${hostname()} ${b.name}`, `${hostname()} ${c.name}`].sort());
