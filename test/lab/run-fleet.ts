@@ -41,3 +41,16 @@ export function summaryOf(run: FleetRun): Extract<FleetEvent, { type: 'summary' 
 export function outcomesOf(run: FleetRun): Record<string, string> {
   return Object.fromEntries(Object.entries(summaryOf(run).nodes).map(([n, r]) => [n, r.outcome]));
 }
+
+/** Runs fleet and sends it SIGINT once an activation has started (`times` SIGINTs, 300 ms apart):
+ *  a person pressing Ctrl+C mid-deploy. Resolves with the result and whether activation was seen. */
+export async function interruptDuringActivation(args: string[], times = 1): Promise<{ result: Awaited<ResultPromise>; sent: boolean }> {
+  const child = spawnFleet(args);
+  let sent = false;
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (sent || !/"phase":"activate","detail":"switch-to-configuration/.test(chunk.toString())) return;
+    sent = true;
+    for (let i = 0; i < times; i++) setTimeout(() => child.kill('SIGINT'), i * 300);
+  });
+  return { result: await child, sent };
+}

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
 import { requireLabCapable } from './support.js';
-import { NIX_ENV, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
+import { interruptDuringActivation, NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
 
 const PROFILE = '/nix/var/nix/profiles/system';
 const NAMES = ['s1', 's2', 's3'];
@@ -166,16 +166,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
   test('a second Ctrl+C quits at once: exit 3 naming the nodes left mid-activation, no ssh left behind', async () => {
     await configure({ s1: { name: `quit-${nonce}`, variant: 'hang' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
     const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-quit.yaml`, nodes: { s1: { activationTimeout: '3s' } } });
-    const child = spawnFleet(['-f', file, 'apply', '--on', 's1', '--json']);
-    let sent = false;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (!sent && /"phase":"activate","detail":"switch-to-configuration/.test(chunk.toString())) {
-        sent = true;
-        child.kill('SIGINT');
-        setTimeout(() => child.kill('SIGINT'), 300);
-      }
-    });
-    const r = await child;
+    const { result: r, sent } = await interruptDuringActivation(['-f', file, 'apply', '--on', 's1', '--json'], 2);
     assert.ok(sent, String(r.stderr));
     assert.equal(r.exitCode, 3, String(r.stderr));
     assert.match(String(r.stderr), /quit while activating s1: their state is unknown/);
