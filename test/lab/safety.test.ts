@@ -86,6 +86,24 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     assert.equal((await execa('pgrep', ['-f', 'sleep 86400'], { reject: false })).stdout, '', 'the hung activation is gone');
   });
 
+  test('a build that fails fails its node with the build log; the others build and deploy (--keep-going)', async () => {
+    const before = await stateOf('s1');
+    const broken = `${lab.dir}/broken.nix`;
+    await writeFile(broken, `let s = import ${JSON.stringify(new URL('../../fixtures/nix/system.nix', import.meta.url).pathname)}; in {
+      s1 = derivation { name = "broken-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo compiler says no >&2; exit 1" ]; };
+      s2 = s { name = "fine-${nonce}"; }; s3 = s { name = "fine-${nonce}"; }; }`);
+    const file = await lab.writeFleet({ nixFile: broken, path: `${lab.dir}/fleet-broken.yaml` });
+    const run = await runFleet(['-f', file, 'apply', '--json', '--keep-going']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { s1: 'failed', s2: 'activated', s3: 'activated' });
+    assert.match(errorOf(run, 's1'), /build on local failed/);
+    assert.match(errorOf(run, 's1'), /compiler says no/, 'the build log tail is in the node-done event');
+    assert.deepEqual(await stateOf('s1'), before);
+    const failFast = await runFleet(['-f', file, 'apply', '--json']);
+    assert.equal(failFast.code, 1);
+    assert.equal(outcomesOf(failFast).s1, 'failed');
+  });
+
   test('a toplevel that is not a system is refused before anything changes', async () => {
     const before = await stateOf('s2');
     const notSystem = `${lab.dir}/not-system.nix`;
