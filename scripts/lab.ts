@@ -1,7 +1,7 @@
 // The lab from the command line: `up` leaves hosts running for a demo or by-hand testing, `down` stops them.
 // Usage: npm run lab -- up --names web-1,web-2 --ports 2201,2202 --dir .lab ; npm run lab -- down .lab
 import { Command, InvalidArgumentError } from 'commander';
-import { downLab, readLabStatus, startLab } from '../src/lab/index.js';
+import { downLab, readLabStatus, startLab, writeHive } from '../src/lab/index.js';
 
 function parseList(value: string): string[] {
   return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -24,11 +24,16 @@ async function up(opts: { count?: number; names?: string[]; dir?: string; ports?
   const started = Date.now();
   const lab = await startLab({ names, detach: true, ...(opts.dir ? { dir: opts.dir } : {}), ...(opts.ports ? { ports: opts.ports } : {}) });
   console.log(`lab up in ${Date.now() - started} ms`);
+  // A fleet for exactly these hosts: one stand-in system each, ready for `fleet apply`.
+  const hive = await writeHive(`${lab.dir}/hive.nix`, Object.fromEntries(names.map((n) => [n, { name: `lab-${n}` }])), lab.witness);
+  const fleetFile = await lab.writeFleet({ nixFile: hive });
   console.log(`dir         ${lab.dir}`);
   console.log(`ssh_config  ${lab.sshConfig}`);
   console.log(`witness     ${lab.witness}`);
   for (const h of lab.hosts) console.log(`host        ${h.name}  127.0.0.1:${h.port}  pid ${h.pid}  sshd ${h.sshdPid}`);
+  console.log(`fleet file  ${fleetFile}`);
   console.log(`try:        ssh -F ${lab.sshConfig} ${lab.hosts[0]?.name ?? ''} hostname`);
+  console.log(`            NIX_CONFIG='substituters =' node bin/fleet.js -f ${fleetFile} apply`);
   console.log(`stop:       npm run lab -- down ${lab.dir}`);
 }
 
