@@ -77,6 +77,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   };
 
   const logTo = (subject: string) => (line: string) => emit(stamp({ type: 'log', subject, line }));
+  const jobsById = new Map(prepared.plan.builds.map((j) => [j.id, j]));
   const outOf = new Map(prepared.plan.nodes.map((n) => [n.drvPath, n.outPath]));
   const builds = new Map<string, Promise<BuildResult>>();
   for (const job of prepared.plan.builds) {
@@ -116,7 +117,9 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     }
     if (options.goal === 'build') return finish(np.name, 'built');
     if (np.copy.kind !== 'none') {
-      const from = np.copy.kind === 'from-local' ? pool.local : hostFor(prepared.plan.builds.find((j) => j.id === (np.copy as { buildJob: string }).buildJob)!.location, prepared.plan.builds.find((j) => j.id === np.buildJob)!);
+      const copy = np.copy;
+      const job = copy.kind === 'from-build-host' ? jobsById.get(copy.buildJob)! : undefined;
+      const from = job ? hostFor(job.location, job) : pool.local;
       const copied = await copyLimit(async () => {
         if (skipIfStopped(np.name)) return undefined;
         phase(np.name)('copy', `copying from ${from.label}`);
@@ -137,9 +140,12 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       activating.add(np.name);
       markActivating(np.name, true);
       const systemd = prepared.states[np.name]?.systemd ?? false;
-      const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, systemd, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
-      markActivating(np.name, false);
-      finish(np.name, r.outcome, r.error, r.log);
+      try {
+        const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, systemd, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
+        finish(np.name, r.outcome, r.error, r.log);
+      } finally {
+        markActivating(np.name, false);
+      }
     });
   };
 
