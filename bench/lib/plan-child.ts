@@ -29,8 +29,8 @@ nodes.forEach((node, i) => {
   // A third up to date, a third with the new system already in their store, a third needing everything.
   const kind = i % 3;
   targets[node.name] = kind === 0
-    ? { hasOut: true, profileLink: 'system-7-link', generation: 7, profileTarget: out, currentSystem: out, isSystem: true, systemd: true }
-    : { hasOut: kind === 1, profileLink: 'system-6-link', generation: 6, profileTarget: storePath('old'), currentSystem: storePath('old'), isSystem: kind === 1, systemd: true };
+    ? { hasOut: true, profileLink: 'system-7-link', generation: 7, profileTarget: out, currentSystem: out, systemd: true }
+    : { hasOut: kind === 1, profileLink: 'system-6-link', generation: 6, profileTarget: storePath('old'), currentSystem: storePath('old'), systemd: true };
 });
 
 const t2 = performance.now();

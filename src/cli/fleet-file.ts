@@ -1,5 +1,6 @@
 // Which fleet file: -f, then FLEET_FILE, then ./fleet.yaml; and the selection every command shares.
 import { resolve } from 'node:path';
+import { formatHostSpec } from '../config/hostspec.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { formatDiagnostic, UsageError } from '../errors.js';
 import { printLine, type CliIo } from './io.js';
@@ -31,6 +32,6 @@ export async function selectFromFleet(fleet: ResolvedFleet, on: string | undefin
 export function describeBuildHost(node: ResolvedNode): string {
   const ref = node.buildHost;
   if (ref.kind === 'builder') return ref.name;
-  if (ref.kind === 'host') return `${ref.spec.user ? `${ref.spec.user}@` : ''}${ref.spec.host}${ref.spec.port ? `:${ref.spec.port}` : ''}`;
+  if (ref.kind === 'host') return formatHostSpec(ref.spec);
   return ref.kind;
 }

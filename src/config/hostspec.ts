@@ -91,3 +91,9 @@ function describeChar(c: string): string {
   if (/\s/.test(c)) return 'white space';
   return `\`${c}\``;
 }
+
+/** The spec back as text, for messages and keys: `user@host:port`, IPv6 bracketed when a port follows. */
+export function formatHostSpec(spec: HostSpec): string {
+  const host = spec.port !== undefined && spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+  return `${spec.user ? `${spec.user}@` : ''}${host}${spec.port !== undefined ? `:${spec.port}` : ''}`;
+}

@@ -5,7 +5,8 @@ import type { TargetState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { tailLines, type CommandResult } from '../transport/run.js';
 import type { Goal, Outcome } from './events.js';
-import { activateArgv, parseActivation, parseProbe, probeArgv, switchArgv, withPrivilege, type ActivationReport } from './remote.js';
+import { readTargetState } from './query.js';
+import { activateArgv, parseActivation, switchArgv, withPrivilege, type ActivationReport } from './remote.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -28,10 +29,9 @@ export interface ActivateInput {
 const SETS_PROFILE: readonly Goal[] = ['switch', 'boot'];
 const CHANGES_RUNNING: readonly Goal[] = ['switch', 'test'];
 
-async function probe(host: Host, node: ResolvedNode, outPath: string): Promise<TargetState> {
-  const r = await host.run(probeArgv(node.profile, outPath), { timeoutMs: node.connectTimeoutMs + 30_000 });
-  if (r.failed) throw new StepError(`cannot read the node's state: ${r.message}`, r);
-  return parseProbe(r.stdout);
+/** The remote deadline for one switch; fleet's own deadline adds 15 s for ssh to report it. */
+function timeoutSeconds(node: ResolvedNode): number {
+  return Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
 }
 
 class StepError extends Error {
@@ -56,9 +56,7 @@ function verifies(goal: Goal, state: Pick<TargetState, 'currentSystem' | 'profil
  *  rollback to exactly that state. */
 export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
   const { host, node, goal, outPath, onPhase } = input;
-  const seconds = Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
-  const unit = `fleet-switch-${node.name}-${Date.now()}`;
-  const switchCommand = switchArgv(outPath, goal, { systemd: input.systemd }, seconds, unit);
+  const switchCommand = switchArgv(outPath, goal, { systemd: input.systemd }, timeoutSeconds(node), `fleet-switch-${node.name}-${Date.now()}`);
   const markers: Record<string, () => void> = {
     '@fleet step=profile': () => onPhase('activate', `setting profile ${node.profile}`),
     '@fleet step=switch': () => onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`),
@@ -85,7 +83,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
 }
 
 /** Why an activation that started did not succeed, or undefined when it did. */
-function describeFailure(r: CommandResult, report: ActivationReport, goal: Goal, outPath: string): string | undefined {
+export function describeFailure(r: CommandResult, report: ActivationReport, goal: Goal, outPath: string): string | undefined {
   const timedOut = r.timedOut || report.switchExit === 124 || report.switchExit === 137;
   if (r.exitCode === 91) return `setting the profile failed: ${r.message}`;
   if (report.switchExit !== undefined) return `switch-to-configuration ${goal} failed (${timedOut ? 'timed out' : `exit ${report.switchExit}`})`;
@@ -120,7 +118,7 @@ export async function rollbackNode(host: Host, node: ResolvedNode, goal: Goal, b
         : ['rm', '-f', node.profile]; // there was no profile before: there is none after
       log.push(...tailLines(await runStep(host, node, argv, 'restoring the profile')));
     }
-    const seconds = Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
+    const seconds = timeoutSeconds(node);
     if (CHANGES_RUNNING.includes(goal)) {
       if (before.currentSystem) {
         // The old running system may differ from the old profile (a previous `test`): keep the boot entry as it was.
@@ -134,7 +132,7 @@ export async function rollbackNode(host: Host, node: ResolvedNode, goal: Goal, b
       const argv = switchArgv(before.profileTarget, 'boot', before, seconds, `fleet-rollback-${node.name}-${Date.now()}`);
       log.push(...tailLines(await runStep(host, node, argv, 'restoring the boot entry', node.activationTimeoutMs + 15_000)));
     }
-    const after = await probe(host, node, before.currentSystem ?? '/nonexistent');
+    const after = await readTargetState(host, node, before.currentSystem ?? '/nonexistent');
     const profileOk = !SETS_PROFILE.includes(goal) || after.profileLink === before.profileLink;
     const runningOk = after.currentSystem === before.currentSystem;
     if (!profileOk || !runningOk) {

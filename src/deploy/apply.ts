@@ -137,26 +137,26 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     await activateLimit(async () => {
       if (skipIfStopped(np.name)) return;
       // From here the node finishes or rolls back even on Ctrl+C: no signal is passed on.
-      activating.add(np.name);
       markActivating(np.name, true);
       const systemd = prepared.states[np.name]?.systemd ?? false;
       try {
         const r = await activateNode({ host: pool.forNode(node), node, goal: options.goal, outPath: np.outPath, systemd, onPhase: phase(np.name), ...(options.verbose ? { onLine: logTo(np.name) } : {}) });
         finish(np.name, r.outcome, r.error, r.log);
+      } catch (error) {
+        // An unexpected error mid-activation: fleet cannot say what the node runs now.
+        finish(np.name, 'rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
       } finally {
         markActivating(np.name, false);
       }
     });
   };
 
-  // A bug or an unexpected error fails its node, never the run: the others finish and are reported.
-  const activating = new Set<string>();
+  // A bug or an unexpected error fails its node, never the run (during activation: see runNode).
   const guard = async (np: NodePlan) => {
     try {
       await runNode(np);
     } catch (error) {
-      const message = `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
-      finish(np.name, activating.has(np.name) ? 'rollback-failed' : 'failed', activating.has(np.name) ? `${message}; its state is unknown` : message);
+      finish(np.name, 'failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
   await Promise.all(prepared.plan.nodes.map(guard));

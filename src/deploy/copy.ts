@@ -18,7 +18,7 @@ export async function copyWithLocal(run: RunCommand, direction: '--to' | '--from
   if (!host.copyTarget) throw new Error(`copy to ${host.label}: it is the local machine`);
   await host.connect(); // ride the master: without it Nix's ssh would make a handshake of its own
   return run(copyArgv(direction, host.copyTarget.dest, paths, useSubstitutes), {
-    env: { ...process.env, NIX_SSHOPTS: host.copyTarget.sshOpts.join(' ') } as Record<string, string>,
+    env: { NIX_SSHOPTS: host.copyTarget.sshOpts.join(' ') }, // execa extends the environment
     signal,
   });
 }

@@ -3,8 +3,16 @@ import pLimit from 'p-limit';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { TargetState } from '../plan/types.js';
+import type { Host } from '../transport/host.js';
 import type { HostPool } from '../transport/pool.js';
 import { parseProbe, probeArgv } from './remote.js';
+
+/** One probe of one node (read-only); throws with the node's words when it cannot be read. */
+export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal): Promise<TargetState> {
+  const r = await host.run(probeArgv(node.profile, outPath), { signal, timeoutMs: node.connectTimeoutMs + 30_000 });
+  if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.message}`, { log: r.stderr });
+  return parseProbe(r.stdout);
+}
 
 export interface QueryOutcome {
   states: Record<string, TargetState>;
@@ -25,9 +33,11 @@ export async function queryTargets(pool: HostPool, nodes: readonly ResolvedNode[
           errors.push(new NodeError(node.name, 'connect', (error as Error).message, { cause: error }));
           return;
         }
-        const r = await host.run(probeArgv(node.profile, outPaths[node.name] ?? '/nonexistent'), { signal, timeoutMs: node.connectTimeoutMs + 30_000 });
-        if (r.failed) errors.push(new NodeError(node.name, 'query', `cannot read the node's state: ${r.message}`, { log: r.stderr }));
-        else states[node.name] = parseProbe(r.stdout);
+        try {
+          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal);
+        } catch (error) {
+          errors.push(error as NodeError);
+        }
       }),
     ),
   );

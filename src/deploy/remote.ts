@@ -3,15 +3,19 @@
 import type { ResolvedNode } from '../config/types.js';
 import type { TargetState } from '../plan/types.js';
 
+// Both scripts report the node's state with this one function; $1 prefixes each key.
+const STATE_FUNCTION = [
+  'state() { l=$(readlink "$p" 2>/dev/null) && echo "$1profileLink=$l" && echo "$1profileTarget=$(readlink -f "$p")"',
+  '  c=$(readlink /run/current-system 2>/dev/null) && echo "$1currentSystem=$c"; return 0; }',
+].join('\n');
+
 /** Read-only: what does the node run, and does it already have the desired toplevel? */
 export const PROBE_SCRIPT = [
   'p=$1; out=$2',
-  'l=$(readlink "$p" 2>/dev/null) && echo "profileLink=$l"',
-  't=$(readlink -f "$p" 2>/dev/null) && echo "profileTarget=$t"',
-  'c=$(readlink /run/current-system 2>/dev/null) && echo "currentSystem=$c"',
+  STATE_FUNCTION,
+  "state ''",
   // The profile's own target is valid (a GC root): spare the nix-store call on the no-op path.
-  'if [ "$t" = "$out" ] && [ -e "$out" ]; then echo hasOut=1; elif nix-store --check-validity "$out" >/dev/null 2>&1; then echo hasOut=1; fi',
-  '[ -x "$out/bin/switch-to-configuration" ] && echo isSystem=1',
+  'if [ "$(readlink -f "$p")" = "$out" ] && [ -e "$out" ]; then echo hasOut=1; elif nix-store --check-validity "$out" >/dev/null 2>&1; then echo hasOut=1; fi',
   'command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && echo systemd=1',
   'exit 0',
 ].join('\n');
@@ -26,7 +30,7 @@ export function parseProbe(stdout: string): TargetState {
     const eq = line.indexOf('=');
     if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1).trim());
   }
-  return { hasOut: values.get('hasOut') === '1', ...toState(values), isSystem: values.get('isSystem') === '1', systemd: values.get('systemd') === '1' };
+  return { hasOut: values.get('hasOut') === '1', ...toState(values), systemd: values.get('systemd') === '1' };
 }
 
 /** One round trip per activation: record what runs now, refuse a non-system, set the profile, switch,
@@ -35,9 +39,8 @@ export function parseProbe(stdout: string): TargetState {
 export const ACTIVATE_SCRIPT = [
   'p=$1; out=$2; set_profile=$3; check=$4; shift 4',
   'say() { echo "@fleet $1"; }',
-  'state() { l=$(readlink "$p" 2>/dev/null) && say "$1.profileLink=$l" && say "$1.profileTarget=$(readlink -f "$p")"',
-  '  c=$(readlink /run/current-system 2>/dev/null) && say "$1.currentSystem=$c"; return 0; }',
-  'state before',
+  STATE_FUNCTION,
+  "state '@fleet before.'",
   'say recorded',
   'if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then say refused; exit 90; fi',
   'if [ "$set_profile" = 1 ]; then say step=profile; nix-env -p "$p" --set "$out" || exit 91; fi',
@@ -45,7 +48,7 @@ export const ACTIVATE_SCRIPT = [
   '"$@"; rc=$?',
   'if [ "$rc" != 0 ]; then say "switch-exit=$rc"; exit 92; fi',
   'say step=verify',
-  'state after',
+  "state '@fleet after.'",
   'say done',
 ].join('\n');
 

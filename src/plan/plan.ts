@@ -1,4 +1,5 @@
 // Pure planning: from evaluations and target states to the job DAG. No I/O here, ever.
+import { formatHostSpec } from '../config/hostspec.js';
 import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
 import type { Goal } from '../deploy/events.js';
 import type { NodeEval } from '../nix/eval.js';
@@ -38,7 +39,7 @@ export function buildJobId(location: BuildLocation): string {
     case 'builder':
       return `builder:${location.builder}`;
     case 'host':
-      return `host:${location.user ? `${location.user}@` : ''}${location.host}${location.port ? `:${location.port}` : ''}`;
+      return `host:${formatHostSpec(location)}`;
   }
 }
 

@@ -15,7 +15,6 @@ export interface TargetState {
   generation?: number;
   profileTarget?: string; // store path the profile resolves to
   currentSystem?: string; // readlink /run/current-system
-  isSystem?: boolean; // the desired toplevel has bin/switch-to-configuration (only known if present)
   systemd: boolean; // activation can run detached under systemd-run
 }
 

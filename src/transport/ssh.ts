@@ -42,6 +42,7 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   const run = options.run ?? runLocal;
   const dest = formatDestination(endpoint);
   const clientOptions = buildSshOptions(endpoint, options.controlPath);
+  const exitArgs = [...clientOptions, '-O', 'exit', dest];
   let master: Promise<void> | undefined;
   let opened = false;
 
@@ -66,12 +67,12 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     close: async () => {
       if (!opened) return;
       opened = false;
-      await run(['ssh', ...clientOptions, '-O', 'exit', dest], { timeoutMs: 5000 });
+      await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
     },
     closeSync: () => {
       if (!opened) return;
       opened = false;
-      execaSync('ssh', [...clientOptions, '-O', 'exit', dest], { reject: false, timeout: 5000, stdio: 'ignore' });
+      execaSync('ssh', exitArgs, { reject: false, timeout: 5000, stdio: 'ignore' });
     },
   };
 }

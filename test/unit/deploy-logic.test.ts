@@ -15,8 +15,8 @@ test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', ()
 
 test('the probe output parses into a target state with the generation number', () => {
   const state = parseProbe('profileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nhasOut=1\nsystemd=1\n');
-  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', isSystem: false, systemd: true });
-  assert.deepEqual(parseProbe('profileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, isSystem: false, systemd: false });
+  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', systemd: true });
+  assert.deepEqual(parseProbe('profileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, systemd: false });
 });
 
 test('privilege escalation only for non-root users', () => {
@@ -54,4 +54,29 @@ test('the activation report: before and after states, steps, the switch exit cod
   });
   assert.deepEqual(parseActivation('').before, {});
   assert.equal(parseActivation('@fleet recorded\n@fleet refused\n').refused, true);
+});
+
+test('every activation failure message, and success', async () => {
+  const { describeFailure } = await import('../../src/deploy/activate.js');
+  const { parseActivation } = await import('../../src/deploy/remote.js');
+  const ok = { failed: false, timedOut: false, exitCode: 0, message: '' } as never;
+  const failedWith = (exitCode: number | undefined, extra = {}) => ({ failed: true, timedOut: false, exitCode, message: `exit ${exitCode}`, ...extra }) as never;
+  const started = '@fleet recorded\n@fleet step=switch\n';
+  const after = (out: string) => `${started}@fleet step=verify\n@fleet after.profileLink=system-2-link\n@fleet after.profileTarget=${out}\n@fleet after.currentSystem=${out}\n@fleet done\n`;
+  assert.equal(describeFailure(ok, parseActivation(after('/nix/store/new')), 'switch', '/nix/store/new'), undefined);
+  assert.equal(describeFailure(failedWith(91), parseActivation('@fleet recorded\n@fleet step=profile\n'), 'switch', '/n'), 'setting the profile failed: exit 91');
+  assert.equal(describeFailure(failedWith(92), parseActivation(`${started}@fleet switch-exit=1\n`), 'switch', '/n'), 'switch-to-configuration switch failed (exit 1)');
+  assert.equal(describeFailure(failedWith(92), parseActivation(`${started}@fleet switch-exit=124\n`), 'test', '/n'), 'switch-to-configuration test failed (timed out)');
+  assert.equal(describeFailure(failedWith(255, { message: 'ssh: connection closed' }), parseActivation(started), 'switch', '/n'), 'activation failed: ssh: connection closed');
+  assert.equal(describeFailure(failedWith(undefined, { timedOut: true, message: 'timed out after 615000 ms' }), parseActivation(started), 'boot', '/n'), 'activation failed (timed out): timed out after 615000 ms');
+  assert.equal(describeFailure(ok, parseActivation(after('/nix/store/other')), 'switch', '/nix/store/new'), 'verification failed: /run/current-system is /nix/store/other, profile is /nix/store/other');
+  assert.equal(describeFailure(ok, parseActivation(`${started}@fleet done\n`), 'dry-activate', '/n'), undefined);
+});
+
+test('host specs print back as written, IPv6 bracketed before a port', async () => {
+  const { formatHostSpec } = await import('../../src/config/hostspec.js');
+  assert.equal(formatHostSpec({ host: 'build-1' }), 'build-1');
+  assert.equal(formatHostSpec({ user: 'nix', host: 'build-1', port: 2222 }), 'nix@build-1:2222');
+  assert.equal(formatHostSpec({ user: 'root', host: '::1', port: 22 }), 'root@[::1]:22');
+  assert.equal(formatHostSpec({ host: '::1' }), '::1');
 });

@@ -1,6 +1,7 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
 import type { Goal } from '../../deploy/events.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
+import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 
 export interface ApplyCliOptions extends FileOptions {
@@ -18,18 +19,15 @@ export interface ApplyCliOptions extends FileOptions {
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  const [{ applyFleet }, { createHostPool }, { runLocal }, { chooseRenderer }] = await Promise.all([
-    import('../../deploy/apply.js'), import('../../transport/pool.js'), import('../../transport/run.js'), import('../../ui/choose.js'),
-  ]);
+  const [{ applyFleet }, { chooseRenderer }] = await Promise.all([import('../../deploy/apply.js'), import('../../ui/choose.js')]);
   const renderer = await chooseRenderer({
     json: !!options.json,
     tty: !!io.stdout.isTTY,
     ci: io.env.CI === 'true' || io.env.CI === '1',
     out: io.stdout,
   });
-  const pool = createHostPool({ env: io.env });
   try {
-    const result = await applyFleet(fleet, nodes, {
+    return await withHosts(io, async (pool, runLocal) => (await applyFleet(fleet, nodes, {
       goal,
       force: !!options.force,
       parallel: options.parallel,
@@ -42,10 +40,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       pool,
       emit: (e) => renderer.onEvent(e),
       signal,
-    });
-    return result.exitCode;
+    })).exitCode);
   } finally {
     await renderer.finish();
-    await pool.closeAll();
   }
 }

@@ -2,6 +2,7 @@
 import type { Goal } from '../../deploy/events.js';
 import { ExitCode } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
+import { withHosts } from '../hosts.js';
 import { printLine, type CliIo } from '../io.js';
 
 export interface PlanOptions extends FileOptions {
@@ -14,11 +15,8 @@ export interface PlanOptions extends FileOptions {
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ prepareDeployment }, { createHostPool }, { runLocal }, { formatPlan }] = await Promise.all([
-    import('../../deploy/prepare.js'), import('../../transport/pool.js'), import('../../transport/run.js'), import('../../plan/format.js'),
-  ]);
-  const pool = createHostPool({ env: io.env });
-  try {
+  const [{ prepareDeployment }, { formatPlan }] = await Promise.all([import('../../deploy/prepare.js'), import('../../plan/format.js')]);
+  return withHosts(io, async (pool, runLocal) => {
     const prepared = await prepareDeployment(fleet, nodes, {
       goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit: () => {},
     });
@@ -30,7 +28,5 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo): Prom
       for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
     }
     return failures.length ? ExitCode.nodesFailed : ExitCode.ok;
-  } finally {
-    await pool.closeAll();
-  }
+  });
 }
