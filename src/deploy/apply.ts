@@ -11,7 +11,7 @@ import { buildSshOptions } from '../transport/ssh.js';
 import { activateNode } from './activate.js';
 import { buildOnHost, type BuildResult } from './build.js';
 import { copyToTarget } from './copy.js';
-import { stamp, type EmitEvent, type Goal, type Outcome } from './events.js';
+import { FAILED_OUTCOMES, stamp, type EmitEvent, type Goal, type Outcome } from './events.js';
 import { markActivating } from './inflight.js';
 import { decideExitCode } from './outcome.js';
 import { prepareDeployment } from './prepare.js';
@@ -44,7 +44,6 @@ export interface ApplyResult {
   interrupted: boolean;
 }
 
-const FAILURES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
 
 export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
   const started = Date.now();
@@ -61,12 +60,12 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     if (results[node]) return;
     results[node] = { outcome, ...(error ? { error } : {}) };
     emit(stamp({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) }));
-    if (FAILURES.includes(outcome) && !options.keepGoing) stop.abort();
+    if (FAILED_OUTCOMES.includes(outcome) && !options.keepGoing) stop.abort();
   };
 
   emit(stamp({ type: 'run-start', goal: options.goal, nodes: nodes.map((n) => n.name) }));
   const prepared = await prepareDeployment(fleet, nodes, { ...options, signal: stop.signal });
-  for (const failure of prepared.failures) finish(failure.node, 'failed', failure.message, failure.log ? failure.log.split('\n').slice(-20) : undefined);
+  for (const failure of prepared.failures) finish(failure.node, 'failed', failure.message, failure.log ? failure.log.split('\n').filter((l) => l.trim() !== '') : undefined);
 
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const hostFor = (location: BuildLocation, job: BuildJob): Host => {

@@ -14,6 +14,9 @@ export type Outcome =
   | 'failed'
   | 'skipped';
 
+/** Outcomes that make a run exit non-zero and that the report shows a log for. */
+export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
+
 export type FleetEvent =
   | { type: 'run-start'; time: string; goal: Goal; nodes: string[] }
   | { type: 'build-start'; time: string; buildHost: string; drvPaths: string[]; nodes: string[] }

@@ -1,10 +1,11 @@
 // The end-of-run report both line and listr renderers print: failure log tails, a table, counts.
-import type { Outcome } from '../deploy/events.js';
+import { FAILED_OUTCOMES, type Outcome } from '../deploy/events.js';
 import { countOf, firstLine } from './labels.js';
 import type { BuildRecord, NodeRecord, RunRecord } from './record.js';
 
-export const tailLength = 20;
-const failures: ReadonlySet<Outcome | undefined> = new Set(['failed', 'rolled-back', 'rollback-failed', undefined]);
+const tailLength = 20;
+// A node with no outcome at the end (the run was cut short) is shown like a failure.
+const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES, undefined]);
 const outcomeOrder: (Outcome | 'unknown')[] = [
   'activated', 'built', 'pushed', 'unchanged', 'skipped', 'failed', 'rolled-back', 'rollback-failed', 'unknown',
 ];

@@ -2,6 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { execaSync } from 'execa';
 import { startLab, type Lab, type StartLabOptions } from '../../src/lab/index.js';
+import { isCi } from '../../src/ui/choose.js';
 
 export type { Lab } from '../../src/lab/index.js';
 
@@ -36,7 +37,7 @@ export function findLabBlocker(): string | undefined {
 export function requireLabCapable(): string | false {
   const blocker = findLabBlocker();
   if (blocker === undefined) return false;
-  if (process.env.CI === 'true') throw new Error(`lab tests cannot run in CI: ${blocker}`);
+  if (isCi(process.env)) throw new Error(`lab tests cannot run in CI: ${blocker}`);
   return blocker;
 }
 

@@ -1,5 +1,24 @@
 // A recorded run for the renderer tests: 5 nodes, 2 builds (one fails), every kind of outcome.
+import { PassThrough } from 'node:stream';
 import type { FleetEvent } from '../../src/deploy/events.js';
+import type { Renderer } from '../../src/ui/index.js';
+
+/** A stream to render into, and what has been written to it so far. */
+export function capture(): { out: PassThrough; text: () => string } {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { out, text: () => text };
+}
+
+/** Drive a renderer; `pause` lets listr2 run between events as it would in a real deployment. */
+export async function drive(renderer: Renderer, events: FleetEvent[], pause = false): Promise<void> {
+  for (const e of events) {
+    renderer.onEvent(e);
+    if (pause) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await renderer.finish();
+}
 
 const at = (s: number) => new Date(Date.UTC(2025, 0, 2, 12, 0, s)).toISOString();
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} line ${i + 1}`);

@@ -1,16 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { createJsonRenderer } from '../../src/ui/index.js';
-import { recordedRun } from './ui-fixture.js';
+import { capture, drive, recordedRun } from './ui-fixture.js';
 
 void test('NDJSON: exactly one JSON object per line per event, nothing else', async () => {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const renderer = createJsonRenderer(out);
-  for (const e of recordedRun) renderer.onEvent(e);
-  await renderer.finish();
+  const { out, text: written } = capture();
+  await drive(createJsonRenderer(out), recordedRun);
+  const text = written();
   assert.ok(text.endsWith('\n'));
   const lines = text.slice(0, -1).split('\n');
   assert.equal(lines.length, recordedRun.length);

@@ -2,33 +2,16 @@ process.env.TZ = 'UTC';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import type { FleetEvent } from '../../src/deploy/events.js';
 import { createListrRenderer, createPlainRenderer, chooseRenderer } from '../../src/ui/index.js';
-import type { Renderer } from '../../src/ui/index.js';
-import { recordedRun } from './ui-fixture.js';
+import { isCi } from '../../src/ui/choose.js';
+import { capture, drive, recordedRun } from './ui-fixture.js';
 
 interface Logged {
   event: 'STATE' | 'TITLE' | 'OUTPUT' | 'MESSAGE';
   data: unknown;
   task?: { title?: string };
-}
-
-function capture(): { out: PassThrough; text: () => string } {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  return { out, text: () => text };
-}
-
-/** Drive a renderer; `pause` lets listr2 run between events as it would in a real deployment. */
-async function drive(renderer: Renderer, events: FleetEvent[], pause: boolean): Promise<void> {
-  for (const e of events) {
-    renderer.onEvent(e);
-    if (pause) await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  await renderer.finish();
 }
 
 /** listr2's TestRenderer writes one JSON object per task event; the report follows. */
@@ -124,7 +107,7 @@ void test('listr: installs no signal handlers and does not exit', async () => {
 });
 
 void test('chooseRenderer: json, listr on an interactive terminal, plain lines otherwise', async () => {
-  const probe = async (choice: { json: boolean; tty: boolean; ci: boolean }) => {
+  const probe = async (choice: { json: boolean; tty: boolean; ci: boolean; verbose?: boolean }) => {
     const { out, text } = capture();
     const renderer = chooseRenderer({ ...choice, out });
     renderer.onEvent(recordedRun[0]!);
@@ -137,6 +120,17 @@ void test('chooseRenderer: json, listr on an interactive terminal, plain lines o
   assert.match(await probe({ json: false, tty: false, ci: false }), /^12:00:00 fleet +switch/);
   assert.match(await probe({ json: false, tty: true, ci: true }), /^12:00:00 fleet +switch/);
   assert.doesNotMatch(await probe({ json: false, tty: true, ci: false }), /^12:00:00 fleet/);
+  // --verbose streams output lines, which only the line renderer prints.
+  assert.match(await probe({ json: false, tty: true, ci: false, verbose: true }), /^12:00:00 fleet +switch/);
+});
+
+void test('isCi: CI set to anything but false/0', () => {
+  assert.equal(isCi({ CI: 'true' }), true);
+  assert.equal(isCi({ CI: '1' }), true);
+  assert.equal(isCi({ CI: 'woodpecker' }), true);
+  assert.equal(isCi({ CI: 'false' }), false);
+  assert.equal(isCi({ CI: '0' }), false);
+  assert.equal(isCi({}), false);
 });
 
 void test('listr2 is loaded only once a listr renderer starts, not by importing the UI', async () => {

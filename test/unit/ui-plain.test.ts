@@ -1,19 +1,14 @@
 process.env.TZ = 'UTC'; // clock column is local time; pin it
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import type { FleetEvent } from '../../src/deploy/events.js';
 import { createPlainRenderer } from '../../src/ui/index.js';
-import { buildLog, recordedRun, rollbackLog } from './ui-fixture.js';
+import { buildLog, capture, drive, recordedRun, rollbackLog } from './ui-fixture.js';
 
 async function renderPlain(events: FleetEvent[]): Promise<string[]> {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const renderer = createPlainRenderer(out);
-  for (const e of events) renderer.onEvent(e);
-  await renderer.finish();
-  return text.split('\n');
+  const { out, text } = capture();
+  await drive(createPlainRenderer(out), events);
+  return text().split('\n');
 }
 
 /** Rows of the summary table, split on its two-space column gaps. */
@@ -110,4 +105,13 @@ void test('an interrupted run: nodes without an outcome are unknown and get a lo
 
 void test('a run that never started prints nothing', async () => {
   assert.deepEqual(await renderPlain([]), ['']);
+});
+
+void test('--verbose output lines are printed under their node or build', async () => {
+  const lines = await renderPlain([
+    recordedRun[0]!,
+    { type: 'log', time: recordedRun[0]!.time, subject: 'web-1', line: 'activated /nix/store/x-web (switch)' },
+    recordedRun.at(-1)!,
+  ]);
+  assert.ok(lines.includes('12:00:00 web-1    |             activated /nix/store/x-web (switch)'), lines.join('\n'));
 });

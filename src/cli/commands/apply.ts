@@ -19,13 +19,8 @@ export interface ApplyCliOptions extends FileOptions {
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  const [{ applyFleet }, { chooseRenderer }] = await Promise.all([import('../../deploy/apply.js'), import('../../ui/choose.js')]);
-  const renderer = await chooseRenderer({
-    json: !!options.json,
-    tty: !!io.stdout.isTTY,
-    ci: io.env.CI === 'true' || io.env.CI === '1',
-    out: io.stdout,
-  });
+  const [{ applyFleet }, { chooseRenderer, isCi }] = await Promise.all([import('../../deploy/apply.js'), import('../../ui/choose.js')]);
+  const renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   try {
     return await withHosts(io, async (pool, runLocal) => (await applyFleet(fleet, nodes, {
       goal,
