@@ -6,7 +6,9 @@ import { timeIt } from './stats.js';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
 /** Offline: the default substituter would stall every realisation by seconds (LAB.md). */
-export const NIX_ENV = { NIX_CONFIG: 'substituters =' };
+import { labNixEnv } from '../../src/lab/index.js';
+
+export const NIX_ENV = labNixEnv;
 export const PROFILE = '/nix/var/nix/profiles/system';
 
 export interface FleetRun {

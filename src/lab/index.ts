@@ -15,6 +15,7 @@ import type { Lab } from './types.js';
 
 export type { ExecResult, Lab, LabHost, WriteFleetOptions } from './types.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
+export { labNixEnv } from './config-files.js';
 export { downLab, readLabStatus } from './persisted.js';
 
 export interface StartLabOptions {

@@ -7,6 +7,7 @@ import type { ResolvedNode } from '../../src/config/types.js';
 import { evaluateNodes } from '../../src/nix/eval.js';
 import { runLocal, type RunCommand } from '../../src/transport/run.js';
 import { requireLabCapable } from './support.js';
+import { labNixEnv } from '../../src/lab/index.js';
 
 const node = (name: string, attr?: string) => ({ name, ...(attr ? { attr } : {}) }) as ResolvedNode;
 const SYSTEM = new URL('../../fixtures/nix/system.nix', import.meta.url).pathname;
@@ -14,7 +15,7 @@ const SYSTEM = new URL('../../fixtures/nix/system.nix', import.meta.url).pathnam
 /** Counts the Nix processes fleet starts, running them for real. */
 function countingRun(): { run: RunCommand; calls: string[][] } {
   const calls: string[][] = [];
-  return { calls, run: (argv, options) => (calls.push(argv), runLocal(argv, { ...options, env: { ...process.env, NIX_CONFIG: 'substituters =' } as Record<string, string> })) };
+  return { calls, run: (argv, options) => (calls.push(argv), runLocal(argv, { ...options, env: labNixEnv })) };
 }
 
 describe('evaluation with real Nix', { skip: requireLabCapable() }, () => {

@@ -2,9 +2,10 @@
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
 import type { FleetEvent } from '../../src/deploy/events.js';
+import { labNixEnv } from '../../src/lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-export const NIX_ENV = { NIX_CONFIG: 'substituters =' };
+export const NIX_ENV = labNixEnv;
 
 export interface FleetRun {
   code: number;
@@ -16,7 +17,7 @@ export interface FleetRun {
 export function spawnFleet(args: string[], env: Record<string, string> = {}): ResultPromise {
   return execa(process.execPath, ['--import', 'tsx', BIN, ...args], {
     reject: false,
-    env: { ...NIX_ENV, CI: 'true', ...env },
+    env: { ...labNixEnv, CI: 'true', ...env },
     stdin: 'ignore',
     timeout: 300_000,
   });

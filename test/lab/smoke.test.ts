@@ -8,9 +8,10 @@ import { hostname } from 'node:os';
 import { execa } from 'execa';
 import { writeHive, type StandInSpec } from '../../src/lab/index.js';
 import { requireLabCapable, useLab, type Lab } from './support.js';
+import { labNixEnv } from '../../src/lab/index.js';
 
 const names = ['alpha', 'beta', 'gamma'];
-const nixEnv = { NIX_CONFIG: 'substituters =' };
+const nixEnv = labNixEnv;
 
 function ssh(lab: Lab, host: string, argv: string[], extra: string[] = []) {
   return execa('ssh', ['-F', lab.sshConfig, ...extra, host, '--', ...argv], { reject: false, stdin: 'ignore' });
