@@ -33,13 +33,13 @@ function splitPort(hostPart: string, whole: string, isUrl: boolean): { host: str
   if (hostPart.startsWith('[')) return splitBracketed(hostPart, whole, isUrl);
   if (!isUrl && isIPv6(hostPart)) return { host: hostPart };
   const colon = hostPart.indexOf(':');
-  if (colon < 0) return { host: checkHostName(hostPart) };
+  if (colon < 0) return { host: checkHostName(hostPart, whole) };
   if (!isUrl) {
     throw new Error(
       `\`${whole}\`: a port goes in the \`port\` key or in a URL such as \`ssh://${hostPart}\` (IPv6 addresses go in brackets: \`[::1]\`)`,
     );
   }
-  return { host: checkHostName(hostPart.slice(0, colon)), port: parsePort(hostPart.slice(colon + 1), whole) };
+  return { host: checkHostName(hostPart.slice(0, colon), whole), port: parsePort(hostPart.slice(colon + 1), whole) };
 }
 
 function splitBracketed(hostPart: string, whole: string, isUrl: boolean): { host: string; port?: number } {
@@ -60,13 +60,13 @@ function parsePort(text: string, whole: string): number {
 }
 
 /** A host name or IPv4 address: letters, digits, `.`, `_`, `-`, never a leading `-`. */
-export function checkHostName(host: string): string {
-  checkName('host', host, `missing host`);
+function checkHostName(host: string, whole: string): string {
+  checkName('host', host, `missing host in \`${whole}\``);
   return host;
 }
 
 /** A user name as POSIX allows it portably; anything else could smuggle ssh options or shell syntax. */
-export function checkUserName(user: string, whole = user): string {
+function checkUserName(user: string, whole: string): string {
   checkName('user', user, `missing user before \`@\` in \`${whole}\``);
   return user;
 }

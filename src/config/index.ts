@@ -2,8 +2,6 @@
 export { parseFleet, analyseFleet } from './parse.js';
 export { loadFleet, checkFleetFile } from './load.js';
 export { parseHostSpec } from './hostspec.js';
-export { parseBuildHost } from './buildhost.js';
 export { parseDuration } from './duration.js';
-export { schemaPath } from './schema.js';
 export type * from './types.js';
 export type { FleetFile } from './schema-types.js';

@@ -10,7 +10,7 @@ import type { ResolvedFleet } from './types.js';
 import { locate } from './yaml-locate.js';
 import { parseYaml, type Located, type Path } from './yaml-source.js';
 
-export const EMPTY_FILE_MESSAGE = 'the fleet file is empty; it needs at least `version: 1`, `nix` and `nodes`';
+const EMPTY_FILE_MESSAGE = 'the fleet file is empty; it needs at least `version: 1`, `nix` and `nodes`';
 
 /** Every diagnostic (errors and warnings, sorted by position) and the fleet when there is no error. */
 export function analyseFleet(text: string, file: string): { fleet?: ResolvedFleet; diagnostics: Diagnostic[] } {

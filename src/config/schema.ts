@@ -10,24 +10,16 @@ export const schemaPath = fileURLToPath(new URL('../../schema/fleet.schema.json'
 
 export type SchemaObject = Record<string, unknown>;
 
-let cached: { schema: SchemaObject; validate: ValidateFunction<FleetFile> } | undefined;
+let cachedSchema: SchemaObject | undefined;
 
-function load(): NonNullable<typeof cached> {
-  if (cached) return cached;
-  const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as SchemaObject;
-  // Compiled ahead of time by scripts/gen-validator.ts (same ajv options: allErrors, verbose, strict).
-  cached = { schema, validate: precompiled as unknown as ValidateFunction<FleetFile> };
-  return cached;
-}
-
-/** The parsed schema document. */
+/** The parsed schema document: read only when a message needs it, never on a valid file. */
 export function getSchema(): SchemaObject {
-  return load().schema;
+  return (cachedSchema ??= JSON.parse(readFileSync(schemaPath, 'utf8')) as SchemaObject);
 }
 
-/** The compiled validator (allErrors, verbose: errors carry their schema and parent schema). */
+/** The validator compiled ahead of time by scripts/gen-validator.ts (allErrors, verbose: errors carry their schema). */
 export function getValidator(): ValidateFunction<FleetFile> {
-  return load().validate;
+  return precompiled as unknown as ValidateFunction<FleetFile>;
 }
 
 /** Follows a local `#/…` reference inside the schema document. */

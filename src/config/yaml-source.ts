@@ -19,7 +19,7 @@ export interface YamlSource {
   lineCounter: LineCounter;
 }
 
-export interface ParsedYaml {
+interface ParsedYaml {
   source: YamlSource;
   data: unknown;
   problems: Located[];

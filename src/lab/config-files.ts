@@ -3,7 +3,7 @@
 export const nixConfig = 'substituters ='; // offline: the default substituter stalls every realisation
 /** The environment every lab-side Nix call gets: tests, benchmarks, the lab's own exec. */
 export const labNixEnv = { NIX_CONFIG: nixConfig };
-export const sessionPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const sessionPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Refuses paths sshd_config/ssh_config cannot hold unquoted (they split on whitespace). */
 export function assertConfigSafePath(path: string): void {

@@ -24,7 +24,7 @@ export async function writeManifest(m: LabManifest): Promise<void> {
   await writeFile(`${m.dir}/lab.json`, `${JSON.stringify(m, null, 2)}\n`);
 }
 
-export async function readManifest(dir: string): Promise<LabManifest> {
+async function readManifest(dir: string): Promise<LabManifest> {
   const text = await readFile(`${dir}/lab.json`, 'utf8').catch(() => {
     throw new Error(`${dir} holds no lab (no lab.json)`);
   });
@@ -37,7 +37,7 @@ async function readPidFile(path: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export async function readHostProcs(hostDir: string): Promise<HostProcs> {
+async function readHostProcs(hostDir: string): Promise<HostProcs> {
   const mntns = (await readFile(`${hostDir}/mntns`, 'utf8').catch(() => '')).trim();
   return {
     dir: hostDir,

@@ -4,4 +4,3 @@ export { chooseRenderer, type RendererChoice } from './choose.js';
 export { createJsonRenderer } from './json.js';
 export { createPlainRenderer } from './plain.js';
 export { createListrRenderer, type ListrRendererOptions } from './listr.js';
-export { formatReport } from './report.js';

@@ -21,7 +21,7 @@ function onPath(tool: string): boolean {
 }
 
 /** Why this machine cannot run lab tests, or undefined when it can. */
-export function findLabBlocker(): string | undefined {
+function findLabBlocker(): string | undefined {
   if (process.getuid?.() !== 0) return 'lab tests need root (namespaces, bind mounts)';
   const missing = requiredTools.filter((t) => !onPath(t));
   if (missing.length > 0) return `lab tests need ${missing.join(', ')} (apt-get install nix-bin openssh-server)`;

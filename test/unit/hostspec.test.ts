@@ -48,6 +48,8 @@ const refused: [string, string][] = [
   ['@web-1', 'missing user before `@` in `@web-1`'],
   ['ssh://', 'missing host in `ssh://`'],
   ['ssh://root@', 'missing host'],
+  ['ssh://:22', 'missing host in `ssh://:22`'],
+  ['ssh://root@:22', 'missing host in `ssh://root@:22`'],
   ['a@b@web-1', 'user `a@b` holds `@`'],
   // schemes, paths, ports
   ['http://web-1', 'unsupported scheme `http://`'],
