@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { startLab, writeHive, type Lab, type StandInSpec } from '../src/lab/index.js';
 import { deployFloor, deploySequential, type Deployment } from './lib/contenders.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, isolateHomes, readWitness, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, readBusyCpuMs, repetitions, round, summarize, timeIt } from './lib/stats.js';
 import { readTimeline, type Timeline } from './lib/timeline.js';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   try {
     const d: Deployment = { hive: `${lab.dir}/hive.nix`, sshConfig: lab.sshConfig, nodes: HOSTS };
     const fleetFile = await lab.writeFleet({ nixFile: d.hive });
-    await isolateHomes(lab);
+    await assertOwnHomes(lab);
     // The starting state: every host on an older generation (not timed).
     await writeHive(d.hive, specsFor(`${runId}-base`), lab.witness);
     expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]), ['activated']);

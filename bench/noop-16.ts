@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { startLab, writeHive, type Lab, type StandInSpec } from '../src/lab/index.js';
 import { checkUpToDateFloor } from './lib/contenders.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, isolateHomes, readWitness, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repeat, repetitions, round, summarize, timeIt } from './lib/stats.js';
 
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   try {
     const hive = `${lab.dir}/hive.nix`;
     const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await isolateHomes(lab);
+    await assertOwnHomes(lab);
     await writeHive(hive, specsFor(`${runId}-base`), lab.witness);
     expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
     await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));

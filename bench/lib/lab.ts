@@ -4,14 +4,9 @@ import { execa } from 'execa';
 import type { Lab } from '../../src/lab/index.js';
 import { NIX_ENV, PROFILE } from './fleet.js';
 
-/**
- * Gives each lab host its own empty /root, inside its own mount namespace only (the machine's is untouched).
- * Why: lab hosts share the machine's /root, and Debian's bash sources ~/.bashrc for every ssh command; this
- * machine's root .bashrc runs `pyenv init` (~90 ms of CPU per ssh session), which no real target pays and
- * which would bill each contender by its session count instead of its work. Belongs in the lab itself.
- */
-/** Each lab host has its own empty /root (src/lab/host.ts): sessions must not run this machine's shell start-up files. */
-export async function isolateHomes(lab: Lab): Promise<void> {
+/** Each lab host has its own empty /root (src/lab/host.ts): a session there must not run this machine's
+ *  shell start-up files (pyenv: ~90 ms of CPU each), or contenders would be billed per session, not per work. */
+export async function assertOwnHomes(lab: Lab): Promise<void> {
   await Promise.all(
     lab.hosts.map(async (h) => {
       const listed = await lab.exec(h.name, ['ls', '-A', '/root']);

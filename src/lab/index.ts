@@ -1,10 +1,10 @@
 // The lab: N real hosts on this machine, each a real sshd on 127.0.0.1 with its own Nix store, /run and
 // host name (mount+UTS namespaces). See ../shared/LAB.md. Tests and scripts/lab.ts start it here.
-import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertConfigSafePath, renderKnownHosts, renderSshConfig } from './config-files.js';
 import { registerCleanup } from './cleanup.js';
+import { findExecutable } from './which.js';
 import { prepareHost, spawnHost, waitHostReady, type ReadyHost, type SpawnedHost } from './host.js';
 import { generateKeyPair } from './keys.js';
 import { pickFreePorts } from './ports.js';
@@ -16,6 +16,7 @@ import type { Lab } from './types.js';
 export type { ExecResult, Lab, LabHost, WriteFleetOptions } from './types.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
 export { labNixEnv } from './config-files.js';
+export { findExecutable } from './which.js';
 export { downLab, readLabStatus } from './persisted.js';
 
 export interface StartLabOptions {
@@ -38,12 +39,10 @@ function validateOptions(opts: StartLabOptions): void {
 }
 
 /** sshd must be started by absolute path (it re-executes itself). */
-async function findSshd(): Promise<string> {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin']) {
-    const path = `${dir}/sshd`;
-    if (dir.startsWith('/') && (await access(path, constants.X_OK).then(() => true, () => false))) return path;
-  }
-  throw new Error('sshd not found (apt-get install openssh-server)');
+function findSshd(): string {
+  const sshd = findExecutable('sshd');
+  if (!sshd) throw new Error('sshd not found (apt-get install openssh-server)');
+  return sshd;
 }
 
 /** Reusing a dir wipes its hosts: never while they run. */
@@ -69,7 +68,7 @@ async function makeLabDir(dir: string | undefined): Promise<string> {
  */
 export async function startLab(opts: StartLabOptions): Promise<Lab> {
   validateOptions(opts);
-  const sshd = await findSshd();
+  const sshd = findSshd();
   const dir = await makeLabDir(opts.dir);
   const ports = opts.ports ?? (await pickFreePorts(opts.names.length));
   const key = `${dir}/id_ed25519`;

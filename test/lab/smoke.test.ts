@@ -60,6 +60,14 @@ describe('lab smoke', { skip: requireLabCapable() }, () => {
     assert.notEqual(hostname(), 'alpha');
   });
 
+  test('each host has its own empty /root: sessions never run this machine\'s shell start-up files', async () => {
+    for (const name of names) {
+      const listed = await ctx.lab.exec(name, ['ls', '-A', '/root']);
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.equal(listed.stdout.trim(), '', `${name}: /root`);
+    }
+  });
+
   test('one handshake per ssh command is counted in the host log', async () => {
     const before = await ctx.lab.handshakes('alpha');
     const betaBefore = await ctx.lab.handshakes('beta');

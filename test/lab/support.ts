@@ -1,29 +1,16 @@
 // Helpers for lab tests: start a lab around a suite, and refuse to pretend when the machine cannot host one.
-import { accessSync, constants } from 'node:fs';
 import { execaSync } from 'execa';
-import { startLab, type Lab, type StartLabOptions } from '../../src/lab/index.js';
+import { findExecutable, startLab, type Lab, type StartLabOptions } from '../../src/lab/index.js';
 import { isCi } from '../../src/ui/choose.js';
 
 export type { Lab } from '../../src/lab/index.js';
 
 const requiredTools = ['unshare', 'nsenter', 'sshd', 'ssh', 'ssh-keygen', 'nix-store', 'nix-instantiate', 'nix-copy-closure', 'nix-env'];
 
-function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin'];
-  return dirs.some((dir) => {
-    try {
-      accessSync(`${dir}/${tool}`, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Why this machine cannot run lab tests, or undefined when it can. */
 function findLabBlocker(): string | undefined {
   if (process.getuid?.() !== 0) return 'lab tests need root (namespaces, bind mounts)';
-  const missing = requiredTools.filter((t) => !onPath(t));
+  const missing = requiredTools.filter((t) => !findExecutable(t));
   if (missing.length > 0) return `lab tests need ${missing.join(', ')} (apt-get install nix-bin openssh-server)`;
   const probe = execaSync('unshare', ['--mount', '--uts', '--fork', 'true'], { reject: false });
   if (probe.exitCode !== 0) return `unshare --mount --uts does not work here: ${probe.stderr.trim()}`;
