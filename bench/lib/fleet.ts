@@ -1,6 +1,7 @@
 // Runs the built CLI (bin/fleet.js → dist/) as a user would: a fresh process per run, no network for Nix.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { readEventLines, type EventOf } from '../../src/deploy/events.js';
 import { timeIt } from './stats.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -9,7 +10,7 @@ export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta
 import { labNixEnv } from '../../src/lab/index.js';
 
 export const NIX_ENV = labNixEnv;
-export const PROFILE = '/nix/var/nix/profiles/system';
+export { PROFILE } from '../../src/lab/index.js';
 
 export interface FleetRun {
   ms: number;
@@ -18,12 +19,7 @@ export interface FleetRun {
   stderr: string;
 }
 
-export interface FleetSummary {
-  type: 'summary';
-  exitCode: number;
-  durationMs: number;
-  nodes: Record<string, { outcome: string; error?: string }>;
-}
+export type FleetSummary = EventOf<'summary'>;
 
 export async function runFleet(args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<FleetRun> {
   const { ms, value: r } = await timeIt(() =>
@@ -34,8 +30,7 @@ export async function runFleet(args: string[], env: Record<string, string> = {},
 
 /** The last NDJSON line of `--json` output. */
 export function parseSummary(run: FleetRun): FleetSummary {
-  const line = run.stdout.trim().split('\n').at(-1) ?? '';
-  const summary = line.startsWith('{') ? (JSON.parse(line) as FleetSummary) : undefined;
+  const summary = readEventLines(run.stdout).at(-1);
   if (summary?.type !== 'summary') throw new Error(`fleet printed no summary (exit ${run.code})\n${run.stderr.slice(-2000)}`);
   return summary;
 }

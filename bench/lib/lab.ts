@@ -1,8 +1,5 @@
 // Reading the lab hosts themselves: what they run, how often they were logged into, what was built.
-import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
-import type { Lab } from '../../src/lab/index.js';
-import { NIX_ENV, PROFILE } from './fleet.js';
+import { evalOutPaths as evalAllOutPaths, readSystemState, type Lab } from '../../src/lab/index.js';
 
 /** Each lab host has its own empty /root (src/lab/host.ts): a session there must not run this machine's
  *  shell start-up files (pyenv: ~90 ms of CPU each), or contenders would be billed per session, not per work. */
@@ -15,22 +12,11 @@ export async function assertOwnHomes(lab: Lab): Promise<void> {
   );
 }
 
-export interface HostSystem {
-  current?: string; // readlink /run/current-system
-  profile?: string; // readlink -f of the system profile
-}
-
-export async function readSystem(lab: Lab, host: string): Promise<HostSystem> {
-  const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
-  const [current, profile] = await Promise.all([read(['readlink', '/run/current-system']), read(['readlink', '-f', PROFILE])]);
-  return { ...(current ? { current } : {}), ...(profile ? { profile } : {}) };
-}
-
 /** A benchmark that does not check the work is not a benchmark: every host must run and boot its new system. */
 export async function verifyDeployed(lab: Lab, expected: Record<string, string>): Promise<void> {
   const wrong: string[] = [];
   for (const [host, out] of Object.entries(expected)) {
-    const s = await readSystem(lab, host);
+    const s = await readSystemState(lab, host);
     if (s.current !== out || s.profile !== out) wrong.push(`${host}: runs ${s.current ?? '-'}, profile ${s.profile ?? '-'}, expected ${out}`);
   }
   if (wrong.length > 0) throw new Error(`hosts not on their new system:\n${wrong.join('\n')}`);
@@ -45,14 +31,10 @@ export function diffCounts(after: Record<string, number>, before: Record<string,
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }
 
-export async function readWitness(lab: Lab): Promise<string[]> {
-  return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
-}
+export { readWitness } from '../../src/lab/index.js';
 
-/** Each node's toplevel out path, evaluated read-only (no .drv written, nothing built). */
+/** The out paths of just these nodes. */
 export async function evalOutPaths(hive: string, nodes: readonly string[]): Promise<Record<string, string>> {
-  const expr = `builtins.mapAttrs (_n: d: d.outPath) (import ${JSON.stringify(hive)})`;
-  const r = await execa('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { env: NIX_ENV });
-  const all = JSON.parse(r.stdout) as Record<string, string>;
+  const all = await evalAllOutPaths(hive);
   return Object.fromEntries(nodes.map((n) => [n, all[n]!]));
 }

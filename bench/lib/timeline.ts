@@ -1,10 +1,6 @@
 // Where fleet's own time goes, from its NDJSON event stamps: the first evidence when a target is missed.
 
-interface StampedEvent {
-  type: string;
-  time: string;
-  phase?: string;
-}
+import { readEventLines, type FleetEvent } from '../../src/deploy/events.js';
 
 export interface Timeline {
   /** ms from run-start to the first event of each kind (and to the last node-done / summary). */
@@ -20,15 +16,15 @@ export interface Timeline {
 }
 
 export function readTimeline(stdout: string): Timeline {
-  const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as StampedEvent);
+  const events = readEventLines(stdout);
   const start = Date.parse(events.find((e) => e.type === 'run-start')?.time ?? '');
   if (Number.isNaN(start)) return {};
-  const at = (pick: (e: StampedEvent) => boolean, last = false): number | undefined => {
+  const at = (pick: (e: FleetEvent) => boolean, last = false): number | undefined => {
     const hits = events.filter(pick);
     const e = last ? hits.at(-1) : hits[0];
     return e ? Date.parse(e.time) - start : undefined;
   };
-  const phase = (p: string) => (e: StampedEvent) => e.type === 'node-phase' && e.phase === p;
+  const phase = (p: string) => (e: FleetEvent) => e.type === 'node-phase' && e.phase === p;
   const entries: [keyof Timeline, number | undefined][] = [
     ['firstQuery', at(phase('query'))],
     ['buildStart', at((e) => e.type === 'build-start')],

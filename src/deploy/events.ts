@@ -43,3 +43,8 @@ type WithoutTime<T> = T extends unknown ? Omit<T, 'time'> : never;
 export function stamp(event: WithoutTime<FleetEvent>): FleetEvent {
   return { ...event, time: new Date().toISOString() } as FleetEvent;
 }
+
+/** Reads `fleet apply --json` output back: one event per line (the NDJSON contract). */
+export function readEventLines(stdout: string): FleetEvent[] {
+  return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as FleetEvent);
+}

@@ -17,6 +17,7 @@ export type { ExecResult, Lab, LabHost, WriteFleetOptions } from './types.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
 export { labNixEnv } from './config-files.js';
 export { findExecutable } from './which.js';
+export { evalOutPaths, PROFILE, readSystemState, readWitness, type SystemState } from './inspect.js';
 export { downLab, readLabStatus } from './persisted.js';
 
 export interface StartLabOptions {

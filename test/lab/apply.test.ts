@@ -5,28 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
+import { evalOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
 import { requireLabCapable } from './support.js';
 import { interruptDuringActivation, NIX_ENV, outcomesOf, parseEvents, runFleet } from './run-fleet.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
-const PROFILE = '/nix/var/nix/profiles/system';
-
-interface HostState { current?: string; link?: string; profile?: string }
-
-async function readState(lab: Lab, host: string): Promise<HostState> {
-  const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
-  return { current: await read(['readlink', '/run/current-system']), link: await read(['readlink', PROFILE]), profile: await read(['readlink', '-f', PROFILE]) };
-}
-
-async function outPathOf(hive: string, node: string): Promise<string> {
-  const r = await execa('nix-instantiate', ['--eval', '--json', '-E', `(import ${hive}).${node}.outPath`], { env: NIX_ENV });
-  return JSON.parse(r.stdout) as string;
-}
-
-async function witnessLines(lab: Lab): Promise<string[]> {
-  return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
-}
+const readState = readSystemState;
+const witnessLines = readWitness;
+const outPathOf = async (hive: string, node: string): Promise<string> => (await evalOutPaths(hive))[node]!;
 
 async function hasLocally(path: string): Promise<boolean> {
   return (await execa('nix-store', ['--check-validity', path], { reject: false, env: NIX_ENV })).exitCode === 0;

@@ -1,7 +1,7 @@
 // Runs the real CLI in a child process, as a user would; returns its exit code, output and NDJSON events.
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
-import type { FleetEvent } from '../../src/deploy/events.js';
+import { readEventLines, type FleetEvent } from '../../src/deploy/events.js';
 import { labNixEnv } from '../../src/lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
@@ -23,14 +23,12 @@ export function spawnFleet(args: string[], env: Record<string, string> = {}): Re
   });
 }
 
-export function parseEvents(stdout: string): FleetEvent[] {
-  return stdout.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as FleetEvent);
-}
+export { readEventLines as parseEvents } from '../../src/deploy/events.js';
 
 export async function runFleet(args: string[], env: Record<string, string> = {}): Promise<FleetRun> {
   const r = await spawnFleet(args, env);
   const stdout = String(r.stdout);
-  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events: args.includes('--json') ? parseEvents(stdout) : [] };
+  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events: args.includes('--json') ? readEventLines(stdout) : [] };
 }
 
 export function summaryOf(run: FleetRun): Extract<FleetEvent, { type: 'summary' }> {

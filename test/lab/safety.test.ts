@@ -5,11 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
+import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
 import { requireLabCapable } from './support.js';
 import { interruptDuringActivation, NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
 
-const PROFILE = '/nix/var/nix/profiles/system';
 const NAMES = ['s1', 's2', 's3'];
 
 describe('goals and failure modes', { skip: requireLabCapable() }, () => {
@@ -17,13 +16,11 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
   let hive: string;
   let fleetFile: string;
   const nonce = randomBytes(4).toString('hex');
-  const read = async (host: string, argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
-  const stateOf = async (host: string) => ({
-    current: await read(host, ['readlink', '/run/current-system']),
-    link: await read(host, ['readlink', PROFILE]),
-    boot: await read(host, ['readlink', '/nix/var/fleet-lab/boot-default']),
-  });
-  const outPathOf = async (node: string) => JSON.parse((await execa('nix-instantiate', ['--eval', '--json', '-E', `(import ${hive}).${node}.outPath`], { env: NIX_ENV })).stdout) as string;
+  const stateOf = async (host: string) => {
+    const { current, link } = await readSystemState(lab, host);
+    return { current, link, boot: (await lab.exec(host, ['readlink', '/nix/var/fleet-lab/boot-default'])).stdout.trim() || undefined };
+  };
+  const outPathOf = async (node: string) => (await evalOutPaths(hive))[node]!;
   const inStore = async (host: string, path: string) => (await lab.exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
   const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
   const errorOf = (run: FleetRun, node: string) => JSON.stringify(run.events.find((e) => e.type === 'node-done' && e.node === node));

@@ -1,0 +1,31 @@
+// Reading lab hosts from outside (nsenter, not fleet's ssh): what tests and benchmarks check fleet against.
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { labNixEnv } from './config-files.js';
+import type { Lab } from './types.js';
+
+export const PROFILE = '/nix/var/nix/profiles/system';
+
+export interface SystemState {
+  current?: string; // readlink /run/current-system
+  link?: string; // readlink of the profile: system-N-link
+  profile?: string; // readlink -f of the profile: the store path it boots
+}
+
+export async function readSystemState(lab: Lab, host: string): Promise<SystemState> {
+  const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
+  const [current, link, profile] = await Promise.all([read(['readlink', '/run/current-system']), read(['readlink', PROFILE]), read(['readlink', '-f', PROFILE])]);
+  return { current, link, profile };
+}
+
+/** One line per real build: "<host name> <system name>". */
+export async function readWitness(lab: Lab): Promise<string[]> {
+  return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
+}
+
+/** Every node's toplevel out path, evaluated read-only (no .drv written, nothing built). */
+export async function evalOutPaths(hive: string): Promise<Record<string, string>> {
+  const expr = `builtins.mapAttrs (_n: d: d.outPath) (import ${JSON.stringify(hive)})`;
+  const r = await execa('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { env: labNixEnv });
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
