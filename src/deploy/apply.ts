@@ -129,7 +129,8 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
         });
       });
       if (!copied) return;
-      if (!copied.ok) return finish(np.name, stop.signal.aborted ? 'skipped' : 'failed', copied.error, copied.log);
+      if (!copied.ok && skipIfStopped(np.name)) return; // a copy cut short by the stop: never touched
+      if (!copied.ok) return finish(np.name, 'failed', copied.error, copied.log);
     }
     if (options.goal === 'push') return finish(np.name, np.copy.kind === 'none' ? 'unchanged' : 'pushed');
     if (!np.activate) return finish(np.name, 'unchanged');

@@ -156,6 +156,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     assert.equal(failFast.code, 1);
     assert.match(JSON.stringify(summaryNodes(failFast).n6), /cannot connect to n6 \(root@127\.0\.0\.1 port 9\).*(refused|timed out)/);
     assert.equal(outcomesOf(failFast).n5, 'skipped', 'fail-fast (the default) starts nothing after a failure');
+    assert.match(JSON.stringify(summaryNodes(failFast).n5), /not started: an earlier node failed \(use --keep-going to continue past failures\)/);
     const keepGoing = await runFleet(['-f', file, 'apply', '--json', '--keep-going', '--on', 'n5,n6']);
     assert.equal(keepGoing.code, 1);
     assert.deepEqual(outcomesOf(keepGoing), { n5: 'activated', n6: 'failed' });
@@ -171,7 +172,8 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     assert.ok(sent, `activation never started:\n${String(r.stdout)}\n${String(r.stderr)}`);
     assert.equal(r.exitCode, 130, String(r.stderr));
     const out = await outPathOf(hive, 'n1');
-    const outcomes = Object.fromEntries(Object.entries((parseEvents(String(r.stdout)).find((e) => e.type === 'summary') as { nodes: Record<string, { outcome: string }> }).nodes).map(([n, v]) => [n, v.outcome]));
+    const summary = parseEvents(String(r.stdout)).find((e) => e.type === 'summary') as { nodes: Record<string, { outcome: string; error?: string }> };
+    const outcomes = Object.fromEntries(Object.entries(summary.nodes).map(([n, v]) => [n, v.outcome]));
     let activated = 0;
     for (const node of NODES) {
       const state = await readState(lab, node);
@@ -183,6 +185,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
         // current and profile link: a copy may create the profiles dir on a fresh host, changing readlink -f
         assert.deepEqual([state.current, state.link], [previous[node]!.current, previous[node]!.link], `${node}: untouched`);
         assert.equal(outcomes[node], 'skipped');
+        assert.equal(summary.nodes[node]!.error, 'interrupted before it started');
       }
     }
     assert.ok(activated >= 1 && activated < NODES.length, `some but not all nodes activated (${activated})`);
