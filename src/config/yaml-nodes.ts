@@ -6,7 +6,8 @@ import type { YamlSource } from './yaml-source.js';
 export function isMergePair(pair: Pair): boolean {
   if (!isScalar(pair.key)) return false;
   const v = pair.key.value;
-  return v === '<<' || (typeof v === 'symbol' && v.description === '<<');
+  // Only a plain `<<` merges: a quoted "<<" is an ordinary key, as yaml's toJS treats it.
+  return (v === '<<' && (pair.key.type === undefined || pair.key.type === 'PLAIN')) || (typeof v === 'symbol' && v.description === '<<');
 }
 
 export function mergeSources(source: YamlSource, pair: Pair): unknown[] {
