@@ -125,3 +125,11 @@ test('--help documents exit codes and selectors; --version prints the version; b
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+test('an unexpected error is reported as fleet\'s own bug, with exit 3 (state may be unknown)', async () => {
+  const { reportError } = await import('../../src/cli/main.js');
+  const err = capture();
+  const code = reportError(new Error('boom'), { stdout: capture().stream, stderr: err.stream, env: {}, cwd: ROOT });
+  assert.equal(code, 3);
+  assert.match(err.text(), /^fleet: internal error: Error: boom/);
+});
