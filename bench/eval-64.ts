@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { loadFleet } from '../src/config/index.js';
 import type { ResolvedFleet, ResolvedNode } from '../src/config/types.js';
-import { systemNix } from '../src/lab/index.js';
+import { systemNix } from '../lab/index.js';
 import { buildEvalArgv } from '../src/nix/eval.js';
 import { expectOutcomes, NIX_ENV, runFleet } from './lib/fleet.js';
 import { target, writeResult } from './lib/results.js';

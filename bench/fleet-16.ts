@@ -2,7 +2,7 @@
 // Contenders from the same starting state (targets on an older generation, new systems never built or
 // copied: fresh nonces per repetition and contender): the sequential loop, the floor, `fleet apply`.
 import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../src/lab/index.js';
+import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { deployFloor, deploySequential, type Deployment } from './lib/contenders.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
 import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
@@ -100,7 +100,7 @@ async function report(samples: Sample[], reps: number): Promise<void> {
   await writeResult(
     'fleet-16',
     {
-      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS.length, homes: 'each lab host has its own empty /root (src/lab/host.ts)' },
+      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS.length, homes: 'each lab host has its own empty /root (lab/host.ts)' },
       contenders,
       ratios: { sequentialOverFleet: seqOverFleet, fleetOverFloor, sequentialOverFloor: seqOverFloor, perRepetition: { sequentialOverFleet: perRep('sequential', 'fleet'), fleetOverFloor: perRep('fleet', 'floor') } },
       samples,

@@ -2,7 +2,7 @@
 // copy or activate), against one node's full deploy (a new system built, copied and activated), and against
 // the floor of such a check (one evaluation, one ssh per node, all at once).
 import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../src/lab/index.js';
+import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { checkUpToDateFloor } from './lib/contenders.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
 import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';

@@ -1,7 +1,7 @@
 // The lab from the command line: `up` leaves hosts running for a demo or by-hand testing, `down` stops them.
 // Usage: npm run lab -- up --names web-1,web-2 --ports 2201,2202 --dir .lab ; npm run lab -- down .lab
 import { Command, InvalidArgumentError } from 'commander';
-import { downLab, readLabStatus, startLab, writeHive } from '../src/lab/index.js';
+import { downLab, readLabStatus, startLab, writeHive } from '../lab/index.js';
 
 function parseList(value: string): string[] {
   return value.split(',').map((v) => v.trim()).filter((v) => v !== '');

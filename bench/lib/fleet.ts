@@ -7,10 +7,10 @@ import { timeIt } from './stats.js';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
 /** Offline: the default substituter would stall every realisation by seconds (LAB.md). */
-import { labNixEnv } from '../../src/lab/index.js';
+import { labNixEnv } from '../../lab/index.js';
 
 export const NIX_ENV = labNixEnv;
-export { PROFILE } from '../../src/lab/index.js';
+export { PROFILE } from '../../lab/index.js';
 
 export interface FleetRun {
   ms: number;

@@ -1,5 +1,5 @@
 // Reading the lab hosts themselves: what they run, how often they were logged into, what was built.
-import { evalOutPaths as evalAllOutPaths, readSystemState, type Lab } from '../../src/lab/index.js';
+import { evalOutPaths as evalAllOutPaths, readSystemState, type Lab } from '../../lab/index.js';
 
 /** Each lab host has its own empty /root (src/lab/host.ts): a session there must not run this machine's
  *  shell start-up files (pyenv: ~90 ms of CPU each), or contenders would be billed per session, not per work. */
@@ -31,7 +31,7 @@ export function diffCounts(after: Record<string, number>, before: Record<string,
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }
 
-export { readWitness } from '../../src/lab/index.js';
+export { readWitness } from '../../lab/index.js';
 
 /** The out paths of just these nodes. */
 export async function evalOutPaths(hive: string, nodes: readonly string[]): Promise<Record<string, string>> {

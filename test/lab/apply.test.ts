@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { evalOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
+import { evalOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import { requireLabCapable } from './support.js';
 import { interruptDuringActivation, NIX_ENV, outcomesOf, parseEvents, runFleet } from './run-fleet.js';
 

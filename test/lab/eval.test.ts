@@ -7,7 +7,7 @@ import type { ResolvedNode } from '../../src/config/types.js';
 import { evaluateNodes } from '../../src/nix/eval.js';
 import { runLocal, type RunCommand } from '../../src/transport/run.js';
 import { requireLabCapable } from './support.js';
-import { labNixEnv } from '../../src/lab/index.js';
+import { labNixEnv } from '../../lab/index.js';
 
 const node = (name: string, attr?: string) => ({ name, ...(attr ? { attr } : {}) }) as ResolvedNode;
 const SYSTEM = new URL('../../fixtures/nix/system.nix', import.meta.url).pathname;

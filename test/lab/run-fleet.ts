@@ -2,7 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { readEventLines, type FleetEvent } from '../../src/deploy/events.js';
-import { labNixEnv } from '../../src/lab/index.js';
+import { labNixEnv } from '../../lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 export const NIX_ENV = labNixEnv;

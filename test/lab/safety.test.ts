@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../src/lab/index.js';
+import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import { requireLabCapable } from './support.js';
 import { interruptDuringActivation, NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
 

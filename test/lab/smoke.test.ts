@@ -6,9 +6,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { execa } from 'execa';
-import { writeHive, type StandInSpec } from '../../src/lab/index.js';
+import { writeHive, type StandInSpec } from '../../lab/index.js';
 import { requireLabCapable, useLab, type Lab } from './support.js';
-import { labNixEnv } from '../../src/lab/index.js';
+import { labNixEnv } from '../../lab/index.js';
 
 const names = ['alpha', 'beta', 'gamma'];
 const nixEnv = labNixEnv;

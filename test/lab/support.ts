@@ -1,9 +1,9 @@
 // Helpers for lab tests: start a lab around a suite, and refuse to pretend when the machine cannot host one.
 import { execaSync } from 'execa';
-import { findExecutable, startLab, type Lab, type StartLabOptions } from '../../src/lab/index.js';
+import { findExecutable, startLab, type Lab, type StartLabOptions } from '../../lab/index.js';
 import { isCi } from '../../src/ui/choose.js';
 
-export type { Lab } from '../../src/lab/index.js';
+export type { Lab } from '../../lab/index.js';
 
 const requiredTools = ['unshare', 'nsenter', 'sshd', 'ssh', 'ssh-keygen', 'nix-store', 'nix-instantiate', 'nix-copy-closure', 'nix-env'];
 

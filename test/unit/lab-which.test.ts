@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { findExecutable } from '../../src/lab/which.js';
+import { findExecutable } from '../../lab/which.js';
 
 test('findExecutable: an executable on PATH; not a plain file; never through a relative PATH entry', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-which-'));
