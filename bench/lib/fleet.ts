@@ -1,7 +1,7 @@
 // Runs the built CLI (bin/fleet.js → dist/) as a user would: a fresh process per run, no network for Nix.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { readEventLines, type EventOf } from '../../src/deploy/events.js';
+import { readEventLines, type EventOf } from '../../src/events.js';
 import { timeIt } from './stats.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,6 +1,6 @@
 // Where fleet's own time goes, from its NDJSON event stamps: the first evidence when a target is missed.
 
-import { readEventLines, type FleetEvent } from '../../src/deploy/events.js';
+import { readEventLines, type FleetEvent } from '../../src/events.js';
 
 export interface Timeline {
   /** ms from run-start to the first event of each kind (and to the last node-done / summary). */

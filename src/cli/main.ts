@@ -1,7 +1,7 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Goal } from '../deploy/events.js';
+import type { Goal } from '../goal.js';
 import { listActivating } from '../deploy/inflight.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import type { CliIo } from './io.js';

@@ -1,6 +1,6 @@
 // From per-node outcomes to the exit code CI reads: a run that rolled back never exits 0.
 import { ExitCode } from '../errors.js';
-import type { Outcome } from './events.js';
+import type { Outcome } from '../events.js';
 
 const SUCCESS: readonly Outcome[] = ['unchanged', 'activated', 'built', 'pushed'];
 

@@ -1,9 +1,9 @@
 // Pure planning: from evaluations and target states to the job DAG. No I/O here, ever.
 import { formatHostSpec } from '../config/hostspec.js';
 import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
-import type { Goal } from '../deploy/events.js';
+import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
-import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, TargetState } from './types.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState, TargetState } from './types.js';
 
 export interface PlanInput {
   goal: Goal;
@@ -14,8 +14,6 @@ export interface PlanInput {
   /** Absent for goal `build`, which never asks targets. */
   targets: Readonly<Record<string, TargetState>>;
 }
-
-export const ACTIVATING_GOALS: readonly Goal[] = ['switch', 'boot', 'test', 'dry-activate'];
 
 export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
   switch (ref.kind) {
@@ -50,16 +48,6 @@ export function buildsOnTarget(location: BuildLocation, node: ResolvedNode, buil
   return !!spec && spec.host === node.host && (spec.port ?? 22) === (node.port ?? 22) && (spec.user ?? node.user) === node.user;
 }
 
-/** Is the node already running `out` in the sense this goal cares about? */
-export function isUpToDate(goal: Goal, state: TargetState, out: string): boolean {
-  const profileOk = state.profileTarget === out;
-  const runningOk = state.currentSystem === out;
-  if (goal === 'switch') return profileOk && runningOk;
-  if (goal === 'boot') return profileOk;
-  if (goal === 'test') return runningOk;
-  return false; // dry-activate always reports
-}
-
 function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarget: boolean, location: BuildLocation, jobId: string): CopyRoute {
   if (!needsOnTarget) return { kind: 'none', reason: 'not-needed' };
   if (state?.hasOut) return { kind: 'none', reason: 'present' };
@@ -67,10 +55,18 @@ function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarg
   return location.kind === 'local' ? { kind: 'from-local' } : { kind: 'from-build-host', buildJob: jobId };
 }
 
+/** The probe's answer without what only planning needs: what `fleet plan` shows as "from". */
+function systemOf(state: TargetState): SystemState {
+  const { hasOut: _hasOut, systemd: _systemd, ...system } = state;
+  return system;
+}
+
+// Linear in nodes: jobs and their drv sets are maps/sets (one distinct system per node is the real case).
 export function createPlan(input: PlanInput): Plan {
-  const jobs = new Map<string, BuildJob>();
+  const jobs = new Map<string, { job: BuildJob; drvs: Set<string> }>();
   const nodes: NodePlan[] = [];
-  const activating = ACTIVATING_GOALS.includes(input.goal);
+  const traits = goalTraits(input.goal);
+  const activating = traits.activates;
 
   for (const node of input.nodes) {
     const evaluated = input.evals[node.name];
@@ -86,22 +82,24 @@ export function createPlan(input: PlanInput): Plan {
     const needsBuild = input.goal === 'build' || (needsOnTarget && !state?.hasOut);
 
     if (needsBuild) {
-      const job = jobs.get(jobId) ?? { id: jobId, location, drvPaths: [], nodes: [] };
-      if (!job.drvPaths.includes(evaluated.drvPath)) job.drvPaths.push(evaluated.drvPath);
-      job.nodes.push(node.name);
-      jobs.set(jobId, job);
+      let entry = jobs.get(jobId);
+      if (!entry) jobs.set(jobId, (entry = { job: { id: jobId, location, drvPaths: [], nodes: [] }, drvs: new Set() }));
+      entry.drvs.add(evaluated.drvPath);
+      entry.job.nodes.push(node.name);
     }
     nodes.push({
       name: node.name,
       drvPath: evaluated.drvPath,
       outPath: evaluated.outPath,
+      ...(state ? { from: systemOf(state) } : {}),
+      to: { system: evaluated.outPath },
       ...(needsBuild ? { buildJob: jobId } : {}),
       copy,
       activate,
       reason: explain(input.goal, activate, upToDate, input.force, copy),
     });
   }
-  const builds = [...jobs.values()].map((j) => ({ ...j, drvPaths: [...j.drvPaths].sort() }));
+  const builds = [...jobs.values()].map(({ job, drvs }) => ({ ...job, drvPaths: [...drvs].sort() }));
   return { goal: input.goal, builds, nodes };
 }
 

@@ -1,5 +1,5 @@
 // The plan is data: printable, diffable, and the only thing `deploy` executes.
-import type { Goal } from '../deploy/events.js';
+import type { Goal } from '../goal.js';
 
 /** Where a build runs: the deployer, a node itself, a named builder, or an ad-hoc host. */
 export type BuildLocation =
@@ -8,13 +8,18 @@ export type BuildLocation =
   | { kind: 'builder'; builder: string }
   | { kind: 'host'; user?: string; host: string; port?: number };
 
-/** What a target reported when asked (read-only). */
-export interface TargetState {
-  hasOut: boolean; // the desired toplevel is already valid in its store
+/** What a node runs, as its target reported it (read-only probe). */
+export interface SystemState {
   profileLink?: string; // e.g. system-5-link
   generation?: number;
   profileTarget?: string; // store path the profile resolves to
   currentSystem?: string; // readlink /run/current-system
+  bootedSystem?: string; // readlink /run/booted-system
+}
+
+/** What a target reported when asked (read-only). */
+export interface TargetState extends SystemState {
+  hasOut: boolean; // the desired toplevel is already valid in its store
   systemd: boolean; // activation can run detached under systemd-run
 }
 
@@ -34,6 +39,10 @@ export interface NodePlan {
   name: string;
   drvPath: string;
   outPath: string;
+  /** What the node runs now (absent for `build`, which never asks targets). */
+  from?: SystemState;
+  /** What it will run: the new toplevel; for goals that set the profile, its next generation. */
+  to: { system: string };
   buildJob?: string; // id of the BuildJob producing outPath, if anything must be built
   copy: CopyRoute;
   activate: boolean;

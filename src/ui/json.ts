@@ -1,5 +1,5 @@
 // `--json`: one JSON object per event per line on stdout, and nothing else.
-import type { FleetEvent } from '../deploy/events.js';
+import type { FleetEvent } from '../events.js';
 import type { Renderer } from './renderer.js';
 import { writeText } from './write.js';
 

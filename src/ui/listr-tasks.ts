@@ -1,6 +1,6 @@
 // Listr tasks driven by events: each task's function waits for the event that ends it.
 import type { ListrRendererFactory, ListrTask, ListrTaskWrapper } from 'listr2';
-import type { EventOf } from '../deploy/events.js';
+import type { EventOf } from '../events.js';
 import { countOf, describePhase, firstLine } from './labels.js';
 
 export type Wrapper = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;

@@ -1,5 +1,5 @@
 // Interactive renderer: one listr2 task per node and per build, driven by events; listr2 loads lazily.
-import type { EventOf, FleetEvent } from '../deploy/events.js';
+import type { EventOf, FleetEvent } from '../events.js';
 import { createBuildTask, createNodeTask, createPending, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
 import { createTaskStream } from './listr-stream.js';
 import { createRunRecord, recordEvent } from './record.js';

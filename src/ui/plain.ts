@@ -1,5 +1,5 @@
 // Line renderer for CI and pipes: one timestamped line per state change, then the report.
-import type { FleetEvent } from '../deploy/events.js';
+import type { FleetEvent } from '../events.js';
 import { countOf, describePhase, firstLine, formatClock } from './labels.js';
 import { createRunRecord, recordEvent } from './record.js';
 import type { Renderer } from './renderer.js';

@@ -1,5 +1,6 @@
 // What the final report needs, gathered from events by whichever renderer is active.
-import type { FleetEvent, Goal, Outcome } from '../deploy/events.js';
+import type { FleetEvent, Outcome } from '../events.js';
+import type { Goal } from '../goal.js';
 
 export interface NodeRecord {
   outcome?: Outcome; // undefined: the run ended without saying (interrupted, crashed)

@@ -1,5 +1,5 @@
 // The one interface the deploy pipeline talks to; renderers never reach back into the pipeline.
-import type { FleetEvent } from '../deploy/events.js';
+import type { FleetEvent } from '../events.js';
 
 export interface Renderer {
   /** Called synchronously for every event, in order. */

@@ -1,5 +1,5 @@
 // The end-of-run report both line and listr renderers print: failure log tails, a table, counts.
-import { FAILED_OUTCOMES, type Outcome } from '../deploy/events.js';
+import { FAILED_OUTCOMES, type Outcome } from '../events.js';
 import { countOf, firstLine } from './labels.js';
 import type { BuildRecord, NodeRecord, RunRecord } from './record.js';
 

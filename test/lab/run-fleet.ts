@@ -1,7 +1,7 @@
 // Runs the real CLI in a child process, as a user would; returns its exit code, output and NDJSON events.
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
-import { readEventLines, type FleetEvent } from '../../src/deploy/events.js';
+import { readEventLines, type FleetEvent } from '../../src/events.js';
 import { labNixEnv } from '../../lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
@@ -23,7 +23,7 @@ export function spawnFleet(args: string[], env: Record<string, string> = {}): Re
   });
 }
 
-export { readEventLines as parseEvents } from '../../src/deploy/events.js';
+export { readEventLines as parseEvents } from '../../src/events.js';
 
 export async function runFleet(args: string[], env: Record<string, string> = {}): Promise<FleetRun> {
   const r = await spawnFleet(args, env);

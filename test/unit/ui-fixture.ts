@@ -1,6 +1,6 @@
 // A recorded run for the renderer tests: 5 nodes, 2 builds (one fails), every kind of outcome.
 import { PassThrough } from 'node:stream';
-import type { FleetEvent } from '../../src/deploy/events.js';
+import type { FleetEvent } from '../../src/events.js';
 import type { Renderer } from '../../src/ui/index.js';
 
 /** A stream to render into, and what has been written to it so far. */

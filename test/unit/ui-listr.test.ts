@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { FleetEvent } from '../../src/deploy/events.js';
+import type { FleetEvent } from '../../src/events.js';
 import { createListrRenderer, createPlainRenderer, chooseRenderer } from '../../src/ui/index.js';
 import { isCi } from '../../src/ui/choose.js';
 import { capture, drive, recordedRun } from './ui-fixture.js';

@@ -1,7 +1,7 @@
 process.env.TZ = 'UTC'; // clock column is local time; pin it
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FleetEvent } from '../../src/deploy/events.js';
+import type { FleetEvent } from '../../src/events.js';
 import { createPlainRenderer } from '../../src/ui/index.js';
 import { buildLog, capture, drive, recordedRun, rollbackLog } from './ui-fixture.js';
 

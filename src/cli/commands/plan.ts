@@ -1,5 +1,5 @@
 // `fleet plan`: evaluate and ask the targets (read-only), then print what apply would do.
-import type { Goal } from '../../deploy/events.js';
+import type { Goal } from '../../goal.js';
 import { ExitCode } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';

@@ -1,0 +1,77 @@
+// The event contract (NDJSON with --json, version 2; schema/events.schema.json): plan and deploy emit
+// these, every renderer only ever sees these.
+import { randomBytes } from 'node:crypto';
+import type { Phase } from './errors.js';
+import type { Goal } from './goal.js';
+import type { Plan } from './plan/types.js';
+
+export const EVENTS_VERSION = 2;
+
+/** Final per-node outcome: the summary and the exit code derive from these. */
+export type Outcome =
+  | 'unchanged'
+  | 'activated'
+  | 'built'
+  | 'pushed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'failed'
+  | 'skipped';
+
+/** Outcomes that make a run exit non-zero and that the report shows a log for. */
+export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
+
+export type Command = 'apply' | 'plan';
+
+/** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
+export interface Envelope {
+  v: typeof EVENTS_VERSION;
+  run: string;
+  seq: number; // 1, 2, 3... per run, no gaps
+  time: string; // ISO 8601
+}
+
+export type EventBody =
+  | { type: 'run-start'; command: Command; goal: Goal; nodes: string[]; fleetVersion: string }
+  /** Before any node is copied to or activated; builds may already run (they change no target). */
+  | { type: 'plan'; plan: Plan }
+  /** `build` is the BuildJob id of the plan ("local", "builder:big", "node:web-1"...). */
+  | { type: 'build-start'; build: string; drvPaths: string[]; nodes: string[] }
+  | { type: 'build-done'; build: string; ok: boolean; error?: string; log?: string[] }
+  | { type: 'node-phase'; node: string; phase: Phase; detail: string }
+  /** --verbose: build or activation output as it comes; exactly one of node and build. */
+  | { type: 'log'; node?: string; build?: string; line: string }
+  | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }
+  | {
+      type: 'summary';
+      command: Command;
+      goal: Goal;
+      exitCode: number;
+      durationMs: number;
+      interrupted: boolean;
+      nodes: Record<string, { outcome: Outcome; error?: string }>;
+    };
+
+export type FleetEvent = EventBody & Envelope;
+export type EventOf<T extends FleetEvent['type']> = Extract<FleetEvent, { type: T }>;
+export type BodyOf<T extends EventBody['type']> = Extract<EventBody, { type: T }>;
+
+/** What plan and deploy call: they say what happened, the stream stamps it. */
+export type EmitEvent = (body: EventBody) => void;
+
+/** A run id that sorts by time and cannot collide between two deployers: 20261121T091502Z-3fa9c1d2. */
+export function newRunId(now = new Date()): string {
+  const stampText = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stampText}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The one place events get their envelope: version, run id, sequence number, time. */
+export function createEventStream(run: string, sink: (e: FleetEvent) => void, now: () => Date = () => new Date()): EmitEvent {
+  let seq = 0;
+  return (body) => sink({ ...body, v: EVENTS_VERSION, run, seq: ++seq, time: now().toISOString() } as FleetEvent);
+}
+
+/** Reads `--json` output back: one event per line (the NDJSON contract). */
+export function readEventLines(stdout: string): FleetEvent[] {
+  return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as FleetEvent);
+}
