@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { checkUpToDateFloor } from './lib/contenders.js';
+import { readEventLines } from '../src/events.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
 import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
@@ -35,7 +36,8 @@ async function expectUntouched(lab: Lab, run: () => Promise<FleetRun>, check: (r
 
 function checkPlanIsEmpty(r: FleetRun): void {
   if (r.code !== 0) throw new Error(`fleet plan exited ${r.code}: ${r.stderr}`);
-  const { plan } = JSON.parse(r.stdout) as { plan: { builds: unknown[]; nodes: { activate: boolean; copy: { kind: string } }[] } };
+  const plan = readEventLines(r.stdout).flatMap((e) => (e.type === 'plan' ? [e.plan] : []))[0];
+  if (!plan) throw new Error(`fleet plan --json emitted no plan event: ${r.stdout.slice(0, 2000)}`);
   if (plan.builds.length !== 0 || plan.nodes.length !== HOSTS.length || plan.nodes.some((n) => n.activate || n.copy.kind !== 'none')) {
     throw new Error(`fleet plan is not empty: ${r.stdout.slice(0, 2000)}`);
   }

@@ -1,12 +1,10 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Goal } from '../goal.js';
-import { listActivating } from '../deploy/inflight.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
+import { GOALS, isGoal, type Goal } from '../goal.js';
 import type { CliIo } from './io.js';
-
-const GOALS: Goal[] = ['switch', 'boot', 'test', 'dry-activate', 'build', 'push'];
+import { createSession, type Session } from './session.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -32,7 +30,7 @@ function readVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: number) => void): Command {
+export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: number) => void, session?: Session): Command {
   const program = new Command('fleet')
     .description('Declarative deployer for fleets of NixOS and Nix machines.')
     .version(readVersion(), '-V, --version')
@@ -44,7 +42,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
   const file = () => program.opts<{ file?: string }>();
   const goalArgument = (cmd: Command, defaultGoal: Goal) =>
     cmd.argument('[goal]', `one of ${GOALS.join(', ')}`, (value: string) => {
-      if (!GOALS.includes(value as Goal)) throw new InvalidArgumentError(`unknown goal; expected one of ${GOALS.join(', ')}`);
+      if (!isGoal(value)) throw new InvalidArgumentError(`unknown goal; expected one of ${GOALS.join(', ')}`);
       return value;
     }, defaultGoal);
 
@@ -70,7 +68,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
     .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json')
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal)));
 
   goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
@@ -85,7 +83,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
     .option('-v, --verbose', 'show build and activation output as it comes')
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 
   return program;
 }
@@ -114,10 +112,10 @@ export function reportError(error: unknown, io: CliIo): number {
   return ExitCode.unsafe;
 }
 
-export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runCli(argv: string[], io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   let code: number = ExitCode.ok;
   try {
-    await buildProgram(io, signal, (c) => (code = c)).parseAsync(argv);
+    await buildProgram(io, signal, (c) => (code = c), session).parseAsync(argv);
   } catch (error) {
     code = reportError(error, io);
   }
@@ -126,6 +124,9 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Pr
 
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
+  const session = createSession();
+  // A closed stdout (`fleet apply --json | head -1`) must never abort a deployment: renderers stop writing.
+  process.stdout.on('error', () => {});
   let interrupts = 0;
   const onSignal = (name: string) => {
     interrupts++;
@@ -134,7 +135,7 @@ export async function main(argv: string[]): Promise<void> {
       controller.abort();
     } else {
       // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.
-      const abandoned = listActivating();
+      const abandoned = session.activating();
       if (abandoned.length === 0) process.exit(ExitCode.interrupted);
       process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
       process.exit(ExitCode.unsafe);
@@ -142,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const code = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal);
+  const code = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal, session);
   process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;
   // Let stdout drain, then exit: a lingering handle (a child's pipe) must not keep fleet alive.
   process.stdout.write('', () => process.exit(process.exitCode));

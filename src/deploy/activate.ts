@@ -1,12 +1,14 @@
-// Activation of one node, with rollback to exactly the generation it ran before, verified.
+// Activation of one node through the target-side agent, and rollback to exactly what it recorded, verified.
+// fleet decides from the agent's files and the live system (AgentReport), never from a switch's output.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
-import type { TargetState } from '../plan/types.js';
+import type { Outcome } from '../events.js';
+import { goalTraits, isVerified, type Goal } from '../goal.js';
+import type { SystemState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
-import { tailLines, type CommandResult } from '../transport/run.js';
-import type { Goal, Outcome } from './events.js';
-import { readTargetState } from './query.js';
-import { activateArgv, parseActivation, switchArgv, withPrivilege, type ActivationReport } from './remote.js';
+import { quoteArgv } from '../transport/quote.js';
+import { activateArgv, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach } from '../agent/agent.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -17,129 +19,145 @@ export interface ActivationResult {
 export interface ActivateInput {
   host: Host;
   node: ResolvedNode;
+  runId: string;
   goal: Goal;
   outPath: string;
-  /** From the query: switch under systemd-run (detached from ssh) where the target has systemd. */
+  /** From the probe: detach under systemd-run where the target has systemd, else setsid. */
   systemd: boolean;
   onPhase: (phase: Phase, detail: string) => void;
   /** --verbose: activation output as it comes. */
   onLine?: (line: string) => void;
 }
 
-const SETS_PROFILE: readonly Goal[] = ['switch', 'boot'];
-const CHANGES_RUNNING: readonly Goal[] = ['switch', 'test'];
+/** Prefix with the node's privilege escalation when it is not reached as root. */
+export function withPrivilege(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[]): string[] {
+  return node.user === 'root' ? argv : [...node.privilegeEscalation, ...argv];
+}
 
-/** The remote deadline for one switch; fleet's own deadline adds 15 s for ssh to report it. */
-function timeoutSeconds(node: ResolvedNode): number {
+/** The switch's own deadline on the target; fleet waits a minute longer for the agent to report it. */
+function switchSeconds(node: ResolvedNode): number {
   return Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
 }
 
-class StepError extends Error {
-  constructor(message: string, readonly result?: CommandResult) {
-    super(message);
+const TAIL = 20;
+
+/** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline. */
+export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void): Promise<{ report?: AgentReport; log: string[]; error?: string }> {
+  let seen = 0;
+  let log: string[] = [];
+  let lastError = '';
+  for (;;) {
+    const remaining = deadlineMs - Date.now();
+    if (remaining <= 0) return { log, error: `no result from the target's agent in time${lastError ? ` (last error: ${lastError})` : ''}` };
+    const seconds = Math.max(1, Math.min(Math.ceil(remaining / 1000), 300));
+    const token = newToken();
+    let afterToken = false;
+    const r = await host.run(waitArgv(dir, action, seconds, seen, token, node.profile), {
+      timeoutMs: seconds * 1000 + node.connectTimeoutMs + 15_000,
+      onLine: (line) => {
+        if (line === token) afterToken = true;
+        else if (!afterToken && line.trim() !== '') onLine?.(line);
+      },
+    });
+    const parsed = parseWait(r.stdout, token);
+    log = [...log, ...parsed.log].slice(-TAIL);
+    if (parsed.report) {
+      seen = parsed.report.lines;
+      if (parsed.report.status !== '') return { report: parsed.report, log };
+      continue; // still running on the target
+    }
+    seen += parsed.log.length;
+    if (r.exitCode === 95) return { log, error: `the agent has no record of this run on ${node.name}: ${r.stderr.trim()}` };
+    // The connection dropped (a switch that restarts the network, a cut): the agent goes on; ask again.
+    lastError = r.message || 'no answer';
+    await sleep(1000);
   }
 }
 
-async function runStep(host: Host, node: ResolvedNode, argv: string[], what: string, timeoutMs?: number, onLine?: (line: string) => void): Promise<CommandResult> {
-  const r = await host.run(withPrivilege(node, argv), { timeoutMs, ...(onLine ? { onLine } : {}) });
-  if (r.failed) throw new StepError(`${what} failed${r.timedOut ? ' (timed out)' : ''}: ${r.message}`, r);
-  return r;
-}
-
-function verifies(goal: Goal, state: Pick<TargetState, 'currentSystem' | 'profileTarget'>, outPath: string): boolean {
-  if (CHANGES_RUNNING.includes(goal) && state.currentSystem !== outPath) return false;
-  if (SETS_PROFILE.includes(goal) && state.profileTarget !== outPath) return false;
-  return true;
-}
-
-/** Activation in one round trip (ACTIVATE_SCRIPT); on any failure after it recorded the node's state,
- *  rollback to exactly that state. */
-export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
-  const { host, node, goal, outPath, onPhase } = input;
-  const switchCommand = switchArgv(outPath, goal, { systemd: input.systemd }, timeoutSeconds(node), `fleet-switch-${node.name}-${Date.now()}`);
-  const markers: Record<string, () => void> = {
-    '@fleet step=profile': () => onPhase('activate', `setting profile ${node.profile}`),
-    '@fleet step=switch': () => onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`),
-    '@fleet step=verify': () => onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system'),
-  };
-  const onLine = (line: string) => (markers[line.trim()] ?? (() => input.onLine?.(line)))();
-  const argv = withPrivilege(node, activateArgv(node.profile, outPath, SETS_PROFILE.includes(goal), node.checkSystem, switchCommand));
-  const r = await host.run(argv, { timeoutMs: node.activationTimeoutMs + 15_000, onLine });
-  const report = parseActivation(r.stdout);
-  const log = tailLines({ stdout: r.stdout.split('\n').filter((l) => !l.startsWith('@fleet ')).join('\n'), stderr: r.stderr });
-  if (!report.recorded) return { outcome: 'failed', error: `activation did not start: ${r.message || 'no answer'}`, log };
-  if (report.refused) {
-    return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
+/** Why a finished activation did not succeed, or undefined when it did. */
+export function describeFailure(report: AgentReport, goal: Goal, outPath: string): string | undefined {
+  const [status = '', code] = report.status.split(' ');
+  switch (status) {
+    case 'done':
+      if (isVerified(goal, report.now, outPath)) return undefined;
+      return `verification failed: /run/current-system is ${report.now.currentSystem ?? 'absent'}, profile is ${report.now.profileTarget ?? 'absent'}`;
+    case 'profile-failed':
+      return `setting the profile failed (nix-env exit ${code})`;
+    case 'switch-failed':
+      return `switch-to-configuration ${goal} failed (${code === '124' || code === '137' ? 'timed out' : `exit ${code}`})`;
+    case 'detach-failed':
+      return 'the agent could not start the activation in the background (systemd-run or setsid failed)';
+    default:
+      return `the agent reported ${report.status}`;
   }
-  const before: TargetState = { ...report.before, hasOut: true, systemd: input.systemd };
-  const problem = describeFailure(r, report, goal, outPath);
-  if (!problem) return { outcome: 'activated', log };
-  onPhase('rollback', `back to ${before.profileLink ?? 'no profile'} / ${before.currentSystem ?? 'no running system'}`);
-  const rollback = await rollbackNode(host, node, goal, before);
-  log.push(...rollback.log);
-  return rollback.ok
-    ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(before)}`, log }
-    : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, before)}`, log };
 }
 
-/** Why an activation that started did not succeed, or undefined when it did. */
-export function describeFailure(r: CommandResult, report: ActivationReport, goal: Goal, outPath: string): string | undefined {
-  const timedOut = r.timedOut || report.switchExit === 124 || report.switchExit === 137;
-  if (r.exitCode === 91) return `setting the profile failed: ${r.message}`;
-  if (report.switchExit !== undefined) return `switch-to-configuration ${goal} failed (${timedOut ? 'timed out' : `exit ${report.switchExit}`})`;
-  if (r.failed || !report.done) return `activation failed${r.timedOut ? ' (timed out)' : ''}: ${r.message || 'the connection ended early'}`;
-  if (goal === 'dry-activate' || verifies(goal, report.after, outPath)) return undefined;
-  return `verification failed: /run/current-system is ${report.after.currentSystem ?? 'absent'}, profile is ${report.after.profileTarget ?? 'absent'}`;
-}
-
-function resultLog(error: unknown): string[] {
-  return error instanceof StepError && error.result ? tailLines(error.result) : [];
-}
-
-function describe(state: TargetState): string {
+function describe(state: SystemState): string {
   return `${state.profileLink ?? 'no profile'} (${state.currentSystem ?? 'nothing running'})`;
 }
 
-/** What a person must run by hand when fleet could not restore the node. */
-export function manualRecovery(node: ResolvedNode, before: TargetState): string {
+/** What a person must run by hand when fleet could not restore the node: every value shell-quoted. */
+export function manualRecovery(node: Pick<ResolvedNode, 'name' | 'profile'>, before: SystemState): string {
   const steps: string[] = [];
-  if (before.generation !== undefined) steps.push(`nix-env -p ${node.profile} --switch-generation ${before.generation}`);
-  if (before.currentSystem) steps.push(`${before.currentSystem}/bin/switch-to-configuration switch`);
+  if (before.generation !== undefined) steps.push(quoteArgv(['nix-env', '-p', node.profile, '--switch-generation', String(before.generation)]));
+  if (before.currentSystem) steps.push(quoteArgv([`${before.currentSystem}/bin/switch-to-configuration`, 'switch']));
   return steps.length ? `On ${node.name} run: ${steps.join(' && ')}` : `Inspect ${node.name} by hand: it had no previous system.`;
 }
 
-/** Restore the recorded generation and running system, then verify both. */
-export async function rollbackNode(host: Host, node: ResolvedNode, goal: Goal, before: TargetState): Promise<{ ok: boolean; error?: string; log: string[] }> {
-  const log: string[] = [];
-  try {
-    if (SETS_PROFILE.includes(goal)) {
-      const argv = before.generation !== undefined
-        ? ['nix-env', '-p', node.profile, '--switch-generation', String(before.generation)]
-        : ['rm', '-f', node.profile]; // there was no profile before: there is none after
-      log.push(...tailLines(await runStep(host, node, argv, 'restoring the profile')));
-    }
-    const seconds = timeoutSeconds(node);
-    if (CHANGES_RUNNING.includes(goal)) {
-      if (before.currentSystem) {
-        // The old running system may differ from the old profile (a previous `test`): keep the boot entry as it was.
-        const oldGoal = before.currentSystem === before.profileTarget ? 'switch' : 'test';
-        const argv = switchArgv(before.currentSystem, oldGoal, before, seconds, `fleet-rollback-${node.name}-${Date.now()}`);
-        log.push(...tailLines(await runStep(host, node, argv, `re-activating ${before.currentSystem}`, node.activationTimeoutMs + 15_000)));
-      } else {
-        await runStep(host, node, ['rm', '-f', '/run/current-system'], 'removing /run/current-system');
-      }
-    } else if (goal === 'boot' && before.profileTarget) {
-      const argv = switchArgv(before.profileTarget, 'boot', before, seconds, `fleet-rollback-${node.name}-${Date.now()}`);
-      log.push(...tailLines(await runStep(host, node, argv, 'restoring the boot entry', node.activationTimeoutMs + 15_000)));
-    }
-    const after = await readTargetState(host, node, before.currentSystem ?? '/nonexistent');
-    const profileOk = !SETS_PROFILE.includes(goal) || after.profileLink === before.profileLink;
-    const runningOk = after.currentSystem === before.currentSystem;
-    if (!profileOk || !runningOk) {
-      return { ok: false, error: `after rollback the node runs ${describe(after)}, expected ${describe(before)}`, log };
-    }
-    return { ok: true, log };
-  } catch (error) {
-    return { ok: false, error: (error as Error).message, log: [...log, ...resultLog(error)] };
+/** Did the rollback put back exactly what was recorded (the parts this goal changes)? */
+export function restored(goal: Goal, before: SystemState, now: SystemState): boolean {
+  const t = goalTraits(goal);
+  return (!t.setsProfile || now.profileLink === before.profileLink) && (!t.changesRunning || now.currentSystem === before.currentSystem);
+}
+
+export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
+  const { host, node, goal, outPath, onPhase } = input;
+  const dir = runDir(input.runId, node.name);
+  const seconds = switchSeconds(node);
+  const detach = (action: Action): Detach => ({ seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` });
+  const deadline = () => Date.now() + seconds * 1000 + 60_000;
+
+  onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`);
+  const setsProfile = goalTraits(goal).setsProfile;
+  const started = await host.run(withPrivilege(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate'))), {
+    timeoutMs: node.connectTimeoutMs + 30_000,
+  });
+  if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${started.stderr.trim() || started.message}` };
+  // Whatever the answer (a dropped connection included), the agent's files say whether it started.
+  const activation = await awaitAgent(host, node, dir, 'activate', deadline(), input.onLine);
+  const log = activation.log;
+  const report = activation.report;
+  if (!report) {
+    if (!started.failed) return { outcome: 'rollback-failed', error: `${activation.error}; the node's state is unknown: check it (fleet plan)`, log };
+    return { outcome: 'failed', error: `activation did not start: ${started.message || started.stderr.trim()}`, log };
   }
+  if (report.status === 'refused') {
+    return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
+  }
+  onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
+  const problem = describeFailure(report, goal, outPath);
+  if (!problem) return { outcome: 'activated', log };
+  // Nothing was changed (the profile could not be set): there is nothing to undo.
+  if (!report.profileSet && !report.switchStarted) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
+
+  onPhase('rollback', `back to ${describe(report.before)}`);
+  const rollback = await rollbackNode(input, dir, report.before, detach('rollback'), deadline());
+  log.push(...rollback.log);
+  return rollback.ok
+    ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(report.before)}`, log }
+    : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, report.before)}`, log };
+}
+
+/** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
+async function rollbackNode(input: ActivateInput, dir: string, before: SystemState, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[] }> {
+  const { host, node, goal } = input;
+  const started = await host.run(withPrivilege(node, rollbackArgv(dir, node.profile, detach)), { timeoutMs: node.connectTimeoutMs + 30_000 });
+  if (started.exitCode === 95) return { ok: false, error: started.stderr.trim(), log: [] };
+  const result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+  if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };
+  if (result.report.status !== 'done') return { ok: false, error: result.report.status.replace(/^failed /, ''), log: result.log };
+  if (!restored(goal, before, result.report.now)) {
+    return { ok: false, error: `after rollback the node runs ${describe(result.report.now)}, expected ${describe(before)}`, log: result.log };
+  }
+  return { ok: true, log: result.log };
 }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import { requireLabCapable } from './support.js';
-import { interruptDuringActivation, NIX_ENV, outcomesOf, parseEvents, runFleet } from './run-fleet.js';
+import { interruptDuringActivation, NIX_ENV, outcomesOf, parseEvents, planOf, runFleet } from './run-fleet.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
 const readState = readSystemState;
@@ -48,7 +48,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     // plan first: read-only, and it already knows the whole job DAG.
     const planned = await runFleet(['-f', fleetFile, 'plan', '--json']);
     assert.equal(planned.code, 0, planned.stderr);
-    const { plan } = JSON.parse(planned.stdout) as { plan: { builds: { id: string; drvPaths: string[] }[]; nodes: { copy: { kind: string }; activate: boolean }[] } };
+    const plan = planOf(planned);
     assert.deepEqual(plan.builds.map((b) => [b.id, b.drvPaths.length]), [['local', 3]]);
     assert.ok(plan.nodes.length === 6 && plan.nodes.every((n) => n.activate && n.copy.kind === 'from-local'));
     for (const node of NODES) assert.deepEqual(await readState(lab, node), { current: undefined, link: undefined, profile: `/nix/var/nix/profiles/system` }, `${node}: plan touched nothing`);

@@ -1,7 +1,7 @@
 // Runs the real CLI in a child process, as a user would; returns its exit code, output and NDJSON events.
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
-import { readEventLines, type FleetEvent } from '../../src/events.js';
+import { readEventLines, type EventOf, type FleetEvent } from '../../src/events.js';
 import { labNixEnv } from '../../lab/index.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
@@ -35,6 +35,13 @@ export function summaryOf(run: FleetRun): Extract<FleetEvent, { type: 'summary' 
   const summary = run.events.find((e) => e.type === 'summary');
   if (!summary || summary.type !== 'summary') throw new Error(`no summary event; exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
   return summary;
+}
+
+/** The plan a run announced (apply and plan --json both emit one `plan` event). */
+export function planOf(run: FleetRun): EventOf<'plan'>['plan'] {
+  const e = run.events.find((x) => x.type === 'plan');
+  if (!e || e.type !== 'plan') throw new Error(`no plan event; exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  return e.plan;
 }
 
 export function outcomesOf(run: FleetRun): Record<string, string> {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideExitCode } from '../../src/deploy/outcome.js';
-import { parseProbe, switchArgv, withPrivilege } from '../../src/deploy/remote.js';
+import { spawnSync } from 'node:child_process';
+import { activateArgv, AGENT_SCRIPT, newToken, parseProbe, parseWait } from '../../src/agent/agent.js';
+import { describeFailure, manualRecovery, restored, withPrivilege } from '../../src/deploy/activate.js';
 import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
 
 test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', () => {
@@ -14,8 +16,8 @@ test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', ()
 });
 
 test('the probe output parses into a target state with the generation number', () => {
-  const state = parseProbe('profileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nhasOut=1\nsystemd=1\n');
-  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', systemd: true });
+  const state = parseProbe('profileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nbootedSystem=/nix/store/c-sys\nhasOut=1\nsystemd=1\n');
+  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', bootedSystem: '/nix/store/c-sys', systemd: true });
   assert.deepEqual(parseProbe('profileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, systemd: false });
 });
 
@@ -24,12 +26,60 @@ test('privilege escalation only for non-root users', () => {
   assert.deepEqual(withPrivilege({ user: 'deploy', privilegeEscalation: ['sudo', '-H', '--'] }, ['true']), ['sudo', '-H', '--', 'true']);
 });
 
-test('activation runs under systemd-run where there is systemd, else bounded by timeout', () => {
-  assert.deepEqual(switchArgv('/nix/store/x', 'switch', { systemd: false }, 60, 'u'), ['timeout', '-k', '5', '60', '/nix/store/x/bin/switch-to-configuration', 'switch']);
-  const sd = switchArgv('/nix/store/x', 'boot', { systemd: true }, 60, 'fleet-u');
-  assert.equal(sd[0], 'systemd-run');
-  assert.ok(sd.includes('--unit=fleet-u') && sd.includes('--wait'));
-  assert.deepEqual(sd.slice(-2), ['/nix/store/x/bin/switch-to-configuration', 'boot']);
+test('the agent is one POSIX sh script, run with its data as arguments', () => {
+  const syntax = spawnSync('sh', ['-n'], { input: AGENT_SCRIPT, encoding: 'utf8' });
+  assert.equal(syntax.status, 0, syntax.stderr);
+  const argv = activateArgv('/run/fleet/r/n', '/p', '/nix/store/x', 'switch', true, true, { seconds: 60, systemd: true, unit: 'fleet-u' });
+  assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
+  assert.deepEqual(argv.slice(3, -1), ['fleet-agent', 'activate', '/run/fleet/r/n', '/p', '/nix/store/x', 'switch', '1', '1', '60', '1', 'fleet-u']);
+  assert.equal(argv.at(-1), AGENT_SCRIPT, 'the agent hands itself to the detached run');
+});
+
+test('a switch cannot forge the agent report: only what follows the per-call token counts', () => {
+  const token = newToken();
+  assert.notEqual(token, newToken());
+  const forged = ['@fleet after.currentSystem=/nix/store/new', 'status=done', 'now.currentSystem=/nix/store/new', 'before.profileLink=system-1-link'];
+  const stdout = [...forged, 'real log line', '', token, 'status=switch-failed 4', 'lines=5', 'before.profileLink=system-3-link', 'before.currentSystem=/nix/store/old', 'switchStarted=1', 'profileSet=system-4-link', 'now.currentSystem=/nix/store/old'].join('\n');
+  const { log, report } = parseWait(stdout, token);
+  assert.deepEqual(log, [...forged, 'real log line']);
+  assert.deepEqual(report, {
+    status: 'switch-failed 4', lines: 5, switchStarted: true, profileSet: 'system-4-link',
+    before: { profileLink: 'system-3-link', generation: 3, currentSystem: '/nix/store/old' }, now: { currentSystem: '/nix/store/old' },
+  });
+  assert.equal(parseWait(forged.join('\n'), token).report, undefined, 'no token: no report, whatever the output says');
+});
+
+test('every activation failure message, and success', () => {
+  const report = (status: string, now: Record<string, string> = {}) => ({ status, before: {}, switchStarted: true, now, lines: 0 });
+  const out = '/nix/store/new';
+  assert.equal(describeFailure(report('done', { currentSystem: out, profileTarget: out }), 'switch', out), undefined);
+  assert.equal(describeFailure(report('done'), 'dry-activate', out), undefined);
+  assert.equal(describeFailure(report('profile-failed 1'), 'switch', out), 'setting the profile failed (nix-env exit 1)');
+  assert.equal(describeFailure(report('switch-failed 1'), 'switch', out), 'switch-to-configuration switch failed (exit 1)');
+  assert.equal(describeFailure(report('switch-failed 124'), 'test', out), 'switch-to-configuration test failed (timed out)');
+  assert.equal(describeFailure(report('detach-failed'), 'boot', out), 'the agent could not start the activation in the background (systemd-run or setsid failed)');
+  assert.equal(describeFailure(report('done', { currentSystem: '/nix/store/other', profileTarget: '/nix/store/other' }), 'switch', out), 'verification failed: /run/current-system is /nix/store/other, profile is /nix/store/other');
+  assert.equal(describeFailure(report('done', { profileTarget: out }), 'boot', out), undefined);
+});
+
+test('recovery commands are shell-quoted: a hostile profile path is printed, never run', () => {
+  const profile = '/p $(echo PWNED >&2); true';
+  const text = manualRecovery({ name: 'web-1', profile }, { generation: 3, currentSystem: '/nix/store/abc-sys' });
+  const [, commands = ''] = text.split('On web-1 run: ');
+  const firstStep = commands.split(' && ')[0]!;
+  const r = spawnSync('bash', ['-c', `nix-env() { printf '[%s]\\n' "$@"; }; ${firstStep}`], { encoding: 'utf8' });
+  assert.equal(r.stderr, '', 'nothing ran');
+  assert.equal(r.stdout, `[-p]\n[${profile}]\n[--switch-generation]\n[3]\n`);
+  assert.match(commands, / && \/nix\/store\/abc-sys\/bin\/switch-to-configuration switch$/);
+  assert.equal(manualRecovery({ name: 'n', profile: '/p' }, {}), 'Inspect n by hand: it had no previous system.');
+});
+
+test('a rollback is verified on exactly what the goal changed', () => {
+  const before = { profileLink: 'system-3-link', currentSystem: '/nix/store/old' };
+  assert.equal(restored('switch', before, { profileLink: 'system-3-link', currentSystem: '/nix/store/old' }), true);
+  assert.equal(restored('switch', before, { profileLink: 'system-4-link', currentSystem: '/nix/store/old' }), false);
+  assert.equal(restored('test', before, { profileLink: 'system-9-link', currentSystem: '/nix/store/old' }), true);
+  assert.equal(restored('boot', before, { profileLink: 'system-3-link', currentSystem: '/nix/store/new' }), true);
 });
 
 test('one evaluation for all nodes, with the attribute path per source', () => {
@@ -39,38 +89,6 @@ test('one evaluation for all nodes, with the attribute path per source', () => {
   const argv = buildEvalArgv({ nix: { file: '/h.nix' } }, nodes);
   assert.equal(argv.filter((a) => a === 'nix-instantiate').length, 1);
   assert.equal(argv[argv.indexOf('spec') + 1], JSON.stringify([{ name: 'a', attr: ['a'] }, { name: 'b', attr: ['custom', 'b', 'toplevel'] }]));
-});
-
-test('the activation report: before and after states, steps, the switch exit code, other output ignored', async () => {
-  const { parseActivation } = await import('../../src/deploy/remote.js');
-  const report = parseActivation([
-    '@fleet before.profileLink=system-3-link', '@fleet before.profileTarget=/nix/store/a-old', '@fleet before.currentSystem=/nix/store/a-old',
-    '@fleet recorded', '@fleet step=profile', '@fleet step=switch', 'stopping the following units: x=y', '@fleet switch-exit=4',
-  ].join('\n'));
-  assert.deepEqual(report, {
-    recorded: true, refused: false, done: false, switchExit: 4,
-    before: { profileLink: 'system-3-link', profileTarget: '/nix/store/a-old', generation: 3, currentSystem: '/nix/store/a-old' },
-    after: {},
-  });
-  assert.deepEqual(parseActivation('').before, {});
-  assert.equal(parseActivation('@fleet recorded\n@fleet refused\n').refused, true);
-});
-
-test('every activation failure message, and success', async () => {
-  const { describeFailure } = await import('../../src/deploy/activate.js');
-  const { parseActivation } = await import('../../src/deploy/remote.js');
-  const ok = { failed: false, timedOut: false, exitCode: 0, message: '' } as never;
-  const failedWith = (exitCode: number | undefined, extra = {}) => ({ failed: true, timedOut: false, exitCode, message: `exit ${exitCode}`, ...extra }) as never;
-  const started = '@fleet recorded\n@fleet step=switch\n';
-  const after = (out: string) => `${started}@fleet step=verify\n@fleet after.profileLink=system-2-link\n@fleet after.profileTarget=${out}\n@fleet after.currentSystem=${out}\n@fleet done\n`;
-  assert.equal(describeFailure(ok, parseActivation(after('/nix/store/new')), 'switch', '/nix/store/new'), undefined);
-  assert.equal(describeFailure(failedWith(91), parseActivation('@fleet recorded\n@fleet step=profile\n'), 'switch', '/n'), 'setting the profile failed: exit 91');
-  assert.equal(describeFailure(failedWith(92), parseActivation(`${started}@fleet switch-exit=1\n`), 'switch', '/n'), 'switch-to-configuration switch failed (exit 1)');
-  assert.equal(describeFailure(failedWith(92), parseActivation(`${started}@fleet switch-exit=124\n`), 'test', '/n'), 'switch-to-configuration test failed (timed out)');
-  assert.equal(describeFailure(failedWith(255, { message: 'ssh: connection closed' }), parseActivation(started), 'switch', '/n'), 'activation failed: ssh: connection closed');
-  assert.equal(describeFailure(failedWith(undefined, { timedOut: true, message: 'timed out after 615000 ms' }), parseActivation(started), 'boot', '/n'), 'activation failed (timed out): timed out after 615000 ms');
-  assert.equal(describeFailure(ok, parseActivation(after('/nix/store/other')), 'switch', '/nix/store/new'), 'verification failed: /run/current-system is /nix/store/other, profile is /nix/store/other');
-  assert.equal(describeFailure(ok, parseActivation(`${started}@fleet done\n`), 'dry-activate', '/n'), undefined);
 });
 
 test('host specs print back as written, IPv6 bracketed before a port', async () => {

@@ -3,6 +3,7 @@ import type { Goal } from '../../goal.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
+import type { Session } from '../session.js';
 
 export interface ApplyCliOptions extends FileOptions {
   on?: string;
@@ -16,25 +17,30 @@ export interface ApplyCliOptions extends FileOptions {
   verbose?: boolean;
 }
 
-export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  const [{ applyFleet }, { chooseRenderer, isCi }] = await Promise.all([import('../../deploy/apply.js'), import('../../ui/choose.js')]);
+  const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }] = await Promise.all([
+    import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'),
+  ]);
   const renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
+  const runId = newRunId();
   try {
-    return await withHosts(io, async (pool, runLocal) => (await applyFleet(fleet, nodes, {
+    return await withHosts(io, signal, async (pool, runLocal) => (await applyFleet(fleet, nodes, {
+      runId,
       goal,
       force: !!options.force,
       parallel: options.parallel,
-      ...(options.maxJobs ? { maxJobs: options.maxJobs } : {}),
+      maxJobs: options.maxJobs ?? 'auto',
       keepGoing: !!options.keepGoing,
       useSubstitutes: !!options.useSubstitutes,
       showTrace: !!options.showTrace,
       verbose: !!options.verbose,
       run: runLocal,
       pool,
-      emit: (e) => renderer.onEvent(e),
+      emit: createEventStream(runId, (e) => renderer.onEvent(e)),
       signal,
+      onRun: (run) => session?.track(run.activating),
     })).exitCode);
   } finally {
     await renderer.finish();

@@ -1,6 +1,6 @@
 // `fleet plan`: evaluate and ask the targets (read-only), then print what apply would do.
-import type { Goal } from '../../goal.js';
 import { ExitCode } from '../../errors.js';
+import type { Goal } from '../../goal.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { printLine, type CliIo } from '../io.js';
@@ -12,21 +12,35 @@ export interface PlanOptions extends FileOptions {
   showTrace?: boolean;
 }
 
-export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo): Promise<number> {
+export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ prepareDeployment }, { formatPlan }] = await Promise.all([import('../../deploy/prepare.js'), import('../../plan/format.js')]);
-  return withHosts(io, async (pool, runLocal) => {
-    const prepared = await prepareDeployment(fleet, nodes, {
-      goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit: () => {},
+  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }] = await Promise.all([
+    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../deploy/apply.js'), import('../../ui/json.js'),
+  ]);
+  const started = Date.now();
+  const runId = newRunId();
+  // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
+  const json = options.json ? createJsonRenderer(io.stdout) : undefined;
+  const emit = createEventStream(runId, (e) => json?.onEvent(e));
+  try {
+    return await withHosts(io, signal, async (pool, runLocal) => {
+      emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
+      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal };
+      const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
+      emit({ type: 'plan', plan: prepared.plan });
+      for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
+      if (!json) {
+        printLine(io.stdout, formatPlan(prepared.plan));
+        for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
+      }
+      const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;
+      // A plan changes nothing: the summary names only the nodes that could not be planned.
+      const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
+      emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
+      return exitCode;
     });
-    const failures = prepared.failures.map((f) => ({ node: f.node, phase: f.phase, error: f.message }));
-    if (options.json) {
-      printLine(io.stdout, JSON.stringify({ plan: prepared.plan, failures }));
-    } else {
-      printLine(io.stdout, formatPlan(prepared.plan));
-      for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
-    }
-    return failures.length ? ExitCode.nodesFailed : ExitCode.ok;
-  });
+  } finally {
+    await json?.finish();
+  }
 }

@@ -1,11 +1,11 @@
 // Read-only questions to targets, all at once: one ssh master and one probe per node.
 import pLimit from 'p-limit';
+import { parseProbe, probeArgv } from '../agent/agent.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
-import type { TargetState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import type { HostPool } from '../transport/pool.js';
-import { parseProbe, probeArgv } from './remote.js';
+import type { TargetState } from './types.js';
 
 /** One probe of one node (read-only); throws with the node's words when it cannot be read. */
 export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal): Promise<TargetState> {
@@ -14,12 +14,12 @@ export async function readTargetState(host: Host, node: ResolvedNode, outPath: s
   return parseProbe(r.stdout);
 }
 
-export interface QueryOutcome {
+export interface ProbeOutcome {
   states: Record<string, TargetState>;
   errors: NodeError[];
 }
 
-export async function queryTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal): Promise<QueryOutcome> {
+export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
   const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed

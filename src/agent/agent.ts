@@ -1,0 +1,208 @@
+// The target-side agent: one constant script that records, activates and rolls back, detached from the
+// SSH session, writing its state to files in a per-run directory. fleet decides from those files and from
+// the live system, never from what a switch printed.
+import { randomBytes } from 'node:crypto';
+import type { SystemState, TargetState } from '../plan/types.js';
+
+/** Every command takes data as positional arguments: no node-controlled string is parsed by a shell.
+ *  Files in the run dir: before (state when recorded), goal, profile-set (the generation link fleet made),
+ *  switch-started, <action>.log (the switch's own output), <action>.status (written last, atomically). */
+export const AGENT_SCRIPT = `umask 022
+cmd=$1; shift
+state() { # $1: key prefix, $2: profile
+  if l=$(readlink "$2" 2>/dev/null); then echo "$1profileLink=$l"; echo "$1profileTarget=$(readlink -f "$2")"; fi
+  c=$(readlink /run/current-system 2>/dev/null) && echo "$1currentSystem=$c"
+  b=$(readlink /run/booted-system 2>/dev/null) && echo "$1bootedSystem=$b"
+  return 0
+}
+put() { printf '%s\\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
+detach() { # $1 unit, $2 systemd 0/1, $3 seconds; the rest: argv. Survives the SSH session either way.
+  u=$1; sd=$2; max=$3; shift 3
+  if [ "$sd" = 1 ]; then
+    systemd-run --unit="$u" --collect --quiet --no-ask-password --service-type=exec --property=RuntimeMaxSec="$max" --setenv=PATH="$PATH" -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER -- "$@"
+  else
+    setsid "$@" </dev/null >/dev/null 2>&1 &
+  fi
+}
+case $cmd in
+probe)
+  state '' "$1"
+  if [ "$(readlink -f "$1")" = "$2" ] && [ -e "$2" ]; then echo hasOut=1
+  elif nix-store --check-validity "$2" >/dev/null 2>&1; then echo hasOut=1; fi
+  command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && echo systemd=1
+  exit 0 ;;
+activate) # dir profile out goal set-profile check seconds systemd unit self
+  d=$1; p=$2; out=$3; goal=$4; setp=$5; check=$6; secs=$7; sd=$8; u=$9; shift 9; self=$1
+  mkdir -p "$(dirname "$d")" && mkdir "$d" || { echo "fleet-agent: cannot create $d" >&2; exit 93; }
+  state '' "$p" > "$d/before"; put "$d/goal" "$goal"; : > "$d/activate.log"
+  if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then put "$d/activate.status" refused; exit 0; fi
+  detach "$u" "$sd" $((secs + 60)) sh -c "$self" fleet-agent run-activate "$d" "$p" "$out" "$goal" "$setp" "$secs" || { put "$d/activate.status" "detach-failed"; exit 94; }
+  exit 0 ;;
+run-activate)
+  d=$1; p=$2; out=$3; goal=$4; setp=$5; secs=$6
+  exec >>"$d/activate.log" 2>&1 </dev/null
+  if [ "$setp" = 1 ]; then
+    nix-env -p "$p" --set "$out" || { put "$d/activate.status" "profile-failed $?"; exit 0; }
+    put "$d/profile-set" "$(readlink "$p")"
+  fi
+  put "$d/switch-started" 1
+  timeout -k 5 "$secs" "$out/bin/switch-to-configuration" "$goal"; rc=$?
+  if [ "$rc" = 0 ]; then put "$d/activate.status" done; else put "$d/activate.status" "switch-failed $rc"; fi
+  exit 0 ;;
+rollback) # dir profile seconds systemd unit self
+  d=$1; [ -f "$d/before" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
+  rm -f "$d/rollback.status"; : > "$d/rollback.log"
+  detach "$5" "$4" $(($3 + 60)) sh -c "$6" fleet-agent run-rollback "$d" "$2" "$3" || { put "$d/rollback.status" "detach-failed"; exit 94; }
+  exit 0 ;;
+run-rollback) # undoes only what this run changed, back to what "before" recorded
+  d=$1; p=$2; secs=$3
+  exec >>"$d/rollback.log" 2>&1 </dev/null
+  get() { sed -n "s/^$1=//p" "$d/before"; }
+  fail() { put "$d/rollback.status" "failed $1"; exit 0; }
+  bl=$(get profileLink); bt=$(get profileTarget); bc=$(get currentSystem); goal=$(cat "$d/goal")
+  if [ -f "$d/profile-set" ]; then
+    made=$(cat "$d/profile-set")
+    if [ -n "$bl" ]; then
+      g=\${bl%-link}; g=\${g##*-}
+      nix-env -p "$p" --switch-generation "$g" || fail "nix-env --switch-generation $g failed"
+    elif [ "$(readlink "$p")" = "$made" ]; then
+      rm -f "$p" "$(dirname "$p")/$made" || fail "removing the profile this run created failed"
+    fi
+  fi
+  if [ -f "$d/switch-started" ]; then
+    case $goal in
+    switch|test)
+      if [ -n "$bc" ]; then
+        og=test; [ "$bc" = "$bt" ] && og=switch
+        timeout -k 5 "$secs" "$bc/bin/switch-to-configuration" "$og" || fail "re-activating $bc failed"
+      elif [ -L /run/current-system ]; then rm -f /run/current-system || fail "removing /run/current-system failed"; fi ;;
+    boot)
+      if [ -n "$bt" ]; then timeout -k 5 "$secs" "$bt/bin/switch-to-configuration" boot || fail "restoring the boot entry failed"; fi ;;
+    esac
+  fi
+  put "$d/rollback.status" done
+  exit 0 ;;
+wait) # dir action seconds lines-seen token profile: streams the action's log, then the token, then the state
+  d=$1; a=$2; secs=$3; n=$4; token=$5; p=$6
+  [ -d "$d" ] || { echo "fleet-agent: no run dir $d" >&2; exit 95; }
+  i=0
+  while :; do
+    fin=0; [ -f "$d/$a.status" ] && fin=1
+    m=$(wc -l < "$d/$a.log")
+    if [ "$m" -gt "$n" ]; then sed -n "$((n + 1)),\${m}p" "$d/$a.log"; n=$m; fi
+    [ "$fin" = 1 ] && { tail -n "+$((n + 1))" "$d/$a.log"; break; }
+    [ "$i" -ge $((secs * 5)) ] && break
+    sleep 0.2; i=$((i + 1))
+  done
+  echo; echo "$token"
+  echo "status=$(cat "$d/$a.status" 2>/dev/null)"; echo "lines=$n"
+  sed 's/^/before./' "$d/before"
+  [ -f "$d/profile-set" ] && echo "profileSet=$(cat "$d/profile-set")"
+  [ -f "$d/switch-started" ] && echo switchStarted=1
+  state 'now.' "$p"
+  exit 0 ;;
+*) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
+esac
+`;
+
+const agent = (command: string, ...args: string[]): string[] => ['sh', '-c', AGENT_SCRIPT, 'fleet-agent', command, ...args];
+
+/** Where the agent keeps one run's state for one node; in /run, so a reboot clears it. */
+export function runDir(runId: string, node: string): string {
+  return `/run/fleet/${runId}/${node}`;
+}
+
+export function probeArgv(profile: string, outPath: string): string[] {
+  return agent('probe', profile, outPath);
+}
+
+export interface Detach {
+  seconds: number; // the switch's own deadline on the target
+  systemd: boolean; // detach with systemd-run (a transient unit) or setsid
+  unit: string; // the unit name when systemd
+}
+
+export function activateArgv(dir: string, profile: string, outPath: string, goal: string, setProfile: boolean, checkSystem: boolean, d: Detach): string[] {
+  return agent('activate', dir, profile, outPath, goal, setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit, AGENT_SCRIPT);
+}
+
+export function rollbackArgv(dir: string, profile: string, d: Detach): string[] {
+  return agent('rollback', dir, profile, String(d.seconds), d.systemd ? '1' : '0', d.unit, AGENT_SCRIPT);
+}
+
+export type Action = 'activate' | 'rollback';
+
+/** A per-call random token separates the action's output (before it) from the agent's report (after it). */
+export function waitArgv(dir: string, action: Action, seconds: number, linesSeen: number, token: string, profile: string): string[] {
+  return agent('wait', dir, action, String(seconds), String(linesSeen), token, profile);
+}
+
+export function newToken(): string {
+  return `@fleet-report-${randomBytes(12).toString('hex')}`;
+}
+
+/** What the agent wrote about an action, and what the node runs now. */
+export interface AgentReport {
+  /** '' while running; done | refused | profile-failed N | switch-failed N | failed <why> | detach-failed. */
+  status: string;
+  before: SystemState;
+  profileSet?: string; // the generation link this run made
+  switchStarted: boolean;
+  now: SystemState;
+  lines: number; // log lines streamed so far: where to go on after a reconnect
+}
+
+/** Splits `wait` output at the token: log lines before it, the report after. undefined: no token seen. */
+export function parseWait(stdout: string, token: string): { log: string[]; report?: AgentReport } {
+  const lines = stdout.split('\n');
+  const at = lines.indexOf(token);
+  const log = (at < 0 ? lines : lines.slice(0, at)).filter((l) => l.trim() !== '');
+  if (at < 0) return { log };
+  const values = readKeyValues(lines.slice(at + 1));
+  const pick = (prefix: string) => new Map([...values].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const profileSet = values.get('profileSet');
+  return {
+    log,
+    report: {
+      status: values.get('status') ?? '',
+      before: toSystemState(pick('before.')),
+      ...(profileSet ? { profileSet } : {}),
+      switchStarted: values.get('switchStarted') === '1',
+      now: toSystemState(pick('now.')),
+      lines: Number(values.get('lines') ?? 0) || 0,
+    },
+  };
+}
+
+export function parseProbe(stdout: string): TargetState {
+  const values = readKeyValues(stdout.split('\n'));
+  return { hasOut: values.get('hasOut') === '1', ...toSystemState(values), systemd: values.get('systemd') === '1' };
+}
+
+function readKeyValues(lines: string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1).trim());
+  }
+  return values;
+}
+
+export function generationOf(link: string | undefined): number | undefined {
+  const m = link ? /-(\d+)-link$/.exec(link) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+function toSystemState(values: Map<string, string>): SystemState {
+  const link = values.get('profileLink');
+  const generation = generationOf(link);
+  const current = values.get('currentSystem');
+  const booted = values.get('bootedSystem');
+  return {
+    ...(link ? { profileLink: link } : {}),
+    ...(link && values.get('profileTarget') ? { profileTarget: values.get('profileTarget') } : {}),
+    ...(generation !== undefined ? { generation } : {}),
+    ...(current ? { currentSystem: current } : {}),
+    ...(booted ? { bootedSystem: booted } : {}),
+  };
+}

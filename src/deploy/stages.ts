@@ -1,0 +1,105 @@
+// The per-node pipeline: small stages the scheduler runs in order. Later stages (confirm, health, wave
+// gates) slot in here without touching the others.
+import type { ResolvedNode } from '../config/types.js';
+import type { Phase } from '../errors.js';
+import type { Outcome } from '../events.js';
+import type { NodePlan } from '../plan/types.js';
+import { buildSshOptions } from '../transport/ssh.js';
+import { activateNode } from './activate.js';
+import type { Builds } from './builds.js';
+import { copyToTarget } from './copy.js';
+import { explainCopyFailure } from './copy-errors.js';
+import { stopReason, type RunState } from './state.js';
+
+export interface NodeContext {
+  run: RunState;
+  plan: NodePlan;
+  node: ResolvedNode;
+  builds: Builds;
+  phase(phase: Phase, detail: string): void;
+}
+
+export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
+
+export interface Stage {
+  name: 'build' | 'copy' | 'activate';
+  applies(ctx: NodeContext): boolean;
+  /** The concurrency pool it runs in (--parallel); none: unbounded (waiting for a build). */
+  pool?: 'copy' | 'activate';
+  /** Starts work on the target: not begun once the run is stopped. */
+  startsWork: boolean;
+  run(ctx: NodeContext): Promise<StageResult>;
+}
+
+const next: StageResult = { kind: 'next' };
+const done = (outcome: Outcome, error?: string, log?: string[]): StageResult => ({ kind: 'done', outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
+
+/** Wait for the node's build; a node whose own build failed is `failed`, even after a stop (never `skipped`). */
+export const buildStage: Stage = {
+  name: 'build',
+  startsWork: false,
+  applies: (ctx) => ctx.plan.buildJob !== undefined,
+  async run(ctx) {
+    const built = await ctx.builds.result(ctx.plan.buildJob!);
+    if (!built) return done('failed', `no build job ${ctx.plan.buildJob}`);
+    if (built.built.has(ctx.plan.outPath)) return next;
+    if (built.canceled) return done('skipped', stopReason(ctx.run));
+    return done('failed', built.error ?? 'build failed', built.log);
+  },
+};
+
+export const copyStage: Stage = {
+  name: 'copy',
+  pool: 'copy',
+  startsWork: true,
+  applies: (ctx) => ctx.plan.copy.kind !== 'none',
+  async run(ctx) {
+    const { run, plan, node } = ctx;
+    const copy = plan.copy;
+    const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
+    ctx.phase('copy', `copying from ${from.label}`);
+    const copied = await copyToTarget({
+      run: run.options.run, from, to: run.options.pool.forNode(node), path: plan.outPath, signal: run.stop.signal,
+      directSshOpts: buildSshOptions(run.options.pool.endpointOf(node)),
+      useSubstitutes: run.options.useSubstitutes || node.substituteOnDestination,
+    });
+    if (copied.ok) return next;
+    if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
+    const hint = explainCopyFailure(copied.log.join('\n'), node.user === 'root' ? node.host : `${node.user}@${node.host}`);
+    return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
+  },
+};
+
+/** From here the node finishes or rolls back even on Ctrl+C: the run's stop is not passed on. */
+export const activateStage: Stage = {
+  name: 'activate',
+  pool: 'activate',
+  startsWork: true,
+  applies: (ctx) => ctx.run.traits.activates && ctx.plan.activate,
+  async run(ctx) {
+    const { run, node } = ctx;
+    run.activating.add(node.name);
+    try {
+      const r = await activateNode({
+        host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, outPath: ctx.plan.outPath,
+        systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+        ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
+      });
+      return done(r.outcome, r.error, r.log);
+    } catch (error) {
+      // An unexpected error mid-activation: fleet cannot say what the node runs now.
+      return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
+    } finally {
+      run.activating.delete(node.name);
+    }
+  },
+};
+
+export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage];
+
+/** What a node that went through every stage without a final word ends as. */
+export function completedOutcome(run: RunState, plan: NodePlan): Outcome {
+  if (run.goal === 'build') return 'built';
+  if (run.goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
+  return 'unchanged'; // activating goals: activateStage gives the outcome of every node it activates
+}

@@ -1,0 +1,82 @@
+// The run's state, in one explicit object passed to every stage: no module-level registry.
+import { setMaxListeners } from 'node:events';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
+import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
+import type { TargetState } from '../plan/types.js';
+import type { HostPool } from '../transport/pool.js';
+import type { RunCommand } from '../transport/run.js';
+
+export interface ExecuteOptions {
+  goal: Goal;
+  force: boolean;
+  parallel: number;
+  /** Builds at once on the deployer and on targets; builders use their maxJobs. Default: auto (CPU count). */
+  maxJobs?: number | 'auto';
+  keepGoing: boolean;
+  useSubstitutes: boolean;
+  showTrace: boolean;
+  verbose?: boolean;
+  run: RunCommand;
+  pool: HostPool;
+  emit: EmitEvent;
+  /** The user's Ctrl+C / SIGTERM. */
+  signal: AbortSignal;
+}
+
+export interface NodeResult {
+  outcome: Outcome;
+  error?: string;
+}
+
+export interface RunState {
+  readonly id: string;
+  readonly goal: Goal;
+  readonly traits: GoalTraits;
+  readonly fleet: ResolvedFleet;
+  readonly nodes: ReadonlyMap<string, ResolvedNode>;
+  readonly options: ExecuteOptions;
+  readonly emit: EmitEvent;
+  /** Aborted by Ctrl+C or, without --keep-going, by the first failure: nothing new starts after it. */
+  readonly stop: AbortController;
+  readonly results: Map<string, NodeResult>;
+  /** Nodes mid-activation: a forced quit cannot promise their state. */
+  readonly activating: Set<string>;
+  /** What each target reported when probed (filled in once the probes are done). */
+  readonly targets: Map<string, TargetState>;
+  readonly startedAt: number;
+}
+
+export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every running command listens to it
+  if (options.signal.aborted) stop.abort();
+  else options.signal.addEventListener('abort', () => stop.abort(), { once: true });
+  return {
+    id,
+    goal: options.goal,
+    traits: goalTraits(options.goal),
+    fleet,
+    nodes: new Map(nodes.map((n) => [n.name, n])),
+    options,
+    emit: options.emit,
+    stop,
+    results: new Map(),
+    activating: new Set(),
+    targets: new Map(),
+    startedAt: Date.now(),
+  };
+}
+
+/** A node's final word; the first one counts. A failure stops the run unless --keep-going. */
+export function finishNode(run: RunState, node: string, outcome: Outcome, error?: string, log?: string[]): void {
+  if (run.results.has(node)) return;
+  run.results.set(node, { outcome, ...(error ? { error } : {}) });
+  run.emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
+  if (FAILED_OUTCOMES.includes(outcome) && !run.options.keepGoing) run.stop.abort();
+}
+
+/** Why a node that has not started its next step never will. */
+export function stopReason(run: RunState): string {
+  return run.options.signal.aborted ? 'interrupted before it started' : 'not started: an earlier node failed (use --keep-going to continue past failures)';
+}

@@ -1,0 +1,72 @@
+// Evaluate, ask the targets, plan: everything `fleet plan` shows and `fleet apply` then executes.
+// Two steps so apply can start builds between them (builds change no target).
+import pLimit from 'p-limit';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import type { NodeError } from '../errors.js';
+import type { EmitEvent } from '../events.js';
+import { goalTraits, type Goal } from '../goal.js';
+import { evaluateNodes, type NodeEval } from '../nix/eval.js';
+import type { HostPool } from '../transport/pool.js';
+import type { RunCommand } from '../transport/run.js';
+import { createPlan } from './plan.js';
+import { probeTargets } from './probe.js';
+import type { Plan, TargetState } from './types.js';
+
+export interface PrepareOptions {
+  goal: Goal;
+  force: boolean;
+  showTrace: boolean;
+  run: RunCommand;
+  pool: HostPool;
+  emit: EmitEvent;
+  signal?: AbortSignal;
+}
+
+export interface Evaluated {
+  nodes: ResolvedNode[]; // those that evaluated
+  evals: Record<string, NodeEval>;
+  failures: NodeError[];
+}
+
+export interface Prepared {
+  plan: Plan;
+  states: Record<string, TargetState>;
+  failures: NodeError[];
+}
+
+function connectAll(pool: HostPool, nodes: readonly ResolvedNode[]): void {
+  const limit = pLimit(64);
+  for (const node of nodes) void limit(() => pool.forNode(node).connect().catch(() => undefined));
+}
+
+/** One evaluation for all nodes; handshakes with the targets overlap it. */
+export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated> {
+  for (const node of nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'evaluate', detail: 'evaluating' });
+  // probeTargets awaits the same (memoized) connections and reports their failures.
+  if (goalTraits(options.goal).probes) connectAll(options.pool, nodes);
+  const evaluated = await evaluateNodes(fleet, nodes, { run: options.run, showTrace: options.showTrace, signal: options.signal });
+  return { nodes: nodes.filter((n) => evaluated.results[n.name]), evals: evaluated.results, failures: [...evaluated.errors] };
+}
+
+/** Ask the targets (read-only) and plan from -> to for every node that evaluated. */
+export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, options: PrepareOptions): Promise<Prepared> {
+  const failures = [...evaluated.failures];
+  let states: Record<string, TargetState> = {};
+  if (goalTraits(options.goal).probes) {
+    for (const node of evaluated.nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: 'connecting' });
+    const outPaths = Object.fromEntries(evaluated.nodes.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
+    const probed = await probeTargets(options.pool, evaluated.nodes, outPaths, options.signal);
+    states = probed.states;
+    failures.push(...probed.errors);
+  }
+  const failed = new Set(failures.map((f) => f.node));
+  const plan = createPlan({
+    goal: options.goal,
+    force: options.force,
+    nodes: evaluated.nodes.filter((n) => !failed.has(n.name)),
+    builders: fleet.builders,
+    evals: evaluated.evals,
+    targets: states,
+  });
+  return { plan, states, failures };
+}
