@@ -62,11 +62,15 @@ run-rollback) # undoes only what this run changed, back to what "before" recorde
   bl=$(get profileLink); bt=$(get profileTarget); bc=$(get currentSystem); goal=$(cat "$d/goal")
   if [ -f "$d/profile-set" ]; then
     made=$(cat "$d/profile-set")
-    if [ -n "$bl" ]; then
-      g=\${bl%-link}; g=\${g##*-}
+    g=\${bl%-link}; g=\${g##*-}
+    if [ -z "$bl" ]; then
+      # There was no profile: remove only the link and the generation this run made.
+      if [ "$(readlink "$p")" = "$made" ]; then rm -f "$p" "$(dirname "$p")/$made" || fail "removing the profile this run created failed"; fi
+    elif [ "$g" != "$bl" ] && [ -n "$g" ] && [ -z "$(printf '%s' "$g" | tr -d 0-9)" ]; then
       nix-env -p "$p" --switch-generation "$g" || fail "nix-env --switch-generation $g failed"
-    elif [ "$(readlink "$p")" = "$made" ]; then
-      rm -f "$p" "$(dirname "$p")/$made" || fail "removing the profile this run created failed"
+    else
+      # The profile pointed somewhere else than a generation (a store path): point it there again.
+      ln -sfn "$bl" "$p" || fail "restoring the profile link to $bl failed"
     fi
   fi
   if [ -f "$d/switch-started" ]; then

@@ -1,0 +1,99 @@
+// Bugs an adversarial run found (issue 7, section 3), each checked on the lab hosts themselves:
+// forged activation output, rollbacks of things that never changed, a closed stdout, fail-fast outcomes.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { requireLabCapable } from './support.js';
+import { outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
+
+const NAMES = ['r1', 'r2'];
+
+describe('engine robustness', { skip: requireLabCapable() }, () => {
+  let lab: Lab;
+  let hive: string;
+  let fleetFile: string;
+  const nonce = randomBytes(4).toString('hex');
+  const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
+  const errorOf = (run: FleetRun, node: string) => JSON.stringify(run.events.find((e) => e.type === 'node-done' && e.node === node));
+
+  before(async () => {
+    lab = await startLab({ names: NAMES });
+    hive = `${lab.dir}/hive.nix`;
+    fleetFile = await lab.writeFleet({ nixFile: hive });
+    await configure({ r1: { name: `base-${nonce}` }, r2: { name: `base-${nonce}` } });
+    const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
+    assert.equal(base.code, 0, base.stderr);
+  });
+  after(async () => lab?.stop());
+
+  test('a switch that prints fleet-like status lines cannot make fleet believe it: verified, rolled back, exit 1', async () => {
+    // r1 on a second generation: a forged "before" line naming generation 1 must not become the rollback target.
+    await configure({ r1: { name: `mid-${nonce}` }, r2: { name: `base-${nonce}` } });
+    assert.equal((await runFleet(['-f', fleetFile, 'apply', '--on', 'r1', '--json'])).code, 0);
+    // r2 runs nothing: a forged "after" line must not stand in for a missing /run/current-system.
+    await lab.exec('r2', ['rm', '-f', '/run/current-system']);
+    const before = { r1: await readSystemState(lab, 'r1'), r2: await readSystemState(lab, 'r2') };
+    assert.equal(before.r1.link, 'system-2-link');
+    await configure({ r1: { name: `forge-${nonce}`, variant: 'forge' }, r2: { name: `forge-${nonce}`, variant: 'forge' } });
+    const run = await runFleet(['-f', fleetFile, 'apply', '--json', '--keep-going']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { r1: 'rolled-back', r2: 'rolled-back' });
+    assert.match(errorOf(run, 'r1'), /verification failed: \/run\/current-system is [^ ]*mid-/);
+    assert.deepEqual(await readSystemState(lab, 'r1'), before.r1, 'back on exactly the recorded generation, not a forged one');
+    assert.deepEqual(await readSystemState(lab, 'r2'), before.r2);
+    await configure({ r1: { name: `base-${nonce}` }, r2: { name: `base-${nonce}` } });
+    assert.equal((await runFleet(['-f', fleetFile, 'apply', '--json'])).code, 0);
+  });
+
+  test('setting the profile fails on a profile that is a regular file: nothing changed, nothing deleted', async () => {
+    const profile = '/nix/var/nix/profiles/not-a-link';
+    await lab.exec('r2', ['sh', '-c', `echo precious > ${profile}`]);
+    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-regular.yaml`, nodes: { r2: { profile } } });
+    await configure({ r1: { name: `base-${nonce}` }, r2: { name: `new-${nonce}` } });
+    const run = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { r2: 'failed' });
+    assert.match(errorOf(run, 'r2'), /setting the profile failed \(nix-env exit \d+\); nothing was changed/);
+    assert.equal((await lab.exec('r2', ['cat', profile])).stdout, 'precious', 'the file is still there');
+  });
+
+  test('a profile linking straight to a store path is put back on that path, never removed', async () => {
+    const profile = '/nix/var/nix/profiles/straight';
+    const base = (await evalOutPaths(hive)).r1!; // base system, already in r1's and r2's stores
+    await lab.exec('r2', ['ln', '-sfn', base, profile]);
+    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-straight.yaml`, nodes: { r2: { profile } } });
+    await configure({ r1: { name: `base-${nonce}` }, r2: { name: `half-${nonce}`, variant: 'fail-halfway' } });
+    const run = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { r2: 'rolled-back' });
+    assert.equal((await lab.exec('r2', ['readlink', profile])).stdout.trim(), base);
+  });
+
+  test('a closed stdout never aborts a deployment: the failing node is still rolled back, exit 1, no stack trace', async () => {
+    const before = await readSystemState(lab, 'r1');
+    await configure({ r1: { name: `pipe-${nonce}`, variant: 'fail-halfway' }, r2: { name: `base-${nonce}` } });
+    for (const args of [['--json'], []]) {
+      // A reader that goes away after the first chunk (`| head -1`): fleet's later writes hit EPIPE.
+      const child = spawnFleet(['-f', fleetFile, 'apply', '--on', 'r1', ...args]);
+      child.stdout!.once('data', () => child.stdout!.destroy());
+      const r = await child;
+      assert.equal(r.exitCode, 1, `${args.join(' ') || 'plain'}: ${String(r.stderr)}`);
+      assert.doesNotMatch(String(r.stderr), /EPIPE|internal error|at .*\.ts:\d+/);
+      assert.deepEqual(await readSystemState(lab, 'r1'), before, `${args.join(' ') || 'plain'}: rolled back despite the closed output`);
+    }
+  });
+
+  test('under fail-fast a node whose own build failed is failed, not skipped', async () => {
+    const broken = `${lab.dir}/two-broken.nix`;
+    const drv = (n: string) => `derivation { name = "broken-${n}-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo no ${n} >&2; exit 1" ]; }`;
+    await writeFile(broken, `{ r1 = ${drv('a')}; r2 = ${drv('b')}; }`);
+    const file = await lab.writeFleet({ nixFile: broken, path: `${lab.dir}/fleet-two-broken.yaml` });
+    const run = await runFleet(['-f', file, 'apply', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { r1: 'failed', r2: 'failed' });
+    assert.match(errorOf(run, 'r2'), /build on local failed/);
+    assert.equal((await lab.exec('r1', ['readlink', PROFILE])).exitCode, 0);
+  });
+});
