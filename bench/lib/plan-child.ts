@@ -7,7 +7,8 @@ import type { NodeEval } from '../../src/nix/eval.js';
 import { createPlan } from '../../src/plan/plan.js';
 import type { TargetState } from '../../src/plan/types.js';
 
-const CONFIGS = 100; // distinct systems across the fleet
+// Real NixOS fleets have one distinct system per node (host names, keys...): the planner's worst case.
+const distinctSystems = (count: number) => Number(process.env.PLAN_CONFIGS) || count;
 
 function storePath(name: string, suffix = ''): string {
   return `/nix/store/${createHash('sha256').update(name + suffix).digest('hex').slice(0, 32)}-${name}${suffix}`;
@@ -22,8 +23,9 @@ const t1 = performance.now();
 
 const evals: Record<string, NodeEval> = {};
 const targets: Record<string, TargetState> = {};
+const configs = distinctSystems(nodes.length);
 nodes.forEach((node, i) => {
-  const config = `system-${i % CONFIGS}`;
+  const config = `system-${i % configs}`;
   const out = storePath(config);
   evals[node.name] = { drvPath: storePath(config, '.drv'), outPath: out };
   // A third up to date, a third with the new system already in their store, a third needing everything.
@@ -50,6 +52,6 @@ const problems = [
 if (problems.length > 0) throw new Error(`the plan is wrong: ${problems.join('; ')}`);
 
 console.log(JSON.stringify({
-  nodes: nodes.length, loadMs: t1 - t0, synthMs: t2 - t1, planMs: t3 - t2, activations, buildJobs: plan.builds.length,
+  nodes: nodes.length, distinctSystems: configs, loadMs: t1 - t0, synthMs: t2 - t1, planMs: t3 - t2, activations, buildJobs: plan.builds.length,
   heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1048576),
 }));

@@ -119,3 +119,24 @@ test('planning 10,000 nodes is linear enough to stay fast', () => {
   assert.equal(plan.builds[0]!.drvPaths.length, 50);
   assert.equal(plan.nodes.length, 10_000);
 });
+
+test('each node says what it runs now and what it will run; the printed plan shows from -> to', () => {
+  const nodes = [node('a'), node('b')];
+  const booted: TargetState = { ...fresh, bootedSystem: '/nix/store/o-older' };
+  const plan = createPlan(input(nodes, ['x', 'y'], [booted, running('y')]));
+  assert.deepEqual(plan.nodes[0]!.from, { profileTarget: '/nix/store/o-old', currentSystem: '/nix/store/o-old', bootedSystem: '/nix/store/o-older', generation: 1, profileLink: 'system-1-link' });
+  assert.deepEqual(plan.nodes[0]!.to, { system: '/nix/store/o-x' });
+  const text = formatPlan(plan);
+  assert.match(text, /from gen 1, o-old, booted o-older {2}→ {2}to o-x {2}\(\/nix\/store\/o-x\)/);
+  assert.match(text, /from gen 1, o-y {2}→ {2}to o-y/);
+  const buildOnly = createPlan({ ...input(nodes, ['x', 'y'], []), goal: 'build', targets: {} });
+  assert.equal(buildOnly.nodes[0]!.from, undefined, 'build never asks targets');
+  assert.match(formatPlan(buildOnly), /from not asked {2}→ {2}to o-x/);
+});
+
+test('store names: the hash is dropped, anything else is kept', async () => {
+  const { storeName } = await import('../../src/plan/format.js');
+  assert.equal(storeName('/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nixos-system-web-24.05'), 'nixos-system-web-24.05');
+  assert.equal(storeName('system-3-link'), 'system-3-link');
+  assert.equal(storeName(undefined), '-');
+});
