@@ -10,6 +10,7 @@ import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { createPlan } from './plan.js';
 import { probeTargets } from './probe.js';
+import { checkBuildSystems } from './systems.js';
 import type { Plan, TargetState } from './types.js';
 
 export interface PrepareOptions {
@@ -45,7 +46,9 @@ export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly Resolv
   // probeTargets awaits the same (memoized) connections and reports their failures.
   if (goalTraits(options.goal).probes) connectAll(options.pool, nodes);
   const evaluated = await evaluateNodes(fleet, nodes, { run: options.run, showTrace: options.showTrace, signal: options.signal });
-  return { nodes: nodes.filter((n) => evaluated.results[n.name]), evals: evaluated.results, failures: [...evaluated.errors] };
+  const wrongSystem = checkBuildSystems(nodes, evaluated.results, fleet.builders);
+  const failed = new Set(wrongSystem.map((e) => e.node));
+  return { nodes: nodes.filter((n) => evaluated.results[n.name] && !failed.has(n.name)), evals: evaluated.results, failures: [...evaluated.errors, ...wrongSystem] };
 }
 
 /** Ask the targets (read-only) and plan from -> to for every node that evaluated. */

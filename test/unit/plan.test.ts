@@ -140,3 +140,11 @@ test('store names: the hash is dropped, anything else is kept', async () => {
   assert.equal(storeName('system-3-link'), 'system-3-link');
   assert.equal(storeName(undefined), '-');
 });
+
+test('a node evaluating to a system its builder cannot build fails with both named', async () => {
+  const { checkBuildSystems } = await import('../../src/plan/systems.js');
+  const nodes = [node('arm', { buildHost: { kind: 'builder', name: 'big' } }), node('x86', { buildHost: { kind: 'builder', name: 'big' } }), node('local')];
+  const evals = { arm: { ...evalOf('a'), system: 'aarch64-linux' }, x86: { ...evalOf('b'), system: 'x86_64-linux' }, local: { ...evalOf('c'), system: 'aarch64-linux' } };
+  const errors = checkBuildSystems(nodes, evals, { big: builder });
+  assert.deepEqual(errors.map((e) => e.message), ['arm: evaluate: evaluates to system aarch64-linux, which builder big cannot build (its systems: x86_64-linux)']);
+});
