@@ -1,5 +1,7 @@
 // What commands may touch of the outside world; passed in so tests can capture it.
 export interface CliIo {
+  /** The terminal to ask on (--ask-sudo-password); absent in tests and pipes. */
+  stdin?: import('./password.js').PasswordTerminal;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;

@@ -82,6 +82,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--show-trace', 'pass --show-trace to Nix')
     .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
     .option('-v, --verbose', 'show build and activation output as it comes')
+    .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 
@@ -143,7 +144,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const code = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal, session);
+  const code = await runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal, session);
   process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;
   // Let stdout drain, then exit: a lingering handle (a child's pipe) must not keep fleet alive.
   process.stdout.write('', () => process.exit(process.exitCode));

@@ -27,11 +27,22 @@ export interface ActivateInput {
   onPhase: (phase: Phase, detail: string) => void;
   /** --verbose: activation output as it comes. */
   onLine?: (line: string) => void;
+  /** For `sudo -S` (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE). */
+  sudoPassword?: string;
 }
 
 /** Prefix with the node's privilege escalation when it is not reached as root. */
 export function withPrivilege(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[]): string[] {
   return node.user === 'root' ? argv : [...node.privilegeEscalation, ...argv];
+}
+
+/** A privileged command and what goes to its stdin: with a sudo password, `sudo -S -p ''` reads it
+ *  there, so it never appears in argv, logs, events or any process list. */
+export function privileged(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[], sudoPassword?: string): { argv: string[]; input?: string } {
+  if (node.user === 'root' || sudoPassword === undefined) return { argv: withPrivilege(node, argv) };
+  const [sudo, ...rest] = node.privilegeEscalation;
+  if (sudo !== 'sudo') throw new Error(`a sudo password was given, but privilegeEscalation is ${node.privilegeEscalation.join(' ')}, not sudo`);
+  return { argv: [sudo, '-S', '-p', '', ...rest, ...argv], input: `${sudoPassword}\n` };
 }
 
 /** The switch's own deadline on the target; fleet waits a minute longer for the agent to report it. */
@@ -119,9 +130,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
 
   onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;
-  const started = await host.run(withPrivilege(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate'))), {
-    timeoutMs: node.connectTimeoutMs + 30_000,
-  });
+  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate')), input.sudoPassword);
+  const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
   if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${started.stderr.trim() || started.message}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.
   const activation = await awaitAgent(host, node, dir, 'activate', deadline(), input.onLine);
@@ -151,7 +161,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
 async function rollbackNode(input: ActivateInput, dir: string, before: SystemState, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[] }> {
   const { host, node, goal } = input;
-  const started = await host.run(withPrivilege(node, rollbackArgv(dir, node.profile, detach)), { timeoutMs: node.connectTimeoutMs + 30_000 });
+  const command = privileged(node, rollbackArgv(dir, node.profile, detach), input.sudoPassword);
+  const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
   if (started.exitCode === 95) return { ok: false, error: started.stderr.trim(), log: [] };
   const result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
   if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };

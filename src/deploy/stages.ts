@@ -83,6 +83,7 @@ export const activateStage: Stage = {
       const r = await activateNode({
         host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, outPath: ctx.plan.outPath,
         systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+        ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
       return done(r.outcome, r.error, r.log);

@@ -17,6 +17,8 @@ export interface ExecuteOptions {
   useSubstitutes: boolean;
   showTrace: boolean;
   verbose?: boolean;
+  /** Given once (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE); only ever sent on a command's stdin. */
+  sudoPassword?: string;
   run: RunCommand;
   pool: HostPool;
   emit: EmitEvent;

@@ -15,11 +15,15 @@ export interface ApplyCliOptions extends FileOptions {
   useSubstitutes?: boolean;
   showTrace?: boolean;
   verbose?: boolean;
+  askSudoPassword?: boolean;
 }
 
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
+  const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
+  const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
+  if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
   const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }] = await Promise.all([
     import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'),
   ]);
@@ -36,6 +40,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       useSubstitutes: !!options.useSubstitutes,
       showTrace: !!options.showTrace,
       verbose: !!options.verbose,
+      ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),
