@@ -74,7 +74,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
     .option('-p, --parallel <n>', 'activations (and copies) at once', parsePositive, 10)
-    .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: Nix\'s max-jobs; builders use their maxJobs)', parseMaxJobs)
+    .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
     .option('--force', 'activate even nodes already running the desired system')
     .addOption(new Option('--keep-going', 'continue with the other nodes after a failure').conflicts('failFast'))
     .option('--fail-fast', 'after the first failure start nothing new (the default)')
