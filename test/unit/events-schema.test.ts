@@ -164,6 +164,19 @@ void test('schema: refuses a missing field, an extra field, a wrong version, an 
   assert.notDeepEqual(eventProblems({ ...planEvent, plan: { ...p, nodes: [{ ...p.nodes[0]!, extra: true }] } }), []);
 });
 
+void test('docs/events.md: its example run is valid, in order, and every event type it names exists', () => {
+  const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
+  const block = /```ndjson\n([^]*?)```/.exec(doc);
+  assert.ok(block, 'an ndjson example');
+  const events = block[1]!.trim().split('\n').map((l) => JSON.parse(l) as FleetEvent);
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+  assert.deepEqual([events[0]!.type, events.at(-1)!.type], ['run-start', 'summary']);
+  const section = doc.slice(doc.indexOf('## Event types'), doc.indexOf('## The plan'));
+  const documented = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]!).slice(1); // the header is `type`
+  assert.deepEqual(sorted(documented), sorted(Object.keys(everyField)));
+});
+
 void test('assertValidEvents: one error listing every invalid event with its problems', () => {
   const events = record([
     [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['a'], fleetVersion: '0' }],
