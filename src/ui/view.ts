@@ -103,14 +103,14 @@ export function reduceRun(view: RunView, e: FleetEvent): RunView {
 }
 
 function apply(view: RunView, e: FleetEvent): RunView {
+  const d = draft(view);
   switch (e.type) {
-    case 'run-start': {
-      return addNodes({ ...view, command: e.command, goal: e.goal, fleetVersion: e.fleetVersion, startedAt: view.startedAt ?? e.time }, e.nodes);
-    }
-    case 'plan': {
-      let v: RunView = { ...view, plan: e.plan, goal: view.goal ?? e.plan.goal };
+    case 'run-start':
+      for (const name of e.nodes) d.node(name, (n) => n);
+      return d.done({ command: e.command, goal: e.goal, fleetVersion: e.fleetVersion, startedAt: view.startedAt ?? e.time });
+    case 'plan':
       for (const job of e.plan.builds) {
-        v = withBuild(v, job.id, (b) => ({
+        d.build(job.id, (b) => ({
           ...b,
           location: job.location,
           // A build that already started says itself what it builds.
@@ -118,7 +118,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
         }));
       }
       for (const entry of e.plan.nodes) {
-        v = withNode(v, entry.name, (n) => ({
+        d.node(entry.name, (n) => ({
           ...n,
           ...(entry.from ? { from: entry.from } : {}),
           to: entry.to,
@@ -127,14 +127,12 @@ function apply(view: RunView, e: FleetEvent): RunView {
           reason: entry.reason,
         }));
       }
-      return v;
-    }
+      return d.done({ plan: e.plan, goal: view.goal ?? e.plan.goal });
     case 'build-start':
-      return withBuild(view, e.build, (b) => ({
-        ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time,
-      }));
+      d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time }));
+      return d.done();
     case 'build-done':
-      return withBuild(view, e.build, (b) => ({
+      d.build(e.build, (b) => ({
         ...b,
         state: 'done',
         ok: e.ok,
@@ -142,35 +140,30 @@ function apply(view: RunView, e: FleetEvent): RunView {
         ...(e.log ? replacedLog(e.log) : {}),
         endedAt: e.time,
       }));
+      return d.done();
     case 'node-phase':
-      return withNode(view, e.node, (n) => ({
-        ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time,
-      }));
+      d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
+      return d.done();
     case 'log':
-      if (e.node !== undefined) return withNode(view, e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
-      if (e.build !== undefined) return withBuild(view, e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
-      return view;
+      if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
+      else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
+      return d.done();
     case 'node-done':
-      return withNode(view, e.node, (n) => {
-        const { error: _error, ...rest } = n;
-        return {
-          ...rest,
-          outcome: e.outcome,
-          ...(e.error !== undefined ? { error: e.error } : {}),
-          ...(e.log ? replacedLog(e.log) : {}),
-          endedAt: e.time,
-        };
-      });
-    case 'summary': {
-      let v: RunView = { ...view, summary: e, endedAt: e.time, command: view.command ?? e.command, goal: view.goal ?? e.goal };
+      d.node(e.node, ({ error: _error, ...n }) => ({
+        ...n,
+        outcome: e.outcome,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+        ...(e.log ? replacedLog(e.log) : {}),
+        endedAt: e.time,
+      }));
+      return d.done();
+    case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
-        v = withNode(v, name, (n) => {
-          const { error: _error, ...rest } = n;
-          return { ...rest, outcome: result.outcome, ...(result.error !== undefined ? { error: result.error } : {}), endedAt: n.endedAt ?? e.time };
-        });
+        d.node(name, ({ error: _error, ...n }) => ({
+          ...n, outcome: result.outcome, ...(result.error !== undefined ? { error: result.error } : {}), endedAt: n.endedAt ?? e.time,
+        }));
       }
-      return v;
-    }
+      return d.done({ summary: e, endedAt: e.time, command: view.command ?? e.command, goal: view.goal ?? e.goal });
   }
 }
 
@@ -183,43 +176,56 @@ function appendedLog(has: { log: readonly string[]; logTotal: number }, line: st
   return { log, logTotal: has.logTotal + 1 };
 }
 
-/** Change one node (created at the end if unknown), keeping `counts` in step with its outcome. */
-function withNode(view: RunView, name: string, change: (n: NodeView) => NodeView): RunView {
-  const i = view.nodeIndex.get(name);
-  const before = i === undefined ? { name, log: [], logTotal: 0 } : view.nodes[i]!;
-  const after = change(before);
-  if (after === before && i !== undefined) return view;
-  const counts = { ...view.counts };
-  if (i !== undefined) counts[before.outcome ?? 'pending'] -= 1;
-  counts[after.outcome ?? 'pending'] += 1;
-  if (i === undefined) {
-    return { ...view, nodes: [...view.nodes, after], nodeIndex: new Map(view.nodeIndex).set(name, view.nodes.length), counts };
-  }
-  return { ...view, nodes: replaceAt(view.nodes, i, after), counts };
+interface Draft {
+  /** Change one node (created at the end if unknown), keeping `counts` in step with its outcome. */
+  node(name: string, change: (n: NodeView) => NodeView): void;
+  build(id: string, change: (b: BuildView) => BuildView): void;
+  done(fields?: Partial<RunView>): RunView;
 }
 
-/** Many new nodes at once (run-start): one copy of the index, not one per node. */
-function addNodes(view: RunView, names: readonly string[]): RunView {
-  const fresh = [...new Set(names)].filter((name) => !view.nodeIndex.has(name));
-  if (fresh.length === 0) return view;
-  const nodeIndex = new Map(view.nodeIndex);
-  fresh.forEach((name, k) => nodeIndex.set(name, view.nodes.length + k));
-  const nodes = [...view.nodes, ...fresh.map((name): NodeView => ({ name, log: [], logTotal: 0 }))];
-  return { ...view, nodes, nodeIndex, counts: { ...view.counts, pending: view.counts.pending + fresh.length } };
-}
-
-function withBuild(view: RunView, id: string, change: (b: BuildView) => BuildView): RunView {
-  const i = view.buildIndex.get(id);
-  const before: BuildView = i === undefined ? { id, state: 'planned', drvPaths: [], drvCount: 0, nodes: [], log: [], logTotal: 0 } : view.builds[i]!;
-  const after = change(before);
-  if (i === undefined) {
-    return { ...view, builds: [...view.builds, after], buildIndex: new Map(view.buildIndex).set(id, view.builds.length) };
-  }
-  return { ...view, builds: replaceAt(view.builds, i, after) };
-}
-
-function replaceAt<T>(list: readonly T[], i: number, item: T): readonly T[] {
-  const copy = list.slice();
-  copy[i] = item;
-  return copy;
+// Copy-on-write per event: lists, indexes and counts are copied at most once per event, however many
+// nodes it touches (a plan or summary of 10k nodes is one copy, not 10k).
+function draft(view: RunView): Draft {
+  let nodes: NodeView[] | undefined;
+  let nodeIndex: Map<string, number> | undefined;
+  let builds: BuildView[] | undefined;
+  let buildIndex: Map<string, number> | undefined;
+  let counts: Record<keyof Counts, number> | undefined;
+  return {
+    node(name, change) {
+      nodes ??= view.nodes.slice();
+      counts ??= { ...view.counts };
+      let i = (nodeIndex ?? view.nodeIndex).get(name);
+      if (i === undefined) {
+        i = nodes.push({ name, log: [], logTotal: 0 }) - 1;
+        (nodeIndex ??= new Map(view.nodeIndex)).set(name, i);
+        counts.pending += 1;
+      }
+      const before = nodes[i]!;
+      const after = change(before);
+      counts[before.outcome ?? 'pending'] -= 1;
+      counts[after.outcome ?? 'pending'] += 1;
+      nodes[i] = after;
+    },
+    build(id, change) {
+      builds ??= view.builds.slice();
+      let i = (buildIndex ?? view.buildIndex).get(id);
+      if (i === undefined) {
+        i = builds.push({ id, state: 'planned', drvPaths: [], drvCount: 0, nodes: [], log: [], logTotal: 0 }) - 1;
+        (buildIndex ??= new Map(view.buildIndex)).set(id, i);
+      }
+      builds[i] = change(builds[i]!);
+    },
+    done(fields = {}) {
+      return {
+        ...view,
+        ...fields,
+        nodes: nodes ?? view.nodes,
+        nodeIndex: nodeIndex ?? view.nodeIndex,
+        builds: builds ?? view.builds,
+        buildIndex: buildIndex ?? view.buildIndex,
+        counts: counts ?? view.counts,
+      };
+    },
+  };
 }
