@@ -1,7 +1,8 @@
 // Listr tasks driven by events: each task's function waits for the event that ends it.
 import type { ListrRendererFactory, ListrTask, ListrTaskWrapper } from 'listr2';
-import type { EventOf } from '../events.js';
 import { countOf, describePhase, firstLine } from './labels.js';
+import { forTerminal } from './terminal-text.js';
+import type { BuildView, NodeView } from './view.js';
 
 export type Wrapper = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
 export type Task = ListrTask<unknown, ListrRendererFactory, ListrRendererFactory>;
@@ -23,13 +24,14 @@ export interface NodeTask {
   title: string;
   output?: string;
   wrapper?: Wrapper;
-  done: Pending<EventOf<'node-done'>>;
+  done: Pending<NodeView>;
 }
 
 /** Show a phase change now if the task is running, or when it starts. */
-export function showPhase(node: NodeTask, e: EventOf<'node-phase'>): void {
-  node.title = `${node.name}: ${describePhase(e.phase)}`;
-  node.output = e.detail;
+export function showPhase(node: NodeTask, view: NodeView): void {
+  if (!view.phase) return;
+  node.title = `${node.name}: ${describePhase(view.phase)}`;
+  node.output = forTerminal(view.detail ?? '');
   if (node.wrapper) applyTitle(node.wrapper, node.title, node.output);
 }
 
@@ -46,12 +48,13 @@ export function createNodeTask(node: NodeTask): Task {
 }
 
 /** unchanged completes, skipped skips, and every outcome that is not what was asked for fails. */
-function finishNodeTask(wrapper: Wrapper, name: string, done: EventOf<'node-done'> | undefined): void {
-  if (done === undefined) {
+function finishNodeTask(wrapper: Wrapper, name: string, done: NodeView | undefined): void {
+  if (done?.outcome === undefined) {
     wrapper.title = `${name}: unknown`;
     throw new Error(`${name}: the run ended without an outcome for this node`);
   }
-  const reason = done.error ? `: ${firstLine(done.error)}` : '';
+  const error = done.error ? forTerminal(firstLine(done.error)) : '';
+  const reason = error ? `: ${error}` : '';
   switch (done.outcome) {
     case 'unchanged':
       wrapper.title = `${name} (unchanged)`;
@@ -69,23 +72,24 @@ function finishNodeTask(wrapper: Wrapper, name: string, done: EventOf<'node-done
     case 'rolled-back':
     case 'rollback-failed':
       wrapper.title = `${name}: ${done.outcome}`;
-      throw new Error(done.error ? firstLine(done.error) : done.outcome); // the title already names node and outcome
+      throw new Error(error || done.outcome); // the title already names node and outcome
   }
 }
 
-/** One build host's realisation of its derivations. */
-export function createBuildTask(start: EventOf<'build-start'>, done: Pending<EventOf<'build-done'>>): Task {
-  const what = `${countOf(start.drvPaths.length, 'derivation')} for ${start.nodes.join(', ')}`;
+/** One build (a BuildJob of the plan): its derivations on its location. */
+export function createBuildTask(start: BuildView, done: Pending<BuildView>): Task {
+  const what = `${countOf(start.drvCount, 'derivation')} for ${start.nodes.join(', ')}`;
   return {
-    title: `build on ${start.buildHost}: ${what}`,
+    title: `build on ${start.id}: ${what}`,
     task: async (_ctx, wrapper: Wrapper) => {
       const result = await done.promise;
       if (result?.ok === true) {
-        wrapper.title = `built on ${start.buildHost}: ${what}`;
+        wrapper.title = `built on ${start.id}: ${what}`;
         return;
       }
-      wrapper.title = `build on ${start.buildHost} failed`;
-      throw new Error(firstLine(result?.error ?? 'the run ended before this build finished'));
+      wrapper.title = `build on ${start.id} failed`;
+      const error = result ? (result.error ?? 'failed') : 'the run ended before this build finished';
+      throw new Error(forTerminal(firstLine(error)));
     },
   };
 }

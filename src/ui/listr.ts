@@ -1,11 +1,11 @@
-// Interactive renderer: one listr2 task per node and per build, driven by events; listr2 loads lazily.
-import type { EventOf, FleetEvent } from '../events.js';
+// Interactive renderer: one listr2 task per node and per build, driven by the run view; listr2 loads lazily.
+import type { FleetEvent } from '../events.js';
 import { createBuildTask, createNodeTask, createPending, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
 import { createTaskStream } from './listr-stream.js';
-import { createRunRecord, recordEvent } from './record.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { writeText } from './write.js';
+import { buildOf, initialView, nodeOf, reduceRun, type BuildView } from './view.js';
+import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 export interface ListrRendererOptions {
   /** listr2 renderer: `default` on a TTY; `test` (serialised events) or `simple` in tests. */
@@ -17,46 +17,64 @@ export interface ListrRendererOptions {
 }
 
 export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRendererOptions = {}): Renderer {
-  const record = createRunRecord();
+  guardOutput(out); // listr2 writes to `out` itself: a closed pipe must not crash it either
+  if (opts.err) guardOutput(opts.err);
+  let view = initialView();
   const nodes = new Map<string, NodeTask>();
-  const builds = new Map<string, Pending<EventOf<'build-done'>>[]>(); // per build host, oldest first
+  const builds = new Map<string, Pending<BuildView>>(); // by build id
   const stream = createTaskStream();
   let running: Promise<unknown> | undefined;
 
-  const handlers: { [K in FleetEvent['type']]?: (e: EventOf<K>) => void } = {
-    'run-start': (e) => {
-      if (running) return;
-      for (const name of e.nodes) nodes.set(name, { name, title: name, done: createPending() });
-      running = runListr(out, opts, [stream.task, ...[...nodes.values()].map(createNodeTask)]);
-    },
-    'build-start': (e) => {
-      const done = createPending<EventOf<'build-done'>>();
-      builds.set(e.buildHost, [...(builds.get(e.buildHost) ?? []), done]);
-      stream.add(createBuildTask(e, done));
-    },
-    'build-done': (e) => builds.get(e.buildHost)?.shift()?.settle(e),
-    'node-phase': (e) => {
-      const node = nodes.get(e.node);
-      if (node) showPhase(node, e);
-    },
-    'node-done': (e) => nodes.get(e.node)?.done.settle(e),
+  const onEvent = (e: FleetEvent) => {
+    switch (e.type) {
+      case 'run-start':
+        if (running) return;
+        for (const name of e.nodes) nodes.set(name, { name, title: name, done: createPending() });
+        running = runListr(out, opts, [stream.task, ...[...nodes.values()].map(createNodeTask)]);
+        return;
+      case 'build-start': {
+        const build = buildOf(view, e.build);
+        if (!build || builds.has(e.build)) return;
+        const done = createPending<BuildView>();
+        builds.set(e.build, done);
+        stream.add(createBuildTask(build, done));
+        return;
+      }
+      case 'build-done':
+        return builds.get(e.build)?.settle(buildOf(view, e.build));
+      case 'node-phase': {
+        const task = nodes.get(e.node);
+        const node = nodeOf(view, e.node);
+        if (task && node) showPhase(task, node);
+        return;
+      }
+      case 'node-done':
+        return nodes.get(e.node)?.done.settle(nodeOf(view, e.node));
+    }
   };
 
   return {
     onEvent(e) {
-      recordEvent(record, e);
-      (handlers[e.type] as ((e: FleetEvent) => void) | undefined)?.(e);
+      const before = view;
+      view = reduceRun(view, e);
+      if (view.lastSeq !== before.lastSeq) onEvent(e);
     },
     async finish() {
-      // Anything still waiting has no outcome coming: end it so listr2 can finish.
+      // Anything still waiting has no outcome coming: end it so listr2 can finish (the summary may still say it).
       stream.close();
-      for (const node of nodes.values()) node.done.settle(undefined);
-      for (const list of builds.values()) for (const pending of list) pending.settle(undefined);
+      for (const [name, task] of nodes) task.done.settle(nodeOf(view, name));
+      for (const pending of builds.values()) pending.settle(undefined);
       try {
         await running;
       } finally {
-        await writeText(out, formatReport(record));
+        if (!isOutputBroken(out)) await writeText(out, formatReport(view));
       }
+    },
+    get outputBroken() {
+      return isOutputBroken(out);
+    },
+    get view() {
+      return view;
     },
   };
 }

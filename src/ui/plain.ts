@@ -1,52 +1,69 @@
-// Line renderer for CI and pipes: one timestamped line per state change, then the report.
+// Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
 import { countOf, describePhase, firstLine, formatClock } from './labels.js';
-import { createRunRecord, recordEvent } from './record.js';
+import { describeNodePlan, describePlan } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { writeText } from './write.js';
+import { forTerminal } from './terminal-text.js';
+import { initialView, reduceRun } from './view.js';
+import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 const phaseWidth = 'rolling back'.length;
 
+type Line = [subject: string, phase: string, detail?: string];
+
 export function createPlainRenderer(out: NodeJS.WritableStream): Renderer {
-  const record = createRunRecord();
+  guardOutput(out);
+  let view = initialView();
   let subjectWidth = 0;
   let last = Promise.resolve();
-  const emit = (time: string, subject: string, phase: string, detail = '') => {
-    const text = `${formatClock(time)} ${subject.padEnd(subjectWidth)}  ${phase.padEnd(phaseWidth)}  ${detail}`;
-    last = writeText(out, `${text.trimEnd()}\n`);
+  const write = (text: string) => {
+    if (!isOutputBroken(out)) last = writeText(out, text);
   };
   return {
     onEvent(e) {
-      recordEvent(record, e);
-      // Node lines align; longer subjects (build hosts) just push their own line right.
+      const before = view;
+      view = reduceRun(view, e);
+      if (view.lastSeq === before.lastSeq) return; // not part of this run (or after its summary)
+      // Node lines align; longer subjects (builds) just push their own line right.
       if (e.type === 'run-start') subjectWidth = Math.max('fleet'.length, ...e.nodes.map((n) => n.length));
-      describeLine(e, emit);
+      const clock = formatClock(e.time);
+      // Every line whole (clock, subject): `grep web-1` in a CI log shows a node's whole story, plan included.
+      const lines = describeEvent(e).map(([subject, phase, detail = '']) =>
+        forTerminal(`${clock} ${subject.padEnd(subjectWidth)}  ${phase.padEnd(phaseWidth)}  ${detail}`.trimEnd()));
+      write(`${lines.join('\n')}\n`);
     },
     async finish() {
       await last;
-      await writeText(out, formatReport(record));
+      write(formatReport(view));
+      await last;
+    },
+    get outputBroken() {
+      return isOutputBroken(out);
+    },
+    get view() {
+      return view;
     },
   };
 }
 
-type Emit = (time: string, subject: string, phase: string, detail?: string) => void;
-
-function describeLine(e: FleetEvent, emit: Emit): void {
+function describeEvent(e: FleetEvent): Line[] {
   switch (e.type) {
     case 'run-start':
-      return emit(e.time, 'fleet', e.goal, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`);
+      return [['fleet', e.command === 'plan' ? `plan ${e.goal}` : e.goal, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
+    case 'plan':
+      return [['fleet', 'plan', describePlan(e.plan)], ...e.plan.nodes.map((n): Line => [n.name, 'plan', describeNodePlan(n)])];
     case 'build-start':
-      return emit(e.time, `build@${e.buildHost}`, 'building', `${countOf(e.drvPaths.length, 'derivation')} for ${e.nodes.join(', ')}`);
+      return [[`build@${e.build}`, 'building', `${countOf(e.drvPaths.length, 'derivation')} for ${e.nodes.join(', ')}`]];
     case 'build-done':
-      return emit(e.time, `build@${e.buildHost}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? ''));
+      return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
-      return emit(e.time, e.node, describePhase(e.phase), e.detail);
+      return [[e.node, describePhase(e.phase), e.detail]];
     case 'node-done':
-      return emit(e.time, e.node, e.outcome, firstLine(e.error ?? ''));
-    case 'summary':
-      return emit(e.time, 'fleet', 'done', `exit code ${e.exitCode}`);
+      return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':
-      return emit(e.time, e.subject, '|', e.line);
+      return [[e.node ?? `build@${e.build ?? '?'}`, '|', e.line]];
+    case 'summary':
+      return [['fleet', 'done', `exit code ${e.exitCode}`]];
   }
 }

@@ -1,6 +1,6 @@
-// A recorded run for the renderer tests: 5 nodes, 2 builds (one fails), every kind of outcome.
+// A recorded run for the renderer tests: 5 nodes, a plan, 2 builds (one fails), every kind of outcome and event.
 import { PassThrough } from 'node:stream';
-import type { FleetEvent } from '../../src/events.js';
+import { createEventStream, type EventBody, type FleetEvent } from '../../src/events.js';
 import type { Renderer } from '../../src/ui/index.js';
 
 /** A stream to render into, and what has been written to it so far. */
@@ -20,34 +20,86 @@ export async function drive(renderer: Renderer, events: FleetEvent[], pause = fa
   await renderer.finish();
 }
 
-const at = (s: number) => new Date(Date.UTC(2025, 0, 2, 12, 0, s)).toISOString();
+export const runId = '20250102T120000Z-0badc0de';
+export const at = (s: number) => new Date(Date.UTC(2025, 0, 2, 12, 0, s));
+
+/** Events with real envelopes (v, run, seq, time) from the one place that makes them; `[second, body]` each. */
+export function record(steps: [number, EventBody][], run = runId): FleetEvent[] {
+  const events: FleetEvent[] = [];
+  let second = 0;
+  const emit = createEventStream(run, (e) => events.push(e), () => at(second));
+  for (const [s, body] of steps) {
+    second = s;
+    emit(body);
+  }
+  return events;
+}
+
+/** A store path whose hash starts with `hash` (7 characters shown by the renderers). */
+export const storePath = (hash: string, name: string) => `/nix/store/${hash.padEnd(32, '0')}-${name}`;
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} line ${i + 1}`);
 
 export const nodes = ['web-1', 'web-2', 'web-3', 'db-1', 'cache-1'];
 export const buildLog = lines('big build', 30);
 export const rollbackLog = lines('web-3 switch', 25);
+const old = (n: string) => storePath('0ld0000', `nixos-system-${n}`);
+const neu = (n: string) => storePath('9e70000', `nixos-system-${n}`);
+const drv = (n: string) => storePath('d7v0000', `nixos-system-${n}.drv`);
 
-export const recordedRun: FleetEvent[] = [
-  { type: 'run-start', time: at(0), goal: 'switch', nodes },
-  ...nodes.map((node): FleetEvent => ({ type: 'node-phase', time: at(1), node, phase: 'evaluate', detail: 'hive.nix' })),
-  { type: 'build-start', time: at(2), buildHost: 'local', drvPaths: ['/nix/store/a.drv', '/nix/store/b.drv'], nodes: ['web-1', 'web-3'] },
-  { type: 'build-start', time: at(2), buildHost: 'big', drvPaths: ['/nix/store/c.drv'], nodes: ['db-1'] },
-  { type: 'node-done', time: at(2), node: 'web-2', outcome: 'unchanged' },
-  { type: 'node-done', time: at(2), node: 'cache-1', outcome: 'skipped', error: 'unreachable: connection refused' },
-  { type: 'build-done', time: at(4), buildHost: 'local', ok: true },
-  { type: 'build-done', time: at(5), buildHost: 'big', ok: false, error: 'builder for c.drv failed with exit code 1', log: buildLog },
-  { type: 'node-done', time: at(5), node: 'db-1', outcome: 'failed', error: 'build on big failed\nsecond line' },
-  { type: 'node-phase', time: at(6), node: 'web-1', phase: 'copy', detail: 'from local' },
-  { type: 'node-phase', time: at(6), node: 'web-3', phase: 'copy', detail: 'from local' },
-  { type: 'node-phase', time: at(7), node: 'web-1', phase: 'activate', detail: 'switch' },
-  { type: 'node-phase', time: at(7), node: 'web-3', phase: 'activate', detail: 'switch' },
-  { type: 'node-phase', time: at(8), node: 'web-1', phase: 'verify', detail: '/run/current-system' },
-  { type: 'node-phase', time: at(8), node: 'web-3', phase: 'rollback', detail: 'to generation 41' },
-  { type: 'node-done', time: at(9), node: 'web-1', outcome: 'activated' },
-  { type: 'node-done', time: at(9), node: 'web-3', outcome: 'rolled-back', error: 'switch-to-configuration exited with 4', log: rollbackLog },
-  {
+export const recordedRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes, fleetVersion: '0.1.0' }],
+  ...nodes.map((node): [number, EventBody] => [1, { type: 'node-phase', node, phase: 'evaluate', detail: 'hive.nix' }]),
+  [1, {
+    type: 'plan',
+    plan: {
+      goal: 'switch',
+      builds: [
+        { id: 'local', location: { kind: 'local' }, drvPaths: [drv('web-1'), drv('web-3')], nodes: ['web-1', 'web-3'] },
+        { id: 'builder:big', location: { kind: 'builder', builder: 'big' }, drvPaths: [drv('db-1')], nodes: ['db-1'] },
+      ],
+      nodes: [
+        {
+          name: 'web-1', drvPath: drv('web-1'), outPath: neu('web-1'), to: { system: neu('web-1') }, buildJob: 'local',
+          from: { generation: 41, profileLink: 'system-41-link', profileTarget: old('web-1'), currentSystem: old('web-1') },
+          copy: { kind: 'from-local' }, activate: true, reason: 'switch needed',
+        },
+        {
+          name: 'web-2', drvPath: drv('web-2'), outPath: neu('web-2'), to: { system: neu('web-2') },
+          from: { generation: 7, profileTarget: neu('web-2'), currentSystem: neu('web-2') },
+          copy: { kind: 'none', reason: 'not-needed' }, activate: false, reason: 'up to date',
+        },
+        {
+          name: 'web-3', drvPath: drv('web-3'), outPath: neu('web-3'), to: { system: neu('web-3') }, buildJob: 'local',
+          from: { generation: 41, profileTarget: neu('web-3'), currentSystem: old('web-3') },
+          copy: { kind: 'from-local' }, activate: true, reason: 'switch needed',
+        },
+        {
+          name: 'db-1', drvPath: drv('db-1'), outPath: neu('db-1'), to: { system: neu('db-1') }, buildJob: 'builder:big',
+          from: {}, copy: { kind: 'from-build-host', buildJob: 'builder:big' }, activate: true, reason: 'switch needed',
+        },
+      ],
+    },
+  }],
+  [2, { type: 'build-start', build: 'local', drvPaths: [drv('web-1'), drv('web-3')], nodes: ['web-1', 'web-3'] }],
+  [2, { type: 'build-start', build: 'builder:big', drvPaths: [drv('db-1')], nodes: ['db-1'] }],
+  [2, { type: 'node-done', node: 'web-2', outcome: 'unchanged' }],
+  [2, { type: 'node-done', node: 'cache-1', outcome: 'skipped', error: 'unreachable: connection refused' }],
+  [3, { type: 'log', build: 'local', line: 'building /nix/store/d7v-nixos-system-web-1.drv...' }],
+  [4, { type: 'build-done', build: 'local', ok: true }],
+  [5, { type: 'build-done', build: 'builder:big', ok: false, error: 'builder for c.drv failed with exit code 1', log: buildLog }],
+  [5, { type: 'node-done', node: 'db-1', outcome: 'failed', error: 'build on builder:big failed\nsecond line' }],
+  [6, { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' }],
+  [6, { type: 'node-phase', node: 'web-3', phase: 'copy', detail: 'from local' }],
+  [7, { type: 'node-phase', node: 'web-1', phase: 'activate', detail: 'switch' }],
+  [7, { type: 'node-phase', node: 'web-3', phase: 'activate', detail: 'switch' }],
+  [7, { type: 'log', node: 'web-1', line: 'starting the following units: nginx.service' }],
+  [8, { type: 'node-phase', node: 'web-1', phase: 'verify', detail: '/run/current-system' }],
+  [8, { type: 'node-phase', node: 'web-3', phase: 'rollback', detail: 'to generation 41' }],
+  [9, { type: 'node-done', node: 'web-1', outcome: 'activated' }],
+  [9, { type: 'node-done', node: 'web-3', outcome: 'rolled-back', error: 'switch-to-configuration exited with 4', log: rollbackLog }],
+  [10, {
     type: 'summary',
-    time: at(10),
+    command: 'apply',
     goal: 'switch',
     exitCode: 1,
     durationMs: 10_250,
@@ -56,8 +108,8 @@ export const recordedRun: FleetEvent[] = [
       'web-1': { outcome: 'activated' },
       'web-2': { outcome: 'unchanged' },
       'web-3': { outcome: 'rolled-back', error: 'switch-to-configuration exited with 4' },
-      'db-1': { outcome: 'failed', error: 'build on big failed\nsecond line' },
+      'db-1': { outcome: 'failed', error: 'build on builder:big failed\nsecond line' },
       'cache-1': { outcome: 'skipped', error: 'unreachable: connection refused' },
     },
-  },
-];
+  }],
+]);

@@ -38,7 +38,7 @@ const expectedStates: [string, string][] = [
   ['db-1: failed', 'FAILED'],
   ['cache-1: skipped', 'SKIPPED'],
   ['built on local: 2 derivations for web-1, web-3', 'COMPLETED'],
-  ['build on big failed', 'FAILED'],
+  ['build on builder:big failed', 'FAILED'],
 ];
 
 for (const pause of [true, false]) {
@@ -66,8 +66,8 @@ void test('listr: a running task shows the current phase as title and the detail
   assert.deepEqual(
     errors.map((l) => [l.task?.title, (l.data as { error: string }).error]).sort(),
     [
-      ['build on big failed', 'builder for c.drv failed with exit code 1'],
-      ['db-1: failed', 'build on big failed'],
+      ['build on builder:big failed', 'builder for c.drv failed with exit code 1'],
+      ['db-1: failed', 'build on builder:big failed'],
       ['web-3: rolled-back', 'switch-to-configuration exited with 4'],
     ],
   );
@@ -84,7 +84,8 @@ void test('listr: after the tasks, the same report as the plain renderer', async
 });
 
 void test('listr: a run cut short still finishes, nodes without an outcome fail as unknown', async () => {
-  const { logged, report } = await renderListr([recordedRun[0]!, recordedRun[1]!, recordedRun[6]!]);
+  const buildStart = recordedRun.find((e) => e.type === 'build-start' && e.build === 'local')!;
+  const { logged, report } = await renderListr([recordedRun[0]!, recordedRun[1]!, buildStart]);
   const states = finalStates(logged);
   assert.equal(states.get('web-1: unknown'), 'FAILED');
   assert.equal(states.get('build on local failed'), 'FAILED');
@@ -150,8 +151,9 @@ void test('listr2 is loaded only once a listr renderer starts, not by importing 
     const before = seen.some((u) => u.includes('/node_modules/listr2/'));
     const out = new PassThrough(); out.resume();
     const r = ui.createListrRenderer(out, { renderer: 'test', err: out });
-    r.onEvent({ type: 'run-start', time: new Date().toISOString(), goal: 'switch', nodes: ['a'] });
-    r.onEvent({ type: 'node-done', time: new Date().toISOString(), node: 'a', outcome: 'activated' });
+    const envelope = (seq) => ({ v: 2, run: 'r', seq, time: new Date().toISOString() });
+    r.onEvent({ ...envelope(1), type: 'run-start', command: 'apply', goal: 'switch', nodes: ['a'], fleetVersion: '0' });
+    r.onEvent({ ...envelope(2), type: 'node-done', node: 'a', outcome: 'activated' });
     await r.finish();
     await settle();
     const after = seen.some((u) => u.includes('/node_modules/listr2/'));

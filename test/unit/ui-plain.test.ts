@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FleetEvent } from '../../src/events.js';
 import { createPlainRenderer } from '../../src/ui/index.js';
-import { buildLog, capture, drive, recordedRun, rollbackLog } from './ui-fixture.js';
+import { buildLog, capture, drive, nodes, record, recordedRun, rollbackLog, storePath } from './ui-fixture.js';
 
 async function renderPlain(events: FleetEvent[]): Promise<string[]> {
   const { out, text } = capture();
@@ -25,10 +25,12 @@ void test('one line per state change: time, node, phase, detail', async () => {
     '12:00:00 fleet    switch        5 nodes: web-1, web-2, web-3, db-1, cache-1',
     '12:00:01 db-1     evaluating    hive.nix',
     '12:00:02 build@local  building      2 derivations for web-1, web-3',
-    '12:00:02 build@big  building      1 derivation for db-1',
+    '12:00:02 build@builder:big  building      1 derivation for db-1',
+    '12:00:03 build@local  |             building /nix/store/d7v-nixos-system-web-1.drv...',
     '12:00:04 build@local  built',
-    '12:00:05 build@big  build failed  builder for c.drv failed with exit code 1',
-    '12:00:05 db-1     failed        build on big failed',
+    '12:00:05 build@builder:big  build failed  builder for c.drv failed with exit code 1',
+    '12:00:05 db-1     failed        build on builder:big failed',
+    '12:00:07 web-1    |             starting the following units: nginx.service',
     '12:00:06 web-1    copying       from local',
     '12:00:07 web-3    activating    switch',
     '12:00:08 web-3    rolling back  to generation 41',
@@ -39,14 +41,41 @@ void test('one line per state change: time, node, phase, detail', async () => {
   ]) {
     assert.ok(lines.includes(expected), `missing line: ${expected}`);
   }
-  // Every event gives exactly one line before the report.
+  // Every event gives exactly one line before the report, but the plan: one more per planned node.
   const progress = lines.slice(0, lines.indexOf(''));
-  assert.equal(progress.length, recordedRun.length);
+  assert.equal(progress.length, recordedRun.length + 4);
+});
+
+void test('the plan: a headline, then per node what it runs now -> what it will run, and why', async () => {
+  const lines = await renderPlain(recordedRun);
+  const at = lines.indexOf('12:00:01 fleet    plan          2 builds, 3 copies, 3 of 4 nodes to activate');
+  assert.ok(at >= 0, lines.join('\n'));
+  assert.deepEqual(lines.slice(at + 1, at + 5), [
+    '12:00:01 web-1    plan          gen 41 0ld0000-nixos-system-web-1 → 9e70000-nixos-system-web-1  switch needed',
+    '12:00:01 web-2    plan          gen 7 9e70000-nixos-system-web-2  up to date',
+    '12:00:01 web-3    plan          gen 41 9e70000-nixos-system-web-3 (running 0ld0000-nixos-system-web-3) → 9e70000-nixos-system-web-3  switch needed',
+    '12:00:01 db-1     plan          nothing installed → 9e70000-nixos-system-db-1  switch needed',
+  ]);
+});
+
+void test('the plan of goal build (nothing asked of the targets): only where each node goes', async () => {
+  const out = storePath('9e70000', 'nixos-system-web-1');
+  const lines = await renderPlain(record([
+    [0, { type: 'run-start', command: 'plan', goal: 'build', nodes: ['web-1'], fleetVersion: '0.1.0' }],
+    [1, { type: 'plan', plan: { goal: 'build', builds: [], nodes: [
+      { name: 'web-1', drvPath: `${out}.drv`, outPath: out, to: { system: out }, copy: { kind: 'none', reason: 'not-needed' }, activate: false, reason: 'build only' },
+    ] } }],
+  ]));
+  assert.deepEqual(lines.slice(0, 3), [
+    '12:00:00 fleet  plan build    1 node: web-1',
+    '12:00:01 fleet  plan          0 builds, 0 copies, 0 of 1 node to activate',
+    '12:00:01 web-1  plan          → 9e70000-nixos-system-web-1  build only',
+  ]);
 });
 
 void test('the report: last 20 log lines of each failed build and node', async () => {
   const lines = await renderPlain(recordedRun);
-  const buildAt = lines.indexOf('── build on big failed: builder for c.drv failed with exit code 1');
+  const buildAt = lines.indexOf('── build on builder:big failed: builder for c.drv failed with exit code 1');
   assert.ok(buildAt >= 0);
   assert.equal(lines[buildAt + 1], '   … last 20 of 30 lines');
   assert.deepEqual(lines.slice(buildAt + 2, buildAt + 22), buildLog.slice(10).map((l) => `   ${l}`));
@@ -57,8 +86,8 @@ void test('the report: last 20 log lines of each failed build and node', async (
   assert.deepEqual(lines.slice(nodeAt + 2, nodeAt + 22), rollbackLog.slice(5).map((l) => `   ${l}`));
   assert.ok(!lines.includes(`   ${rollbackLog[4]}`));
 
-  const dbAt = lines.indexOf('── db-1: failed: build on big failed');
-  assert.deepEqual(lines.slice(dbAt, dbAt + 2), ['── db-1: failed: build on big failed', '   (no log)']);
+  const dbAt = lines.indexOf('── db-1: failed: build on builder:big failed');
+  assert.deepEqual(lines.slice(dbAt, dbAt + 2), ['── db-1: failed: build on builder:big failed', '   (no log)']);
   // Successful and skipped nodes get no log section.
   assert.ok(!lines.some((l) => /^── (web-1|web-2|cache-1)/.test(l)));
 });
@@ -69,7 +98,7 @@ void test('the report: summary table and counts per outcome', async () => {
     ['web-1', 'activated'],
     ['web-2', 'unchanged'],
     ['web-3', 'rolled-back', 'switch-to-configuration exited with 4'],
-    ['db-1', 'failed', 'build on big failed'],
+    ['db-1', 'failed', 'build on builder:big failed'],
     ['cache-1', 'skipped', 'unreachable: connection refused'],
   ]);
   assert.ok(lines.includes('5 nodes: 1 activated, 1 unchanged, 1 skipped, 1 failed, 1 rolled-back'));
@@ -79,15 +108,15 @@ void test('the report: summary table and counts per outcome', async () => {
 });
 
 void test('an interrupted run: nodes without an outcome are unknown and get a log section', async () => {
-  const run: FleetEvent[] = [
-    recordedRun[0]!,
-    { type: 'node-done', time: recordedRun[0]!.time, node: 'web-1', outcome: 'activated' },
-    { type: 'node-done', time: recordedRun[0]!.time, node: 'web-2', outcome: 'rollback-failed', error: 'profile set failed', log: ['x'] },
-    {
-      type: 'summary', time: recordedRun[0]!.time, goal: 'switch', exitCode: 3, durationMs: 900, interrupted: true,
+  const run = record([
+    [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes, fleetVersion: '0.1.0' }],
+    [0, { type: 'node-done', node: 'web-1', outcome: 'activated' }],
+    [0, { type: 'node-done', node: 'web-2', outcome: 'rollback-failed', error: 'profile set failed', log: ['x'] }],
+    [0, {
+      type: 'summary', command: 'apply', goal: 'switch', exitCode: 3, durationMs: 900, interrupted: true,
       nodes: { 'web-1': { outcome: 'activated' }, 'web-2': { outcome: 'rollback-failed', error: 'profile set failed' } },
-    },
-  ];
+    }],
+  ]);
   const lines = await renderPlain(run);
   assert.deepEqual(readTable(lines), [
     ['web-1', 'activated'],
@@ -108,10 +137,11 @@ void test('a run that never started prints nothing', async () => {
 });
 
 void test('--verbose output lines are printed under their node or build', async () => {
-  const lines = await renderPlain([
-    recordedRun[0]!,
-    { type: 'log', time: recordedRun[0]!.time, subject: 'web-1', line: 'activated /nix/store/x-web (switch)' },
-    recordedRun.at(-1)!,
-  ]);
+  const lines = await renderPlain(record([
+    [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes, fleetVersion: '0.1.0' }],
+    [0, { type: 'log', node: 'web-1', line: 'activated /nix/store/x-web (switch)' }],
+    [0, { type: 'log', build: 'builder:big', line: 'building x.drv' }],
+  ]));
   assert.ok(lines.includes('12:00:00 web-1    |             activated /nix/store/x-web (switch)'), lines.join('\n'));
+  assert.ok(lines.includes('12:00:00 build@builder:big  |             building x.drv'), lines.join('\n'));
 });

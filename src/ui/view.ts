@@ -1,0 +1,231 @@
+// The state of a run as people see it, folded from events by one pure reducer: every renderer reads this.
+import type { Phase } from '../errors.js';
+import type { Command, EventOf, FleetEvent, Outcome } from '../events.js';
+import type { Goal } from '../goal.js';
+import type { BuildLocation, Plan, SystemState } from '../plan/types.js';
+
+/** Output lines kept per node and per build (the newest); `logTotal` still counts every line. */
+export const LOG_CAP = 200;
+
+export interface NodeView {
+  name: string;
+  /** The phase it is in now (or was in when it ended). */
+  phase?: Phase;
+  detail?: string;
+  phaseSince?: string; // ISO time the current phase began
+  outcome?: Outcome; // undefined: not ended (yet), or the run ended without saying
+  error?: string;
+  /** Streamed output (--verbose), replaced by node-done's log (the failed step's tail) when it has one. */
+  log: readonly string[];
+  logTotal: number;
+  /** From the plan event: what it runs now, what it will run, which build makes it. */
+  from?: SystemState;
+  to?: { system: string };
+  build?: string;
+  activate?: boolean;
+  reason?: string;
+  startedAt?: string; // first phase
+  endedAt?: string; // outcome known
+}
+
+export interface BuildView {
+  id: string; // the plan's BuildJob id
+  location?: BuildLocation; // from the plan
+  state: 'planned' | 'running' | 'done';
+  drvPaths: readonly string[];
+  drvCount: number;
+  nodes: readonly string[];
+  ok?: boolean;
+  error?: string;
+  log: readonly string[];
+  logTotal: number;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** Per outcome how many nodes have it; `pending`: no outcome yet. */
+export type Counts = Readonly<Record<Outcome | 'pending', number>>;
+
+export interface RunView {
+  run?: string;
+  command?: Command;
+  goal?: Goal;
+  fleetVersion?: string;
+  startedAt?: string;
+  endedAt?: string; // the summary's time
+  /** seq of the last event folded in; 0 before any. */
+  lastSeq: number;
+  plan?: Plan;
+  /** run-start order; nodes first seen later are appended. */
+  nodes: readonly NodeView[];
+  nodeIndex: ReadonlyMap<string, number>;
+  /** First-seen order (plan or build-start). */
+  builds: readonly BuildView[];
+  buildIndex: ReadonlyMap<string, number>;
+  /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
+  summary?: EventOf<'summary'>;
+  counts: Counts;
+  /** Events left out: from another run, a seq already seen, or after the summary. */
+  ignored: number;
+}
+
+const noCounts: Counts = {
+  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, pending: 0,
+};
+
+export function initialView(): RunView {
+  return { lastSeq: 0, nodes: [], nodeIndex: new Map(), builds: [], buildIndex: new Map(), counts: noCounts, ignored: 0 };
+}
+
+export function nodeOf(view: RunView, name: string): NodeView | undefined {
+  const i = view.nodeIndex.get(name);
+  return i === undefined ? undefined : view.nodes[i];
+}
+
+export function buildOf(view: RunView, id: string): BuildView | undefined {
+  const i = view.buildIndex.get(id);
+  return i === undefined ? undefined : view.builds[i];
+}
+
+/** Fold a whole event list (tests, replaying a recorded run). */
+export function foldEvents(events: Iterable<FleetEvent>, view: RunView = initialView()): RunView {
+  let v = view;
+  for (const e of events) v = reduceRun(v, e);
+  return v;
+}
+
+/** Pure: returns a new view (sharing what did not change); `view` is never mutated. */
+export function reduceRun(view: RunView, e: FleetEvent): RunView {
+  if (view.summary || (view.run !== undefined && e.run !== view.run) || e.seq <= view.lastSeq) {
+    return { ...view, ignored: view.ignored + 1 };
+  }
+  return apply({ ...view, run: e.run, lastSeq: e.seq }, e);
+}
+
+function apply(view: RunView, e: FleetEvent): RunView {
+  const d = draft(view);
+  switch (e.type) {
+    case 'run-start':
+      for (const name of e.nodes) d.node(name, (n) => n);
+      return d.done({ command: e.command, goal: e.goal, fleetVersion: e.fleetVersion, startedAt: view.startedAt ?? e.time });
+    case 'plan':
+      for (const job of e.plan.builds) {
+        d.build(job.id, (b) => ({
+          ...b,
+          location: job.location,
+          // A build that already started says itself what it builds.
+          ...(b.state === 'planned' ? { drvPaths: job.drvPaths, drvCount: job.drvPaths.length, nodes: job.nodes } : {}),
+        }));
+      }
+      for (const entry of e.plan.nodes) {
+        d.node(entry.name, (n) => ({
+          ...n,
+          ...(entry.from ? { from: entry.from } : {}),
+          to: entry.to,
+          ...(entry.buildJob !== undefined ? { build: entry.buildJob } : {}),
+          activate: entry.activate,
+          reason: entry.reason,
+        }));
+      }
+      return d.done({ plan: e.plan, goal: view.goal ?? e.plan.goal });
+    case 'build-start':
+      d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time }));
+      return d.done();
+    case 'build-done':
+      d.build(e.build, (b) => ({
+        ...b,
+        state: 'done',
+        ok: e.ok,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+        ...(e.log ? replacedLog(e.log) : {}),
+        endedAt: e.time,
+      }));
+      return d.done();
+    case 'node-phase':
+      d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
+      return d.done();
+    case 'log':
+      if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
+      else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
+      return d.done();
+    case 'node-done':
+      d.node(e.node, ({ error: _error, ...n }) => ({
+        ...n,
+        outcome: e.outcome,
+        ...(e.error !== undefined ? { error: e.error } : {}),
+        ...(e.log ? replacedLog(e.log) : {}),
+        endedAt: e.time,
+      }));
+      return d.done();
+    case 'summary':
+      for (const [name, result] of Object.entries(e.nodes)) {
+        d.node(name, ({ error: _error, ...n }) => ({
+          ...n, outcome: result.outcome, ...(result.error !== undefined ? { error: result.error } : {}), endedAt: n.endedAt ?? e.time,
+        }));
+      }
+      return d.done({ summary: e, endedAt: e.time, command: view.command ?? e.command, goal: view.goal ?? e.goal });
+  }
+}
+
+function replacedLog(lines: readonly string[]): { log: readonly string[]; logTotal: number } {
+  return { log: lines.slice(-LOG_CAP), logTotal: lines.length };
+}
+
+function appendedLog(has: { log: readonly string[]; logTotal: number }, line: string): { log: readonly string[]; logTotal: number } {
+  const log = has.log.length >= LOG_CAP ? [...has.log.slice(has.log.length - LOG_CAP + 1), line] : [...has.log, line];
+  return { log, logTotal: has.logTotal + 1 };
+}
+
+interface Draft {
+  /** Change one node (created at the end if unknown), keeping `counts` in step with its outcome. */
+  node(name: string, change: (n: NodeView) => NodeView): void;
+  build(id: string, change: (b: BuildView) => BuildView): void;
+  done(fields?: Partial<RunView>): RunView;
+}
+
+// Copy-on-write per event: lists, indexes and counts are copied at most once per event, however many
+// nodes it touches (a plan or summary of 10k nodes is one copy, not 10k).
+function draft(view: RunView): Draft {
+  let nodes: NodeView[] | undefined;
+  let nodeIndex: Map<string, number> | undefined;
+  let builds: BuildView[] | undefined;
+  let buildIndex: Map<string, number> | undefined;
+  let counts: Record<keyof Counts, number> | undefined;
+  return {
+    node(name, change) {
+      nodes ??= view.nodes.slice();
+      counts ??= { ...view.counts };
+      let i = (nodeIndex ?? view.nodeIndex).get(name);
+      if (i === undefined) {
+        i = nodes.push({ name, log: [], logTotal: 0 }) - 1;
+        (nodeIndex ??= new Map(view.nodeIndex)).set(name, i);
+        counts.pending += 1;
+      }
+      const before = nodes[i]!;
+      const after = change(before);
+      counts[before.outcome ?? 'pending'] -= 1;
+      counts[after.outcome ?? 'pending'] += 1;
+      nodes[i] = after;
+    },
+    build(id, change) {
+      builds ??= view.builds.slice();
+      let i = (buildIndex ?? view.buildIndex).get(id);
+      if (i === undefined) {
+        i = builds.push({ id, state: 'planned', drvPaths: [], drvCount: 0, nodes: [], log: [], logTotal: 0 }) - 1;
+        (buildIndex ??= new Map(view.buildIndex)).set(id, i);
+      }
+      builds[i] = change(builds[i]!);
+    },
+    done(fields = {}) {
+      return {
+        ...view,
+        ...fields,
+        nodes: nodes ?? view.nodes,
+        nodeIndex: nodeIndex ?? view.nodeIndex,
+        builds: builds ?? view.builds,
+        buildIndex: buildIndex ?? view.buildIndex,
+        counts: counts ?? view.counts,
+      };
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// schema/events.schema.json is the NDJSON contract: it must accept what fleet emits, refuse anything else,
+// and say exactly what src/events.ts says. The records below are typed so that `npm run typecheck` fails when
+// src/events.ts gains or loses an event type or field; the tests then fail until the schema says the same.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { Phase } from '../../src/errors.js';
+import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type FleetEvent, type Outcome } from '../../src/events.js';
+import { GOALS } from '../../src/goal.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState } from '../../src/plan/types.js';
+import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
+import { record, recordedRun, storePath } from './ui-fixture.js';
+
+type Json = Record<string, unknown>;
+interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
+const schema = JSON.parse(readFileSync(eventsSchemaPath, 'utf8')) as SchemaNode & { $defs: Record<string, SchemaNode>; allOf: { if: SchemaNode; then: SchemaNode }[] };
+const envelope = ['v', 'run', 'seq', 'time'];
+const sorted = (keys: Iterable<string>) => [...keys].sort();
+
+/** The keys an object type must have (optional ones left out). */
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+
+// One event of each type with EVERY field: a new type or field in src/events.ts is a type error here.
+const path = storePath('9e70000', 'nixos-system-web-1');
+const plan: Required<Plan> = {
+  goal: 'switch',
+  builds: [{ id: 'local', location: { kind: 'local' }, drvPaths: [`${path}.drv`], nodes: ['web-1'] }],
+  nodes: [{
+    name: 'web-1', drvPath: `${path}.drv`, outPath: path, to: { system: path }, buildJob: 'local', copy: { kind: 'from-local' },
+    activate: true, reason: 'switch needed', from: { profileLink: 'system-4-link', generation: 4, profileTarget: path, currentSystem: path, bootedSystem: path },
+  }],
+};
+const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
+  'run-start': { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['web-1'], fleetVersion: '0.1.0' },
+  plan: { type: 'plan', plan },
+  'build-start': { type: 'build-start', build: 'local', drvPaths: [`${path}.drv`], nodes: ['web-1'] },
+  'build-done': { type: 'build-done', build: 'local', ok: false, error: 'failed', log: ['a'] },
+  'node-phase': { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' },
+  log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
+  'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
+  summary: {
+    type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
+    nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
+  },
+};
+// Which fields each type requires: a field turning optional (or required) in src/events.ts is a type error here.
+const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>, true> } = {
+  'run-start': { type: true, command: true, goal: true, nodes: true, fleetVersion: true },
+  plan: { type: true, plan: true },
+  'build-start': { type: true, build: true, drvPaths: true, nodes: true },
+  'build-done': { type: true, build: true, ok: true },
+  'node-phase': { type: true, node: true, phase: true, detail: true },
+  log: { type: true, line: true },
+  'node-done': { type: true, node: true, outcome: true },
+  summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
+};
+const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, rollback: true };
+const outcomes: Record<Outcome, true> = {
+  unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true,
+};
+const commands: Record<Command, true> = { apply: true, plan: true };
+const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
+  local: { kind: 'local' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
+};
+const copies: { [K in CopyRoute['kind']]: Required<Extract<CopyRoute, { kind: K }>> } = {
+  none: { kind: 'none', reason: 'present' }, 'from-local': { kind: 'from-local' }, 'from-build-host': { kind: 'from-build-host', buildJob: 'x' },
+};
+const copyNoneReasons: Record<Extract<CopyRoute, { kind: 'none' }>['reason'], true> = { present: true, 'built-on-target': true, 'not-needed': true };
+
+function resolve(node: SchemaNode): SchemaNode {
+  return node.$ref ? resolve(schema.$defs[node.$ref.replace('#/$defs/', '')]!) : node;
+}
+/** The definition the schema applies to events of `type`. */
+function definitionOf(type: string): SchemaNode {
+  const branch = schema.allOf.find((b) => (b.if.properties?.type as { const?: string } | undefined)?.const === type);
+  assert.ok(branch, `no definition for ${type}`);
+  return resolve(branch.then);
+}
+const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VERSION, run: 'r', seq, time: '2025-01-02T12:00:00.000Z' }) as FleetEvent;
+
+void test('schema: every event of the recorded run is valid, and the run has every event type', () => {
+  assertValidEvents(recordedRun);
+  assert.deepEqual(sorted(new Set(recordedRun.map((e) => e.type))), sorted(Object.keys(everyField)));
+});
+
+void test('schema: its event types are exactly those of src/events.ts', () => {
+  assert.deepEqual(sorted(schema.properties!.type!.enum as string[]), sorted(Object.keys(everyField)));
+  assert.equal(schema.allOf.length, Object.keys(everyField).length);
+});
+
+void test('schema: per event type, the same fields and the same required ones as src/events.ts', () => {
+  for (const [type, sample] of Object.entries(everyField)) {
+    const def = definitionOf(type);
+    assert.deepEqual(sorted(Object.keys(def.properties!)), sorted([...envelope, ...Object.keys(sample)]), `${type}: fields`);
+    assert.deepEqual(sorted(def.required!), sorted([...envelope, ...Object.keys(requiredFields[type as EventBody['type']])]), `${type}: required`);
+    assert.equal((def as Json).additionalProperties, false, `${type}: additionalProperties`);
+  }
+});
+
+void test('schema: every field of every type accepted (a log line names a node or a build)', () => {
+  for (const [type, body] of Object.entries(everyField)) {
+    if (type === 'log') continue;
+    assert.deepEqual(eventProblems(stamp(body as EventBody)), [], type);
+  }
+  const { build: _build, ...nodeLog } = everyField.log;
+  const { node: _node, ...buildLog } = everyField.log;
+  assert.deepEqual(eventProblems(stamp(nodeLog)), []);
+  assert.deepEqual(eventProblems(stamp(buildLog)), []);
+  assert.notDeepEqual(eventProblems(stamp(everyField.log)), [], 'both node and build');
+  assert.notDeepEqual(eventProblems(stamp({ type: 'log', line: 'x' })), [], 'neither node nor build');
+});
+
+void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outcome)', () => {
+  const enumOf = (name: string) => sorted(schema.$defs[name]!.enum as string[]);
+  assert.deepEqual(enumOf('Goal'), sorted(GOALS));
+  assert.deepEqual(enumOf('Command'), sorted(Object.keys(commands)));
+  assert.deepEqual(enumOf('Phase'), sorted(Object.keys(phases)));
+  assert.deepEqual(enumOf('Outcome'), sorted(Object.keys(outcomes)));
+});
+
+void test('schema: the plan structures have the fields of src/plan/types.ts', () => {
+  const fields = (name: string) => sorted(Object.keys(schema.$defs[name]!.properties!));
+  const job: Required<BuildJob> = plan.builds[0]!;
+  const node: Required<NodePlan> = plan.nodes[0]! as Required<NodePlan>;
+  const state: Required<SystemState> = node.from as Required<SystemState>;
+  assert.deepEqual(fields('Plan'), sorted(Object.keys(plan)));
+  assert.deepEqual(fields('BuildJob'), sorted(Object.keys(job)));
+  assert.deepEqual(fields('NodePlan'), sorted(Object.keys(node)));
+  assert.deepEqual(fields('SystemState'), sorted(Object.keys(state)));
+  const branches = (name: string) => Object.fromEntries(schema.$defs[name]!.oneOf!.map((b) => [(b.properties!.kind as { const: string }).const, sorted(Object.keys(b.properties!))]));
+  assert.deepEqual(branches('BuildLocation'), Object.fromEntries(Object.entries(locations).map(([k, v]) => [k, sorted(Object.keys(v))])));
+  assert.deepEqual(branches('CopyRoute'), Object.fromEntries(Object.entries(copies).map(([k, v]) => [k, sorted(Object.keys(v))])));
+  assert.deepEqual(sorted(schema.$defs.CopyRoute!.oneOf![0]!.properties!.reason!.enum as string[]), sorted(Object.keys(copyNoneReasons)));
+  for (const location of Object.values(locations)) {
+    assert.deepEqual(eventProblems(stamp({ type: 'plan', plan: { ...plan, builds: [{ ...job, location }] } })), [], location.kind);
+  }
+  for (const copy of Object.values(copies)) {
+    assert.deepEqual(eventProblems(stamp({ type: 'plan', plan: { ...plan, nodes: [{ ...node, copy }] } })), [], copy.kind);
+  }
+});
+
+void test('schema: refuses a missing field, an extra field, a wrong version, an unknown type', () => {
+  for (const e of recordedRun) {
+    assert.notDeepEqual(eventProblems({ ...e, extra: 1 }), [], `${e.type} with an extra field`);
+    for (const key of envelope) {
+      const { [key as keyof FleetEvent]: _gone, ...without } = e;
+      assert.notDeepEqual(eventProblems(without), [], `${e.type} without ${key}`);
+    }
+    for (const v of [1, 3, '2', null]) assert.notDeepEqual(eventProblems({ ...e, v }), [], `${e.type} with v ${String(v)}`);
+  }
+  const done = recordedRun.find((e) => e.type === 'node-done')!;
+  const { outcome: _outcome, ...noOutcome } = done as Extract<FleetEvent, { type: 'node-done' }>;
+  assert.match(eventProblems(noOutcome).join('\n'), /must have required property 'outcome'/);
+  assert.match(eventProblems({ ...done, extra: 1 }).join('\n'), /must NOT have additional properties "extra"/);
+  assert.match(eventProblems({ ...done, v: 1 }).join('\n'), /\/v must be equal to constant/);
+  assert.match(eventProblems({ ...done, outcome: 'ok' }).join('\n'), /\/outcome must be equal to one of the allowed values/);
+  assert.match(eventProblems({ ...done, type: 'node-started' }).join('\n'), /\/type must be equal to one of the allowed values/);
+  assert.notDeepEqual(eventProblems({ ...done, seq: 0 }), []);
+  assert.notDeepEqual(eventProblems({ ...done, time: 'yesterday' }), []);
+  // Deep in the plan: an extra field on a node's plan entry.
+  const planEvent = recordedRun.find((e) => e.type === 'plan')!;
+  const p = (planEvent as Extract<FleetEvent, { type: 'plan' }>).plan;
+  assert.notDeepEqual(eventProblems({ ...planEvent, plan: { ...p, nodes: [{ ...p.nodes[0]!, from: { generation: 'x' } }] } }), []);
+  assert.notDeepEqual(eventProblems({ ...planEvent, plan: { ...p, nodes: [{ ...p.nodes[0]!, extra: true }] } }), []);
+});
+
+void test('docs/events.md: its example run is valid, in order, and every event type it names exists', () => {
+  const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
+  const block = /```ndjson\n([^]*?)```/.exec(doc);
+  assert.ok(block, 'an ndjson example');
+  const events = block[1]!.trim().split('\n').map((l) => JSON.parse(l) as FleetEvent);
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+  assert.deepEqual([events[0]!.type, events.at(-1)!.type], ['run-start', 'summary']);
+  const section = doc.slice(doc.indexOf('## Event types'), doc.indexOf('## The plan'));
+  const documented = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]!).slice(1); // the header is `type`
+  assert.deepEqual(sorted(documented), sorted(Object.keys(everyField)));
+});
+
+void test('assertValidEvents: one error listing every invalid event with its problems', () => {
+  const events = record([
+    [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['a'], fleetVersion: '0' }],
+    [1, { type: 'node-phase', node: 'a', phase: 'copy', detail: 'x' }],
+    [2, { type: 'node-done', node: 'a', outcome: 'activated' }],
+  ]);
+  assert.doesNotThrow(() => assertValidEvents(events));
+  const bad = [events[0], { ...events[1]!, phase: 'teleport' }, events[2], { ...events[2]!, v: 1, extra: 'x' }];
+  assert.throws(() => assertValidEvents(bad), (err: Error) => {
+    assert.match(err.message, /^2 of 4 events do not match schema\/events\.schema\.json:/);
+    assert.match(err.message, /event #1 \(type "node-phase", seq 2\).*\n {2}- \/phase must be equal to one of the allowed values/);
+    assert.match(err.message, /event #3 \(type "node-done", seq 3\)/);
+    assert.match(err.message, /- \(event\) must NOT have additional properties "extra"/);
+    assert.match(err.message, /- \/v must be equal to constant/);
+    assert.doesNotMatch(err.message, /event #0|event #2/);
+    return true;
+  });
+});
