@@ -3,6 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { readEventLines, type EventOf, type FleetEvent } from '../../src/events.js';
 import { labNixEnv } from '../../lab/index.js';
+import { assertValidEvents } from '../events-validate.js';
 
 const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 export const NIX_ENV = labNixEnv;
@@ -28,7 +29,9 @@ export { readEventLines as parseEvents } from '../../src/events.js';
 export async function runFleet(args: string[], env: Record<string, string> = {}): Promise<FleetRun> {
   const r = await spawnFleet(args, env);
   const stdout = String(r.stdout);
-  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events: args.includes('--json') ? readEventLines(stdout) : [] };
+  const events = args.includes('--json') ? readEventLines(stdout) : [];
+  assertValidEvents(events); // every event a lab test sees honours the contract (schema/events.schema.json)
+  return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events };
 }
 
 export function summaryOf(run: FleetRun): Extract<FleetEvent, { type: 'summary' }> {
