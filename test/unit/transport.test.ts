@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { quoteArgv } from '../../src/transport/quote.js';
 import { buildSshOptions } from '../../src/transport/ssh.js';
 import { readNixSshOpts } from '../../src/transport/pool.js';
+import { runLocal } from '../../src/transport/run.js';
 
 test('quoteArgv round-trips hostile arguments through a real shell', () => {
   const argv = ['printf', '%s\\n', "it's", '$(touch /tmp/pwned)', '`id`', 'a b', '', ';rm -rf /', '\\', '"q"', '\n', '*', '-n'];
@@ -29,4 +30,18 @@ test('a pinned builder key turns strict host key checking on against that key on
 test('NIX_SSHOPTS is split on whitespace as Nix does', () => {
   assert.deepEqual(readNixSshOpts({ NIX_SSHOPTS: ' -F /x/cfg  -o  BatchMode=yes ' }), ['-F', '/x/cfg', '-o', 'BatchMode=yes']);
   assert.deepEqual(readNixSshOpts({}), []);
+});
+
+test('runLocal streams whole lines: a UTF-8 character split across writes, and a last line without a newline', async () => {
+  // Two writes 200 ms apart cut "é" (0xc3 0xa9) in half: they arrive as two chunks.
+  const child = `const w = (b) => process.stdout.write(Buffer.from(b));
+w([0x63, 0x61, 0x66, 0xc3]);
+setTimeout(() => { w([0xa9, 0x0a]); process.stderr.write('err line\\n'); w('last'); }, 200);`;
+  const lines: string[] = [];
+  const r = await runLocal([process.execPath, '-e', child], { onLine: (line) => lines.push(line) });
+  assert.equal(r.failed, false, r.message);
+  assert.deepEqual(lines.filter((l) => l !== 'err line'), ['café', 'last']);
+  assert.ok(lines.includes('err line'), 'stderr lines are streamed too');
+  assert.equal(r.stdout, 'café\nlast', 'the result keeps the output as printed');
+  assert.equal(r.stderr, 'err line');
 });
