@@ -35,7 +35,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       pool,
       emit: (e) => renderer.onEvent(e),
       signal,
-    })).exitCode);
+    })).exitCode, signal);
   } finally {
     await renderer.finish();
   }
