@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -158,6 +159,7 @@ describe('transport on a 1-host lab', { skip: requireLabCapable() }, () => {
     child.kill('SIGKILL');
     await child;
     assert.equal(await waitUntil(() => processesNaming(controlPath).length === 0, 20_000), true, `left behind: ${processesNaming(controlPath).join(', ')}`);
+    await rm(dirname(controlPath), { recursive: true, force: true }); // a killed fleet cannot remove its (empty) control dir
   });
 });
 
