@@ -3,9 +3,10 @@ import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import type { CliIo } from './io.js';
 
-export async function withHosts<T>(io: CliIo, _signal: AbortSignal, use: (pool: HostPool, run: RunCommand) => Promise<T>): Promise<T> {
+/** signal: Ctrl+C, which cancels connects in progress (masters already up stay until the end). */
+export async function withHosts<T>(io: CliIo, signal: AbortSignal, use: (pool: HostPool, run: RunCommand) => Promise<T>): Promise<T> {
   const [{ createHostPool }, { runLocal }] = await Promise.all([import('../transport/pool.js'), import('../transport/run.js')]);
-  const pool = createHostPool({ env: io.env }); // TODO(transport merge): pass signal
+  const pool = createHostPool({ env: io.env, signal });
   try {
     return await use(pool, runLocal);
   } finally {

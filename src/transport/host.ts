@@ -7,6 +7,9 @@ export interface Host {
   readonly isLocal: boolean;
   /** Run argv on the machine; remote argv is quoted by quoteArgv, never concatenated. */
   run(argv: string[], options?: RunOptions): Promise<CommandResult>;
+  /** Run argv over a brand-new connection of its own (own TCP connection and authentication), never the
+   *  master: proves the machine can be reached now (magic-rollback confirmation). Locally: just runs. */
+  runFresh(argv: string[], options?: RunOptions): Promise<CommandResult>;
   /** How nix-copy-closure reaches this machine from the deployer (undefined for local). */
   readonly copyTarget?: CopyTarget;
   /** Open the connection up front (one SSH handshake for the whole run). */

@@ -7,6 +7,7 @@ export function createLocalHost(run: RunCommand = runLocal): Host {
     label: 'local',
     isLocal: true,
     run: (argv, options) => run(argv, options),
+    runFresh: (argv, options) => run(argv, options),
     connect: async () => {},
     close: async () => {},
     closeSync: () => {},

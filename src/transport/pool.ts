@@ -33,7 +33,14 @@ export function nodeEndpoint(node: ResolvedNode, nixSshOpts: string[]): SshEndpo
   };
 }
 
-export function createHostPool(options: { run?: RunCommand; env?: NodeJS.ProcessEnv } = {}): HostPool {
+export interface HostPoolOptions {
+  run?: RunCommand;
+  env?: NodeJS.ProcessEnv; // for NIX_SSHOPTS
+  /** Ctrl+C: cancels every connect in progress and refuses new ones; masters already up stay until closeAll. */
+  signal?: AbortSignal;
+}
+
+export function createHostPool(options: HostPoolOptions = {}): HostPool {
   // /tmp, not os.tmpdir(): a long TMPDIR would push socket paths past the 108-byte limit.
   const dir = mkdtempSync('/tmp/fleet-');
   const nixSshOpts = readNixSshOpts(options.env);
@@ -47,10 +54,10 @@ export function createHostPool(options: { run?: RunCommand; env?: NodeJS.Process
   process.once('exit', closeAllSync);
 
   const obtain = (endpoint: SshEndpoint): Host => {
-    const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions]);
+    const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions, endpoint.knownHostsFile]);
     let host = hosts.get(key);
     if (!host) {
-      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run });
+      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run, signal: options.signal });
       hosts.set(key, host);
     }
     return host;

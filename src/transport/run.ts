@@ -29,9 +29,12 @@ export type RunCommand = (argv: string[], options?: RunOptions) => Promise<Comma
 export const runLocal: RunCommand = async (argv, options = {}) => {
   const [file, ...args] = argv;
   if (!file) throw new Error('runLocal: empty argv');
-  const child = execa(file, args, {
+  // execa splits lines itself: UTF-8 decoded across chunk boundaries, the last line kept without its newline.
+  const lines = options.onLine ? forwardLines(options.onLine) : undefined;
+  const r = await execa(file, args, {
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    ...(lines ? { stdout: lines, stderr: lines } : {}),
     env: options.env,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -40,21 +43,6 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     stripFinalNewline: true,
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (options.onLine) {
-    const onLine = options.onLine;
-    // Whole lines only: a chunk can end mid-line.
-    const forwardLines = () => {
-      let partial = '';
-      return (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) onLine(line);
-      };
-    };
-    child.stdout?.on('data', forwardLines());
-    child.stderr?.on('data', forwardLines());
-  }
-  const r = await child;
   return {
     argv,
     exitCode: r.exitCode,
@@ -66,6 +54,19 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     message: r.failed ? (r.shortMessage ?? `command failed: ${file}`) : '',
   };
 };
+
+/** An execa line transform that shows each non-blank line to onLine and keeps the output unchanged. */
+function forwardLines(onLine: (line: string) => void) {
+  return {
+    preserveNewlines: true, // the result's stdout stays byte for byte what the command printed
+    *transform(line: unknown) {
+      const text = String(line);
+      const bare = text.replace(/\r?\n$/, '');
+      if (bare.trim()) onLine(bare);
+      yield text;
+    },
+  };
+}
 
 /** The last lines of a result's output: what a person needs to see of a failure. */
 export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, count = 20): string[] {

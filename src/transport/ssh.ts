@@ -1,8 +1,9 @@
 // An SSH Host: one multiplexed master per host for the whole run, every command and copy rides it.
 import { execaSync } from 'execa';
 import type { Host } from './host.js';
+import { startMaster, type Master } from './master.js';
 import { quoteArgv } from './quote.js';
-import { runLocal, type CommandResult, type RunCommand } from './run.js';
+import { runLocal, type RunCommand } from './run.js';
 
 export interface SshEndpoint {
   label: string;
@@ -19,19 +20,36 @@ export interface SshEndpoint {
 export interface SshHostOptions {
   controlPath: string; // short: unix sockets are limited to 108 bytes
   run?: RunCommand;
+  /** Cancels connecting (Ctrl+C); a master already up is not touched. */
+  signal?: AbortSignal;
 }
 
-/** Options every ssh invocation for this endpoint gets, master or client, fleet's or Nix's. */
-export function buildSshOptions(endpoint: SshEndpoint, controlPath?: string): string[] {
-  const options: string[] = [];
-  if (endpoint.sshConfig) options.push('-F', endpoint.sshConfig);
-  options.push(...endpoint.sshOptions);
-  if (endpoint.port !== undefined) options.push('-p', String(endpoint.port));
-  if (endpoint.knownHostsFile) options.push('-o', `UserKnownHostsFile=${endpoint.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes');
+/** How an ssh invocation uses the host's master: rides it, is it, or bypasses it with a connection of its own. */
+export type MuxRole = { role: 'client' | 'master'; controlPath: string } | { role: 'fresh' };
+
+/**
+ * Options for every ssh invocation for this endpoint, fleet's or Nix's (NIX_SSHOPTS); without mux, no
+ * multiplexing options at all (a build host's own ssh to a target).
+ */
+export function buildSshOptions(endpoint: SshEndpoint, mux?: MuxRole): string[] {
+  // ssh keeps the FIRST value of each -o option: what fleet must enforce goes before anything a user supplies
+  // (NIX_SSHOPTS="-o StrictHostKeyChecking=no" must not defeat a pinned key; -o also beats any -F config).
+  const enforced: string[] = [];
+  if (endpoint.knownHostsFile) {
+    enforced.push('-o', `UserKnownHostsFile=${endpoint.knownHostsFile}`, '-o', 'GlobalKnownHostsFile=/dev/null');
+    enforced.push('-o', 'StrictHostKeyChecking=yes', '-o', 'VerifyHostKeyDNS=no');
+  }
+  if (mux) enforced.push('-o', `ControlMaster=${mux.role === 'master' ? 'yes' : 'no'}`);
+  // A user's ControlPersist would fork the master into the background, out of reach of fleet's watchdog.
+  if (mux?.role === 'master') enforced.push('-o', 'ControlPersist=no');
+  const user = [...(endpoint.sshConfig ? ['-F', endpoint.sshConfig] : []), ...endpoint.sshOptions];
+  const port = endpoint.port !== undefined ? ['-p', String(endpoint.port)] : [];
+  // Defaults after the user's options, so theirs win; BatchMode: a password prompt must never hang a deploy.
   const seconds = Math.max(1, Math.ceil(endpoint.connectTimeoutMs / 1000));
-  options.push('-o', `ConnectTimeout=${seconds}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3');
-  if (controlPath) options.push('-o', `ControlPath=${controlPath}`);
-  return options;
+  const defaults = ['-o', 'BatchMode=yes', '-o', `ConnectTimeout=${seconds}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'];
+  // -S is assigned, not first-wins: last, it beats a ControlPath from the user's options or ssh config.
+  const socket = mux ? ['-S', mux.role === 'fresh' ? 'none' : mux.controlPath] : [];
+  return [...enforced, ...user, ...port, ...defaults, ...socket];
 }
 
 export function formatDestination(endpoint: Pick<SshEndpoint, 'user' | 'host'>): string {
@@ -41,50 +59,60 @@ export function formatDestination(endpoint: Pick<SshEndpoint, 'user' | 'host'>):
 export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): Host {
   const run = options.run ?? runLocal;
   const dest = formatDestination(endpoint);
-  const clientOptions = buildSshOptions(endpoint, options.controlPath);
+  const clientOptions = buildSshOptions(endpoint, { role: 'client', controlPath: options.controlPath });
   const exitArgs = [...clientOptions, '-O', 'exit', dest];
-  let master: Promise<void> | undefined;
-  let opened = false;
+  let connecting: Promise<void> | undefined;
+  let master: Master | undefined;
 
   const openMaster = async (): Promise<void> => {
-    // -f -N with ControlPersist: ssh authenticates, then leaves a background master with stdio closed.
-    const r = await run(['ssh', ...clientOptions, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=300', '-f', '-N', dest], {
+    const started = await startMaster({
+      sshArgs: [...buildSshOptions(endpoint, { role: 'master', controlPath: options.controlPath }), '-N', dest],
+      controlPath: options.controlPath,
       timeoutMs: endpoint.connectTimeoutMs + 5000,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (r.failed) throw new SshConnectError(endpoint, r);
-    opened = true;
+    if (!started.ok) throw new SshConnectError(endpoint, started.reason, started.detail);
+    master = started.master;
   };
+  const connect = () => (connecting ??= openMaster());
 
   return {
     label: endpoint.label,
     isLocal: false,
-    copyTarget: { dest, sshOpts: [...clientOptions, '-o', 'ControlMaster=no'] },
-    connect: () => (master ??= openMaster()),
+    copyTarget: { dest, sshOpts: clientOptions },
+    connect,
     run: async (argv, runOptions) => {
-      await (master ??= openMaster());
-      return run(['ssh', ...clientOptions, '-o', 'ControlMaster=no', dest, quoteArgv(argv)], runOptions);
+      await connect();
+      return run(['ssh', ...clientOptions, dest, quoteArgv(argv)], runOptions);
     },
+    runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, quoteArgv(argv)], runOptions),
     close: async () => {
-      if (!opened) return;
-      opened = false;
+      await connecting?.catch(() => {});
+      const m = master;
+      if (!m) return;
+      master = undefined;
       await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
+      const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
+      if (!gone) m.kill();
     },
     closeSync: () => {
-      if (!opened) return;
-      opened = false;
+      const m = master;
+      if (!m) return;
+      master = undefined;
       execaSync('ssh', exitArgs, { reject: false, timeout: 5000, stdio: 'ignore' });
+      m.kill(); // the process is exiting: nothing of the master may stay behind
     },
   };
 }
 
-/** A host could not be reached: says who, how, and ssh's own words. */
+/** A host could not be reached: says who, how, and why (ssh's own words, a timeout, or an interrupt). */
 export class SshConnectError extends Error {
-  readonly result: CommandResult;
-  constructor(endpoint: SshEndpoint, result: CommandResult) {
+  readonly reason: 'failed' | 'timed-out' | 'canceled';
+  constructor(endpoint: SshEndpoint, reason: 'failed' | 'timed-out' | 'canceled', detail: string) {
     const where = `${formatDestination(endpoint)}${endpoint.port ? ` port ${endpoint.port}` : ''}`;
-    const why = result.timedOut ? 'timed out' : result.stderr.trim().split('\n').slice(-3).join('; ') || result.message;
+    const why = reason === 'timed-out' ? 'timed out' : reason === 'canceled' ? 'canceled: interrupted while connecting' : detail;
     super(`cannot connect to ${endpoint.label} (${where}): ${why}`);
     this.name = 'SshConnectError';
-    this.result = result;
+    this.reason = reason;
   }
 }
