@@ -128,6 +128,7 @@ export async function main(argv: string[]): Promise<void> {
   const session = createSession();
   // A closed stdout (`fleet apply --json | head -1`) must never abort a deployment: renderers stop writing.
   process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   let interrupts = 0;
   const onSignal = (name: string) => {
     interrupts++;

@@ -8,7 +8,8 @@ import { startBuilds } from './builds.js';
 import { decideExitCode } from './outcome.js';
 import { schedule } from './scheduler.js';
 import { STAGES } from './stages.js';
-import { createRunState, finishNode, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
+import { SshConnectError } from '../transport/ssh.js';
+import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
 
 export interface ApplyResult {
   plan?: Plan;
@@ -40,7 +41,11 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const builds = startBuilds(run, everything.builds, outOf);
   const prepared = await probeAndPlan(fleet, evaluated, prepare);
   for (const [name, state] of Object.entries(prepared.states)) run.targets.set(name, state);
-  for (const f of prepared.failures) finishNode(run, f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
+  for (const f of prepared.failures) {
+    // A connect cancelled by Ctrl+C is a node never started, not a node that failed.
+    if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') finishNode(run, f.node, 'skipped', stopReason(run));
+    else finishNode(run, f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
+  }
   run.emit({ type: 'plan', plan: prepared.plan });
   builds.keepOnly(prepared.plan);
 
