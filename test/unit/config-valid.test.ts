@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDiagnostic } from '../../src/errors.js';
-import { loadFleet, type ResolvedFleet } from '../../src/config/index.js';
+import { loadFleet, parseFleet, type ResolvedFleet } from '../../src/config/index.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/valid/', import.meta.url));
 const example = fileURLToPath(new URL('../../fleet.example.yaml', import.meta.url));
@@ -91,7 +91,7 @@ const checks: Record<string, (fleet: ResolvedFleet) => void> = {
     assert.equal(f.nodes['web-1']!.system, 'x86_64-linux');
   },
   'defaults.yaml': (f) => {
-    assert.deepEqual(f.nix, { file: path.resolve(dir, '../nix/hive.nix') });
+    assert.deepEqual(f.nix, { file: path.resolve(dir, '../nix/system.nix') });
     const a = f.nodes.a!;
     assert.deepEqual(
       [a.user, a.tags, a.buildHost, a.sshOptions, a.sshConfig, a.system, a.profile],
@@ -102,7 +102,7 @@ const checks: Record<string, (fleet: ResolvedFleet) => void> = {
     const b = f.nodes.b!;
     assert.deepEqual(
       [b.user, b.tags, b.buildHost, b.sshOptions, b.sshConfig, b.profile],
-      ['root', ['special'], { kind: 'local' }, [], '/etc/ssh/fleet_config', '/nix/var/nix/profiles/system'],
+      ['root', ['special'], { kind: 'local' }, [], '/dev/null', '/nix/var/nix/profiles/system'],
     );
     assert.deepEqual([b.privilegeEscalation, b.substituteOnDestination, b.checkSystem], [[], false, true]);
     assert.deepEqual([b.connectTimeoutMs, b.activationTimeoutMs], [120_000, 90_000]);
@@ -124,7 +124,8 @@ test('the valid corpus is big enough', () => {
 for (const file of files) {
   const name = path.basename(file);
   test(`valid: ${path.relative(path.join(dir, '../..'), file)}`, async () => {
-    const fleet = await loadFleet(file);
+    // The example names the lab's ssh_config, which exists only while a lab runs: its paths are not checked here.
+    const fleet = name === 'fleet.example.yaml' ? parseFleet(readFileSync(file, 'utf8'), file) : await loadFleet(file);
     assert.equal(fleet.file, file);
     assert.equal(fleet.dir, path.dirname(file));
     const declared = [...readFileSync(file, 'utf8').matchAll(/^# warn: (\d+):(\d+): (.+)$/gm)];
