@@ -1,6 +1,8 @@
 // Checks the schema cannot express: references between parts of the file, and settings that cannot take effect.
-import { listCode } from './describe.js';
+import { describePlace, listCode } from './describe.js';
 import type { Finding } from './findings.js';
+import { NODE_DEFAULTS } from './resolve.js';
+import { parseSshOptions, SshOptionError } from './ssh-options.js';
 import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
 import type { HostSpec } from './types.js';
 import type { Path } from './yaml-source.js';
@@ -15,6 +17,8 @@ export function checkSemantics(data: unknown): Finding[] {
   const findings: Finding[] = [];
   checkBuilders(builders, findings);
   checkBuildHost(['defaults', 'buildHost'], defaults.buildHost, builderNames, findings);
+  checkSshOptions(['defaults', 'sshOptions'], defaults.sshOptions, findings);
+  for (const [name, value] of Object.entries(builders)) checkSshOptions(['builders', name, 'sshOptions'], asMap(value)?.sshOptions, findings);
   const specs = new Map<string, HostSpec | undefined>();
   for (const [name, value] of Object.entries(nodes)) {
     const node = asMap(value);
@@ -22,8 +26,9 @@ export function checkSemantics(data: unknown): Finding[] {
     specs.set(name, readHost(['nodes', name], node, findings));
     checkBuildHost(['nodes', name, 'buildHost'], node.buildHost, builderNames, findings);
     checkBuilderSystem(name, node, defaults, builders, findings);
+    checkSshOptions(['nodes', name, 'sshOptions'], node.sshOptions, findings);
   }
-  warnSameAddress(nodes, specs, findings);
+  checkSameTarget(nodes, defaults, specs, findings);
   warnUnusedDefaults(defaults, nodes, specs, findings);
   return findings;
 }
@@ -47,25 +52,41 @@ function checkBuilderSystem(name: string, node: RawMap, defaults: RawMap, builde
   });
 }
 
-/** Two nodes on one address would deploy two systems to one machine, in a race. */
-function warnSameAddress(nodes: RawMap, specs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
+/** Two nodes on one address and profile would deploy two systems to one profile: each run reverts the other. */
+function checkSameTarget(nodes: RawMap, defaults: RawMap, specs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
   const seen = new Map<string, string>();
   for (const [name, spec] of specs) {
     if (!spec) continue;
-    const ownPort = asMap(nodes[name])?.port;
-    const port = spec.port ?? (typeof ownPort === 'number' ? ownPort : 22);
+    const node = asMap(nodes[name]) ?? {};
+    const port = spec.port ?? (typeof node.port === 'number' ? node.port : 22);
     const address = `${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${port}`;
-    const first = seen.get(address);
+    const profile = asText(node.profile) ?? asText(defaults.profile) ?? NODE_DEFAULTS.profile;
+    const key = `${address} ${profile}`;
+    const first = seen.get(key);
     if (first === undefined) {
-      seen.set(address, name);
+      seen.set(key, name);
       continue;
     }
     findings.push({
       path: ['nodes', name, 'host'],
       at: 'value',
-      severity: 'warning',
-      message: `node \`${name}\` has the same address as node \`${first}\` (\`${address}\`); both would deploy to one machine`,
+      severity: 'error',
+      message:
+        `node \`${name}\` has the same address as node \`${first}\` (\`${address}\`) and the same profile \`${profile}\`: ` +
+        'deploying both would make one revert the other; remove one, or give them different `profile`s',
     });
+  }
+}
+
+/** ssh options as ssh and Nix will read them (see ssh-options.ts); only lists the schema accepted are read. */
+function checkSshOptions(path: Path, value: unknown, findings: Finding[]): void {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return;
+  try {
+    parseSshOptions(value);
+  } catch (e) {
+    if (!(e instanceof SshOptionError)) throw e;
+    const where = [...path, e.index];
+    findings.push({ path: where, at: 'value', severity: 'error', message: `${describePlace(where)}: ${e.message}` });
   }
 }
 

@@ -123,7 +123,7 @@ test('a duration past 24h is a located check error, not a timer that fires at on
 });
 
 test('warnings travel with a valid fleet', () => {
-  const fleet = parseFleet(`${head}nodes:\n  a:\n    host: h\n  b:\n    host: h\n`, '/f.yaml');
+  const fleet = parseFleet(`${head}defaults:\n  user: u\nnodes:\n  a:\n    host: h\n    user: v\n`, '/f.yaml');
   assert.equal(fleet.warnings.length, 1);
   assert.equal(fleet.warnings[0]!.severity, 'warning');
   assert.equal(fleet.warnings[0]!.file, '/f.yaml');
