@@ -2,6 +2,7 @@
 import { describePlace, listCode } from './describe.js';
 import type { Finding } from './findings.js';
 import { NODE_DEFAULTS } from './resolve.js';
+import { checkBuildersMode } from './semantic-builders.js';
 import { parseSshOptions, SshOptionError } from './ssh-options.js';
 import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
 import type { HostSpec } from './types.js';
@@ -15,7 +16,8 @@ export function checkSemantics(data: unknown): Finding[] {
   const nodes = asMap(root.nodes) ?? {};
   const builderNames = Object.keys(builders);
   const findings: Finding[] = [];
-  checkBuilders(builders, findings);
+  const builderSpecs = checkBuilders(builders, findings);
+  checkBuildersMode(root, builderSpecs, findings);
   checkBuildHost(['defaults', 'buildHost'], defaults.buildHost, builderNames, findings);
   checkSshOptions(['defaults', 'sshOptions'], defaults.sshOptions, findings);
   for (const [name, value] of Object.entries(builders)) checkSshOptions(['builders', name, 'sshOptions'], asMap(value)?.sshOptions, findings);
@@ -29,7 +31,7 @@ export function checkSemantics(data: unknown): Finding[] {
     checkSshOptions(['nodes', name, 'sshOptions'], node.sshOptions, findings);
   }
   checkSameTarget(nodes, defaults, specs, findings);
-  warnUnusedDefaults(defaults, nodes, specs, findings);
+  warnUnusedDefaults(root, specs, builderSpecs, findings);
   return findings;
 }
 
@@ -90,18 +92,25 @@ function checkSshOptions(path: Path, value: unknown, findings: Finding[]): void 
   }
 }
 
-/** A default every node overrides is dead configuration, often a sign of a misplaced key. */
-function warnUnusedDefaults(defaults: RawMap, nodes: RawMap, specs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
-  const entries = Object.entries(nodes).map(([name, value]) => ({ node: asMap(value) ?? {}, spec: specs.get(name) }));
+/** Keys of `defaults` that builders inherit too. */
+const BUILDER_INHERITS = ['user', 'sshOptions', 'sshConfig'];
+
+/** A default every node (and, for what builders inherit, every builder) overrides is dead configuration, often a misplaced key. */
+function warnUnusedDefaults(root: RawMap, specs: Map<string, HostSpec | undefined>, builderSpecs: Map<string, HostSpec | undefined>, findings: Finding[]): void {
+  const defaults = asMap(root.defaults) ?? {};
+  const entries = Object.entries(asMap(root.nodes) ?? {}).map(([name, value]) => ({ entry: asMap(value) ?? {}, spec: specs.get(name) }));
   if (entries.length === 0) return;
+  const builders = Object.entries(asMap(root.builders) ?? {}).map(([name, value]) => ({ entry: asMap(value) ?? {}, spec: builderSpecs.get(name) }));
   for (const key of Object.keys(defaults)) {
-    const overridden = entries.every(({ node, spec }) => node[key] !== undefined || (key === 'user' && spec?.user !== undefined));
+    const users = BUILDER_INHERITS.includes(key) ? [...entries, ...builders] : entries;
+    const overridden = users.every(({ entry, spec }) => entry[key] !== undefined || (key === 'user' && spec?.user !== undefined));
     if (!overridden) continue;
+    const who = BUILDER_INHERITS.includes(key) && builders.length > 0 ? 'node and builder' : 'node';
     findings.push({
       path: ['defaults', key],
       at: 'key',
       severity: 'warning',
-      message: `\`defaults.${key}\` is never used: every node sets its own \`${key}\``,
+      message: `\`defaults.${key}\` is never used: every ${who} sets its own \`${key}\``,
     });
   }
 }

@@ -61,3 +61,56 @@ function checkArgument(args: readonly string[], i: number, flag: string): string
   if (value === '') throw new SshOptionError(i, `the argument of \`-${flag}\` is empty`);
   return value;
 }
+
+/** ssh_config lines equal to each ssh flag, for builders Nix's own ssh reaches (its NIX_SSHOPTS is one for all builders). */
+const CONFIG_LINES: Record<string, (value: string) => string[]> = {
+  o: (v) => [v], // ssh_config accepts `Key=value` as written
+  i: (v) => [`IdentityFile ${v}`],
+  p: (v) => [`Port ${v}`],
+  l: (v) => [`User ${v}`],
+  F: (v) => [`Include ${v}`],
+  J: (v) => [`ProxyJump ${v}`],
+  c: (v) => [`Ciphers ${v}`],
+  m: (v) => [`MACs ${v}`],
+  b: (v) => [`BindAddress ${v}`],
+  B: (v) => [`BindInterface ${v}`],
+  '4': () => ['AddressFamily inet'],
+  '6': () => ['AddressFamily inet6'],
+  C: () => ['Compression yes'],
+  A: () => ['ForwardAgent yes'],
+  a: () => ['ForwardAgent no'],
+  x: () => ['ForwardX11 no'],
+  X: () => ['ForwardX11 yes'],
+  Y: () => ['ForwardX11 yes', 'ForwardX11Trusted yes'],
+  q: () => ['LogLevel QUIET'],
+  k: () => ['GSSAPIDelegateCredentials no'],
+  K: () => ['GSSAPIAuthentication yes', 'GSSAPIDelegateCredentials yes'],
+  g: () => ['GatewayPorts yes'],
+};
+
+/** The flags `sshOptionsToConfig` can express, for messages. */
+export const CONFIG_FLAGS = [...Object.keys(CONFIG_LINES), 'v'];
+
+/** An ssh argument list as ssh_config lines; throws SshOptionError on a flag that has no ssh_config form. */
+export function sshOptionsToConfig(args: readonly string[]): string[] {
+  const lines: string[] = [];
+  let verbose = 0;
+  for (const option of parseSshOptions(args)) {
+    if (option.flag === 'v') {
+      verbose++;
+      continue;
+    }
+    const toLines = CONFIG_LINES[option.flag];
+    if (!toLines) {
+      throw new SshOptionError(
+        option.index,
+        `\`-${option.flag}\` cannot reach Nix's ssh for \`buildHost: builders\` (it has no ssh_config form); ` +
+          `builders take ${CONFIG_FLAGS.map((f) => `\`-${f}\``).join(', ')}`,
+      );
+    }
+    lines.push(...toLines(option.value ?? ''));
+  }
+  // -v, -vv, -vvv: ssh's DEBUG1..3; ssh_config has the same levels.
+  if (verbose > 0) lines.push(`LogLevel DEBUG${Math.min(verbose, 3)}`);
+  return lines;
+}

@@ -20,6 +20,7 @@ export const ACTIVATING_GOALS: readonly Goal[] = ['switch', 'boot', 'test', 'dry
 export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
   switch (ref.kind) {
     case 'local':
+    case 'builders': // the deployer's Nix realises; the deploy side hands it `--builders` (see nix/machines.ts)
       return { kind: 'local' };
     case 'target':
       return { kind: 'node', node: node.name };

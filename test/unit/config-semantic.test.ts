@@ -13,7 +13,7 @@ const head = 'version: 1\nnix:\n  file: ./hive.nix\n';
 test('buildHost: a bare word naming no builder is an error listing builders, a close match and the host-spec form', () => {
   const out = diagnose(`${head}builders:\n  big:\n    host: b1\n  small:\n    host: b2\nnodes:\n  a:\n    host: h\n    buildHost: bigg\n`);
   assert.equal(out.length, 1);
-  assert.match(out[0]!, /^12:16 error: invalid `buildHost` of node `a`: `bigg` is not `local`, `target` or a builder name; did you mean `big`\?/);
+  assert.match(out[0]!, /^12:16 error: invalid `buildHost` of node `a`: `bigg` is not `local`, `target`, `builders` or a builder name; did you mean `big`\?/);
   assert.match(out[0]!, /\(builders: `big` and `small`\)/);
   assert.match(out[0]!, /write a host spec such as `root@bigg` or `ssh:\/\/bigg`/);
 });
@@ -102,4 +102,15 @@ test('ssh options parse like ssh getopt: bundled flags, attached and separate ar
   // An argument may start with `-`: ssh takes the next element whatever it is.
   assert.deepEqual(parseSshOptions(['-i', '-key']).map((o) => o.value), ['-key']);
   assert.deepEqual(diagnose(`${head}nodes:\n  a:\n    host: h\n    sshOptions: [-o, BatchMode=yes, -C, -i, /k]\n`), []);
+});
+
+test('builders use defaults.user, sshOptions and sshConfig too, so those are unused only when builders override them as well', () => {
+  const text = (builderUser: string) => `${head}defaults:\n  user: ops\nbuilders:\n  b:\n    host: ${builderUser}b1\nnodes:\n  a:\n    host: h\n    user: root\n`;
+  assert.deepEqual(diagnose(text('')), []);
+  assert.deepEqual(diagnose(text('nix@')), ['5:3 warning: `defaults.user` is never used: every node and builder sets its own `user`']);
+});
+
+test('buildHost: builders resolves, and `builders` is reserved as a builder name', () => {
+  assert.deepEqual(diagnose(`${head}builders:\n  b:\n    host: b1\nnodes:\n  a:\n    host: h\n    buildHost: builders\n`), []);
+  assert.match(diagnose(`${head}builders:\n  builders:\n    host: b1\nnodes:\n  a:\n    host: h\n`)[0]!, /^5:3 error: builder name `builders` is reserved/);
 });

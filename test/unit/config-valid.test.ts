@@ -49,6 +49,7 @@ const checks: Record<string, (fleet: ResolvedFleet) => void> = {
     assert.equal(n.checkSystem, false);
   },
   'flake-remote.yaml': (f) => {
+    assert.equal(f.buildersUseSubstitutes, false);
     assert.deepEqual(f.nix, { flake: 'github:example/infra?dir=hosts' });
     assert.equal(f.nodes.edge!.host, 'edge.example.com');
   },
@@ -79,7 +80,7 @@ const checks: Record<string, (fleet: ResolvedFleet) => void> = {
   'builders.yaml': (f) => {
     const big = f.builders.big!;
     assert.deepEqual(big.host, { user: 'nix', host: 'build-1.example.com', port: 2200 });
-    assert.deepEqual([big.speedFactor, big.mandatoryFeatures, big.sshOptions], [2.5, ['big-parallel'], ['-i', '/etc/nix/builder_key']]);
+    assert.deepEqual([big.speedFactor, big.mandatoryFeatures, big.sshOptions], [2, ['big-parallel'], ['-i', '/etc/nix/builder_key']]);
     assert.equal(big.sshConfig, path.join(dir, 'lab/ssh_config'));
     assert.deepEqual(f.builders.arm!.host, { user: 'builder', host: '2001:db8::42', port: 2201 });
     assert.deepEqual(f.builders.any!.systems, []);
@@ -89,6 +90,17 @@ const checks: Record<string, (fleet: ResolvedFleet) => void> = {
     assert.deepEqual(f.nodes.adhoc!.buildHost, { kind: 'host', spec: { user: 'nix', host: 'adhoc.example.com' } });
     assert.deepEqual(f.nodes.here!.buildHost, { kind: 'local' });
     assert.equal(f.nodes['web-1']!.system, 'x86_64-linux');
+  },
+  'builders-mode.yaml': (f) => {
+    assert.equal(f.buildersUseSubstitutes, true);
+    assert.deepEqual(f.nodes['web-1']!.buildHost, { kind: 'builders' });
+    const [b1, b2, b3] = [f.builders['build-1']!, f.builders['build-2']!, f.builders['build-3']!];
+    // Inherited from defaults: user, sshOptions, sshConfig; the user in a host spec wins over `user`, which wins over defaults.
+    assert.deepEqual([b1.host, b1.sshOptions, b1.sshConfig], [{ user: 'deploy', host: 'build-1' }, ['-o', 'ServerAliveInterval=5', '-i', '/etc/fleet/key'], path.join(dir, 'lab/ssh_config')]);
+    assert.deepEqual([b2.host, b2.sshOptions, b2.sshConfig], [{ user: 'nix', host: 'build-2.example.com', port: 2222 }, ['-4', '-C'], '/dev/null']);
+    assert.deepEqual(b3.host, { user: 'builder', host: 'build-3' });
+    assert.deepEqual([b1.maxJobs, b1.speedFactor, b1.supportedFeatures, b1.mandatoryFeatures], [4, 2, ['kvm', 'big-parallel'], ['benchmark']]);
+    assert.deepEqual(Object.keys(f.builders), ['build-1', 'build-2', 'build-3']);
   },
   'defaults.yaml': (f) => {
     assert.deepEqual(f.nix, { file: path.resolve(dir, '../nix/system.nix') });
