@@ -1,6 +1,8 @@
 // parseFleet: YAML → schema → semantic checks → resolved model, collecting every problem with its line:col.
+import path from 'node:path';
 import { ConfigError, type Diagnostic } from '../errors.js';
 import type { Finding } from './findings.js';
+import { checkPaths, type PathProbe } from './paths.js';
 import { resolveFleet } from './resolve.js';
 import { getValidator } from './schema.js';
 import { translateSchemaErrors } from './schema-messages.js';
@@ -12,8 +14,8 @@ import { parseYaml, type Located, type Path } from './yaml-source.js';
 
 const EMPTY_FILE_MESSAGE = 'the fleet file is empty; it needs at least `version: 1`, `nix` and `nodes`';
 
-/** Every diagnostic (errors and warnings, sorted by position) and the fleet when there is no error. */
-export function analyseFleet(text: string, file: string): { fleet?: ResolvedFleet; diagnostics: Diagnostic[] } {
+/** Every diagnostic (errors and warnings, sorted by position) and the fleet when there is no error; paths are checked only with a probe. */
+export function analyseFleet(text: string, file: string, probe?: PathProbe): { fleet?: ResolvedFleet; diagnostics: Diagnostic[] } {
   const yaml = parseYaml(text);
   const located: Located[] = [...yaml.problems];
   if (!yaml.fatal && (yaml.data === null || yaml.data === undefined)) {
@@ -22,7 +24,8 @@ export function analyseFleet(text: string, file: string): { fleet?: ResolvedFlee
     const validate = getValidator();
     const schemaFindings = validate(yaml.data) ? [] : translateSchemaErrors(validate.errors ?? [], yaml.data);
     // "After the schema passes for that part": no semantic noise about a value the schema already refused.
-    const semantic = checkSemantics(yaml.data).filter((f) => !schemaFindings.some((s) => isPrefix(s.path, f.path)));
+    const onDisk = probe ? checkPaths(yaml.data, path.dirname(path.resolve(file)), probe) : [];
+    const semantic = [...checkSemantics(yaml.data), ...onDisk].filter((f) => !schemaFindings.some((s) => isPrefix(s.path, f.path)));
     for (const f of [...schemaFindings, ...semantic]) located.push(placeFinding(yaml.source, f));
   }
   const diagnostics = sortUnique(located).map((d) => ({ file, ...d }));
@@ -30,9 +33,9 @@ export function analyseFleet(text: string, file: string): { fleet?: ResolvedFlee
   return { fleet: resolveFleet(yaml.data as FleetFile, file, diagnostics), diagnostics };
 }
 
-/** Pure: throws ConfigError carrying every error (and the warnings) when the file is invalid. */
-export function parseFleet(text: string, file: string): ResolvedFleet {
-  const { fleet, diagnostics } = analyseFleet(text, file);
+/** Pure unless given a probe: throws ConfigError carrying every error (and the warnings) when the file is invalid. */
+export function parseFleet(text: string, file: string, probe?: PathProbe): ResolvedFleet {
+  const { fleet, diagnostics } = analyseFleet(text, file, probe);
   if (!fleet) throw new ConfigError(diagnostics);
   return fleet;
 }

@@ -22,7 +22,7 @@ export const NODE_DEFAULTS = {
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
-export const FLEET_DEFAULTS = { allowApplyAll: true };
+export const FLEET_DEFAULTS = { allowApplyAll: true, buildersUseSubstitutes: false };
 
 /** Assumes the file passed the schema and semantic checks (host specs parse, builders exist). */
 export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[]): ResolvedFleet {
@@ -30,27 +30,39 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
   const dir = path.dirname(abs);
   const builderNames = Object.keys(raw.builders ?? {});
   const builders: Record<string, Builder> = {};
-  for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, dir);
+  for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, raw.defaults ?? {}, dir);
   const nodes: Record<string, ResolvedNode> = {};
   for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw.defaults ?? {}, builderNames, dir);
   const nix = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
-  return { file: abs, dir, nix, allowApplyAll: raw.allowApplyAll ?? FLEET_DEFAULTS.allowApplyAll, builders, nodes, warnings };
+  return {
+    file: abs,
+    dir,
+    nix,
+    allowApplyAll: raw.allowApplyAll ?? FLEET_DEFAULTS.allowApplyAll,
+    buildersUseSubstitutes: raw.buildersUseSubstitutes ?? FLEET_DEFAULTS.buildersUseSubstitutes,
+    builders,
+    nodes,
+    warnings,
+  };
 }
 
-function resolveBuilder(name: string, b: RawBuilder, dir: string): Builder {
+/** A builder inherits the fleet-wide SSH settings of `defaults` (user, sshOptions, sshConfig) unless it sets its own. */
+function resolveBuilder(name: string, b: RawBuilder, d: NodeDefaults, dir: string): Builder {
   const spec = parseHostSpec(b.host);
   const port = spec.port ?? b.port;
+  const user = spec.user ?? b.user ?? d.user;
+  const sshConfig = b.sshConfig ?? d.sshConfig;
   return {
     name,
-    host: { ...spec, ...(port !== undefined && { port }) },
+    host: { ...(user !== undefined && { user }), host: spec.host, ...(port !== undefined && { port }) },
     systems: [...(b.systems ?? [])],
     maxJobs: b.maxJobs ?? BUILDER_DEFAULTS.maxJobs,
     speedFactor: b.speedFactor ?? BUILDER_DEFAULTS.speedFactor,
     supportedFeatures: [...(b.supportedFeatures ?? BUILDER_DEFAULTS.supportedFeatures)],
     mandatoryFeatures: [...(b.mandatoryFeatures ?? BUILDER_DEFAULTS.mandatoryFeatures)],
     ...(b.publicHostKey !== undefined && { publicHostKey: b.publicHostKey }),
-    sshOptions: [...(b.sshOptions ?? BUILDER_DEFAULTS.sshOptions)],
-    ...(b.sshConfig !== undefined && { sshConfig: path.resolve(dir, b.sshConfig) }),
+    sshOptions: [...(b.sshOptions ?? d.sshOptions ?? BUILDER_DEFAULTS.sshOptions)],
+    ...(sshConfig !== undefined && { sshConfig: path.resolve(dir, sshConfig) }),
   };
 }
 

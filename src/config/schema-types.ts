@@ -14,7 +14,7 @@ export type User = string;
  */
 export type Tags = string[];
 /**
- * Where the system is built: `local` (here), `target` (on the node itself), the name of a builder under `builders`, or a host spec.
+ * Where the system is built: `local` (here), `target` (on the node itself), `builders` (Nix spreads the builds over every machine under `builders`, as remote builds), the name of one builder, or a host spec.
  */
 export type BuildHost = string;
 /**
@@ -53,6 +53,7 @@ export type Host = string;
  * SSH port (default: ssh's own, usually 22).
  */
 export type Port = number;
+export type Feature = string;
 /**
  * Overrides the evaluated attribute for this node (default: the node name).
  */
@@ -75,6 +76,10 @@ export interface FleetFile {
    * When false, `fleet apply` refuses to run without an explicit `--on` selector (GitOps safety).
    */
   allowApplyAll?: boolean;
+  /**
+   * With `buildHost: builders`: Nix's `builders-use-substitutes`, i.e. builders fetch missing build inputs from their own substituters instead of receiving them from the deployer. Nix applies it to all builders at once, so it is fleet-wide.
+   */
+  buildersUseSubstitutes?: boolean;
   defaults?: NodeDefaults;
   /**
    * Remote build hosts, by name. A node's `buildHost` may name one.
@@ -136,33 +141,37 @@ export interface NodeDefaults {
   activationTimeout?: string;
 }
 /**
- * A remote build host, reached over SSH.
+ * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
  */
 export interface Builder {
   host: Host;
   port?: Port;
   /**
-   * System types this builder can build, e.g. [x86_64-linux].
+   * SSH user on this builder (default: the user in `host`, else `defaults.user`, else ssh's own choice: ssh_config `User` or your local user name).
+   */
+  user?: string;
+  /**
+   * System types this builder can build, e.g. [x86_64-linux] (Nix machines file field 2; none listed means the deployer's own system, as in Nix).
    *
    * @minItems 1
    */
   systems?: [System, ...System[]];
   /**
-   * How many builds may run at once on this builder.
+   * How many builds may run at once on this builder (Nix machines file field 4).
    */
   maxJobs?: number;
   /**
-   * Relative speed, as in Nix machines files.
+   * Relative speed, a positive whole number (Nix machines file field 5): Nix prefers builders with a higher speedFactor / running builds.
    */
   speedFactor?: number;
   /**
-   * System features this builder supports (e.g. kvm, big-parallel).
+   * System features this builder supports (e.g. kvm, big-parallel); a derivation is built here only if it requires no other feature (Nix machines file field 6).
    */
-  supportedFeatures?: string[];
+  supportedFeatures?: Feature[];
   /**
-   * Features a derivation must require to be built here.
+   * Features a derivation must require to be built here (Nix machines file field 7); they count as supported too, as in Nix.
    */
-  mandatoryFeatures?: string[];
+  mandatoryFeatures?: Feature[];
   /**
    * Base64 of the builder's SSH public host key line, as in Nix machines files; pins the key.
    */

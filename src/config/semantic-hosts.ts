@@ -1,5 +1,5 @@
 // Checks the schema cannot express, part 1: host specs, their ports and users, and `buildHost` references.
-import { parseBuildHost } from './buildhost.js';
+import { parseBuildHost, RESERVED_BUILD_HOSTS } from './buildhost.js';
 import { describePlace } from './describe.js';
 import type { Finding } from './findings.js';
 import { parseHostSpec } from './hostspec.js';
@@ -43,17 +43,19 @@ function checkPortAgrees(owner: Path, entry: RawMap, fromSpec: number | undefine
   findings.push(error([...owner, 'port'], `${place} is ${own} but its \`host\` gives port ${fromSpec}; keep one of them`));
 }
 
-/** Builder entries: reserved names and host specs. */
-export function checkBuilders(builders: RawMap, findings: Finding[]): void {
+/** Builder entries: reserved names and host specs; returns each builder's parsed host. */
+export function checkBuilders(builders: RawMap, findings: Finding[]): Map<string, HostSpec | undefined> {
+  const specs = new Map<string, HostSpec | undefined>();
   for (const [name, value] of Object.entries(builders)) {
-    if (name === 'local' || name === 'target') {
+    if ((RESERVED_BUILD_HOSTS as readonly string[]).includes(name)) {
       findings.push(
         error(['builders', name], `builder name \`${name}\` is reserved: \`buildHost: ${name}\` already means something; rename the builder`, 'key'),
       );
     }
     const entry = asMap(value);
-    if (entry) readHost(['builders', name], entry, findings);
+    if (entry) specs.set(name, readHost(['builders', name], entry, findings));
   }
+  return specs;
 }
 
 /** A `buildHost` where it is written (node or defaults). */

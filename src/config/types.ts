@@ -12,20 +12,21 @@ export interface HostSpec {
 export type BuildHostRef =
   | { kind: 'local' }
   | { kind: 'target' }
+  | { kind: 'builders' } // Nix's remote builds over every builder (`--builders`), its scheduler picks
   | { kind: 'builder'; name: string } // a key under `builders:`
   | { kind: 'host'; spec: HostSpec }; // an ad-hoc host spec
 
 export interface Builder {
   name: string;
-  host: HostSpec;
+  host: HostSpec; // user: the host spec's, else the builder's `user`, else `defaults.user`, else unset (ssh decides)
   systems: string[];
   maxJobs: number;
   speedFactor: number;
   supportedFeatures: string[];
   mandatoryFeatures: string[];
   publicHostKey?: string; // base64 of the host's public key line, as in Nix machines files
-  sshOptions: string[];
-  sshConfig?: string; // absolute path of an ssh_config file; ssh gets `-F <sshConfig>`
+  sshOptions: string[]; // the builder's own, else `defaults.sshOptions`
+  sshConfig?: string; // absolute path of an ssh_config file (the builder's own, else `defaults.sshConfig`); ssh gets `-F <sshConfig>`
 }
 
 export interface ResolvedNode {
@@ -52,7 +53,8 @@ export interface ResolvedFleet {
   dir: string; // its directory: relative paths in the file resolve against it
   nix: { file: string } | { flake: string }; // absolute path (file) or flake reference (local paths made absolute)
   allowApplyAll: boolean;
-  builders: Record<string, Builder>;
+  buildersUseSubstitutes: boolean; // Nix's `builders-use-substitutes` for `buildHost: builders`
+  builders: Record<string, Builder>; // in file order
   nodes: Record<string, ResolvedNode>; // in file order
   warnings: Diagnostic[];
 }

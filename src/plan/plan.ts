@@ -18,6 +18,7 @@ export interface PlanInput {
 export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
   switch (ref.kind) {
     case 'local':
+    case 'builders': // the deployer's Nix realises; the deploy side hands it `--builders` (see nix/machines.ts)
       return { kind: 'local' };
     case 'target':
       return { kind: 'node', node: node.name };

@@ -1,5 +1,6 @@
 // User-facing `--on` errors: each says what exists, so the next command can be right.
 import { suggest } from '../util/suggest.js';
+import { clip } from './clip.js';
 import type { Term } from './parse.js';
 
 const shownItems = 10;
@@ -16,22 +17,23 @@ export function formatList(items: readonly string[], max = shownItems): string {
 export function describeNoMatch(term: Term, names: readonly string[], tags: readonly string[]): string {
   const [what, candidates] = term.kind === 'name' ? ['node', names] : ['tag', tags];
   const list = `${what === 'node' ? 'nodes' : 'tags'}: ${formatList(candidates)}`;
-  if (term.glob) return `--on: no ${what} matches \`${term.pattern}\` (in \`${term.text}\`); ${list}`;
-  const close = suggest(term.pattern, candidates);
+  if (term.glob) return `--on: no ${what} matches \`${clip(term.pattern)}\` (in \`${clip(term.text)}\`); ${list}`;
+  const close = suggest(term.pattern, sameLength(term.pattern, candidates));
+  const shown = clip(term.pattern);
   const hint = close === undefined ? '' : ` did you mean \`${close}\`?`;
-  const subject = what === 'node' ? `no node named \`${term.pattern}\`` : `no tag \`${term.pattern}\``;
+  const subject = what === 'node' ? `no node named \`${shown}\`` : `no tag \`${shown}\``;
   return `--on: ${subject};${hint} ${list}`;
 }
 
 /** An `&` term kept nothing of what the terms before it selected. */
 export function describeEmptyIntersection(text: string, term: Term, applied: readonly Term[], before: number): string {
-  return `--on: \`${text}\` selects no node: none of the ${plural(before)} selected by \`${joinTerms(applied)}\` matches \`${term.text}\``;
+  return `--on: \`${clip(text)}\` selects no node: none of the ${plural(before)} selected by \`${clip(joinTerms(applied))}\` matches \`${clip(term.text)}\``;
 }
 
 /** A `!` term removed the last nodes left. */
 export function describeEmptyExclusion(text: string, term: Term, applied: readonly Term[], removed: readonly string[]): string {
-  const left = applied.length === 0 ? `all ${plural(removed.length)}` : `the ${plural(removed.length)} left by \`${joinTerms(applied)}\``;
-  return `--on: \`${text}\` selects no node: \`${term.text}\` excludes ${left} (${formatList(removed)})`;
+  const left = applied.length === 0 ? `all ${plural(removed.length)}` : `the ${plural(removed.length)} left by \`${clip(joinTerms(applied))}\``;
+  return `--on: \`${clip(text)}\` selects no node: \`${clip(term.text)}\` excludes ${left} (${formatList(removed)})`;
 }
 
 function joinTerms(terms: readonly Term[]): string {
@@ -40,4 +42,10 @@ function joinTerms(terms: readonly Term[]): string {
 
 function plural(n: number): string {
   return `${n.toLocaleString('en-US')} node${n === 1 ? '' : 's'}`;
+}
+
+/** Only candidates `suggest` could accept (edit distance >= length difference), so a huge term costs no quadratic work. */
+function sameLength(word: string, candidates: readonly string[]): string[] {
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  return candidates.filter((c) => Math.abs(c.length - word.length) <= limit);
 }

@@ -1,6 +1,7 @@
 // Parse `--on` text into terms; all syntax errors surface here, before any node is looked at.
 import { UsageError } from '../errors.js';
-import { compileGlob, isGlob } from './glob.js';
+import { clip } from './clip.js';
+import { compileGlob, isGlob, type Glob } from './glob.js';
 
 /** How a term combines: `,`-separated plain terms union, `&` intersects, `!` excludes. */
 export type TermOp = 'union' | 'intersect' | 'exclude';
@@ -9,7 +10,7 @@ export interface Term {
   op: TermOp;
   kind: 'name' | 'tag';
   pattern: string; // the name or tag, or a glob over them
-  glob?: RegExp; // set when `pattern` has glob syntax
+  glob?: Glob; // set when `pattern` has glob syntax
   text: string; // the term as written, for messages
 }
 
@@ -25,12 +26,12 @@ export function parseSelector(text: string): Selector {
   const bad = allowed.exec(text);
   if (bad) {
     const shown = bad[0] === ' ' ? 'a space' : `\`${bad[0]}\``;
-    throw new UsageError(`--on: ${shown} is not allowed (column ${bad.index + 1} of \`${text}\`); separate terms with \`,\` only`);
+    throw new UsageError(`--on: ${shown} is not allowed (column ${bad.index + 1} of \`${clip(text)}\`); separate terms with \`,\` only`);
   }
   const terms: Term[] = [];
   let column = 1;
   for (const part of text.split(',')) {
-    if (part === '') throw new UsageError(`--on: empty term at column ${column} of \`${text}\``);
+    if (part === '') throw new UsageError(`--on: empty term at column ${column} of \`${clip(text)}\``);
     terms.push(parseTerm(part));
     column += part.length + 1;
   }
@@ -41,7 +42,7 @@ function parseTerm(text: string): Term {
   const op: TermOp = text.startsWith('&') ? 'intersect' : text.startsWith('!') ? 'exclude' : 'union';
   const rest = op === 'union' ? text : text.slice(1);
   if (rest === '') throw new UsageError(`--on: \`${text}\` needs a term after it (e.g. \`${text}tag:eu\`)`);
-  if (/^[&!]/.test(rest)) throw new UsageError(`--on: \`${text}\`: a term takes at most one \`&\` or \`!\` prefix`);
+  if (/^[&!]/.test(rest)) throw new UsageError(`--on: \`${clip(text)}\`: a term takes at most one \`&\` or \`!\` prefix`);
   const [kind, pattern] = splitKind(rest, text);
   const glob = compileGlob(pattern, text); // also validates every character of a plain name
   return isGlob(pattern) ? { op, kind, pattern, text, glob } : { op, kind, pattern, text };
@@ -58,8 +59,8 @@ function splitKind(rest: string, text: string): ['name' | 'tag', string] {
   }
   const colon = pattern.indexOf(':');
   if (colon >= 0) {
-    throw new UsageError(`--on: \`${text}\`: unknown term kind \`${pattern.slice(0, colon + 1)}\`; terms are NAME, GLOB, tag:TAG or @TAG`);
+    throw new UsageError(`--on: \`${clip(text)}\`: unknown term kind \`${clip(pattern.slice(0, colon + 1))}\`; terms are NAME, GLOB, tag:TAG or @TAG`);
   }
-  if (pattern.includes('@')) throw new UsageError(`--on: \`${text}\`: \`@\` may only start a term (as in \`@web\`)`);
+  if (pattern.includes('@')) throw new UsageError(`--on: \`${clip(text)}\`: \`@\` may only start a term (as in \`@web\`)`);
   return [kind, pattern];
 }

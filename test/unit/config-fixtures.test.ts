@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, formatDiagnostic, type Diagnostic } from '../../src/errors.js';
-import { parseFleet } from '../../src/config/index.js';
+import { parseFleet, probePath } from '../../src/config/index.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/invalid/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
@@ -48,7 +48,7 @@ for (const name of files) {
     assert.ok(expected.some((e) => e.severity === 'error'), 'the fixture states no expected error');
     let error: unknown;
     try {
-      parseFleet(text, file);
+      parseFleet(text, file, probePath); // paths on disk are checked, as `fleet check` does
     } catch (e) {
       error = e;
     }

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { parseDuration, parseFleet } from '../../src/config/index.js';
 import { resolveFlakeRef } from '../../src/config/resolve.js';
+import { getSchema } from '../../src/config/schema.js';
+import { ConfigError, formatDiagnostic } from '../../src/errors.js';
 
 const head = 'version: 1\nnix:\n  file: ./hive.nix\n';
 
@@ -81,13 +83,47 @@ test('resolved nodes do not share arrays with defaults or each other', () => {
   assert.deepEqual(fleet.nodes.b!.tags, ['x']);
 });
 
-test('durations: ms, s, m, h', () => {
-  assert.deepEqual(['250ms', '10s', '5m', '2h'].map(parseDuration), [250, 10_000, 300_000, 7_200_000]);
+test('durations: ms, s, m, h, from 1s to 24h, never past a Node timer (2^31-1 ms)', () => {
+  assert.deepEqual(['1000ms', '10s', '5m', '2h', '24h', '86400000ms'].map(parseDuration), [1000, 10_000, 300_000, 7_200_000, 86_400_000, 86_400_000]);
   assert.throws(() => parseDuration('10'), /not a duration/);
+  for (const text of ['1000h', '25h', '86400001ms', '1441m', '999ms', '0s', `${'9'.repeat(30)}h`]) {
+    assert.throws(() => parseDuration(text), /is not from `1s` to `24h`/, text);
+  }
+});
+
+test("the schema's duration pattern accepts exactly the durations parseDuration accepts", () => {
+  const pattern = new RegExp(String((getSchema().$defs as Record<string, Record<string, unknown>>).duration!.pattern), 'u');
+  const accepts = (text: string) => {
+    try {
+      parseDuration(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const values = [...Array.from({ length: 2000 }, (_, i) => i), 86_399, 86_400, 86_401, 999_999, 1_000_000, 9_999_999, 10_000_000];
+  const extra = [85_999_999, 86_000_000, 86_399_999, 86_400_000, 86_400_001, 86_499_999, 89_999_999, 90_000_000, 99_999_999, 100_000_000];
+  for (const n of [...values, ...extra, ...Array.from({ length: 2000 }, (_, i) => 86_390_000 + i * 10)]) {
+    for (const unit of ['ms', 's', 'm', 'h']) {
+      const text = `${n}${unit}`;
+      assert.equal(pattern.test(text), accepts(text), text);
+    }
+  }
+  for (const text of ['010s', '1.5h', '1e3ms', ' 1s', '1s ', '1S']) assert.equal(pattern.test(text), false, text);
+});
+
+test('a duration past 24h is a located check error, not a timer that fires at once', () => {
+  assert.throws(
+    () => parseFleet(`${head}nodes:\n  a:\n    host: h\n    activationTimeout: 1000h\n`, '/f.yaml'),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.diagnostics.map(formatDiagnostic).join('\n') ===
+        '/f.yaml:7:24: `activationTimeout` of node `a` must be a duration from `1s` to `24h`, such as `1500ms`, `10s`, `5m` or `1h`, got `1000h`',
+  );
 });
 
 test('warnings travel with a valid fleet', () => {
-  const fleet = parseFleet(`${head}nodes:\n  a:\n    host: h\n  b:\n    host: h\n`, '/f.yaml');
+  const fleet = parseFleet(`${head}defaults:\n  user: u\nnodes:\n  a:\n    host: h\n    user: v\n`, '/f.yaml');
   assert.equal(fleet.warnings.length, 1);
   assert.equal(fleet.warnings[0]!.severity, 'warning');
   assert.equal(fleet.warnings[0]!.file, '/f.yaml');

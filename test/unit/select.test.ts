@@ -224,3 +224,65 @@ void test('10,000 nodes × 50 tags select in well under 100 ms', () => {
   assert.ok(result.length > 0);
   assert.ok(best < 100, `best of 3 runs took ${best.toFixed(1)} ms`);
 });
+
+/** The glob semantics the old RegExp compiler had, as a reference for small patterns only. */
+function referenceGlob(pattern: string): RegExp {
+  const source = pattern.replace(/\[!/g, '[^').replace(/\./g, '\\.').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`);
+}
+
+void test('globs match exactly like their regular-expression reading, on every small pattern tried', () => {
+  const atoms = ['a', 'b', '-', '.', '*', '**', '?', '[ab]', '[!a]', '[a-c]'];
+  const texts = ['', 'a', 'b', 'ab', 'ba', 'a-b', 'a.b', 'abc', 'aab', 'bbb', 'c', 'a-', '.a', 'abab'];
+  let seed = 7;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let k = 0; k < 2000; k++) {
+    const pattern = Array.from({ length: 1 + next(5) }, () => atoms[next(atoms.length)]).join('');
+    const glob = parseSelector(pattern).terms[0]!.glob;
+    if (glob === undefined) continue;
+    for (const text of texts) assert.equal(glob.test(text), referenceGlob(pattern).test(text), `${pattern} on ${JSON.stringify(text)}`);
+  }
+});
+
+void test('200 stars then x: the right nodes, in a bounded number of matcher steps', () => {
+  const nodes = [{ name: 'web-1', tags: [] }, { name: 'box', tags: [] }, { name: 'x', tags: [] }, { name: `${'a'.repeat(500)}x`, tags: [] }];
+  const selector = parseSelector(`${'*'.repeat(200)}x`);
+  assert.deepEqual(selectNodes(nodes, selector).map((n) => n.name), ['box', 'x', `${'a'.repeat(500)}x`]);
+  // Runs of `*` collapse to one, so each name costs at most (2 tokens + 1) × (its length + 1) steps.
+  const bound = nodes.reduce((sum, n) => sum + 3 * (n.name.length + 1), 0);
+  const steps = selector.terms[0]!.glob!.steps;
+  assert.ok(steps > 0 && steps <= bound, `${steps} steps, bound ${bound}`);
+});
+
+void test('a pathological glob (`*a` × 100, then b) stays within pattern × name steps', () => {
+  const glob = parseSelector(`${'*a'.repeat(100)}b`).terms[0]!.glob!;
+  assert.equal(glob.test('a'.repeat(300)), false);
+  assert.equal(glob.test(`${'a'.repeat(300)}b`), true);
+  const steps = glob.steps;
+  assert.ok(steps <= 2 * 201 * 302, `${steps} steps`);
+});
+
+void test('the CLI-sized pathological selector finishes in a child process (it hung for about a minute before)', async () => {
+  const { execa } = await import('execa');
+  const script = [
+    "import { selectNodes } from './src/select/index.ts';",
+    "const nodes = ['web-1', 'web-2', 'db-1', 'cache-a'].map((name) => ({ name, tags: [] }));",
+    "try { selectNodes(nodes, '*'.repeat(200) + 'x'); } catch (e) { console.log(e.message); }",
+  ].join('\n');
+  const root = new URL('../../', import.meta.url).pathname;
+  const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, timeout: 30_000, reject: false });
+  assert.equal(r.timedOut, false, 'the selector did not finish within 30 s');
+  assert.match(r.stdout, /^--on: no node matches `\*{80}…` \(in `\*{80}…`\); nodes: web-1, web-2, db-1, cache-a$/);
+});
+
+void test('very long selectors and terms are cut at 80 characters in messages', () => {
+  const long = `web-${'9'.repeat(200)}`;
+  assertUsage(() => pick(`${long} x`), `--on: a space is not allowed (column 205 of \`${`${long} x`.slice(0, 80)}…\`); separate terms with \`,\` only`);
+  assertUsage(() => pick(long), `--on: no node named \`${long.slice(0, 80)}…\`; nodes: web-1, web-2, web-3, db-1, cache.a`);
+  assertUsage(() => pick(`${long}&`), `--on: \`&\` may only start a term, in \`${`${long}&`.slice(0, 80)}…\``);
+  assertUsage(() => pick(`&!${long}`), `--on: \`${`&!${long}`.slice(0, 80)}…\`: a term takes at most one \`&\` or \`!\` prefix`);
+  assertUsage(
+    () => pick(`web-*,&@${'e*'.repeat(60)}z`),
+    `--on: no tag matches \`${'e*'.repeat(40)}…\` (in \`&@${'e*'.repeat(39)}…\`); tags: db, eu, eu-north, eu-west, us, web`,
+  );
+});
