@@ -199,20 +199,14 @@ void test('long lists are truncated with a count', () => {
   );
 });
 
-void test('10,000 nodes × 50 tags select in well under 100 ms', () => {
+void test('10,000 nodes × 50 tags: the fast path selects exactly what a naive evaluation does', () => {
   const tags = Array.from({ length: 200 }, (_, j) => `t${j}`);
   const nodes = Array.from({ length: 10_000 }, (_, i) => ({
     name: `node-${i}`,
     tags: Array.from({ length: 50 }, (_, j) => tags[(i + j) % 200]!),
   }));
   const selector = 'tag:t1,@t2*,node-1*,&tag:t1?,!node-99*';
-  let best = Infinity;
-  let result: { name: string }[] = [];
-  for (let run = 0; run < 3; run++) {
-    const start = performance.now();
-    result = selectNodes(nodes, selector);
-    best = Math.min(best, performance.now() - start);
-  }
+  const result = selectNodes(nodes, selector);
   // Cross-check against a naive evaluation so the fast path is also right.
   const naive = nodes.filter(
     (n) =>
@@ -221,8 +215,7 @@ void test('10,000 nodes × 50 tags select in well under 100 ms', () => {
       !n.name.startsWith('node-99'),
   );
   assert.deepEqual(result.map((n) => n.name), naive.map((n) => n.name));
-  assert.ok(result.length > 0);
-  assert.ok(best < 100, `best of 3 runs took ${best.toFixed(1)} ms`);
+  assert.ok(result.length > 0); // speed is measured by bench/plan-10k, never asserted in a test
 });
 
 /** The glob semantics the old RegExp compiler had, as a reference for small patterns only. */
