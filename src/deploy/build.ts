@@ -10,6 +10,8 @@ export interface BuildInput {
   drvPaths: string[];
   outPaths: string[]; // outPaths[i] is the output of drvPaths[i]: what the nodes need, checked before and after
   maxJobs?: number | 'auto';
+  /** More for `nix-store --realise` (`--option builders …`) and its environment (NIX_SSHOPTS). */
+  realise?: { args: string[]; env: Record<string, string> };
   useSubstitutes: boolean;
   signal?: AbortSignal;
   /** Called with the derivations that really need building, right before the build starts. */
@@ -56,7 +58,9 @@ export async function buildOnHost(input: BuildInput): Promise<BuildResult> {
   }
   // --keep-going: one broken node must not stop the builds of the others.
   const jobs = ['--max-jobs', String(input.maxJobs ?? 'auto')];
-  const realised = await host.run(['nix-store', '--realise', '--keep-going', ...jobs, ...drvPaths], { signal, onLine: input.onLine });
+  const realised = await host.run(['nix-store', '--realise', '--keep-going', ...jobs, ...(input.realise?.args ?? []), ...drvPaths], {
+    signal, onLine: input.onLine, ...(input.realise ? { env: input.realise.env } : {}),
+  });
   if (!realised.failed) return { ok: true, built: new Set(input.outPaths), started: true, canceled: false, log: tailLines(realised) };
   const invalid = await invalidOutputs(host, input.outPaths);
   return {

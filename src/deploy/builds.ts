@@ -1,5 +1,9 @@
 // Builds start as soon as evaluation is done, while targets are still being probed: one per build
 // location, for every derivation the run may need. Once the plan is known, builds nobody needs are cancelled.
+import { writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { buildersOption, buildersSshConfig } from '../nix/machines.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { buildOnHost, type BuildResult } from './build.js';
@@ -17,10 +21,19 @@ export interface Builds {
 
 export function hostForLocation(run: RunState, location: BuildLocation, job: BuildJob): Host {
   const { pool } = run.options;
-  if (location.kind === 'local') return pool.local;
+  if (location.kind === 'local' || location.kind === 'builders') return pool.local;
   if (location.kind === 'node') return pool.forNode(run.nodes.get(location.node)!);
   if (location.kind === 'builder') return pool.forBuilder(run.fleet.builders[location.builder]!);
   return pool.forSpec(location, run.nodes.get(job.nodes[0]!)!);
+}
+
+/** `--builders` from the fleet's builders, and an ssh_config (per-builder port, options, config) for Nix's ssh. */
+function remoteBuilders(run: RunState): { args: string[]; env: Record<string, string> } {
+  const builders = Object.values(run.fleet.builders);
+  const file = join(run.options.pool.privateDir, 'builders_ssh_config');
+  writeFileSync(file, buildersSshConfig(builders, { defaultConfigs: [join(homedir(), '.ssh', 'config'), '/etc/ssh/ssh_config'] }), { mode: 0o600 });
+  const substitutes = run.fleet.buildersUseSubstitutes ? ['--option', 'builders-use-substitutes', 'true'] : [];
+  return { args: ['--option', 'builders', buildersOption(builders), ...substitutes], env: { NIX_SSHOPTS: `-F ${file}` } };
 }
 
 export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
@@ -29,12 +42,14 @@ export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: Rea
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
     const host = hostForLocation(run, job.location, job);
-    const maxJobs = job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
+    const viaBuilders = job.location.kind === 'builders' ? remoteBuilders(run) : undefined;
+    // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
+    const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
     const result = (async (): Promise<BuildResult> => {
       let announced = false;
       const r = await buildOnHost({
         run: run.options.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
-        useSubstitutes: run.options.useSubstitutes, signal, ...(maxJobs ? { maxJobs } : {}),
+        useSubstitutes: run.options.useSubstitutes, signal, ...(maxJobs !== undefined ? { maxJobs } : {}), ...(viaBuilders ? { realise: viaBuilders } : {}),
         onStart: (drvPaths) => {
           announced = true;
           run.emit({ type: 'build-start', build: job.id, drvPaths, nodes: job.nodes });

@@ -18,8 +18,9 @@ export interface PlanInput {
 export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
   switch (ref.kind) {
     case 'local':
-    case 'builders': // the deployer's Nix realises; the deploy side hands it `--builders` (see nix/machines.ts)
       return { kind: 'local' };
+    case 'builders':
+      return { kind: 'builders' };
     case 'target':
       return { kind: 'node', node: node.name };
     case 'builder':
@@ -33,6 +34,8 @@ export function buildJobId(location: BuildLocation): string {
   switch (location.kind) {
     case 'local':
       return 'local';
+    case 'builders':
+      return 'builders';
     case 'node':
       return `node:${location.node}`;
     case 'builder':
@@ -53,7 +56,8 @@ function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarg
   if (!needsOnTarget) return { kind: 'none', reason: 'not-needed' };
   if (state?.hasOut) return { kind: 'none', reason: 'present' };
   if (onTarget) return { kind: 'none', reason: 'built-on-target' };
-  return location.kind === 'local' ? { kind: 'from-local' } : { kind: 'from-build-host', buildJob: jobId };
+  // Remote builders hand their outputs back to the deployer's store: copies go from here.
+  return location.kind === 'local' || location.kind === 'builders' ? { kind: 'from-local' } : { kind: 'from-build-host', buildJob: jobId };
 }
 
 /** The probe's answer without what only planning needs: what `fleet plan` shows as "from". */

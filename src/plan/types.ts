@@ -4,6 +4,7 @@ import type { Goal } from '../goal.js';
 /** Where a build runs: the deployer, a node itself, a named builder, or an ad-hoc host. */
 export type BuildLocation =
   | { kind: 'local' }
+  | { kind: 'builders' } // the deployer's Nix, spreading builds over every builder (--builders)
   | { kind: 'node'; node: string }
   | { kind: 'builder'; builder: string }
   | { kind: 'host'; user?: string; host: string; port?: number };
@@ -24,7 +25,7 @@ export interface TargetState extends SystemState {
 }
 
 export interface BuildJob {
-  id: string; // stable key of the location, e.g. "local", "builder:big", "node:web-1"
+  id: string; // stable key of the location, e.g. "local", "builders", "builder:big", "node:web-1"
   location: BuildLocation;
   drvPaths: string[]; // distinct, sorted: each built once on this location
   nodes: string[];

@@ -9,6 +9,8 @@ import { createSshHost, type SshEndpoint } from './ssh.js';
 
 export interface HostPool {
   local: Host;
+  /** fleet's private runtime dir (mode 700, removed at closeAll): control sockets, pinned keys, generated configs. */
+  readonly privateDir: string;
   forNode(node: ResolvedNode): Host;
   forBuilder(builder: Builder): Host;
   forSpec(spec: HostSpec, template: ResolvedNode): Host;
@@ -73,6 +75,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   };
 
   return {
+    privateDir: dir,
     local,
     endpointOf: (node) => nodeEndpoint(node, nixSshOpts),
     forNode: (node) => obtain(nodeEndpoint(node, nixSshOpts)),

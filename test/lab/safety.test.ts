@@ -146,6 +146,25 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     assert.deepEqual(await stateOf('s3'), before);
   });
 
+  test('buildHost: builders: the deployer\'s Nix spreads the builds over both builders, then copies from here', async () => {
+    // Three distinct systems, two builders with one job each: Nix's scheduler must use both, and never build here.
+    await writeHive(hive, Object.fromEntries(NAMES.map((n) => [n, { name: `spread-${n}-${nonce}`, buildSeconds: 1 }])), lab.witness);
+    const builder = (host: string) => ({ host, systems: ['x86_64-linux'], maxJobs: 1 });
+    const file = await lab.writeFleet({
+      nixFile: hive, path: `${lab.dir}/fleet-builders.yaml`, defaults: { buildHost: 'builders' },
+      extra: { builders: { b2: builder('s2'), b3: builder('s3') } },
+    });
+    const witnessBefore = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).length;
+    const run = await runFleet(['-f', file, 'apply', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(outcomesOf(run), { s1: 'activated', s2: 'activated', s3: 'activated' });
+    const builtOn = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).slice(witnessBefore).map((l) => l.split(' ')[0]);
+    assert.equal(builtOn.length, 3, `three builds: ${builtOn.join(', ')}`);
+    assert.deepEqual([...new Set(builtOn)].sort(), ['s2', 's3'], 'both builders built, the deployer none');
+    const outs = await evalOutPaths(hive);
+    for (const n of NAMES) assert.equal((await stateOf(n)).current, outs[n]);
+  });
+
   test('a build host that cannot reach the target: the closure is relayed through the deployer', async () => {
     const s1 = lab.hosts.find((h) => h.name === 's1')!;
     // From inside any lab host (its own /run), the target's alias leads to a dead port; from here it works.

@@ -60,7 +60,7 @@ const outcomes: Record<Outcome, true> = {
 };
 const commands: Record<Command, true> = { apply: true, plan: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
-  local: { kind: 'local' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
+  local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
 const copies: { [K in CopyRoute['kind']]: Required<Extract<CopyRoute, { kind: K }>> } = {
   none: { kind: 'none', reason: 'present' }, 'from-local': { kind: 'from-local' }, 'from-build-host': { kind: 'from-build-host', buildJob: 'x' },
