@@ -13,7 +13,12 @@ import { readLabStatus, waitHostsGone, writeManifest } from './persisted.js';
 import { makeLab } from './lab.js';
 import type { Lab } from './types.js';
 
-export type { ExecResult, Lab, LabHost, WriteFleetOptions } from './types.js';
+export type { ExecResult, Lab, LabCommon, LabHost, WriteFleetOptions } from './types.js';
+export type { Shape, SystemdLab, SystemdLabHost, SystemdLabOptions } from './systemd/types.js';
+export { up, type LightUpOptions, type SystemdUpOptions } from './up.js';
+export { upSystemdLab, downSystemdLab, readSystemdManifest, type SystemdManifest } from './systemd/lab.js';
+export { ensureRootfs, rootfsPaths, ROOTFS_RECIPE } from './systemd/rootfs.js';
+export { cgroupPids, hierarchies, labCgroup } from './systemd/cgroup.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
 export { labNixEnv } from './config-files.js';
 export { findExecutable } from './which.js';
