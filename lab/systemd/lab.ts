@@ -79,6 +79,7 @@ export async function upSystemdLab(opts: SystemdLabOptions): Promise<SystemdLab>
   const rootfs = await ensureRootfs();
   const lower = `${rootfs.layer}:${rootfs.base}`;
   const dir = await makeLabDir(opts.dir);
+  const ownDir = opts.dir === undefined;
   const id = `fl${randomBytes(3).toString('hex')}`;
   const cgroup = labCgroup(id);
   const key = `${dir}/id_ed25519`;
@@ -123,6 +124,9 @@ export async function upSystemdLab(opts: SystemdLabOptions): Promise<SystemdLab>
   } catch (error) {
     unregister();
     teardown();
+    // A dir we made goes (unless kept for a post-mortem); a given one keeps its logs but no longer claims a lab.
+    if (ownDir && process.env.FLEET_LAB_KEEP !== '1') await rm(dir, { recursive: true, force: true });
+    else await rm(`${dir}/lab.json`, { force: true });
     throw error;
   }
 }
