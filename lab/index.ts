@@ -1,5 +1,6 @@
 // The lab: N real hosts on this machine, each a real sshd on 127.0.0.1 with its own Nix store, /run and
 // host name (mount+UTS namespaces). See ../shared/LAB.md. Tests and scripts/lab.ts start it here.
+// Systemd hosts (systemd-nspawn, nix-daemon, users, own addresses, reboots) live in ./systemd; `up()` starts either kind.
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertConfigSafePath, renderKnownHosts, renderSshConfig } from './config-files.js';

@@ -59,7 +59,7 @@ function listDir(dir: string): string[] {
 export function parseDeb822Mirror(text: string): string | undefined {
   for (const stanza of text.split(/\n\s*\n/)) {
     const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim();
-    if (field('Enabled') === 'no' || !/\bdeb\b/.test(field('Types') ?? '')) continue;
+    if (field('Enabled') === 'no' || !(field('Types') ?? '').split(/\s+/).includes('deb')) continue;
     const uri = field('URIs')?.split(/\s+/)[0];
     if (uri && /\/debian\/?$/.test(uri)) return uri;
   }

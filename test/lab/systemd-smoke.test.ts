@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { cgroupPids, hierarchies, labCgroup, labNixEnv, PROFILE, readSystemState, readWitness, writeHive, type StandInSpec } from '../../lab/index.js';
+import { cgroupPids, hierarchies, labCgroup, labNixEnv, PROFILE, readSystemState, readWitness, up, writeHive, type StandInSpec } from '../../lab/index.js';
 import { requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
 
 const LAB_INDEX = fileURLToPath(new URL('../../lab/index.ts', import.meta.url));
@@ -223,6 +223,20 @@ describe('systemd lab smoke', { skip: requireSystemdLabCapable() }, () => {
     assert.doesNotMatch(await ctx.lab.qdiscs('alpha'), /tbf/);
     assert.equal((await ctx.lab.ssh(alpha.aliases.delayed, ['true'], ['-o', 'ConnectTimeout=2'])).exitCode, 255, 'relay gone');
     assert.equal((await ctx.lab.ssh('alpha', ['true'])).exitCode, 0);
+  });
+
+  test('a second lab coexists: its own subnet, cgroup and host names; taking it down leaves this one running', async () => {
+    const other = await up({ kind: 'systemd', hosts: ['alpha'] });
+    try {
+      assert.notEqual(other.subnet.k, ctx.lab.subnet.k);
+      assert.notEqual(other.id, ctx.lab.id);
+      assert.equal((await other.ssh('alpha', ['hostname'])).stdout.trim(), 'alpha');
+      assert.notEqual(other.hosts[0]!.v4, ctx.lab.hosts[0]!.v4);
+    } finally {
+      await other.down();
+    }
+    assert.equal((await ctx.lab.ssh('alpha', ['true'])).exitCode, 0);
+    assert.equal((await ctx.lab.exec('alpha', ['systemctl', 'is-system-running'])).stdout.trim(), 'running');
   });
 
   test('teardown leaves no process, namespace, mount, cgroup or veth behind', async () => {
