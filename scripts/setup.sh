@@ -11,6 +11,7 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+{ [ -x /usr/sbin/sysctl ] || [ -x /sbin/sysctl ]; } || need+=(procps)
 { [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } || need+=(iproute2)
 { [ -x /usr/sbin/tc ] || [ -x /sbin/tc ]; } || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
