@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   let check: TimedProcess[], select: TimedProcess[], planner: TimedProcess[];
   try {
     await writeFile(file, fleetText(nodes));
+    await writeFile(`${dir}/hive.nix`, '{ }\n'); // check wants nix.file to exist; nothing is evaluated here
     check = await repeat(reps, async () => {
       const r = await runTimed([process.execPath, FLEET_BIN, '-f', file, 'check', '--json']);
       if (!(JSON.parse(r.stdout) as { ok: boolean }).ok) throw new Error(`fleet check rejected the generated file: ${r.stdout.slice(0, 2000)}`);

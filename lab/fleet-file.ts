@@ -3,12 +3,16 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import type { WriteFleetOptions } from './types.js';
 
-export async function writeLabFleet(lab: { dir: string; sshConfig: string; names: string[] }, opts: WriteFleetOptions): Promise<string> {
+/** hostOf: what a node's `host` says (default: its name, an ssh_config alias). */
+export async function writeLabFleet(
+  lab: { dir: string; sshConfig: string; names: string[]; hostOf?: (name: string) => string },
+  opts: WriteFleetOptions,
+): Promise<string> {
   const path = opts.path ?? `${lab.dir}/fleet.yaml`;
   const nodes = Object.fromEntries(
     lab.names.map((name) => {
       const tags = opts.tags?.[name];
-      return [name, { host: name, ...(tags ? { tags } : {}), ...opts.nodes?.[name] }];
+      return [name, { host: lab.hostOf?.(name) ?? name, ...(tags ? { tags } : {}), ...opts.nodes?.[name] }];
     }),
   );
   const unknown = Object.keys({ ...opts.tags, ...opts.nodes }).filter((n) => !lab.names.includes(n));

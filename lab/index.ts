@@ -1,5 +1,6 @@
 // The lab: N real hosts on this machine, each a real sshd on 127.0.0.1 with its own Nix store, /run and
 // host name (mount+UTS namespaces). See ../shared/LAB.md. Tests and scripts/lab.ts start it here.
+// Systemd hosts (systemd-nspawn, nix-daemon, users, own addresses, reboots) live in ./systemd; `up()` starts either kind.
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertConfigSafePath, renderKnownHosts, renderSshConfig } from './config-files.js';
@@ -13,7 +14,12 @@ import { readLabStatus, waitHostsGone, writeManifest } from './persisted.js';
 import { makeLab } from './lab.js';
 import type { Lab } from './types.js';
 
-export type { ExecResult, Lab, LabHost, WriteFleetOptions } from './types.js';
+export type { ExecResult, Lab, LabCommon, LabHost, WriteFleetOptions } from './types.js';
+export type { Shape, SystemdLab, SystemdLabHost, SystemdLabOptions } from './systemd/types.js';
+export { up, type LightUpOptions, type SystemdUpOptions } from './up.js';
+export { upSystemdLab, downSystemdLab, readSystemdManifest, type SystemdManifest } from './systemd/lab.js';
+export { ensureRootfs, rootfsPaths, ROOTFS_RECIPE } from './systemd/rootfs.js';
+export { cgroupPids, hierarchies, labCgroup } from './systemd/cgroup.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
 export { labNixEnv } from './config-files.js';
 export { findExecutable } from './which.js';

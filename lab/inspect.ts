@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { labNixEnv } from './config-files.js';
-import type { Lab } from './types.js';
+import type { LabCommon } from './types.js';
 
 export const PROFILE = '/nix/var/nix/profiles/system';
 
@@ -12,14 +12,14 @@ export interface SystemState {
   profile?: string; // readlink -f of the profile: the store path it boots
 }
 
-export async function readSystemState(lab: Lab, host: string): Promise<SystemState> {
+export async function readSystemState(lab: Pick<LabCommon, 'exec'>, host: string): Promise<SystemState> {
   const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim() || undefined;
   const [current, link, profile] = await Promise.all([read(['readlink', '/run/current-system']), read(['readlink', PROFILE]), read(['readlink', '-f', PROFILE])]);
   return { current, link, profile };
 }
 
 /** One line per real build: "<host name> <system name>". */
-export async function readWitness(lab: Lab): Promise<string[]> {
+export async function readWitness(lab: Pick<LabCommon, 'witness'>): Promise<string[]> {
   return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
 }
 

@@ -4,6 +4,7 @@ import { execa, type ResultPromise } from 'execa';
 import { nixConfig } from './config-files.js';
 import { writeLabFleet } from './fleet-file.js';
 import { isAlive, listNamespacePids, readMountNamespace } from './procs.js';
+import { downAndMaybeKeep } from './keep.js';
 import { waitHostsGone } from './persisted.js';
 import type { Lab, LabHost } from './types.js';
 
@@ -52,7 +53,8 @@ export function makeLab(p: LabParts): Lab {
     await waitHostsGone(p.hosts, 10_000);
     await settleWithin(p.hosts.map((h) => h.process), 5_000);
   };
-  return {
+  const lab: Lab = {
+    kind: 'light',
     dir: p.dir,
     hosts: p.hosts.map(({ name, port, dir, pid, sshdPid }) => ({ name, port, dir, pid, sshdPid })),
     sshConfig: p.sshConfig,
@@ -77,6 +79,9 @@ export function makeLab(p: LabParts): Lab {
       await stopping;
       if (opts?.remove) await rm(p.dir, { recursive: true, force: true });
     },
+    down: () => downAndMaybeKeep(lab),
     writeFleet: (opts) => writeLabFleet({ dir: p.dir, sshConfig: p.sshConfig, names: p.hosts.map((h) => h.name) }, opts),
   };
+  return lab;
 }
+

@@ -1,6 +1,7 @@
 // What a lab leaves on disk (lab.json, pidfiles, mntns) so another process can inspect or stop it.
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { downSystemdLab, readSystemdManifest } from './systemd/lab.js';
 import { isAlive, killHostSync, listHostPids, type HostProcs } from './procs.js';
 
 export interface LabManifest {
@@ -74,8 +75,10 @@ export async function readLabStatus(dir: string): Promise<{ manifest: LabManifes
   return { manifest, hosts };
 }
 
-/** Kills every process of the lab in dir (by its pidfiles and namespaces) and waits for them. */
+/** Kills every process of the lab in dir (light: by its pidfiles and namespaces; systemd: its cgroup) and waits for them. */
 export async function downLab(dir: string): Promise<string[]> {
+  const systemd = await readSystemdManifest(dir);
+  if (systemd) return (await downSystemdLab(systemd)) ? systemd.hosts.map((h) => h.name) : [];
   const manifest = await readManifest(dir);
   const hosts = await Promise.all(manifest.hosts.map(async (h) => ({ name: h.name, procs: await readHostProcs(h.dir) })));
   const running = hosts.filter((h) => listHostPids(h.procs).length > 0).map((h) => h.name);

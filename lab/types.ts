@@ -21,21 +21,31 @@ export interface WriteFleetOptions {
   defaults?: Record<string, unknown>; // merged into the fleet file's defaults
   nodes?: Record<string, Record<string, unknown>>; // extra keys per node (buildHost, attr...)
   extra?: Record<string, unknown>; // extra top-level keys (builders...)
+  /** systemd labs: how nodes name their host: the IPv4 address (default), `[v6]`, or the ssh_config alias. */
+  address?: 'v4' | 'v6' | 'alias';
 }
 
-export interface Lab {
+/** What every lab offers, light or systemd. */
+export interface LabCommon {
   dir: string;
-  hosts: LabHost[];
-  sshConfig: string; // <lab>/ssh_config: one `Host <name>` block per host
+  sshConfig: string; // <lab>/ssh_config: one `Host <name>` block per host (more aliases on systemd labs)
   knownHosts: string;
   key: string; // the client's private key
-  witness: string; // build-witness log, mode 666, created empty
-  /** Runs argv inside the host's mount+UTS namespaces (not over ssh). */
+  witness: string; // build-witness log, mode 666, created empty: fixture builds on the deployer (and on hosts) append to it
+  /** Runs argv inside the host (its namespaces, not over ssh). */
   exec(host: string, argv: string[]): Promise<ExecResult>;
-  /** SSH logins the host accepted since the lab became ready (the lab's own readiness login excluded). */
+  /** SSH logins the host accepted since the lab became ready (the lab's own readiness logins excluded). */
   handshakes(host: string): Promise<number>;
   /** Kills every process of every host and waits for them; keeps the files unless remove. Idempotent. */
   stop(opts?: { remove?: boolean }): Promise<void>;
+  /** stop({ remove: true }) unless FLEET_LAB_KEEP=1 (then the files stay for a post-mortem). */
+  down(): Promise<void>;
   /** Writes a fleet file for the lab's hosts; returns its path. */
   writeFleet(opts: WriteFleetOptions): Promise<string>;
+}
+
+/** A light lab: each host a bare sshd on 127.0.0.1 with its own store and /run (no systemd). */
+export interface Lab extends LabCommon {
+  kind: 'light';
+  hosts: LabHost[];
 }

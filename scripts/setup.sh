@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules.
+# Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules, and for the
+# systemd lab hosts systemd-nspawn, debootstrap, ip/tc. Only what is missing; the systemd hosts' root fs is built
+# later, once per machine, by the lab itself (lab/systemd/rootfs.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
+command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
+[ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+{ [ -x /usr/sbin/sysctl ] || [ -x /sbin/sysctl ]; } || need+=(procps)
+{ [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } || need+=(iproute2)
+{ [ -x /usr/sbin/tc ] || [ -x /sbin/tc ]; } || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -16,10 +16,10 @@ state() { # $1: key prefix, $2: profile
   return 0
 }
 put() { printf '%s\\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
-detach() { # $1 unit, $2 systemd 0/1, $3 seconds; the rest: argv. Survives the SSH session either way.
-  u=$1; sd=$2; max=$3; shift 3
+detach() { # $1 unit, $2 systemd 0/1, $3 seconds, $4 description; the rest: argv. Survives the SSH session either way.
+  u=$1; sd=$2; max=$3; desc=$4; shift 4
   if [ "$sd" = 1 ]; then
-    systemd-run --unit="$u" --collect --quiet --no-ask-password --service-type=exec --property=RuntimeMaxSec="$max" --setenv=PATH="$PATH" -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER -- "$@"
+    systemd-run --unit="$u" --description="$desc" --collect --quiet --no-ask-password --service-type=exec --property=RuntimeMaxSec="$max" --setenv=PATH="$PATH" -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER -- "$@"
   else
     setsid "$@" </dev/null >/dev/null 2>&1 &
   fi
@@ -36,7 +36,7 @@ activate) # dir profile out goal set-profile check seconds systemd unit self
   mkdir -p "$(dirname "$d")" && mkdir "$d" || { echo "fleet-agent: cannot create $d" >&2; exit 93; }
   state '' "$p" > "$d/before"; put "$d/goal" "$goal"; : > "$d/activate.log"
   if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then put "$d/activate.status" refused; exit 0; fi
-  detach "$u" "$sd" $((secs + 60)) sh -c "$self" fleet-agent run-activate "$d" "$p" "$out" "$goal" "$setp" "$secs" || { put "$d/activate.status" "detach-failed"; exit 94; }
+  detach "$u" "$sd" $((secs + 60)) "$out/bin/switch-to-configuration $goal" sh -c "$self" fleet-agent run-activate "$d" "$p" "$out" "$goal" "$setp" "$secs" || { put "$d/activate.status" "detach-failed"; exit 94; }
   exit 0 ;;
 run-activate)
   d=$1; p=$2; out=$3; goal=$4; setp=$5; secs=$6
@@ -52,7 +52,7 @@ run-activate)
 rollback) # dir profile seconds systemd unit self
   d=$1; [ -f "$d/before" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
   rm -f "$d/rollback.status"; : > "$d/rollback.log"
-  detach "$5" "$4" $(($3 + 60)) sh -c "$6" fleet-agent run-rollback "$d" "$2" "$3" || { put "$d/rollback.status" "detach-failed"; exit 94; }
+  detach "$5" "$4" $(($3 + 60)) "fleet rollback to what $d/before records" sh -c "$6" fleet-agent run-rollback "$d" "$2" "$3" || { put "$d/rollback.status" "detach-failed"; exit 94; }
   exit 0 ;;
 run-rollback) # undoes only what this run changed, back to what "before" recorded
   d=$1; p=$2; secs=$3

@@ -65,7 +65,7 @@ export const copyStage: Stage = {
     });
     if (copied.ok) return next;
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
-    const hint = explainCopyFailure(copied.log.join('\n'), node.user === 'root' ? node.host : `${node.user}@${node.host}`);
+    const hint = explainCopyFailure(copied.log.join('\n'), `${node.user}@${node.host}`);
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
   },
 };

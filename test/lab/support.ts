@@ -1,9 +1,12 @@
 // Helpers for lab tests: start a lab around a suite, and refuse to pretend when the machine cannot host one.
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { execaSync } from 'execa';
-import { findExecutable, startLab, type Lab, type StartLabOptions } from '../../lab/index.js';
+import { findExecutable, rootfsPaths, startLab, up, type Lab, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
+import { downAndMaybeKeep } from '../../lab/keep.js';
 import { isCi } from '../../src/ui/choose.js';
 
-export type { Lab } from '../../lab/index.js';
+export type { Lab, SystemdLab } from '../../lab/index.js';
 
 const requiredTools = ['unshare', 'nsenter', 'sshd', 'ssh', 'ssh-keygen', 'nix-store', 'nix-instantiate', 'nix-copy-closure', 'nix-env'];
 
@@ -45,13 +48,55 @@ export function useLab(scope: HookScope, names: string[], opts: Omit<StartLabOpt
   });
   scope.after(async () => {
     // FLEET_LAB_KEEP=1 keeps the hosts' files (logs, stores) for a post-mortem.
-    const keep = process.env.FLEET_LAB_KEEP === '1';
-    await lab?.stop({ remove: !keep });
-    if (keep && lab) console.error(`lab kept in ${lab.dir}`);
+    if (lab) await downAndMaybeKeep(lab);
   });
   return {
     get lab(): Lab {
       if (!lab) throw new Error('the lab is not running (its before hook failed or has not run)');
+      return lab;
+    },
+  };
+}
+
+const systemdTools = ['systemd-nspawn', 'ip', 'tc', 'flock', 'sysctl', 'chroot'];
+
+/** Why this machine cannot run systemd lab hosts, or undefined when it can. */
+function findSystemdLabBlocker(): string | undefined {
+  const light = findLabBlocker();
+  if (light) return light;
+  const missing = systemdTools.filter((t) => !findExecutable(t));
+  const { base, layer } = rootfsPaths();
+  if (!(existsSync(base) && existsSync(layer)) && !findExecutable('debootstrap')) missing.push('debootstrap');
+  if (missing.length > 0) return `systemd lab tests need ${missing.join(', ')} (bash scripts/setup.sh installs them)`;
+  const v2 = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  const [major = 0, minor = 0] = release().split('.').map(Number);
+  if (!existsSync(`${v2}/cgroup.procs`) || major * 1000 + minor < 5014) return `systemd lab tests need cgroup v2 with cgroup.kill (Linux >= 5.14) at ${v2}`;
+  if (!/\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'))) return 'systemd lab tests need overlayfs';
+  return undefined;
+}
+
+/** requireLabCapable for systemd hosts: skips locally with the reason, fails in CI. */
+export function requireSystemdLabCapable(): string | false {
+  const blocker = findSystemdLabBlocker();
+  if (blocker === undefined) return false;
+  if (isCi(process.env)) throw new Error(`systemd lab tests cannot run in CI: ${blocker}`);
+  return blocker;
+}
+
+/** One systemd lab for a whole suite (starting one per test would multiply boot time): up in `before`, down in `after`. */
+export function useSystemdLab(scope: HookScope, opts: SystemdLabOptions): { readonly lab: SystemdLab } {
+  let lab: SystemdLab | undefined;
+  scope.before(async () => {
+    lab = await up({ kind: 'systemd', ...opts });
+    const t = lab.timings;
+    console.error(`# systemd lab of ${lab.hosts.length} hosts up in ${t.upMs} ms (root fs ${t.rootfsBuilt ? `built in ${t.rootfsMs} ms` : 'cached'})`);
+  });
+  scope.after(async () => {
+    if (lab) await downAndMaybeKeep(lab);
+  });
+  return {
+    get lab(): SystemdLab {
+      if (!lab) throw new Error('the systemd lab is not running (its before hook failed or has not run)');
       return lab;
     },
   };
