@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, readSystemState, writeHive, type StandInSpec, type SystemState } from '../../lab/index.js';
 import { requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
-import { outcomesOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
+import { outcomesOf, planOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
 
@@ -128,16 +128,16 @@ describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() 
     const booted = await runFleet(['-f', file, 'apply', 'boot', '--on', 'n2', '--json']);
     assert.equal(booted.code, 0, booted.stderr);
     assert.deepEqual([(await state('n2')).current, (await state('n2')).profile], [running, out], 'boot: the running system stays until a reboot');
-    const planOf = async () => {
+    const n2Plan = async () => {
       const r = await runFleet(['-f', file, 'plan', '--on', 'n2', '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { plan: { nodes: { name: string; activate: boolean }[] } }).plan.nodes.find((x) => x.name === 'n2')!;
+      return planOf(r).nodes.find((x) => x.name === 'n2')!;
     };
-    assert.equal((await planOf()).activate, true, 'before the reboot, n2 does not run the new system yet');
+    assert.equal((await n2Plan()).activate, true, 'before the reboot, n2 does not run the new system yet');
     await ctx.lab.reboot('n2');
     assert.equal((await state('n2')).current, out, 'up on the new system');
     assert.equal((await ctx.lab.exec('n2', ['readlink', '/run/booted-system'])).stdout.trim(), out);
-    assert.equal((await planOf()).activate, false, 'fleet plan: up to date');
+    assert.equal((await n2Plan()).activate, false, 'fleet plan: up to date');
   });
 
   test('deploy without trusted-users on the target: the copy is refused, nothing is activated', async () => {
