@@ -8,6 +8,7 @@ import { goalTraits, isVerified, type Goal } from '../goal.js';
 import type { SystemState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
+import { failureReason } from '../transport/run.js';
 import { activateArgv, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach } from '../agent/agent.js';
 
 export interface ActivationResult {
@@ -80,7 +81,7 @@ export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, ac
     seen += parsed.log.length;
     if (r.exitCode === 95) return { log, error: `the agent has no record of this run on ${node.name}: ${r.stderr.trim()}` };
     // The connection dropped (a switch that restarts the network, a cut): the agent goes on; ask again.
-    lastError = r.message || 'no answer';
+    lastError = failureReason(r);
     await sleep(1000);
   }
 }
@@ -132,14 +133,14 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const setsProfile = goalTraits(goal).setsProfile;
   const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate')), input.sudoPassword);
   const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
-  if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${started.stderr.trim() || started.message}` };
+  if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.
   const activation = await awaitAgent(host, node, dir, 'activate', deadline(), input.onLine);
   const log = activation.log;
   const report = activation.report;
   if (!report) {
     if (!started.failed) return { outcome: 'rollback-failed', error: `${activation.error}; the node's state is unknown: check it (fleet plan)`, log };
-    return { outcome: 'failed', error: `activation did not start: ${started.message || started.stderr.trim()}`, log };
+    return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}`, log };
   }
   if (report.status === 'refused') {
     return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
@@ -163,7 +164,8 @@ async function rollbackNode(input: ActivateInput, dir: string, before: SystemSta
   const { host, node, goal } = input;
   const command = privileged(node, rollbackArgv(dir, node.profile, detach), input.sudoPassword);
   const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
-  if (started.exitCode === 95) return { ok: false, error: started.stderr.trim(), log: [] };
+  // 255: the connection dropped and the agent may have started; any other failure: it did not.
+  if (started.failed && started.exitCode !== 255) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
   const result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
   if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };
   if (result.report.status !== 'done') return { ok: false, error: result.report.status.replace(/^failed /, ''), log: result.log };

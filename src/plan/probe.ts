@@ -4,13 +4,14 @@ import { parseProbe, probeArgv } from '../agent/agent.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { Host } from '../transport/host.js';
+import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { TargetState } from './types.js';
 
 /** One probe of one node (read-only); throws with the node's words when it cannot be read. */
 export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal): Promise<TargetState> {
   const r = await host.run(probeArgv(node.profile, outPath), { signal, timeoutMs: node.connectTimeoutMs + 30_000 });
-  if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.message}`, { log: r.stderr });
+  if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
   return parseProbe(r.stdout);
 }
 

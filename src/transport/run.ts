@@ -73,3 +73,11 @@ export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, coun
   const lines = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
   return lines.slice(-count);
 }
+
+/** Why a command failed, without its argv (an agent command line is kilobytes of script): how it
+ *  ended and the last lines it wrote to stderr. */
+export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr'>): string {
+  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.exitCode === undefined ? 'could not run' : `exit ${r.exitCode}`;
+  const said = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join('; ');
+  return said ? `${how}: ${said}` : how;
+}

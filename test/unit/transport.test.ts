@@ -63,3 +63,11 @@ setTimeout(() => { w([0xa9, 0x0a]); process.stderr.write('err line\\n'); w('last
   assert.equal(r.stdout, 'café\nlast', 'the result keeps the output as printed');
   assert.equal(r.stderr, 'err line');
 });
+
+test('a failure is described by how it ended and what it said, never by its (kilobytes of) argv', async () => {
+  const { failureReason } = await import('../../src/transport/run.js');
+  assert.equal(failureReason({ exitCode: 1, timedOut: false, canceled: false, stderr: 'noise\nsudo: a password is required\n' }), 'exit 1: noise; sudo: a password is required');
+  assert.equal(failureReason({ exitCode: undefined, timedOut: true, canceled: false, stderr: '' }), 'timed out');
+  assert.equal(failureReason({ exitCode: undefined, timedOut: false, canceled: true, stderr: '' }), 'interrupted');
+  assert.equal(failureReason({ exitCode: undefined, timedOut: false, canceled: false, stderr: '' }), 'could not run');
+});
