@@ -34,12 +34,14 @@ probe)
 activate) # dir profile out goal set-profile check seconds systemd unit self
   d=$1; p=$2; out=$3; goal=$4; setp=$5; check=$6; secs=$7; sd=$8; u=$9; shift 9; self=$1
   mkdir -p "$(dirname "$d")" && mkdir "$d" || { echo "fleet-agent: cannot create $d" >&2; exit 93; }
-  state '' "$p" > "$d/before"; put "$d/goal" "$goal"; : > "$d/activate.log"
+  # The detached part reads the script and its data from files: systemd expands \${...} in unit arguments.
+  printf '%s' "$self" > "$d/agent.sh"; put "$d/profile" "$p"; put "$d/out" "$out"; put "$d/goal" "$goal"; put "$d/seconds" "$secs"
+  state '' "$p" > "$d/before"; : > "$d/activate.log"
   if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then put "$d/activate.status" refused; exit 0; fi
-  detach "$u" "$sd" $((secs + 60)) "$out/bin/switch-to-configuration $goal" sh -c "$self" fleet-agent run-activate "$d" "$p" "$out" "$goal" "$setp" "$secs" || { put "$d/activate.status" "detach-failed"; exit 94; }
+  detach "$u" "$sd" $((secs + 60)) "$out/bin/switch-to-configuration $goal" sh "$d/agent.sh" run-activate "$d" "$setp" || { put "$d/activate.status" "detach-failed"; exit 94; }
   exit 0 ;;
-run-activate)
-  d=$1; p=$2; out=$3; goal=$4; setp=$5; secs=$6
+run-activate) # dir set-profile
+  d=$1; setp=$2; p=$(cat "$d/profile"); out=$(cat "$d/out"); goal=$(cat "$d/goal"); secs=$(cat "$d/seconds")
   exec >>"$d/activate.log" 2>&1 </dev/null
   if [ "$setp" = 1 ]; then
     nix-env -p "$p" --set "$out" || { put "$d/activate.status" "profile-failed $?"; exit 0; }
@@ -49,29 +51,32 @@ run-activate)
   timeout -k 5 "$secs" "$out/bin/switch-to-configuration" "$goal"; rc=$?
   if [ "$rc" = 0 ]; then put "$d/activate.status" done; else put "$d/activate.status" "switch-failed $rc"; fi
   exit 0 ;;
-rollback) # dir profile seconds systemd unit self
-  d=$1; [ -f "$d/before" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
+rollback) # dir systemd unit
+  d=$1; [ -f "$d/before" ] && [ -f "$d/agent.sh" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
   rm -f "$d/rollback.status"; : > "$d/rollback.log"
-  detach "$5" "$4" $(($3 + 60)) "fleet rollback to what $d/before records" sh -c "$6" fleet-agent run-rollback "$d" "$2" "$3" || { put "$d/rollback.status" "detach-failed"; exit 94; }
+  detach "$3" "$2" $(($(cat "$d/seconds") + 60)) "fleet rollback to what $d/before records" sh "$d/agent.sh" run-rollback "$d" || { put "$d/rollback.status" "detach-failed"; exit 94; }
   exit 0 ;;
-run-rollback) # undoes only what this run changed, back to what "before" recorded
-  d=$1; p=$2; secs=$3
+run-rollback) # dir: undoes only what this run changed, back to what "before" recorded
+  d=$1; p=$(cat "$d/profile"); secs=$(cat "$d/seconds")
   exec >>"$d/rollback.log" 2>&1 </dev/null
   get() { sed -n "s/^$1=//p" "$d/before"; }
   fail() { put "$d/rollback.status" "failed $1"; exit 0; }
   bl=$(get profileLink); bt=$(get profileTarget); bc=$(get currentSystem); goal=$(cat "$d/goal")
   if [ -f "$d/profile-set" ]; then
     made=$(cat "$d/profile-set")
-    g=\${bl%-link}; g=\${g##*-}
-    if [ -z "$bl" ]; then
+    case $bl in
+    '')
       # There was no profile: remove only the link and the generation this run made.
-      if [ "$(readlink "$p")" = "$made" ]; then rm -f "$p" "$(dirname "$p")/$made" || fail "removing the profile this run created failed"; fi
-    elif [ "$g" != "$bl" ] && [ -n "$g" ] && [ -z "$(printf '%s' "$g" | tr -d 0-9)" ]; then
-      nix-env -p "$p" --switch-generation "$g" || fail "nix-env --switch-generation $g failed"
-    else
-      # The profile pointed somewhere else than a generation (a store path): point it there again.
-      ln -sfn "$bl" "$p" || fail "restoring the profile link to $bl failed"
-    fi
+      if [ "$(readlink "$p")" = "$made" ]; then rm -f "$p" "$(dirname "$p")/$made" || fail "removing the profile this run created failed"; fi ;;
+    */*)
+      # The profile pointed at a path (a store path), not a generation: point it there again.
+      ln -sfn "$bl" "$p" || fail "restoring the profile link to $bl failed" ;;
+    *-[0-9]*-link)
+      g=\${bl%-link}; g=\${g##*-}
+      nix-env -p "$p" --switch-generation "$g" || fail "nix-env --switch-generation $g failed" ;;
+    *)
+      ln -sfn "$bl" "$p" || fail "restoring the profile link to $bl failed" ;;
+    esac
   fi
   if [ -f "$d/switch-started" ]; then
     case $goal in
@@ -89,6 +94,7 @@ run-rollback) # undoes only what this run changed, back to what "before" recorde
 wait) # dir action seconds lines-seen token profile: streams the action's log, then the token, then the state
   d=$1; a=$2; secs=$3; n=$4; token=$5; p=$6
   [ -d "$d" ] || { echo "fleet-agent: no run dir $d" >&2; exit 95; }
+  [ -f "$d/$a.log" ] || { echo "fleet-agent: no $a was started in $d" >&2; exit 96; }
   i=0
   while :; do
     fin=0; [ -f "$d/$a.status" ] && fin=1
@@ -130,8 +136,9 @@ export function activateArgv(dir: string, profile: string, outPath: string, goal
   return agent('activate', dir, profile, outPath, goal, setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit, AGENT_SCRIPT);
 }
 
-export function rollbackArgv(dir: string, profile: string, d: Detach): string[] {
-  return agent('rollback', dir, profile, String(d.seconds), d.systemd ? '1' : '0', d.unit, AGENT_SCRIPT);
+/** The rollback runs the copy of the agent (and the data) the activation left in its run dir. */
+export function rollbackArgv(dir: string, d: Pick<Detach, 'systemd' | 'unit'>): string[] {
+  return agent('rollback', dir, d.systemd ? '1' : '0', d.unit);
 }
 
 export type Action = 'activate' | 'rollback';
@@ -159,7 +166,8 @@ export interface AgentReport {
 /** Splits `wait` output at the token: log lines before it, the report after. undefined: no token seen. */
 export function parseWait(stdout: string, token: string): { log: string[]; report?: AgentReport } {
   const lines = stdout.split('\n');
-  const at = lines.indexOf(token);
+  // The agent prints its token last: anything before it (a forged copy included) is the action's output.
+  const at = lines.lastIndexOf(token);
   const log = (at < 0 ? lines : lines.slice(0, at)).filter((l) => l.trim() !== '');
   if (at < 0) return { log };
   const values = readKeyValues(lines.slice(at + 1));

@@ -41,9 +41,9 @@ export function withPrivilege(node: Pick<ResolvedNode, 'user' | 'privilegeEscala
  *  there, so it never appears in argv, logs, events or any process list. */
 export function privileged(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[], sudoPassword?: string): { argv: string[]; input?: string } {
   if (node.user === 'root' || sudoPassword === undefined) return { argv: withPrivilege(node, argv) };
+  // Only sudo reads a password this way; the CLI refuses a password for any other escalation (checkPasswordEscalation).
   const [sudo, ...rest] = node.privilegeEscalation;
-  if (sudo !== 'sudo') throw new Error(`a sudo password was given, but privilegeEscalation is ${node.privilegeEscalation.join(' ')}, not sudo`);
-  return { argv: [sudo, '-S', '-p', '', ...rest, ...argv], input: `${sudoPassword}\n` };
+  return { argv: [sudo!, '-S', '-p', '', ...rest, ...argv], input: `${sudoPassword}\n` };
 }
 
 /** The switch's own deadline on the target; fleet waits a minute longer for the agent to report it. */
@@ -54,7 +54,7 @@ function switchSeconds(node: ResolvedNode): number {
 const TAIL = 20;
 
 /** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline. */
-export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void): Promise<{ report?: AgentReport; log: string[]; error?: string }> {
+export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
   let seen = 0;
   let log: string[] = [];
   let lastError = '';
@@ -78,8 +78,9 @@ export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, ac
       if (parsed.report.status !== '') return { report: parsed.report, log };
       continue; // still running on the target
     }
-    seen += parsed.log.length;
-    if (r.exitCode === 95) return { log, error: `the agent has no record of this run on ${node.name}: ${r.stderr.trim()}` };
+    // Raw lines, as the agent counts them (the last one is the empty line before the token that never came).
+    seen += Math.max(0, r.stdout.split('\n').length - 1);
+    if (r.exitCode === 95 || r.exitCode === 96) return { log, notStarted: true, error: `the agent has no record of this ${action} on ${node.name}: ${failureReason(r)}` };
     // The connection dropped (a switch that restarts the network, a cut): the agent goes on; ask again.
     lastError = failureReason(r);
     await sleep(1000);
@@ -148,8 +149,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
   const problem = describeFailure(report, goal, outPath);
   if (!problem) return { outcome: 'activated', log };
-  // Nothing was changed (the profile could not be set): there is nothing to undo.
-  if (!report.profileSet && !report.switchStarted) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
+  // Nothing was changed (the profile could not be set, or a dry run failed): there is nothing to undo.
+  if (!report.profileSet && (!report.switchStarted || goal === 'dry-activate')) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
 
   onPhase('rollback', `back to ${describe(report.before)}`);
   const rollback = await rollbackNode(input, dir, report.before, detach('rollback'), deadline());
@@ -162,11 +163,18 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
 async function rollbackNode(input: ActivateInput, dir: string, before: SystemState, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[] }> {
   const { host, node, goal } = input;
-  const command = privileged(node, rollbackArgv(dir, node.profile, detach), input.sudoPassword);
-  const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
+  const command = privileged(node, rollbackArgv(dir, detach), input.sudoPassword);
+  const start = () => host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
+  let started = await start();
   // 255: the connection dropped and the agent may have started; any other failure: it did not.
   if (started.failed && started.exitCode !== 255) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
-  const result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+  let result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+  if (result.notStarted && started.exitCode === 255) {
+    // The connection dropped before the agent began: ask once more now that it answers.
+    started = await start();
+    if (started.failed) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
+    result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+  }
   if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };
   if (result.report.status !== 'done') return { ok: false, error: result.report.status.replace(/^failed /, ''), log: result.log };
   if (!restored(goal, before, result.report.now)) {

@@ -49,6 +49,7 @@ export async function buildOnHost(input: BuildInput): Promise<BuildResult> {
   }
   if (signal?.aborted) return failure('interrupted', [], true);
   const missing = await invalidOutputs(host, input.outPaths, signal);
+  if (signal?.aborted) return failure('interrupted', [], true); // cancelled while asking: never announce it
   const drvPaths = input.drvPaths.filter((_d, i) => missing.has(input.outPaths[i]!));
   if (drvPaths.length === 0) return { ok: true, built: new Set(input.outPaths), started: false, canceled: false, log: [] };
   input.onStart?.(drvPaths);

@@ -37,15 +37,17 @@ function remoteBuilders(run: RunState): { args: string[]; env: Record<string, st
 }
 
 export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
-  const started = new Map<string, { job: BuildJob; cancel: AbortController; result: Promise<BuildResult> }>();
-  for (const job of jobs) {
+  const started = new Map<string, { job: BuildJob; cancel: AbortController; superseded: boolean; result: Promise<BuildResult> }>();
+  const all: Promise<BuildResult>[] = []; // superseded ones included: settled() waits for their processes too
+  const launch = (job: BuildJob): void => {
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
     const host = hostForLocation(run, job.location, job);
     const viaBuilders = job.location.kind === 'builders' ? remoteBuilders(run) : undefined;
     // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
     const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
-    const result = (async (): Promise<BuildResult> => {
+    const entry = { job, cancel, superseded: false, result: Promise.resolve<BuildResult>({ ok: false, built: new Set(), started: false, canceled: true, log: [] }) };
+    entry.result = (async (): Promise<BuildResult> => {
       let announced = false;
       const r = await buildOnHost({
         run: run.options.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
@@ -53,10 +55,11 @@ export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: Rea
         onStart: (drvPaths) => {
           announced = true;
           run.emit({ type: 'build-start', build: job.id, drvPaths, nodes: job.nodes });
-          for (const node of job.nodes) run.emit({ type: 'node-phase', node, phase: 'build', detail: `building on ${job.id}` });
         },
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', build: job.id, line }) } : {}),
       });
+      // Restarted with only what the plan needs: its successor reports under the same id.
+      if (entry.superseded) return r;
       // Cancelled because the plan needs none of it: not a failure, and nothing to report if it never began.
       if (cancel.signal.aborted && !run.stop.signal.aborted) {
         if (announced) run.emit({ type: 'build-done', build: job.id, ok: false, error: 'cancelled: the plan needs none of its outputs' });
@@ -69,15 +72,28 @@ export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: Rea
       }
       return r;
     })();
-    started.set(job.id, { job, cancel, result });
-  }
+    started.set(job.id, entry);
+    all.push(entry.result);
+  };
+  for (const job of jobs) launch(job);
   return {
     result: (jobId) => started.get(jobId)?.result,
     keepOnly(plan) {
-      const needed = new Set(plan.nodes.map((n) => n.buildJob).filter((id) => id !== undefined));
-      for (const [id, entry] of started) if (!needed.has(id)) entry.cancel.abort();
+      const planned = new Map(plan.builds.map((j) => [j.id, j]));
+      for (const [id, entry] of [...started]) {
+        const needed = planned.get(id);
+        if (!needed) {
+          entry.cancel.abort();
+        } else if (needed.drvPaths.length < entry.job.drvPaths.length) {
+          // Up-to-date nodes need nothing built (a fresh CI store must not build the whole fleet):
+          // restart with the plan's derivations; what Nix already built stays in its store.
+          entry.superseded = true;
+          entry.cancel.abort();
+          launch(needed);
+        }
+      }
     },
-    settled: () => Promise.allSettled([...started.values()].map((s) => s.result)),
+    settled: () => Promise.allSettled(all),
     hostOf: (jobId) => {
       const entry = started.get(jobId);
       if (!entry) throw new Error(`no build job ${jobId}`);

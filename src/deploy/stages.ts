@@ -40,6 +40,7 @@ export const buildStage: Stage = {
   startsWork: false,
   applies: (ctx) => ctx.plan.buildJob !== undefined,
   async run(ctx) {
+    ctx.phase('build', `building on ${ctx.plan.buildJob}`);
     const built = await ctx.builds.result(ctx.plan.buildJob!);
     if (!built) return done('failed', `no build job ${ctx.plan.buildJob}`);
     if (built.built.has(ctx.plan.outPath)) return next;

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { execa } from 'execa';
+import { evalOutPaths, PROFILE, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import { requireLabCapable } from './support.js';
-import { outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
+import { NIX_ENV, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const NAMES = ['r1', 'r2'];
 
@@ -83,6 +84,25 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
       assert.doesNotMatch(String(r.stderr), /EPIPE|internal error|at .*\.ts:\d+/);
       assert.deepEqual(await readSystemState(lab, 'r1'), before, `${args.join(' ') || 'plain'}: rolled back despite the closed output`);
     }
+  });
+
+  test('a deployer whose store lost an up-to-date node\'s system builds only what changed (early builds shrink to the plan)', async () => {
+    await configure({ r1: { name: `keep-${nonce}`, buildSeconds: 2 }, r2: { name: `keep-${nonce}`, buildSeconds: 2 } });
+    assert.equal((await runFleet(['-f', fleetFile, 'apply', '--json'])).code, 0);
+    const kept = (await evalOutPaths(hive)).r1!;
+    // As on a fresh CI runner: the targets run it, the deployer's store no longer has it.
+    const deleted = await execa('nix-store', ['--delete', kept], { reject: false, env: NIX_ENV });
+    assert.equal(deleted.exitCode, 0, deleted.stderr);
+    await configure({ r1: { name: `keep-${nonce}`, buildSeconds: 2 }, r2: { name: `changed-${nonce}` } });
+    const witnessBefore = (await readWitness(lab)).length;
+    const run = await runFleet(['-f', fleetFile, 'apply', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(outcomesOf(run), { r1: 'unchanged', r2: 'activated' });
+    const started = (await readWitness(lab)).slice(witnessBefore).map((l) => l.split(' ')[1]);
+    assert.ok(started.includes(`changed-${nonce}`), `the changed system was built (builds started: ${started.join(', ')})`);
+    // The early build may have begun on it; the plan then restarted the build without it.
+    const valid = await execa('nix-store', ['--check-validity', kept], { reject: false, env: NIX_ENV });
+    assert.notEqual(valid.exitCode, 0, 'the up-to-date system was not built to completion on the deployer');
   });
 
   test('under fail-fast a node whose own build failed is failed, not skipped', async () => {

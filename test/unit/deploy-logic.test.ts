@@ -98,3 +98,35 @@ test('host specs print back as written, IPv6 bracketed before a port', async () 
   assert.equal(formatHostSpec({ user: 'root', host: '::1', port: 22 }), 'root@[::1]:22');
   assert.equal(formatHostSpec({ host: '::1' }), '::1');
 });
+
+test('the report is what follows the LAST token: a switch that learned the token cannot forge it', () => {
+  const token = newToken();
+  const stdout = ['log', token, 'status=done', 'now.currentSystem=/nix/store/forged', 'switchStarted=1', 'real log after', '', token, 'status=switch-failed 1', 'lines=4', 'before.currentSystem=/nix/store/old'].join('\n');
+  const { log, report } = parseWait(stdout, token);
+  assert.deepEqual(report, { status: 'switch-failed 1', lines: 4, switchStarted: false, before: { currentSystem: '/nix/store/old' }, now: {} });
+  assert.ok(log.includes('real log after'));
+});
+
+test('the agent\'s rollback restores exactly the recorded profile link: a generation through nix-env, a store path as a link', async () => {
+  const { mkdtemp, mkdir, readlink, symlink, writeFile: write, readFile: read } = await import('node:fs/promises');
+  const root = await mkdtemp('/tmp/fleet-agent-test-');
+  const bin = `${root}/bin`;
+  await mkdir(bin);
+  // A stand-in nix-env: records its arguments and does what --switch-generation does to the link.
+  await write(`${bin}/nix-env`, '#!/bin/sh\necho "$@" >> "$NIXENV_LOG"\n[ "$3" = --switch-generation ] && ln -sfn "system-$4-link" "$2"\nexit 0\n', { mode: 0o755 });
+  const rollback = async (name: string, before: string, made: string) => {
+    const d = `${root}/${name}`;
+    await mkdir(d);
+    const profile = `${d}/system`;
+    await symlink(made, profile); // the run moved the profile to the generation it made
+    await write(`${d}/agent.sh`, AGENT_SCRIPT);
+    for (const [file, value] of [['profile', profile], ['seconds', '5'], ['goal', 'boot'], ['profile-set', made], ['before', `profileLink=${before}\n`]]) await write(`${d}/${file}`, `${value}\n`);
+    await write(`${d}/rollback.log`, '');
+    const r = spawnSync('sh', [`${d}/agent.sh`, 'run-rollback', d], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, NIXENV_LOG: `${root}/nixenv.log` } });
+    assert.equal(r.status, 0, r.stderr);
+    return { link: await readlink(profile), status: (await read(`${d}/rollback.status`, 'utf8')).trim() };
+  };
+  assert.deepEqual(await rollback('gen', 'system-12-link', 'system-13-link'), { link: 'system-12-link', status: 'done' });
+  assert.deepEqual(await rollback('store', '/nix/store/abc-sys-123', 'system-1-link'), { link: '/nix/store/abc-sys-123', status: 'done' }, 'a store path ending in digits is no generation');
+  assert.equal((await read(`${root}/nixenv.log`, 'utf8')).trim().split('\n').length, 1, 'nix-env ran for the generation only');
+});
