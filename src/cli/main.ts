@@ -1,8 +1,8 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import { GOALS, isGoal, type Goal } from '../goal.js';
+import { fleetVersion } from '../version.js';
 import type { CliIo } from './io.js';
 import { createSession, type Session } from './session.js';
 
@@ -25,15 +25,10 @@ function parseMaxJobs(value: string): number | 'auto' {
   return value === 'auto' ? 'auto' : parsePositive(value);
 }
 
-function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: number) => void, session?: Session): Command {
   const program = new Command('fleet')
     .description('Declarative deployer for fleets of NixOS and Nix machines.')
-    .version(readVersion(), '-V, --version')
+    .version(fleetVersion(), '-V, --version')
     .option('-f, --file <path>', 'fleet file (default: $FLEET_FILE, else ./fleet.yaml)')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)

@@ -1,5 +1,4 @@
 // `apply` as a composition: evaluate, start builds, probe and plan, then run the stages; summarise.
-import { readFileSync } from 'node:fs';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
 import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
@@ -9,6 +8,7 @@ import { decideExitCode } from './outcome.js';
 import { schedule } from './scheduler.js';
 import { STAGES } from './stages.js';
 import { SshConnectError } from '../transport/ssh.js';
+import { fleetVersion } from '../version.js';
 import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
 
 export interface ApplyResult {
@@ -16,10 +16,6 @@ export interface ApplyResult {
   nodes: Record<string, NodeResult>;
   exitCode: number;
   interrupted: boolean;
-}
-
-export function fleetVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 export interface ApplyOptions extends ExecuteOptions {

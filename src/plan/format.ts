@@ -2,20 +2,24 @@
 // what it will run; stable order for diffs.
 import type { NodePlan, Plan, SystemState } from './types.js';
 
-/** `/nix/store/<hash>-name` → `name`: the part of a store path people recognise. */
-export function storeName(path: string | undefined): string {
-  if (!path) return '-';
-  const base = path.slice(path.lastIndexOf('/') + 1);
-  return /^[0-9a-z]{32}-/.test(base) ? base.slice(33) : base;
+const storePrefix = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
+
+/** `/nix/store/<32-char hash>-nixos-system-web-1` → `1a2b3c4-nixos-system-web-1` (like a short git hash). */
+export function shortStorePath(path: string): string {
+  const m = storePrefix.exec(path);
+  return m ? `${m[1]!.slice(0, 7)}-${m[2]!}` : path;
 }
 
-/** What a node runs now, as one phrase: generation and running system (and the booted one if it differs). */
-export function describeFrom(from: SystemState | undefined): string {
-  if (!from) return 'not asked';
-  const generation = from.generation !== undefined ? `gen ${from.generation}` : from.profileLink ? storeName(from.profileLink) : 'no profile';
-  const running = from.currentSystem ? storeName(from.currentSystem) : 'nothing running';
-  const booted = from.bootedSystem && from.bootedSystem !== from.currentSystem ? `, booted ${storeName(from.bootedSystem)}` : '';
-  return `${generation}, ${running}${booted}`;
+/** What a node runs now: `gen 41 1a2b3c4-nixos-system-web-1`, what runs if the profile points elsewhere,
+ *  and what it booted if that differs again. The one wording `fleet plan` and the run renderers share. */
+export function describeFrom(from: SystemState): string {
+  const gen = from.generation !== undefined ? `gen ${from.generation}` : from.profileLink;
+  const profile = from.profileTarget ?? from.currentSystem;
+  const parts = [gen, profile && shortStorePath(profile)].filter((p): p is string => !!p);
+  if (from.currentSystem && from.profileTarget && from.currentSystem !== from.profileTarget) parts.push(`(running ${shortStorePath(from.currentSystem)})`);
+  const running = from.currentSystem ?? from.profileTarget;
+  if (from.bootedSystem && from.bootedSystem !== running) parts.push(`(booted ${shortStorePath(from.bootedSystem)})`);
+  return parts.length > 0 ? parts.join(' ') : 'nothing installed';
 }
 
 function describeCopy(node: NodePlan): string {
@@ -35,7 +39,7 @@ export function formatPlan(plan: Plan): string {
   const width = Math.max(4, ...plan.nodes.map((n) => n.name.length));
   for (const node of plan.nodes) {
     lines.push(`  ${node.name.padEnd(width)}  ${node.activate ? 'activate' : 'no activation'}  ${describeCopy(node)}  ${node.reason}`);
-    lines.push(`  ${''.padEnd(width)}  from ${describeFrom(node.from)}  →  to ${storeName(node.to.system)}  (${node.to.system})`);
+    lines.push(`  ${''.padEnd(width)}  ${node.from ? describeFrom(node.from) : 'not asked'} → ${shortStorePath(node.to.system)}  (${node.to.system})`);
   }
   const toActivate = plan.nodes.filter((n) => n.activate).length;
   const drvs = plan.builds.reduce((sum, j) => sum + j.drvPaths.length, 0);

@@ -42,7 +42,7 @@ export interface NodePlan {
   outPath: string;
   /** What the node runs now (absent for `build`, which never asks targets). */
   from?: SystemState;
-  /** What it will run: the new toplevel; for goals that set the profile, its next generation. */
+  /** What it will run: the new toplevel. */
   to: { system: string };
   buildJob?: string; // id of the BuildJob producing outPath, if anything must be built
   copy: CopyRoute;

@@ -16,7 +16,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
   const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../deploy/apply.js'), import('../../ui/json.js'),
+    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../version.js'), import('../../ui/json.js'),
   ]);
   const started = Date.now();
   const runId = newRunId();
