@@ -30,6 +30,8 @@ export interface ActivateInput {
   onLine?: (line: string) => void;
   /** For `sudo -S` (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE). */
   sudoPassword?: string;
+  /** How long past the switch's own deadline fleet waits for the agent's word (default 60 s). */
+  graceMs?: number;
 }
 
 /** Prefix with the node's privilege escalation when it is not reached as root. */
@@ -128,7 +130,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const dir = runDir(input.runId, node.name);
   const seconds = switchSeconds(node);
   const detach = (action: Action): Detach => ({ seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` });
-  const deadline = () => Date.now() + seconds * 1000 + 60_000;
+  const deadline = () => Date.now() + seconds * 1000 + (input.graceMs ?? 60_000);
 
   onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;

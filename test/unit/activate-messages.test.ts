@@ -1,0 +1,65 @@
+// Activation's user-facing messages, driven by a fake host that answers like the agent (pure logic only:
+// the lab tests run the real agent on real hosts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ResolvedNode } from '../../src/config/types.js';
+import { activateNode } from '../../src/deploy/activate.js';
+import type { Host } from '../../src/transport/host.js';
+import type { CommandResult } from '../../src/transport/run.js';
+
+const node = { name: 'web-1', host: 'h', user: 'root', profile: '/nix/var/nix/profiles/system', privilegeEscalation: ['sudo'], checkSystem: true, connectTimeoutMs: 1000, activationTimeoutMs: 1000 } as ResolvedNode;
+const ok = (stdout = ''): CommandResult => ({ argv: [], exitCode: 0, stdout, stderr: '', failed: false, timedOut: false, canceled: false, message: '' });
+const fail = (exitCode: number, stderr: string): CommandResult => ({ ...ok(), exitCode, stderr, failed: true, message: `exit ${exitCode}` });
+const report = (token: string, lines: string[]) => ok(['switch output', '', token, ...lines].join('\n'));
+
+/** A host whose agent answers `activate`, `rollback` and `wait <action>` as scripted. */
+function fakeHost(answer: { activate?: CommandResult; rollback?: CommandResult; wait: (action: string, token: string) => CommandResult }): Host {
+  return {
+    label: 'web-1', isLocal: false,
+    run: async (argv) => {
+      const command = argv[4];
+      if (command === 'wait') return answer.wait(argv[6]!, argv[9]!);
+      return (command === 'activate' ? answer.activate : answer.rollback) ?? ok();
+    },
+    runFresh: async () => ok(), connect: async () => {}, close: async () => {}, closeSync: () => {},
+  };
+}
+
+const activate = (host: Host, goal: 'switch' | 'dry-activate' = 'switch') =>
+  activateNode({ host, node, runId: 'r', goal, outPath: '/nix/store/new', systemd: false, onPhase: () => {} });
+const before = ['before.profileLink=system-3-link', 'before.profileTarget=/nix/store/old', 'before.currentSystem=/nix/store/old'];
+
+test('an activation that cannot start says why (the agent\'s or sudo\'s own words), and changes nothing', async () => {
+  const r = await activate(fakeHost({ activate: fail(1, 'sudo: a password is required'), wait: () => fail(95, 'fleet-agent: no run dir /run/fleet/r/web-1') }));
+  assert.deepEqual(r, { outcome: 'failed', error: 'activation did not start: exit 1: sudo: a password is required', log: [] });
+  const exists = await activate(fakeHost({ activate: fail(93, 'fleet-agent: cannot create /run/fleet/r/web-1'), wait: () => ok() }));
+  assert.equal(exists.error, 'activation did not start: exit 93: fleet-agent: cannot create /run/fleet/r/web-1');
+});
+
+test('a failed switch is rolled back; a rollback that does not restore the record names both states and the commands', async () => {
+  const switched = (token: string) => report(token, ['status=switch-failed 4', 'switchStarted=1', 'profileSet=system-4-link', ...before, 'now.currentSystem=/nix/store/new']);
+  const good = await activate(fakeHost({ wait: (a, t) => (a === 'activate' ? switched(t) : report(t, ['status=done', ...before, 'now.profileLink=system-3-link', 'now.currentSystem=/nix/store/old'])) }));
+  assert.equal(good.outcome, 'rolled-back');
+  assert.equal(good.error, 'switch-to-configuration switch failed (exit 4); rolled back to system-3-link (/nix/store/old)');
+  const bad = await activate(fakeHost({ wait: (a, t) => (a === 'activate' ? switched(t) : report(t, ['status=done', ...before, 'now.profileLink=system-4-link', 'now.currentSystem=/nix/store/new'])) }));
+  assert.equal(bad.outcome, 'rollback-failed');
+  assert.equal(bad.error, 'switch-to-configuration switch failed (exit 4); ROLLBACK FAILED: after rollback the node runs system-4-link (/nix/store/new), expected system-3-link (/nix/store/old). On web-1 run: nix-env -p /nix/var/nix/profiles/system --switch-generation 3 && /nix/store/old/bin/switch-to-configuration switch');
+  const refused = await activate(fakeHost({ rollback: fail(1, 'sudo: timed out'), wait: (a, t) => switched(t) }));
+  assert.match(refused.error!, /ROLLBACK FAILED: the rollback did not start: exit 1: sudo: timed out\./);
+  const odd = await activate(fakeHost({ wait: (a, t) => (a === 'activate' ? switched(t) : report(t, ['status=failed nix-env --switch-generation 3 failed', ...before])) }));
+  assert.match(odd.error!, /ROLLBACK FAILED: nix-env --switch-generation 3 failed\./);
+});
+
+test('a failed dry-activate changed nothing: failed, no rollback', async () => {
+  const r = await activate(fakeHost({ wait: (a, t) => report(t, ['status=switch-failed 1', 'switchStarted=1', ...before]) }), 'dry-activate');
+  assert.deepEqual([r.outcome, r.error], ['failed', 'switch-to-configuration dry-activate failed (exit 1); nothing was changed']);
+});
+
+test('no answer from the agent before the deadline: the state is unknown, said as such', async () => {
+  let waits = 0;
+  const host = fakeHost({ wait: () => (++waits > 1 ? fail(255, 'ssh: connect to host h port 22: Connection refused') : fail(255, 'Connection reset')) });
+  const r = await activateNode({ host, node, runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, graceMs: 500 });
+  assert.ok(waits >= 2, 'it asked again after the connection dropped');
+  assert.equal(r.outcome, 'rollback-failed');
+  assert.match(r.error!, /^no result from the target's agent in time \(last error: exit 255: ssh: connect to host h port 22: Connection refused\); the node's state is unknown: check it \(fleet plan\)$/);
+});
