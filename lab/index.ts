@@ -1,13 +1,13 @@
 // The lab: N real hosts on this machine, each a real sshd on 127.0.0.1 with its own Nix store, /run and
 // host name (mount+UTS namespaces). See ../shared/LAB.md. Tests and scripts/lab.ts start it here.
 // Systemd hosts (systemd-nspawn, nix-daemon, users, own addresses, reboots) live in ./systemd; `up()` starts either kind.
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertConfigSafePath, renderKnownHosts, renderSshConfig } from './config-files.js';
 import { registerCleanup } from './cleanup.js';
 import { findExecutable } from './which.js';
 import { prepareHost, spawnHost, waitHostReady, type ReadyHost, type SpawnedHost } from './host.js';
-import { generateKeyPair } from './keys.js';
+import { prepareClient } from './keys.js';
 import { pickFreePorts } from './ports.js';
 import { killHostSync, type HostProcs } from './procs.js';
 import { readLabStatus, waitHostsGone, writeManifest } from './persisted.js';
@@ -78,13 +78,7 @@ export async function startLab(opts: StartLabOptions): Promise<Lab> {
   const sshd = findSshd();
   const dir = await makeLabDir(opts.dir);
   const ports = opts.ports ?? (await pickFreePorts(opts.names.length));
-  const key = `${dir}/id_ed25519`;
-  await rm(key, { force: true });
-  await rm(`${key}.pub`, { force: true });
-  const clientPublicKey = await generateKeyPair(key, 'fleet-lab-client');
-  const witness = `${dir}/witness`;
-  await writeFile(witness, '');
-  await chmod(witness, 0o666);
+  const { key, clientPublicKey, witness } = await prepareClient(dir);
 
   const prepared = await Promise.all(opts.names.map((name, i) => prepareHost(dir, name, ports[i] ?? 0, clientPublicKey)));
   const knownHosts = `${dir}/known_hosts`;
