@@ -63,6 +63,8 @@ function resolveBuilder(name: string, b: RawBuilder, d: NodeDefaults, dir: strin
     ...(b.publicHostKey !== undefined && { publicHostKey: b.publicHostKey }),
     sshOptions: [...(b.sshOptions ?? d.sshOptions ?? BUILDER_DEFAULTS.sshOptions)],
     ...(sshConfig !== undefined && { sshConfig: path.resolve(dir, sshConfig) }),
+    // Like the other fleet-wide SSH settings of `defaults`: a slow network is slow for builders too.
+    connectTimeoutMs: parseDuration(d.connectTimeout ?? NODE_DEFAULTS.connectTimeout),
   };
 }
 

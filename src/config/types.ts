@@ -27,6 +27,7 @@ export interface Builder {
   publicHostKey?: string; // base64 of the host's public key line, as in Nix machines files
   sshOptions: string[]; // the builder's own, else `defaults.sshOptions`
   sshConfig?: string; // absolute path of an ssh_config file (the builder's own, else `defaults.sshConfig`); ssh gets `-F <sshConfig>`
+  connectTimeoutMs: number; // `defaults.connectTimeout` (default 10s), like the other fleet-wide SSH settings
 }
 
 export interface ResolvedNode {

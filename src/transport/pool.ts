@@ -87,7 +87,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
         port: builder.host.port,
         ...(builder.sshConfig ? { sshConfig: builder.sshConfig } : {}),
         sshOptions: [...nixSshOpts, ...builder.sshOptions],
-        connectTimeoutMs: 10_000,
+        connectTimeoutMs: builder.connectTimeoutMs,
         knownHostsFile: pinKey(builder),
       }),
     forSpec: (spec, template) =>

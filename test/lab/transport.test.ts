@@ -109,7 +109,7 @@ describe('transport on a 1-host lab', { skip: requireLabCapable() }, () => {
       await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${dir}/other`]);
       const builder = (name: string, key: string): Builder => ({
         name, host: { user: 'root', host: '127.0.0.1', port: t1.port }, systems: [], maxJobs: 1, speedFactor: 1, supportedFeatures: [], mandatoryFeatures: [],
-        publicHostKey: Buffer.from(key).toString('base64'), sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes'],
+        publicHostKey: Buffer.from(key).toString('base64'), sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes'], connectTimeoutMs: 10_000,
       });
       const env = { NIX_SSHOPTS: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' };
       const pool = createHostPool({ env });

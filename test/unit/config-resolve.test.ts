@@ -74,7 +74,10 @@ test('nodes keep file order; builders resolve with their defaults', () => {
     supportedFeatures: [],
     mandatoryFeatures: [],
     sshOptions: [],
+    connectTimeoutMs: 10_000,
   });
+  const slow = parseFleet(`${head}defaults:\n  connectTimeout: 45s\nbuilders:\n  b:\n    host: b1\nnodes:\n  a:\n    host: h\n`, '/f.yaml');
+  assert.equal(slow.builders.b!.connectTimeoutMs, 45_000, 'builders inherit defaults.connectTimeout');
 });
 
 test('resolved nodes do not share arrays with defaults or each other', () => {

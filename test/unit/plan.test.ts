@@ -16,7 +16,7 @@ function node(name: string, extra: Partial<ResolvedNode> = {}): ResolvedNode {
 const evalOf = (cfg: string): NodeEval => ({ drvPath: `/nix/store/d-${cfg}.drv`, outPath: `/nix/store/o-${cfg}` });
 const fresh: TargetState = { hasOut: false, systemd: false, profileTarget: '/nix/store/o-old', currentSystem: '/nix/store/o-old', generation: 1, profileLink: 'system-1-link' };
 const running = (cfg: string): TargetState => ({ ...fresh, hasOut: true, profileTarget: `/nix/store/o-${cfg}`, currentSystem: `/nix/store/o-${cfg}` });
-const builder: Builder = { name: 'big', host: { host: 'build-1', user: 'nix' }, systems: ['x86_64-linux'], maxJobs: 8, speedFactor: 1, supportedFeatures: [], mandatoryFeatures: [], sshOptions: [] };
+const builder: Builder = { name: 'big', host: { host: 'build-1', user: 'nix' }, systems: ['x86_64-linux'], maxJobs: 8, speedFactor: 1, supportedFeatures: [], mandatoryFeatures: [], sshOptions: [], connectTimeoutMs: 10_000 };
 
 function input(nodes: ResolvedNode[], cfgs: string[], states: TargetState[], extra: Partial<PlanInput> = {}): PlanInput {
   return {
