@@ -39,11 +39,12 @@ function remoteBuilders(run: RunState): { args: string[]; env: Record<string, st
 export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
   const started = new Map<string, { job: BuildJob; cancel: AbortController; superseded: boolean; result: Promise<BuildResult> }>();
   const all: Promise<BuildResult>[] = []; // superseded ones included: settled() waits for their processes too
+  let viaBuildersOnce: ReturnType<typeof remoteBuilders> | undefined; // one ssh_config per run, restarts included
   const launch = (job: BuildJob): void => {
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
     const host = hostForLocation(run, job.location, job);
-    const viaBuilders = job.location.kind === 'builders' ? remoteBuilders(run) : undefined;
+    const viaBuilders = job.location.kind === 'builders' ? (viaBuildersOnce ??= remoteBuilders(run)) : undefined;
     // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
     const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
     const entry = { job, cancel, superseded: false, result: Promise.resolve<BuildResult>({ ok: false, built: new Set(), started: false, canceled: true, log: [] }) };

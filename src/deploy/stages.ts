@@ -4,7 +4,7 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import { buildSshOptions } from '../transport/ssh.js';
+import { buildSshOptions, formatDestination } from '../transport/ssh.js';
 import { activateNode } from './activate.js';
 import type { Builds } from './builds.js';
 import { copyToTarget } from './copy.js';
@@ -58,15 +58,16 @@ export const copyStage: Stage = {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
+    const endpoint = run.options.pool.endpointOf(node);
     ctx.phase('copy', `copying from ${from.label}`);
     const copied = await copyToTarget({
       run: run.options.run, from, to: run.options.pool.forNode(node), path: plan.outPath, signal: run.stop.signal,
-      directSshOpts: buildSshOptions(run.options.pool.endpointOf(node)),
+      directSshOpts: buildSshOptions(endpoint),
       useSubstitutes: run.options.useSubstitutes || node.substituteOnDestination,
     });
     if (copied.ok) return next;
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
-    const hint = explainCopyFailure(copied.log.join('\n'), `${node.user}@${node.host}`);
+    const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(endpoint));
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
   },
 };
