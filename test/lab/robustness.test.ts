@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { evalOutPaths, PROFILE, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { requireLabCapable } from './support.js';
-import { NIX_ENV, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
+import { evalOutPaths, PROFILE, readSystemState, readWitness, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { requireLabCapable, startDeployedLab } from './support.js';
+import { NIX_ENV, nodeDoneText, outcomesOf, runFleet, spawnFleet } from './run-fleet.js';
 
 const NAMES = ['r1', 'r2'];
 
@@ -17,15 +17,9 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
   let fleetFile: string;
   const nonce = randomBytes(4).toString('hex');
   const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
-  const errorOf = (run: FleetRun, node: string) => JSON.stringify(run.events.find((e) => e.type === 'node-done' && e.node === node));
 
   before(async () => {
-    lab = await startLab({ names: NAMES });
-    hive = `${lab.dir}/hive.nix`;
-    fleetFile = await lab.writeFleet({ nixFile: hive });
-    await configure({ r1: { name: `base-${nonce}` }, r2: { name: `base-${nonce}` } });
-    const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
-    assert.equal(base.code, 0, base.stderr);
+    ({ lab, hive, fleetFile } = await startDeployedLab(NAMES, `base-${nonce}`));
   });
   after(async () => lab?.stop());
 
@@ -41,7 +35,7 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', fleetFile, 'apply', '--json', '--keep-going']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { r1: 'rolled-back', r2: 'rolled-back' });
-    assert.match(errorOf(run, 'r1'), /verification failed: \/run\/current-system is [^ ]*mid-/);
+    assert.match(nodeDoneText(run, 'r1'), /verification failed: \/run\/current-system is [^ ]*mid-/);
     assert.deepEqual(await readSystemState(lab, 'r1'), before.r1, 'back on exactly the recorded generation, not a forged one');
     assert.deepEqual(await readSystemState(lab, 'r2'), before.r2);
     await configure({ r1: { name: `base-${nonce}` }, r2: { name: `base-${nonce}` } });
@@ -56,7 +50,7 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { r2: 'failed' });
-    assert.match(errorOf(run, 'r2'), /setting the profile failed \(nix-env exit \d+\); nothing was changed/);
+    assert.match(nodeDoneText(run, 'r2'), /setting the profile failed \(nix-env exit \d+\); nothing was changed/);
     assert.equal((await lab.exec('r2', ['cat', profile])).stdout, 'precious', 'the file is still there');
   });
 
@@ -113,7 +107,7 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { r1: 'failed', r2: 'failed' });
-    assert.match(errorOf(run, 'r2'), /build on local failed/);
+    assert.match(nodeDoneText(run, 'r2'), /build on local failed/);
     assert.equal((await lab.exec('r1', ['readlink', PROFILE])).exitCode, 0);
   });
 });

@@ -47,6 +47,12 @@ export function planOf(run: FleetRun): EventOf<'plan'>['plan'] {
   return e.plan;
 }
 
+/** A node's node-done event and its summary entry, as text to match error messages against. */
+export function nodeDoneText(run: FleetRun, node: string): string {
+  const done = run.events.find((e) => e.type === 'node-done' && e.node === node);
+  return JSON.stringify({ done, summary: run.events.some((e) => e.type === 'summary') ? summaryOf(run).nodes[node] : undefined });
+}
+
 export function outcomesOf(run: FleetRun): Record<string, string> {
   return Object.fromEntries(Object.entries(summaryOf(run).nodes).map(([n, r]) => [n, r.outcome]));
 }

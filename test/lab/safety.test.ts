@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { evalOutPaths, PROFILE, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { requireLabCapable } from './support.js';
-import { interruptDuringActivation, NIX_ENV, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+import { evalOutPaths, PROFILE, readSystemState, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { requireLabCapable, startDeployedLab } from './support.js';
+import { interruptDuringActivation, NIX_ENV, nodeDoneText, outcomesOf, runFleet } from './run-fleet.js';
 
 const NAMES = ['s1', 's2', 's3'];
 
@@ -23,15 +23,9 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
   const outPathOf = async (node: string) => (await evalOutPaths(hive))[node]!;
   const inStore = async (host: string, path: string) => (await lab.exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
   const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
-  const errorOf = (run: FleetRun, node: string) => JSON.stringify(run.events.find((e) => e.type === 'node-done' && e.node === node));
 
   before(async () => {
-    lab = await startLab({ names: NAMES });
-    hive = `${lab.dir}/hive.nix`;
-    fleetFile = await lab.writeFleet({ nixFile: hive });
-    await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `base-${nonce}` }])));
-    const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
-    assert.equal(base.code, 0, base.stderr);
+    ({ lab, hive, fleetFile } = await startDeployedLab(NAMES, `base-${nonce}`));
   });
   after(async () => lab?.stop());
 
@@ -75,7 +69,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { s3: 'rolled-back' });
-    assert.match(errorOf(run, 's3'), /switch-to-configuration switch failed/);
+    assert.match(nodeDoneText(run, 's3'), /switch-to-configuration switch failed/);
     assert.ok(Date.now() - started < 30_000);
     const after = await stateOf('s3');
     assert.equal(after.current, before.current);
@@ -93,8 +87,8 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--json', '--keep-going']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { s1: 'failed', s2: 'activated', s3: 'activated' });
-    assert.match(errorOf(run, 's1'), /build on local failed/);
-    assert.match(errorOf(run, 's1'), /compiler says no/, 'the build log tail is in the node-done event');
+    assert.match(nodeDoneText(run, 's1'), /build on local failed/);
+    assert.match(nodeDoneText(run, 's1'), /compiler says no/, 'the build log tail is in the node-done event');
     assert.deepEqual(await stateOf('s1'), before);
     const failFast = await runFleet(['-f', file, 'apply', '--json']);
     assert.equal(failFast.code, 1);
@@ -109,7 +103,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json']);
     assert.equal(run.code, 1);
     assert.deepEqual(outcomesOf(run), { s2: 'failed' });
-    assert.match(errorOf(run, 's2'), /is not a system: bin\/switch-to-configuration is missing \(set checkSystem: false to skip this check\)/);
+    assert.match(nodeDoneText(run, 's2'), /is not a system: bin\/switch-to-configuration is missing \(set checkSystem: false to skip this check\)/);
     assert.deepEqual(await stateOf('s2'), before);
   });
 
@@ -123,7 +117,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     assert.equal(run.code, 3, run.stderr);
     assert.deepEqual(outcomesOf(run), { s1: 'rollback-failed' });
     const generation = /system-(\d+)-link/.exec(link)![1];
-    assert.match(errorOf(run, 's1'), new RegExp(`ROLLBACK FAILED: .*On s1 run: nix-env -p ${PROFILE} --switch-generation ${generation} && /nix/store/[^ ]+-once-${nonce}/bin/switch-to-configuration switch`));
+    assert.match(nodeDoneText(run, 's1'), new RegExp(`ROLLBACK FAILED: .*On s1 run: nix-env -p ${PROFILE} --switch-generation ${generation} && /nix/store/[^ ]+-once-${nonce}/bin/switch-to-configuration switch`));
     const plain = await runFleet(['-f', fleetFile, 'apply', '--on', 's1']);
     assert.equal(plain.code, 3);
     assert.match(plain.stdout, /ROLLBACK FAILED|rollback-failed/);
@@ -142,7 +136,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
     assert.equal(run.code, 1);
     assert.deepEqual(outcomesOf(run), { s3: 'failed' });
-    assert.match(errorOf(run, 's3'), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    assert.match(nodeDoneText(run, 's3'), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
     assert.deepEqual(await stateOf('s3'), before);
   });
 

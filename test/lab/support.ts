@@ -2,9 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { execaSync } from 'execa';
-import { findExecutable, rootfsPaths, startLab, up, type Lab, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
+import { findExecutable, rootfsPaths, startLab, up, writeHive, type Lab, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
 import { downAndMaybeKeep } from '../../lab/keep.js';
 import { isCi } from '../../src/ui/choose.js';
+import { runFleet } from './run-fleet.js';
 
 export type { Lab, SystemdLab } from '../../lab/index.js';
 
@@ -25,9 +26,13 @@ function findLabBlocker(): string | undefined {
  * A machine that cannot host the lab skips locally, but fails in CI (CI=true): a skipped lab test there hides breakage.
  */
 export function requireLabCapable(): string | false {
-  const blocker = findLabBlocker();
+  return gate(findLabBlocker(), 'lab');
+}
+
+/** Skips locally with the reason; throws in CI, where a skipped lab test would hide breakage. */
+function gate(blocker: string | undefined, what: string): string | false {
   if (blocker === undefined) return false;
-  if (isCi(process.env)) throw new Error(`lab tests cannot run in CI: ${blocker}`);
+  if (isCi(process.env)) throw new Error(`${what} tests cannot run in CI: ${blocker}`);
   return blocker;
 }
 
@@ -38,24 +43,38 @@ export interface HookScope {
 }
 
 /**
- * Starts a lab in `before` and stops and removes it in `after` (which node:test runs even when tests fail).
- * scope: node:test's `{ before, after }` inside a describe, or a test context `t`.
+ * One lab for a whole suite: started in `before`, stopped and removed in `after` (which node:test runs even
+ * when tests fail; FLEET_LAB_KEEP=1 keeps the files). scope: `{ before, after }` inside a describe, or a test context `t`.
  */
-export function useLab(scope: HookScope, names: string[], opts: Omit<StartLabOptions, 'names'> = {}): { readonly lab: Lab } {
-  let lab: Lab | undefined;
+function useSuiteLab<L extends Lab | SystemdLab>(scope: HookScope, what: string, start: () => Promise<L>): { readonly lab: L } {
+  let lab: L | undefined;
   scope.before(async () => {
-    lab = await startLab({ names, ...opts });
+    lab = await start();
   });
   scope.after(async () => {
-    // FLEET_LAB_KEEP=1 keeps the hosts' files (logs, stores) for a post-mortem.
     if (lab) await downAndMaybeKeep(lab);
   });
   return {
-    get lab(): Lab {
-      if (!lab) throw new Error('the lab is not running (its before hook failed or has not run)');
+    get lab(): L {
+      if (!lab) throw new Error(`the ${what} is not running (its before hook failed or has not run)`);
       return lab;
     },
   };
+}
+
+export function useLab(scope: HookScope, names: string[], opts: Omit<StartLabOptions, 'names'> = {}): { readonly lab: Lab } {
+  return useSuiteLab(scope, 'lab', () => startLab({ names, ...opts }));
+}
+
+/** A light lab whose hosts all run one base system, deployed by fleet itself: where most lab suites start. */
+export async function startDeployedLab(names: string[], baseName: string): Promise<{ lab: Lab; hive: string; fleetFile: string }> {
+  const lab = await startLab({ names });
+  const hive = `${lab.dir}/hive.nix`;
+  const fleetFile = await lab.writeFleet({ nixFile: hive });
+  await writeHive(hive, Object.fromEntries(names.map((n) => [n, { name: baseName }])), lab.witness);
+  const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
+  if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr}`);
+  return { lab, hive, fleetFile };
 }
 
 const systemdTools = ['systemd-nspawn', 'ip', 'tc', 'flock', 'sysctl', 'chroot'];
@@ -77,27 +96,15 @@ function findSystemdLabBlocker(): string | undefined {
 
 /** requireLabCapable for systemd hosts: skips locally with the reason, fails in CI. */
 export function requireSystemdLabCapable(): string | false {
-  const blocker = findSystemdLabBlocker();
-  if (blocker === undefined) return false;
-  if (isCi(process.env)) throw new Error(`systemd lab tests cannot run in CI: ${blocker}`);
-  return blocker;
+  return gate(findSystemdLabBlocker(), 'systemd lab');
 }
 
 /** One systemd lab for a whole suite (starting one per test would multiply boot time): up in `before`, down in `after`. */
 export function useSystemdLab(scope: HookScope, opts: SystemdLabOptions): { readonly lab: SystemdLab } {
-  let lab: SystemdLab | undefined;
-  scope.before(async () => {
-    lab = await up({ kind: 'systemd', ...opts });
+  return useSuiteLab(scope, 'systemd lab', async () => {
+    const lab = await up({ kind: 'systemd', ...opts });
     const t = lab.timings;
     console.error(`# systemd lab of ${lab.hosts.length} hosts up in ${t.upMs} ms (root fs ${t.rootfsBuilt ? `built in ${t.rootfsMs} ms` : 'cached'})`);
+    return lab;
   });
-  scope.after(async () => {
-    if (lab) await downAndMaybeKeep(lab);
-  });
-  return {
-    get lab(): SystemdLab {
-      if (!lab) throw new Error('the systemd lab is not running (its before hook failed or has not run)');
-      return lab;
-    },
-  };
 }

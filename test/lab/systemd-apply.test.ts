@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, readSystemState, writeHive, type StandInSpec, type SystemState } from '../../lab/index.js';
 import { requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
-import { outcomesOf, planOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
+import { nodeDoneText, outcomesOf, planOf, runFleet, summaryOf } from './run-fleet.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
 
@@ -18,11 +18,6 @@ async function switchUnits(lab: SystemdLab, host: string): Promise<{ unit: strin
 }
 
 const journal = async (lab: SystemdLab, host: string, args: string[]) => (await lab.exec(host, ['journalctl', '-o', 'cat', '--no-pager', ...args])).stdout;
-
-function failureText(run: FleetRun, node: string): string {
-  const done = run.events.find((e) => e.type === 'node-done' && e.node === node);
-  return JSON.stringify({ done, summary: summaryOf(run).nodes[node] });
-}
 
 describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() }, () => {
   // n4's nix-daemon does not trust deploy: the copy-refused case.
@@ -75,7 +70,7 @@ describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() 
     await configure({ n2: fresh('fail-halfway') });
     const run = await runFleet(['-f', file, 'apply', '--on', 'n2', '--json']);
     assert.equal(run.code, 1, run.stderr);
-    assert.equal(outcomesOf(run).n2, 'rolled-back', failureText(run, 'n2'));
+    assert.equal(outcomesOf(run).n2, 'rolled-back', nodeDoneText(run, 'n2'));
     assert.deepEqual(await state('n2'), previous);
     assert.equal((await ctx.lab.exec('n2', ['readlink', '/nix/var/fleet-lab/boot-default'])).stdout.trim(), good, 'boots the old system too');
   });
@@ -98,7 +93,7 @@ describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() 
     await configure({ n3: fresh('fail-halfway') });
     const failed = await runFleet(['-f', file, 'apply', '--on', 'n3', '--json']);
     assert.equal(failed.code, 1, failed.stderr);
-    assert.equal(outcomesOf(failed).n3, 'rolled-back', failureText(failed, 'n3'));
+    assert.equal(outcomesOf(failed).n3, 'rolled-back', nodeDoneText(failed, 'n3'));
     assert.deepEqual(await state('n3'), previous);
   });
 
@@ -147,7 +142,7 @@ describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() 
     const run = await runFleet(['-f', file, 'apply', '--on', 'n4', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.equal(outcomesOf(run).n4, 'failed');
-    assert.match(failureText(run, 'n4'), /lacks a valid signature/, 'Nix\'s own reason is shown');
+    assert.match(nodeDoneText(run, 'n4'), /lacks a valid signature/, 'Nix\'s own reason is shown');
     assert.deepEqual(await state('n4'), previous);
     assert.notEqual((await ctx.lab.exec('n4', ['nix-store', '--check-validity', out])).exitCode, 0, 'nothing was imported');
   });
