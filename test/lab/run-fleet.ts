@@ -5,7 +5,7 @@ import { readEventLines, type EventOf, type FleetEvent } from '../../src/events.
 import { labNixEnv } from '../../lab/index.js';
 import { assertValidEvents } from '../events-validate.js';
 
-const BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+export const FLEET_BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 export const NIX_ENV = labNixEnv;
 
 export interface FleetRun {
@@ -16,7 +16,7 @@ export interface FleetRun {
 }
 
 export function spawnFleet(args: string[], env: Record<string, string> = {}): ResultPromise {
-  return execa(process.execPath, ['--import', 'tsx', BIN, ...args], {
+  return execa(process.execPath, ['--import', 'tsx', FLEET_BIN, ...args], {
     reject: false,
     env: { ...labNixEnv, CI: 'true', ...env },
     stdin: 'ignore',

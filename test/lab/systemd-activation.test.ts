@@ -7,7 +7,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, readSystemState, writeHive, type StandInSpec } from '../../lab/index.js';
 import { requireSystemdLabCapable, useSystemdLab } from './support.js';
-import { outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
+import { execa } from 'execa';
+import { quoteArgv } from '../../src/transport/quote.js';
+import { FLEET_BIN, NIX_ENV, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 
 const NODES = ['p1', 'p2'];
 
@@ -66,6 +68,30 @@ describe('activation on systemd hosts: sudo password, dropped connections', { sk
     assert.match(targetJournal, new RegExp(`${ctx.lab.users.deployPw} : .*USER=root`), 'sudo ran');
     assert.ok(!targetJournal.includes(password), 'not in the target\'s journal (sudo logs every command line)');
     assert.ok(!(await readFile(pwFile, 'utf8')).includes('\n\n'));
+  });
+
+  test('--ask-sudo-password on a real terminal: asked once, not echoed, and deploy-pw is deployed', async () => {
+    const password = ctx.lab.sudoPassword;
+    const file = await ctx.lab.writeFleet({ nixFile: hive, path: `${ctx.lab.dir}/fleet-ask.yaml`, defaults: { user: ctx.lab.users.deployPw } });
+    const outs = await configure({ p1: { name: `ask-${nonce}` }, p2: { name: `base-${nonce}` } });
+    // script(1) gives fleet a pseudo-terminal as stdin and stdout, as a person's shell would.
+    const fleet = quoteArgv([process.execPath, '--import', 'tsx', FLEET_BIN, '-f', file, 'apply', '--on', 'p1', '--ask-sudo-password']);
+    const child = execa('script', ['-qfec', fleet, '/dev/null'], { reject: false, env: { ...NIX_ENV, CI: 'true' }, stdin: 'pipe', timeout: 120_000 });
+    let screen = '';
+    let prompts = 0;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      screen += chunk.toString();
+      const asked = screen.split('sudo password for the targets:').length - 1;
+      if (asked > prompts) {
+        prompts = asked;
+        child.stdin!.write(`${password}\r`);
+      }
+    });
+    const r = await child;
+    assert.equal(r.exitCode, 0, screen);
+    assert.equal(prompts, 1, 'asked exactly once');
+    assert.ok(!screen.includes(password), 'the typed password is not echoed');
+    assert.equal((await readSystemState(ctx.lab, 'p1')).current, outs.p1);
   });
 
   test('the connection drops while the switch runs: the switch finishes, fleet reconnects and reports what the target runs', async () => {

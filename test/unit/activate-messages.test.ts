@@ -63,3 +63,22 @@ test('no answer from the agent before the deadline: the state is unknown, said a
   assert.equal(r.outcome, 'rollback-failed');
   assert.match(r.error!, /^no result from the target's agent in time \(last error: exit 255: ssh: connect to host h port 22: Connection refused\); the node's state is unknown: check it \(fleet plan\)$/);
 });
+
+test('a rollback whose start was cut before the agent began is sent once more, then waited for', async () => {
+  const switched = (token: string) => report(token, ['status=switch-failed 4', 'switchStarted=1', 'profileSet=system-4-link', ...before]);
+  let rollbacks = 0;
+  let rollbackWaits = 0;
+  const host: Host = {
+    ...fakeHost({ wait: () => ok() }),
+    run: async (argv) => {
+      if (argv[4] === 'rollback') return ++rollbacks === 1 ? fail(255, 'Connection reset by peer') : ok();
+      if (argv[4] !== 'wait') return ok();
+      if (argv[6] === 'activate') return switched(argv[9]!);
+      // The first rollback never reached the agent: it has no rollback log yet.
+      if (++rollbackWaits === 1) return fail(96, 'fleet-agent: no rollback was started in /run/fleet/r/web-1');
+      return report(argv[9]!, ['status=done', ...before, 'now.profileLink=system-3-link', 'now.currentSystem=/nix/store/old']);
+    },
+  };
+  const r = await activate(host);
+  assert.deepEqual([r.outcome, rollbacks], ['rolled-back', 2]);
+});
