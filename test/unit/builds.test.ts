@@ -1,0 +1,52 @@
+// Early builds against the plan (pure logic: a fake local host stands in for Nix).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
+import { startBuilds } from '../../src/deploy/builds.js';
+import { createRunState } from '../../src/deploy/state.js';
+import type { EventBody } from '../../src/events.js';
+import type { Host } from '../../src/transport/host.js';
+import type { HostPool } from '../../src/transport/pool.js';
+import type { CommandResult, RunOptions } from '../../src/transport/run.js';
+
+const result = (extra: Partial<CommandResult>): CommandResult => ({ argv: [], exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...extra });
+
+/** A deployer whose store has nothing, whose realisations run until cancelled. */
+function fakeLocal(realised: string[][]): Host {
+  return {
+    label: 'local', isLocal: true, connect: async () => {}, close: async () => {}, closeSync: () => {},
+    runFresh: async () => result({}),
+    run: async (argv: string[], options?: RunOptions) => {
+      if (argv[0] === 'nix-copy-closure') return result({});
+      if (argv.includes('--check-validity')) return result({ stdout: argv.filter((a) => a.startsWith('/nix/store/o-')).join('\n') });
+      realised.push(argv.filter((a) => a.endsWith('.drv')));
+      await new Promise<void>((resolve) => options?.signal?.addEventListener('abort', () => resolve(), { once: true }));
+      return result({ failed: true, canceled: true, exitCode: undefined, message: 'canceled' });
+    },
+  };
+}
+
+test('builds the plan does not need are cancelled (announced ones say so) or restarted with only what it needs', async () => {
+  const events: EventBody[] = [];
+  const realised: string[][] = [];
+  const local = fakeLocal(realised);
+  const pool = { local, forNode: () => ({ ...local, label: 'b', isLocal: false, copyTarget: { dest: 'root@b', sshOpts: [] } }) } as unknown as HostPool;
+  const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
+  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, nodes, {
+    goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
+    run: pool.local.run, pool, emit: (e) => events.push(e), signal: new AbortController().signal,
+  });
+  const outOf = new Map([['/nix/store/d-a.drv', '/nix/store/o-a'], ['/nix/store/d-b.drv', '/nix/store/o-b']]);
+  const everything = { id: 'local', location: { kind: 'local' as const }, drvPaths: ['/nix/store/d-a.drv', '/nix/store/d-b.drv'], nodes: ['a', 'b'] };
+  const builds = startBuilds(run, [everything, { ...everything, id: 'node:b', location: { kind: 'node', node: 'b' }, nodes: ['b'] }], outOf);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // both realisations under way
+  // The plan: only b changed, and only on the deployer.
+  builds.keepOnly({ goal: 'switch', builds: [{ ...everything, drvPaths: ['/nix/store/d-b.drv'], nodes: ['b'] }], nodes: [] });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(realised.at(-1), ['/nix/store/d-b.drv'], 'restarted with the plan\'s derivations only');
+  run.stop.abort();
+  await builds.settled();
+  const done = events.filter((e) => e.type === 'build-done');
+  assert.deepEqual(done.find((e) => e.type === 'build-done' && e.build === 'node:b'), { type: 'build-done', build: 'node:b', ok: false, error: 'cancelled: the plan needs none of its outputs' });
+  assert.equal(done.filter((e) => e.type === 'build-done' && e.build === 'local').length, 1, 'the superseded build reports nothing; its successor reports once');
+});
