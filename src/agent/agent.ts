@@ -31,18 +31,53 @@ probe)
   elif nix-store --check-validity "$2" >/dev/null 2>&1; then echo hasOut=1; fi
   command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && echo systemd=1
   exit 0 ;;
-activate) # dir profile out goal set-profile check seconds systemd unit self
-  d=$1; p=$2; out=$3; goal=$4; setp=$5; check=$6; secs=$7; sd=$8; u=$9; shift 9; self=$1
+activate) # dir profile out goal set-profile check seconds systemd unit confirm-seconds token self
+  d=$1; p=$2; out=$3; goal=$4; setp=$5; check=$6; secs=$7; sd=$8; u=$9; shift 9; csecs=$1; token=$2; self=$3
   mkdir -p "$(dirname "$d")" && mkdir "$d" || { echo "fleet-agent: cannot create $d" >&2; exit 93; }
   # The detached part reads the script and its data from files: systemd expands \${...} in unit arguments.
   printf '%s' "$self" > "$d/agent.sh"; put "$d/profile" "$p"; put "$d/out" "$out"; put "$d/goal" "$goal"; put "$d/seconds" "$secs"
+  put "$d/confirm-seconds" "$csecs"; max=$((secs + 60))
+  if [ "$csecs" != 0 ]; then (umask 077; put "$d/token" "$token"); : > "$d/confirm.log"; max=$((secs * 2 + csecs + 60)); fi
   state '' "$p" > "$d/before"; : > "$d/activate.log"
   if [ "$check" = 1 ] && [ ! -x "$out/bin/switch-to-configuration" ]; then put "$d/activate.status" refused; exit 0; fi
-  detach "$u" "$sd" $((secs + 60)) "$out/bin/switch-to-configuration $goal" sh "$d/agent.sh" run-activate "$d" "$setp" || { put "$d/activate.status" "detach-failed"; exit 94; }
+  detach "$u" "$sd" "$max" "$out/bin/switch-to-configuration $goal" sh "$d/agent.sh" run-activate "$d" "$setp" || { put "$d/activate.status" "detach-failed"; exit 94; }
   exit 0 ;;
 run-activate) # dir set-profile
-  d=$1; setp=$2; p=$(cat "$d/profile"); out=$(cat "$d/out"); goal=$(cat "$d/goal"); secs=$(cat "$d/seconds")
+  d=$1; setp=$2; p=$(cat "$d/profile"); out=$(cat "$d/out"); goal=$(cat "$d/goal"); secs=$(cat "$d/seconds"); csecs=$(cat "$d/confirm-seconds")
   exec >>"$d/activate.log" 2>&1 </dev/null
+  if [ "$csecs" != 0 ]; then
+    # Magic rollback: live first (test); the boot default moves only once confirmed, so a reboot in the
+    # window comes back on the old system.
+    put "$d/switch-started" 1
+    timeout -k 5 "$secs" "$out/bin/switch-to-configuration" test; rc=$?
+    [ "$rc" = 0 ] || { put "$d/activate.status" "switch-failed $rc"; exit 0; }
+    put "$d/activate.status" done
+    exec >>"$d/confirm.log" 2>&1
+    want=$(cat "$d/token"); end=$(($(date +%s) + csecs)); ok=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+      if [ -f "$d/confirm" ]; then
+        [ "$(cat "$d/confirm")" = "$want" ] && { ok=1; break; }
+        echo "ignored a confirmation that does not carry this run's token"; rm -f "$d/confirm"
+      fi
+      # An explicit rollback took over (fleet found the activation wrong): it does the undoing.
+      [ -e "$d/rollback.claim" ] && { put "$d/confirm.status" superseded; exit 0; }
+      sleep 0.2
+    done
+    if [ "$ok" = 1 ]; then
+      if [ "$goal" = switch ]; then
+        if [ "$setp" = 1 ]; then
+          nix-env -p "$p" --set "$out" || { put "$d/confirm.status" "profile-failed $?"; exit 0; }
+          put "$d/profile-set" "$(readlink "$p")"
+        fi
+        timeout -k 5 "$secs" "$out/bin/switch-to-configuration" boot || { put "$d/confirm.status" "boot-failed $?"; exit 0; }
+      fi
+      put "$d/confirm.status" done; exit 0
+    fi
+    echo "no confirmation within \${csecs}s: rolling back to what $d/before records"
+    : >> "$d/rollback.log"
+    sh "$d/agent.sh" run-rollback "$d"
+    put "$d/confirm.status" expired; exit 0
+  fi
   if [ "$setp" = 1 ]; then
     nix-env -p "$p" --set "$out" || { put "$d/activate.status" "profile-failed $?"; exit 0; }
     put "$d/profile-set" "$(readlink "$p")"
@@ -51,13 +86,20 @@ run-activate) # dir set-profile
   timeout -k 5 "$secs" "$out/bin/switch-to-configuration" "$goal"; rc=$?
   if [ "$rc" = 0 ]; then put "$d/activate.status" done; else put "$d/activate.status" "switch-failed $rc"; fi
   exit 0 ;;
+confirm) # dir token: hands the watchdog a token; it accepts only its own run's
+  d=$1; [ -f "$d/confirm.log" ] || { echo "fleet-agent: no watchdog in $d" >&2; exit 95; }
+  put "$d/confirm" "$2"; exit 0 ;;
 rollback) # dir systemd unit
   d=$1; [ -f "$d/before" ] && [ -f "$d/agent.sh" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
-  rm -f "$d/rollback.status"; : > "$d/rollback.log"
+  # Claimed already (by the watchdog, or an earlier call): that rollback's status file tells how it went.
+  [ -e "$d/rollback.claim" ] && exit 0
+  rm -f "$d/rollback.status"; : >> "$d/rollback.log"
   detach "$3" "$2" $(($(cat "$d/seconds") + 60)) "fleet rollback to what $d/before records" sh "$d/agent.sh" run-rollback "$d" || { put "$d/rollback.status" "detach-failed"; exit 94; }
   exit 0 ;;
 run-rollback) # dir: undoes only what this run changed, back to what "before" recorded
   d=$1; p=$(cat "$d/profile"); secs=$(cat "$d/seconds")
+  # One undo per run dir: the watchdog and fleet's explicit rollback must never both re-activate.
+  mkdir "$d/rollback.claim" 2>/dev/null || exit 0
   exec >>"$d/rollback.log" 2>&1 </dev/null
   get() { sed -n "s/^$1=//p" "$d/before"; }
   fail() { put "$d/rollback.status" "failed $1"; exit 0; }
@@ -109,6 +151,7 @@ wait) # dir action seconds lines-seen token profile: streams the action's log, t
   sed 's/^/before./' "$d/before"
   [ -f "$d/profile-set" ] && echo "profileSet=$(cat "$d/profile-set")"
   [ -f "$d/switch-started" ] && echo switchStarted=1
+  [ -f "$d/confirm.status" ] && echo "confirmStatus=$(cat "$d/confirm.status")"
   state 'now.' "$p"
   exit 0 ;;
 *) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
@@ -132,8 +175,15 @@ export interface Detach {
   unit: string; // the unit name when systemd
 }
 
-export function activateArgv(dir: string, profile: string, outPath: string, goal: string, setProfile: boolean, checkSystem: boolean, d: Detach): string[] {
-  return agent('activate', dir, profile, outPath, goal, setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit, AGENT_SCRIPT);
+/** Magic rollback: the watchdog's window after the live activation, and the token that alone confirms it. */
+export interface Watchdog {
+  seconds: number;
+  token: string;
+}
+
+export function activateArgv(dir: string, profile: string, outPath: string, goal: string, setProfile: boolean, checkSystem: boolean, d: Detach, watchdog?: Watchdog): string[] {
+  return agent('activate', dir, profile, outPath, goal, setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit,
+    String(watchdog?.seconds ?? 0), watchdog?.token ?? '', AGENT_SCRIPT);
 }
 
 /** The rollback runs the copy of the agent (and the data) the activation left in its run dir. */
@@ -141,7 +191,12 @@ export function rollbackArgv(dir: string, d: Pick<Detach, 'systemd' | 'unit'>): 
   return agent('rollback', dir, d.systemd ? '1' : '0', d.unit);
 }
 
-export type Action = 'activate' | 'rollback';
+/** Sent over a brand-new connection: the watchdog of `dir` accepts only the token it was armed with. */
+export function confirmArgv(dir: string, token: string): string[] {
+  return agent('confirm', dir, token);
+}
+
+export type Action = 'activate' | 'confirm' | 'rollback';
 
 /** A per-call random token separates the action's output (before it) from the agent's report (after it). */
 export function waitArgv(dir: string, action: Action, seconds: number, linesSeen: number, token: string, profile: string): string[] {
@@ -152,13 +207,21 @@ export function newToken(): string {
   return `@fleet-report-${randomBytes(12).toString('hex')}`;
 }
 
+/** One per node and run: what the watchdog waits for. */
+export function newConfirmToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** What the agent wrote about an action, and what the node runs now. */
 export interface AgentReport {
-  /** '' while running; done | refused | profile-failed N | switch-failed N | failed <why> | detach-failed. */
+  /** '' while running. activate: done | refused | profile-failed N | switch-failed N | detach-failed;
+   *  confirm: done | expired | profile-failed N | boot-failed N | superseded; rollback: done | failed <why>. */
   status: string;
   before: SystemState;
   profileSet?: string; // the generation link this run made
   switchStarted: boolean;
+  /** The watchdog's verdict once it has one (magic rollback): done | expired | ... */
+  confirmStatus?: string;
   now: SystemState;
   lines: number; // log lines streamed so far: where to go on after a reconnect
 }
@@ -173,6 +236,7 @@ export function parseWait(stdout: string, token: string): { log: string[]; repor
   const values = readKeyValues(lines.slice(at + 1));
   const pick = (prefix: string) => new Map([...values].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
   const profileSet = values.get('profileSet');
+  const confirmStatus = values.get('confirmStatus');
   return {
     log,
     report: {
@@ -180,6 +244,7 @@ export function parseWait(stdout: string, token: string): { log: string[]; repor
       before: toSystemState(pick('before.')),
       ...(profileSet ? { profileSet } : {}),
       switchStarted: values.get('switchStarted') === '1',
+      ...(confirmStatus ? { confirmStatus } : {}),
       now: toSystemState(pick('now.')),
       lines: Number(values.get('lines') ?? 0) || 0,
     },

@@ -1,5 +1,6 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../config/duration.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import { GOALS, isGoal, type Goal } from '../goal.js';
 import { fleetVersion } from '../version.js';
@@ -19,6 +20,14 @@ function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
+}
+
+function parseDurationOption(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function parseMaxJobs(value: string): number | 'auto' {
@@ -78,6 +87,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
     .option('-v, --verbose', 'show build and activation output as it comes')
     .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
+    .option('--no-magic-rollback', 'switch/test: do not arm the targets\' watchdogs (they revert unless confirmed over a new SSH connection)')
+    .option('--confirm-timeout <duration>', 'magic rollback: how long targets wait for the confirmation (overrides confirmTimeout, e.g. 30s)', parseDurationOption)
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 

@@ -19,6 +19,8 @@ export const NODE_DEFAULTS = {
   checkSystem: true,
   connectTimeout: '10s',
   activationTimeout: '10m',
+  magicRollback: true,
+  confirmTimeout: '30s',
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
@@ -90,6 +92,8 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     ...(sshConfig !== undefined && { sshConfig: path.resolve(dir, sshConfig) }),
     connectTimeoutMs: parseDuration(n.connectTimeout ?? d.connectTimeout ?? NODE_DEFAULTS.connectTimeout),
     activationTimeoutMs: parseDuration(n.activationTimeout ?? d.activationTimeout ?? NODE_DEFAULTS.activationTimeout),
+    magicRollback: n.magicRollback ?? d.magicRollback ?? NODE_DEFAULTS.magicRollback,
+    confirmTimeoutMs: parseDuration(n.confirmTimeout ?? d.confirmTimeout ?? NODE_DEFAULTS.confirmTimeout),
   };
 }
 

@@ -46,6 +46,10 @@ export type SubstituteOnDestination = boolean;
  */
 export type CheckSystem = boolean;
 /**
+ * For `switch` and `test`: the node's watchdog re-activates the recorded system unless fleet confirms the new one over a brand-new SSH connection within `confirmTimeout`; with `switch`, the boot default moves only after that confirmation.
+ */
+export type MagicRollback = boolean;
+/**
  * How to reach the machine: `host`, `user@host`, `ssh://[user@]host[:port]`, `ssh-ng://...`, `[2001:db8::1]`, `user@[::1]`.
  */
 export type Host = string;
@@ -139,6 +143,11 @@ export interface NodeDefaults {
    * How long activation (switch-to-configuration) may run before the node is rolled back.
    */
   activationTimeout?: string;
+  magicRollback?: MagicRollback;
+  /**
+   * With magic rollback: how long the node waits for fleet's confirmation after activating before it reverts by itself.
+   */
+  confirmTimeout?: string;
 }
 /**
  * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
@@ -204,4 +213,9 @@ export interface Node {
    * How long activation (switch-to-configuration) may run before the node is rolled back.
    */
   activationTimeout?: string;
+  magicRollback?: MagicRollback;
+  /**
+   * With magic rollback: how long the node waits for fleet's confirmation after activating before it reverts by itself.
+   */
+  confirmTimeout?: string;
 }

@@ -47,6 +47,8 @@ export interface ResolvedNode {
   sshConfig?: string; // absolute path of an ssh_config file; ssh gets `-F <sshConfig>`
   connectTimeoutMs: number; // from `connectTimeout` (default 10s)
   activationTimeoutMs: number; // from `activationTimeout` (default 10m)
+  magicRollback: boolean; // switch/test: revert unless confirmed over a new connection (default true)
+  confirmTimeoutMs: number; // from `confirmTimeout` (default 30s)
 }
 
 export interface ResolvedFleet {

@@ -9,7 +9,7 @@ import type { SystemState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
-import { activateArgv, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach } from '../agent/agent.js';
+import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -32,6 +32,8 @@ export interface ActivateInput {
   sudoPassword?: string;
   /** How long past the switch's own deadline fleet waits for the agent's word (default 60 s). */
   graceMs?: number;
+  /** Magic rollback (switch, test): how long the target waits for the confirmation before reverting. */
+  confirmTimeoutMs?: number;
 }
 
 /** Prefix with the node's privilege escalation when it is not reached as root. */
@@ -130,11 +132,16 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const dir = runDir(input.runId, node.name);
   const seconds = switchSeconds(node);
   const detach = (action: Action): Detach => ({ seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` });
-  const deadline = () => Date.now() + seconds * 1000 + (input.graceMs ?? 60_000);
+  const deadline = (extraMs = 0) => Date.now() + extraMs + seconds * 1000 + (input.graceMs ?? 60_000);
+  // Magic rollback: the new system goes live with `test`; the target's watchdog reverts it unless confirmed.
+  const watchdog: Watchdog | undefined = input.confirmTimeoutMs !== undefined && (goal === 'switch' || goal === 'test')
+    ? { seconds: Math.max(1, Math.ceil(input.confirmTimeoutMs / 1000)), token: newConfirmToken() }
+    : undefined;
+  const live: Goal = watchdog ? 'test' : goal;
 
-  onPhase('activate', `switch-to-configuration ${goal}${input.systemd ? ' (systemd-run)' : ''}`);
+  onPhase('activate', `switch-to-configuration ${live}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;
-  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate')), input.sudoPassword);
+  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate'), watchdog), input.sudoPassword);
   const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
   if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.
@@ -149,17 +156,76 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
     return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
   }
   onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
-  const problem = describeFailure(report, goal, outPath);
-  if (!problem) return { outcome: 'activated', log };
-  // Nothing was changed (the profile could not be set, or a dry run failed): there is nothing to undo.
-  if (!report.profileSet && (!report.switchStarted || goal === 'dry-activate')) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
+  const undo = async (problem: string): Promise<ActivationResult> => {
+    onPhase('rollback', `back to ${describe(report.before)}`);
+    const rollback = await rollbackNode(input, dir, report.before, detach('rollback'), deadline());
+    log.push(...rollback.log);
+    return rollback.ok
+      ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(report.before)}`, log }
+      : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, report.before)}`, log };
+  };
+  // Already decided by the watchdog (fleet could not reach the node during the window): judge that instead.
+  const decided = watchdog !== undefined && report.status === 'done' && report.confirmStatus !== undefined;
+  const problem = decided ? undefined : describeFailure(report, live, outPath);
+  if (problem) {
+    // Nothing was changed (the profile could not be set, or a dry run failed): there is nothing to undo.
+    if (!report.profileSet && (!report.switchStarted || goal === 'dry-activate')) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
+    return undo(problem);
+  }
+  if (!watchdog) return { outcome: 'activated', log };
 
-  onPhase('rollback', `back to ${describe(report.before)}`);
-  const rollback = await rollbackNode(input, dir, report.before, detach('rollback'), deadline());
-  log.push(...rollback.log);
-  return rollback.ok
-    ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(report.before)}`, log }
-    : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, report.before)}`, log };
+  // The window started when the agent finished the live activation, a moment before fleet saw it.
+  const windowEnds = Date.now() + watchdog.seconds * 1000;
+  onPhase('confirm', `over a new SSH connection; without it the node reverts by itself after ${watchdog.seconds}s`);
+  const sent = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
+  const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine);
+  log.push(...confirmed.log);
+  if (!confirmed.report) return { outcome: 'rollback-failed', error: `${confirmed.error}; the node's state is unknown: check it (fleet plan)`, log };
+  const status = confirmed.report.status;
+  if (status === 'expired') {
+    const why = `the confirmation did not arrive within ${watchdog.seconds}s${sent.error ? ` (${sent.error})` : ''}`;
+    const reverted = await awaitAgent(host, node, dir, 'rollback', deadline(), input.onLine);
+    log.push(...reverted.log);
+    const now = reverted.report?.now;
+    if (reverted.report?.status === 'done' && now && restored(goal, report.before, now)) {
+      return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
+    }
+    const failure = reverted.report ? (now && reverted.report.status === 'done' ? `it runs ${describe(now)}` : reverted.report.status.replace(/^failed /, '')) : reverted.error;
+    return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${failure}. ${manualRecovery(node, report.before)}`, log };
+  }
+  const confirmProblem = status === 'done' ? describeFailure(confirmed.report, goal, outPath) : describeConfirmFailure(status);
+  return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log };
+}
+
+/** Why the step after a confirmation failed (the watchdog's `confirm.status`). */
+export function describeConfirmFailure(status: string): string {
+  const [what = '', code] = status.split(' ');
+  switch (what) {
+    case 'profile-failed':
+      return `confirmed, but setting the profile failed (nix-env exit ${code})`;
+    case 'boot-failed':
+      return `confirmed, but making it the boot default failed (switch-to-configuration boot ${code === '124' || code === '137' ? 'timed out' : `exit ${code}`})`;
+    default:
+      return `the watchdog reported ${status}`;
+  }
+}
+
+/** The confirmation rides a brand-new SSH connection (own TCP connection and authentication): it proves
+ *  the node can still be reached, which a multiplexed session cannot. Tried again until the window ends. */
+async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<{ ok: boolean; error?: string }> {
+  const { host, node } = input;
+  const command = privileged(node, confirmArgv(dir, token), input.sudoPassword);
+  let error = 'no time left in the window';
+  for (;;) {
+    const left = windowEndsMs - Date.now();
+    if (left <= 0) return { ok: false, error };
+    const r = await host.runFresh(command.argv, { timeoutMs: Math.min(left, node.connectTimeoutMs + 10_000), ...(command.input ? { input: command.input } : {}) });
+    if (!r.failed) return { ok: true };
+    error = `a new SSH connection failed: ${failureReason(r)}`;
+    // 255 or a timeout: ssh could not get through; anything else is the target's answer, final.
+    if (r.exitCode !== 255 && !r.timedOut) return { ok: false, error };
+    await sleep(Math.min(1000, Math.max(0, windowEndsMs - Date.now())));
+  }
 }
 
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */

@@ -86,6 +86,7 @@ export const activateStage: Stage = {
         host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, outPath: ctx.plan.outPath,
         systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
         ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+        ...(magicRollback(run, node) ? { confirmTimeoutMs: run.options.confirmTimeoutMs ?? node.confirmTimeoutMs } : {}),
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
       return done(r.outcome, r.error, r.log);
@@ -97,6 +98,11 @@ export const activateStage: Stage = {
     }
   },
 };
+
+/** On unless the node (`magicRollback: false`) or the run (`--no-magic-rollback`) turns it off. */
+function magicRollback(run: RunState, node: ResolvedNode): boolean {
+  return node.magicRollback && run.options.magicRollback !== false;
+}
 
 export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage];
 

@@ -19,6 +19,10 @@ export interface ExecuteOptions {
   verbose?: boolean;
   /** Given once (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE); only ever sent on a command's stdin. */
   sudoPassword?: string;
+  /** false: --no-magic-rollback for every node; undefined: each node's `magicRollback`. */
+  magicRollback?: boolean;
+  /** --confirm-timeout: overrides every node's `confirmTimeout`. */
+  confirmTimeoutMs?: number;
   run: RunCommand;
   pool: HostPool;
   emit: EmitEvent;

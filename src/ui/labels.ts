@@ -9,6 +9,7 @@ const phaseLabels: Record<Phase, string> = {
   copy: 'copying',
   activate: 'activating',
   verify: 'verifying',
+  confirm: 'confirming',
   rollback: 'rolling back',
 };
 

@@ -41,7 +41,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
   });
   after(async () => lab?.stop());
 
-  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 handshake per target', async (t) => {
+  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 + 1 handshakes per target (the master, then the magic-rollback confirmation)', async (t) => {
     const a = { name: `a-${nonce}` }, b = { name: `b-${nonce}` }, c = { name: `c-${nonce}` };
     await configure({ n1: a, n2: a, n3: a, n4: b, n5: b, n6: c });
     const witnessBefore = (await witnessLines(lab)).length;
@@ -67,7 +67,10 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
       assert.equal(state.current, out, `${node}: /run/current-system`);
       assert.equal(state.profile, out, `${node}: profile`);
       assert.equal(state.link, 'system-1-link', `${node}: first generation`);
-      assert.equal(await lab.handshakes(node), handshakesBefore[i]! + 1, `${node}: ssh handshakes in one apply`);
+      // The master carries everything but the confirmation, which must prove a brand-new connection works.
+      assert.equal(await lab.handshakes(node), handshakesBefore[i]! + 2, `${node}: ssh handshakes in one apply`);
+      const activations = (await lab.exec(node, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout.trim().split('\n');
+      assert.deepEqual(activations, [`test ${out}`, `boot ${out}`], `${node}: live once, then the boot default after the confirmation`);
     }
     assert.deepEqual(Object.values(outcomesOf(run)), NODES.map(() => 'activated'));
   });

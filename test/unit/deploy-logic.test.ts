@@ -31,8 +31,10 @@ test('the agent is one POSIX sh script, run with its data as arguments', () => {
   assert.equal(syntax.status, 0, syntax.stderr);
   const argv = activateArgv('/run/fleet/r/n', '/p', '/nix/store/x', 'switch', true, true, { seconds: 60, systemd: true, unit: 'fleet-u' });
   assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
-  assert.deepEqual(argv.slice(3, -1), ['fleet-agent', 'activate', '/run/fleet/r/n', '/p', '/nix/store/x', 'switch', '1', '1', '60', '1', 'fleet-u']);
+  assert.deepEqual(argv.slice(3, -1), ['fleet-agent', 'activate', '/run/fleet/r/n', '/p', '/nix/store/x', 'switch', '1', '1', '60', '1', 'fleet-u', '0', '']);
   assert.equal(argv.at(-1), AGENT_SCRIPT, 'the agent hands itself to the detached run');
+  const armed = activateArgv('/run/fleet/r/n', '/p', '/nix/store/x', 'switch', true, true, { seconds: 60, systemd: true, unit: 'fleet-u' }, { seconds: 30, token: 'abc' });
+  assert.deepEqual(armed.slice(-3, -1), ['30', 'abc'], 'magic rollback: the window and the token the watchdog accepts');
 });
 
 test('a switch cannot forge the agent report: only what follows the per-call token counts', () => {

@@ -16,6 +16,9 @@ export interface ApplyCliOptions extends FileOptions {
   showTrace?: boolean;
   verbose?: boolean;
   askSudoPassword?: boolean;
+  /** commander's --no-magic-rollback: false when given. */
+  magicRollback?: boolean;
+  confirmTimeout?: number;
 }
 
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
@@ -41,6 +44,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       showTrace: !!options.showTrace,
       verbose: !!options.verbose,
       ...(sudoPassword !== undefined ? { sudoPassword } : {}),
+      ...(options.magicRollback === false ? { magicRollback: false } : {}),
+      ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),
