@@ -47,11 +47,21 @@ describe('engine robustness', { skip: requireLabCapable() }, () => {
     await lab.exec('r2', ['sh', '-c', `echo precious > ${profile}`]);
     const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-regular.yaml`, nodes: { r2: { profile } } });
     await configure({ r1: { name: `base-${nonce}` }, r2: { name: `new-${nonce}` } });
-    const run = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json']);
+    const before = await readSystemState(lab, 'r2');
+    // Without magic rollback the profile is set first: its failure leaves the running system alone.
+    const run = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json', '--no-magic-rollback']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { r2: 'failed' });
     assert.match(nodeDoneText(run, 'r2'), /setting the profile failed \(nix-env exit \d+\); nothing was changed/);
     assert.equal((await lab.exec('r2', ['cat', profile])).stdout, 'precious', 'the file is still there');
+    assert.equal((await readSystemState(lab, 'r2')).current, before.current);
+    // With it the system goes live first and the profile is set after the confirmation: undone live.
+    const magic = await runFleet(['-f', file, 'apply', '--on', 'r2', '--json']);
+    assert.equal(magic.code, 1, magic.stderr);
+    assert.deepEqual(outcomesOf(magic), { r2: 'rolled-back' });
+    assert.match(nodeDoneText(magic, 'r2'), /confirmed, but setting the profile failed \(nix-env exit \d+\); rolled back to/);
+    assert.equal((await lab.exec('r2', ['cat', profile])).stdout, 'precious', 'the file is still there');
+    assert.equal((await readSystemState(lab, 'r2')).current, before.current, 'back on the system it ran');
   });
 
   test('a profile linking straight to a store path is put back on that path, never removed', async () => {
