@@ -9,7 +9,7 @@ import type { SystemState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
-import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
+import { activateArgv, confirmArgv, newConfirmToken, newToken, parseProbe, parseWait, probeArgv, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -180,6 +180,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const sent = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
   const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine);
   log.push(...confirmed.log);
+  if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
   if (!confirmed.report) return { outcome: 'rollback-failed', error: `${confirmed.error}; the node's state is unknown: check it (fleet plan)`, log };
   const status = confirmed.report.status;
   if (status === 'expired') {
@@ -195,6 +196,18 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   }
   const confirmProblem = status === 'done' ? describeFailure(confirmed.report, goal, outPath) : describeConfirmFailure(status);
   return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log };
+}
+
+/** The run dir vanished inside the window: the node restarted (/run is cleared). The profile never moved,
+ *  so it must have come back on the recorded system; fleet checks that rather than assume it. */
+async function afterRestart(input: ActivateInput, before: SystemState, windowSeconds: number, log: string[]): Promise<ActivationResult> {
+  const { host, node, goal } = input;
+  const r = await host.run(probeArgv(node.profile, input.outPath), { timeoutMs: node.connectTimeoutMs + 30_000 });
+  const why = `the node restarted within its ${windowSeconds}s window, before the confirmation`;
+  if (r.failed) return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${failureReason(r)}. ${manualRecovery(node, before)}`, log };
+  const now = parseProbe(r.stdout);
+  if (restored(goal, before, now)) return { outcome: 'rolled-back', error: `${why}; it came back on ${describe(before)}`, log };
+  return { outcome: 'rollback-failed', error: `${why}; it runs ${describe(now)}, expected ${describe(before)}. ${manualRecovery(node, before)}`, log };
 }
 
 /** Why the step after a confirmation failed (the watchdog's `confirm.status`). */
