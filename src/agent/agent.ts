@@ -88,6 +88,7 @@ run-activate) # dir set-profile
   exit 0 ;;
 confirm) # dir token: hands the watchdog a token; it accepts only its own run's
   d=$1; [ -f "$d/confirm.log" ] || { echo "fleet-agent: no watchdog in $d" >&2; exit 95; }
+  [ -f "$d/confirm.status" ] && { echo "fleet-agent: too late, the watchdog already decided: $(cat "$d/confirm.status")" >&2; exit 97; }
   put "$d/confirm" "$2"; exit 0 ;;
 rollback) # dir systemd unit
   d=$1; [ -f "$d/before" ] && [ -f "$d/agent.sh" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }

@@ -228,15 +228,17 @@ export function describeConfirmFailure(status: string): string {
 async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<{ ok: boolean; error?: string }> {
   const { host, node } = input;
   const command = privileged(node, confirmArgv(dir, token), input.sudoPassword);
-  let error = 'no time left in the window';
+  let failure: string | undefined;
   for (;;) {
     const left = windowEndsMs - Date.now();
-    if (left <= 0) return { ok: false, error };
+    if (left <= 0) return { ok: false, error: failure ?? 'no time was left in the window' };
     const r = await host.runFresh(command.argv, { timeoutMs: Math.min(left, node.connectTimeoutMs + 10_000), ...(command.input ? { input: command.input } : {}) });
     if (!r.failed) return { ok: true };
-    error = `a new SSH connection failed: ${failureReason(r)}`;
+    // 97: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
+    if (r.exitCode === 97) return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
+    failure = `a new SSH connection failed: ${failureReason(r)}`;
     // 255 or a timeout: ssh could not get through; anything else is the target's answer, final.
-    if (r.exitCode !== 255 && !r.timedOut) return { ok: false, error };
+    if (r.exitCode !== 255 && !r.timedOut) return { ok: false, error: failure };
     await sleep(Math.min(1000, Math.max(0, windowEndsMs - Date.now())));
   }
 }
