@@ -19,6 +19,7 @@ export const NODE_DEFAULTS = {
   checkSystem: true,
   connectTimeout: '10s',
   activationTimeout: '10m',
+  lockTimeout: '5m',
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
@@ -90,6 +91,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     ...(sshConfig !== undefined && { sshConfig: path.resolve(dir, sshConfig) }),
     connectTimeoutMs: parseDuration(n.connectTimeout ?? d.connectTimeout ?? NODE_DEFAULTS.connectTimeout),
     activationTimeoutMs: parseDuration(n.activationTimeout ?? d.activationTimeout ?? NODE_DEFAULTS.activationTimeout),
+    lockTimeoutMs: parseDuration(n.lockTimeout ?? d.lockTimeout ?? NODE_DEFAULTS.lockTimeout),
   };
 }
 

@@ -139,6 +139,10 @@ export interface NodeDefaults {
    * How long activation (switch-to-configuration) may run before the node is rolled back.
    */
   activationTimeout?: string;
+  /**
+   * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
+   */
+  lockTimeout?: string;
 }
 /**
  * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
@@ -204,4 +208,8 @@ export interface Node {
    * How long activation (switch-to-configuration) may run before the node is rolled back.
    */
   activationTimeout?: string;
+  /**
+   * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
+   */
+  lockTimeout?: string;
 }

@@ -47,6 +47,7 @@ export interface ResolvedNode {
   sshConfig?: string; // absolute path of an ssh_config file; ssh gets `-F <sshConfig>`
   connectTimeoutMs: number; // from `connectTimeout` (default 10s)
   activationTimeoutMs: number; // from `activationTimeout` (default 10m)
+  lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
 }
 
 export interface ResolvedFleet {
