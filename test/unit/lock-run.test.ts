@@ -15,6 +15,7 @@ import { createPlan } from '../../src/plan/plan.js';
 import type { LockHolder, TargetState } from '../../src/plan/types.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import { createListrRenderer, createPlainRenderer } from '../../src/ui/index.js';
+import { describeNodePlan } from '../../src/ui/plan-text.js';
 import { capture, drive, record, storePath } from './ui-fixture.js';
 
 const holder: LockHolder = { run: '20261121T091502Z-3fa9c1d2', by: 'alice@laptop', pid: 4242, since: 1795252502, expires: 1795252802 };
@@ -52,6 +53,12 @@ void test('fleet plan text: a live lock is the node\'s reason, a stale or taken-
   assert.equal(text.filter((l) => l.includes('lock:')).length, 1);
   assert.equal(text.at(-1), 'summary: 2 build(s), 2 copy(ies), 2 activation(s), 1 node(s) without activation (1 locked by another run)');
   assert.doesNotMatch(formatPlan(planFor({ free: undefined })), /locked/);
+});
+
+void test('run renderers\' plan line: a locked node shows what it runs and why it stays there, no arrow', () => {
+  const [held, stale] = planFor({ held: { state: 'held', holder }, stale: { state: 'held', holder, expired: true } }).nodes;
+  assert.equal(describeNodePlan(held!), `gen 1 0ld0000-nixos-system-old  ${lockedReason({ state: 'held', holder })}`);
+  assert.equal(describeNodePlan(stale!), 'gen 1 0ld0000-nixos-system-old → 9e70000-nixos-system-stale  switch needed');
 });
 
 void test('exit code: a locked node makes the run exit 1, like a failure', () => {
