@@ -8,7 +8,7 @@ import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 
 /** Runs a lock command on the node with its privilege escalation (and sudo password). */
-export type LockRunner = (node: ResolvedNode, argv: string[]) => Promise<{ stdout: string; failed: boolean; reason: string }>;
+export type LockRunner = (node: ResolvedNode, argv: string[]) => Promise<{ stdout: string; reason: string }>;
 
 export interface LockKeeper {
   /** The probe of this node took its lock: renew it from now on. */
@@ -41,8 +41,9 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
   const renew = async (name: string): Promise<void> => {
     const entry = held.get(name);
     if (!entry?.sure || entry.lost) return;
-    const r = await command('renew', entry.node);
-    const reply = parseLockReply(r.stdout);
+    // A renewal runs from a timer: whatever goes wrong must not become an unhandled rejection.
+    const r = await command('renew', entry.node).catch(() => undefined);
+    const reply = r && parseLockReply(r.stdout);
     if (reply?.state === 'lost') {
       entry.lost = lostLockText(reply.holder);
       clearInterval(entry.timer);
@@ -81,7 +82,7 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
       await Promise.all(entries.map((e) => e.renewing));
       const warnings = await Promise.all(entries.map(async ({ node, sure, lost }) => {
         if (lost) return undefined; // another run has it now
-        const r = await command('release', node);
+        const r = await command('release', node).catch((error: unknown) => ({ stdout: '', reason: error instanceof Error ? error.message : String(error) }));
         const reply = parseLockReply(r.stdout);
         if (reply && reply.state !== 'error') return undefined; // released, or not ours (any more)
         const why = reply?.error ?? r.reason;
@@ -103,6 +104,6 @@ export function lockRunner(hostOf: (node: ResolvedNode) => Host, wrap: (node: Re
   return async (node, argv) => {
     const command = wrap(node, argv);
     const r = await hostOf(node).run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
-    return { stdout: r.stdout, failed: r.failed, reason: r.failed ? failureReason(r) : '' };
+    return { stdout: r.stdout, reason: r.failed ? failureReason(r) : '' };
   };
 }

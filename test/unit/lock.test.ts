@@ -191,10 +191,10 @@ const node = (name: string, lockTimeoutMs = 60_000) => ({ name, profile: `/nix/v
 
 function localRunner(d: string, fail = false): LockRunner {
   return async (_node, argv) => {
-    if (fail) return { stdout: '', failed: true, reason: 'ssh: connect to host h port 22: Connection refused' };
+    if (fail) return { stdout: '', reason: 'ssh: connect to host h port 22: Connection refused' };
     const args = argv.map((a) => a.replace('/run/fleet/locks/', `${d}/`));
     const r = await execa(args[0]!, args.slice(1), { reject: false });
-    return { stdout: r.stdout, failed: r.failed, reason: r.stderr };
+    return { stdout: r.stdout, reason: r.stderr };
   };
 }
 
@@ -230,6 +230,14 @@ void test('keeper: a lock it cannot release is a warning naming the node and whe
     'n1: could not release its lock (ssh: connect to host h port 22: Connection refused); it expires within 5 min (lockTimeout) or with a reboot',
     'n2: could not release its lock, if this run took it (ssh: connect to host h port 22: Connection refused); it expires within 90 s (lockTimeout) or with a reboot',
   ]);
+});
+
+void test('keeper: a runner that throws is a transient renewal failure and a release warning, never a crash', async () => {
+  const keeper = createLockKeeper({ identity: A, run: async () => { throw new Error('no host for n1'); }, renewEveryMs: () => 10 });
+  keeper.hold(node('n1', 30_000));
+  await new Promise((r) => setTimeout(r, 50)); // a few renewals fail meanwhile
+  assert.equal(await keeper.confirm(node('n1')), undefined, 'not known to be lost: the activation reports what is wrong');
+  assert.deepEqual(await keeper.releaseAll(), ['n1: could not release its lock (no host for n1); it expires within 30 s (lockTimeout) or with a reboot']);
 });
 
 void test('keeper: renews on its own while the run lives', async (t) => {
