@@ -9,6 +9,8 @@ export interface StandInSpec {
   variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'cut-net' | 'once' | 'forge';
   buildSeconds?: number;
   nonce?: string;
+  /** The build waits until this file exists (it must be readable by the nixbld users). */
+  buildGate?: string;
 }
 
 /** A Nix string literal: JSON text with Nix's own escapes (backslash, quote, `${`). */

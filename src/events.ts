@@ -16,10 +16,12 @@ export type Outcome =
   | 'rolled-back'
   | 'rollback-failed'
   | 'failed'
-  | 'skipped';
+  | 'skipped'
+  /** Another live run holds the target's lock: not touched. */
+  | 'locked';
 
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
-export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
+export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked'];
 
 export type Command = 'apply' | 'plan';
 

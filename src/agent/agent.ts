@@ -24,8 +24,51 @@ detach() { # $1 unit, $2 systemd 0/1, $3 seconds, $4 description; the rest: argv
     setsid "$@" </dev/null >/dev/null 2>&1 &
   fi
 }
+# The per-target lock: a symlink whose target string is the holder record, so creating (ln -s) and reading
+# (readlink) it are single atomic syscalls; every change happens under flock on its directory, which the
+# kernel releases if this shell dies. Times are the target's own clock (epoch seconds).
+lockfield() { printf '%s\\n' "$1" | sed -n "s/^\\(.* \\)\\{0,1\\}$2=\\([^ ]*\\).*/\\2/p"; }
+lockstale() { e=$(lockfield "$1" expires); case $e in ''|*[!0-9]*) return 0 ;; esac; [ "$(date +%s)" -ge "$e" ]; }
+lockop() { # op file run by pid seconds; op: read | take | break | renew | release. Prints lock=<state> [lockHolder=<record>]
+  lockop_ "$@"; lrc=$?; exec 9<&-; return $lrc
+}
+lockop_() {
+  lo=$1; lf=$2; lme=$3; ld=\${lf%/*}
+  if [ "$lo" = read ]; then
+    lr=$(readlink "$lf" 2>/dev/null) || { echo lock=free; return 0; }
+    echo lock=held; echo "lockHolder=$lr"; lockstale "$lr" && echo lockExpired=1
+    return 0
+  fi
+  mkdir -p "$ld" 2>/dev/null && exec 9<"$ld" || { echo "lock=error cannot create $ld"; return 0; }
+  flock -w 10 9 || { echo "lock=error flock on $ld failed (busy for 10 s, or no flock)"; return 0; }
+  lr=$(readlink "$lf" 2>/dev/null) || lr=
+  lrun=$(lockfield "$lr" run); lsince=$(date +%s)
+  case $lo in
+  take|break)
+    if [ -n "$lr" ] && [ "$lrun" != "$lme" ]; then
+      if [ "$lo" = take ] && ! lockstale "$lr"; then echo lock=held; echo "lockHolder=$lr"; return 0; fi
+      echo "lockHolder=$lr"; lockstale "$lr" && echo lockExpired=1
+    fi ;;
+  renew)
+    [ "$lrun" = "$lme" ] || { echo lock=lost; [ -n "$lr" ] && echo "lockHolder=$lr"; return 0; }
+    lsince=$(lockfield "$lr" since) ;;
+  release)
+    if [ "$lrun" != "$lme" ]; then echo lock=lost; [ -n "$lr" ] && echo "lockHolder=$lr"
+    elif rm -f "$lf"; then echo lock=released; else echo "lock=error cannot remove $lf"; fi
+    return 0 ;;
+  *) echo "lock=error unknown lock operation $lo"; return 0 ;;
+  esac
+  # Replaced by a rename: a reader sees the old record or the new one, never none.
+  if ln -s "run=$lme by=$4 pid=$5 since=$lsince expires=$(($(date +%s) + $6))" "$lf.$$" && mv -f "$lf.$$" "$lf"; then
+    [ "$lo" = renew ] && echo lock=renewed || echo lock=taken
+  else
+    rm -f "$lf.$$"; echo "lock=error cannot write $lf"
+  fi
+  return 0
+}
 case $cmd in
-probe)
+probe) # profile out [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
+  [ $# -gt 2 ] && { pp=$1; po=$2; shift 2; lockop "$@"; set -- "$pp" "$po"; }
   state '' "$1"
   if [ "$(readlink -f "$1")" = "$2" ] && [ -e "$2" ]; then echo hasOut=1
   elif nix-store --check-validity "$2" >/dev/null 2>&1; then echo hasOut=1; fi
@@ -155,6 +198,8 @@ wait) # dir action seconds lines-seen token profile: streams the action's log, t
   [ -f "$d/confirm.status" ] && echo "confirmStatus=$(cat "$d/confirm.status")"
   state 'now.' "$p"
   exit 0 ;;
+lock) # op file run by pid seconds: renew or release this run's lock (see lockop)
+  lockop "$@"; exit 0 ;;
 *) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
 esac
 `;
@@ -166,8 +211,9 @@ export function runDir(runId: string, node: string): string {
   return `/run/fleet/${runId}/${node}`;
 }
 
-export function probeArgv(profile: string, outPath: string): string[] {
-  return agent('probe', profile, outPath);
+/** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state. */
+export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = []): string[] {
+  return agent('probe', profile, outPath, ...lockArgs);
 }
 
 export interface Detach {

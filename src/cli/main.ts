@@ -89,6 +89,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
     .option('--no-magic-rollback', 'switch/test: do not arm the targets\' watchdogs (they revert unless confirmed over a new SSH connection)')
     .option('--confirm-timeout <duration>', 'magic rollback: how long targets wait for the confirmation (overrides confirmTimeout, e.g. 30s)', parseDurationOption)
+    .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 

@@ -21,6 +21,7 @@ export const NODE_DEFAULTS = {
   activationTimeout: '10m',
   magicRollback: true,
   confirmTimeout: '30s',
+  lockTimeout: '5m',
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
@@ -94,6 +95,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     activationTimeoutMs: parseDuration(n.activationTimeout ?? d.activationTimeout ?? NODE_DEFAULTS.activationTimeout),
     magicRollback: n.magicRollback ?? d.magicRollback ?? NODE_DEFAULTS.magicRollback,
     confirmTimeoutMs: parseDuration(n.confirmTimeout ?? d.confirmTimeout ?? NODE_DEFAULTS.confirmTimeout),
+    lockTimeoutMs: parseDuration(n.lockTimeout ?? d.lockTimeout ?? NODE_DEFAULTS.lockTimeout),
   };
 }
 

@@ -148,6 +148,10 @@ export interface NodeDefaults {
    * With magic rollback: how long the node waits for fleet's confirmation after activating before it reverts by itself.
    */
   confirmTimeout?: string;
+  /**
+   * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
+   */
+  lockTimeout?: string;
 }
 /**
  * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
@@ -218,4 +222,8 @@ export interface Node {
    * With magic rollback: how long the node waits for fleet's confirmation after activating before it reverts by itself.
    */
   confirmTimeout?: string;
+  /**
+   * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
+   */
+  lockTimeout?: string;
 }

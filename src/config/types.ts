@@ -49,6 +49,7 @@ export interface ResolvedNode {
   activationTimeoutMs: number; // from `activationTimeout` (default 10m)
   magicRollback: boolean; // switch/test: revert unless confirmed over a new connection (default true)
   confirmTimeoutMs: number; // from `confirmTimeout` (default 30s)
+  lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
 }
 
 export interface ResolvedFleet {

@@ -1,8 +1,12 @@
-// `apply` as a composition: evaluate, start builds, probe and plan, then run the stages; summarise.
+// `apply` as a composition: evaluate, start builds, probe (taking the targets' locks) and plan, then run the
+// stages, release the locks; summarise.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
+import { takeoverText } from '../plan/lock-text.js';
 import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
+import type { ProbeLock } from '../plan/probe.js';
 import type { Plan } from '../plan/types.js';
+import { privileged } from './activate.js';
 import { startBuilds } from './builds.js';
 import { decideExitCode } from './outcome.js';
 import { schedule } from './scheduler.js';
@@ -16,6 +20,8 @@ export interface ApplyResult {
   nodes: Record<string, NodeResult>;
   exitCode: number;
   interrupted: boolean;
+  /** For stderr: locks that could not be released (they expire by themselves). */
+  warnings: string[];
 }
 
 export interface ApplyOptions extends ExecuteOptions {
@@ -27,31 +33,49 @@ export interface ApplyOptions extends ExecuteOptions {
 export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
   const run = createRunState(options.runId, fleet, nodes, options);
   options.onRun?.(run);
-  const prepare = { ...options, signal: run.stop.signal };
+  // The probe takes each target's lock (one round trip); `locks` renews them from then on.
+  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, escalate: (node, argv) => privileged(node, argv, options.sudoPassword) };
+  const prepare = { ...options, signal: run.stop.signal, lock };
   run.emit({ type: 'run-start', command: 'apply', goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 
-  const evaluated = await evaluateFleet(fleet, nodes, prepare);
-  const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
-  // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
-  const everything = createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} });
-  const builds = startBuilds(run, everything.builds, outOf);
-  const prepared = await probeAndPlan(fleet, evaluated, prepare);
-  for (const [name, state] of Object.entries(prepared.states)) run.targets.set(name, state);
-  for (const f of prepared.failures) {
-    // A connect cancelled by Ctrl+C is a node never started, not a node that failed.
-    if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') finishNode(run, f.node, 'skipped', stopReason(run));
-    else finishNode(run, f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
-  }
-  run.emit({ type: 'plan', plan: prepared.plan });
-  builds.keepOnly(prepared.plan);
+  let plan: Plan;
+  let warnings: string[];
+  try {
+    const evaluated = await evaluateFleet(fleet, nodes, prepare);
+    const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
+    // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
+    const everything = createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} });
+    const builds = startBuilds(run, everything.builds, outOf);
+    const prepared = await probeAndPlan(fleet, evaluated, prepare);
+    plan = prepared.plan;
+    for (const [name, state] of Object.entries(prepared.states)) {
+      run.targets.set(name, state);
+      if (state.lock?.state !== 'taken') continue;
+      run.locks.hold(run.nodes.get(name)!);
+      if (state.lock.holder || state.lock.expired) run.emit({ type: 'node-phase', node: name, phase: 'query', detail: takeoverText(state.lock) });
+    }
+    for (const f of prepared.failures) {
+      // The probe ran but its answer was lost: it may have taken the lock.
+      if (f.phase === 'query') run.locks.maybeHeld(run.nodes.get(f.node)!);
+      // A connect cancelled by Ctrl+C is a node never started, not a node that failed.
+      if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') finishNode(run, f.node, 'skipped', stopReason(run));
+      else finishNode(run, f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
+    }
+    run.emit({ type: 'plan', plan });
+    for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) finishNode(run, np.name, 'locked', np.reason);
+    builds.keepOnly(plan);
 
-  await schedule(run, prepared.plan, builds, STAGES);
-  await builds.settled();
+    await schedule(run, { ...plan, nodes: plan.nodes.filter((np) => !run.results.has(np.name)) }, builds, STAGES);
+    await builds.settled();
+  } finally {
+    // At the end, on error and after Ctrl+C (activations have finished by now); a forced quit leaves them to expire.
+    warnings = await run.locks.releaseAll();
+  }
   for (const node of nodes) if (!run.results.has(node.name)) finishNode(run, node.name, 'skipped', 'not planned');
 
   const interrupted = options.signal.aborted;
   const results = Object.fromEntries(nodes.map((n) => [n.name, run.results.get(n.name)!]));
   const exitCode = decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
   run.emit({ type: 'summary', command: 'apply', goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
-  return { plan: prepared.plan, nodes: results, exitCode, interrupted };
+  return { plan, nodes: results, exitCode, interrupted, warnings };
 }

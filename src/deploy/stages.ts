@@ -80,6 +80,9 @@ export const activateStage: Stage = {
   applies: (ctx) => ctx.run.traits.activates && ctx.plan.activate,
   async run(ctx) {
     const { run, node } = ctx;
+    // --break-lock (or an expiry) may have handed this node to another run meanwhile: then it is not ours to change.
+    const lost = await run.locks.confirm(node);
+    if (lost) return done('locked', lost);
     run.activating.add(node.name);
     try {
       const r = await activateNode({

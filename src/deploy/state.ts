@@ -3,9 +3,12 @@ import { setMaxListeners } from 'node:events';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
+import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../plan/types.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
+import { privileged } from './activate.js';
+import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
 
 export interface ExecuteOptions {
   goal: Goal;
@@ -28,6 +31,8 @@ export interface ExecuteOptions {
   emit: EmitEvent;
   /** The user's Ctrl+C / SIGTERM. */
   signal: AbortSignal;
+  /** Take the targets' locks even when another live run holds them (--break-lock). */
+  breakLock?: boolean;
 }
 
 export interface NodeResult {
@@ -50,12 +55,17 @@ export interface RunState {
   readonly activating: Set<string>;
   /** What each target reported when probed (filled in once the probes are done). */
   readonly targets: Map<string, TargetState>;
+  /** Who this run is in the targets' lock records. */
+  readonly lockIdentity: LockIdentity;
+  /** The targets' locks this run holds: renewed while it lives, released at its end. */
+  readonly locks: LockKeeper;
   readonly startedAt: number;
 }
 
 export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
   const stop = new AbortController();
   setMaxListeners(0, stop.signal); // every running command listens to it
+  const lockIdentity: LockIdentity = { run: id, by: deployerIdentity(), pid: process.pid };
   if (options.signal.aborted) stop.abort();
   else options.signal.addEventListener('abort', () => stop.abort(), { once: true });
   return {
@@ -70,16 +80,19 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     results: new Map(),
     activating: new Set(),
     targets: new Map(),
+    lockIdentity,
+    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), (node, argv) => privileged(node, argv, options.sudoPassword)) }),
     startedAt: Date.now(),
   };
 }
 
-/** A node's final word; the first one counts. A failure stops the run unless --keep-going. */
+/** A node's final word; the first one counts. A failure stops the run unless --keep-going (`locked` never does). */
 export function finishNode(run: RunState, node: string, outcome: Outcome, error?: string, log?: string[]): void {
   if (run.results.has(node)) return;
   run.results.set(node, { outcome, ...(error ? { error } : {}) });
   run.emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
-  if (FAILED_OUTCOMES.includes(outcome) && !run.options.keepGoing) run.stop.abort();
+  // A node another run holds is no failure of this run's work: fail-fast goes on with the others.
+  if (FAILED_OUTCOMES.includes(outcome) && outcome !== 'locked' && !run.options.keepGoing) run.stop.abort();
 }
 
 /** Why a node that has not started its next step never will. */

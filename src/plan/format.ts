@@ -1,5 +1,6 @@
 // `fleet plan` as text: one section per build location, one line per node with what it runs now and
 // what it will run; stable order for diffs.
+import { planLockText } from './lock-text.js';
 import type { NodePlan, Plan, SystemState } from './types.js';
 
 const storePrefix = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
@@ -40,9 +41,12 @@ export function formatPlan(plan: Plan): string {
   for (const node of plan.nodes) {
     lines.push(`  ${node.name.padEnd(width)}  ${node.activate ? 'activate' : 'no activation'}  ${describeCopy(node)}  ${node.reason}`);
     lines.push(`  ${''.padEnd(width)}  ${node.from ? describeFrom(node.from) : 'not asked'} → ${shortStorePath(node.to.system)}  (${node.to.system})`);
+    // A live lock is the reason above already; a stale one (or one taken over) gets its own line.
+    if (node.lock && (node.lock.state === 'taken' || node.lock.expired)) lines.push(`  ${''.padEnd(width)}  lock: ${planLockText(node.lock)}`);
   }
   const toActivate = plan.nodes.filter((n) => n.activate).length;
   const drvs = plan.builds.reduce((sum, j) => sum + j.drvPaths.length, 0);
-  lines.push(`summary: ${drvs} build(s), ${plan.nodes.filter((n) => n.copy.kind !== 'none').length} copy(ies), ${toActivate} activation(s), ${plan.nodes.length - toActivate} node(s) without activation`);
+  const locked = plan.nodes.filter((n) => n.lock?.state === 'held' && !n.lock.expired).length;
+  lines.push(`summary: ${drvs} build(s), ${plan.nodes.filter((n) => n.copy.kind !== 'none').length} copy(ies), ${toActivate} activation(s), ${plan.nodes.length - toActivate} node(s) without activation${locked ? ` (${locked} locked by another run)` : ''}`);
   return lines.join('\n');
 }

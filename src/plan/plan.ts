@@ -3,6 +3,7 @@ import { formatHostSpec } from '../config/hostspec.js';
 import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
 import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
+import { lockedReason } from './lock-text.js';
 import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState, TargetState } from './types.js';
 
 export interface PlanInput {
@@ -62,7 +63,7 @@ function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarg
 
 /** The probe's answer without what only planning needs: what `fleet plan` shows as "from". */
 function systemOf(state: TargetState): SystemState {
-  const { hasOut: _hasOut, systemd: _systemd, ...system } = state;
+  const { hasOut: _hasOut, systemd: _systemd, lock: _lock, ...system } = state;
   return system;
 }
 
@@ -81,8 +82,10 @@ export function createPlan(input: PlanInput): Plan {
     const jobId = buildJobId(location);
     const onTarget = buildsOnTarget(location, node, input.builders);
     const upToDate = activating && !!state && isUpToDate(input.goal, state, evaluated.outPath);
-    const activate = activating && (input.force || !upToDate);
-    const needsOnTarget = input.goal !== 'build' && (activate || input.goal === 'push');
+    // Another live run holds the target's lock: apply leaves it alone (no build, copy or activation for it).
+    const locked = state?.lock?.state === 'held' && !state.lock.expired;
+    const activate = !locked && activating && (input.force || !upToDate);
+    const needsOnTarget = !locked && input.goal !== 'build' && (activate || input.goal === 'push');
     const copy = planCopy(needsOnTarget, state, onTarget, location, jobId);
     const needsBuild = input.goal === 'build' || (needsOnTarget && !state?.hasOut);
 
@@ -101,7 +104,8 @@ export function createPlan(input: PlanInput): Plan {
       ...(needsBuild ? { buildJob: jobId } : {}),
       copy,
       activate,
-      reason: explain(input.goal, activate, upToDate, input.force, copy),
+      reason: locked ? lockedReason(state.lock!) : explain(input.goal, activate, upToDate, input.force, copy),
+      ...(state?.lock ? { lock: state.lock } : {}),
     });
   }
   const builds = [...jobs.values()].map(({ job, drvs }) => ({ ...job, drvPaths: [...drvs].sort() }));

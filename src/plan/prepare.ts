@@ -9,7 +9,7 @@ import { evaluateNodes, type NodeEval } from '../nix/eval.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { createPlan } from './plan.js';
-import { probeTargets } from './probe.js';
+import { probeTargets, type ProbeLock } from './probe.js';
 import { checkBuildSystems } from './systems.js';
 import type { Plan, TargetState } from './types.js';
 
@@ -21,6 +21,8 @@ export interface PrepareOptions {
   pool: HostPool;
   emit: EmitEvent;
   signal?: AbortSignal;
+  /** The targets' locks: read (fleet plan) or taken (apply) by the probe. */
+  lock?: ProbeLock;
 }
 
 export interface Evaluated {
@@ -58,7 +60,7 @@ export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, o
   if (goalTraits(options.goal).probes) {
     for (const node of evaluated.nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: 'connecting' });
     const outPaths = Object.fromEntries(evaluated.nodes.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
-    const probed = await probeTargets(options.pool, evaluated.nodes, outPaths, options.signal);
+    const probed = await probeTargets(options.pool, evaluated.nodes, outPaths, options.signal, options.lock);
     states = probed.states;
     failures.push(...probed.errors);
   }

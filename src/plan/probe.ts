@@ -1,6 +1,7 @@
-// Read-only questions to targets, all at once: one ssh master and one probe per node.
+// Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
 import pLimit from 'p-limit';
 import { parseProbe, probeArgv } from '../agent/agent.js';
+import { lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { Host } from '../transport/host.js';
@@ -8,11 +9,27 @@ import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { TargetState } from './types.js';
 
-/** One probe of one node (read-only); throws with the node's words when it cannot be read. */
-export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal): Promise<TargetState> {
-  const r = await host.run(probeArgv(node.profile, outPath), { signal, timeoutMs: node.connectTimeoutMs + 30_000 });
+/** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */
+export interface ProbeLock {
+  op: Extract<LockOp, 'read' | 'take' | 'break'>;
+  identity: LockIdentity;
+  /** Taking a lock writes to /run: the node's privilege escalation (and sudo password, on stdin). */
+  escalate(node: ResolvedNode, argv: string[]): { argv: string[]; input?: string };
+}
+
+/** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read. */
+export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock): Promise<TargetState> {
+  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : []);
+  const command = lock && lock.op !== 'read' ? lock.escalate(node, argv) : { argv };
+  const r = await host.run(command.argv, { signal, timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
-  return parseProbe(r.stdout);
+  const state = parseProbe(r.stdout);
+  if (!lock) return state;
+  const reply = parseLockReply(r.stdout);
+  if (!reply) throw new NodeError(node.name, 'query', 'the agent gave no answer about the lock', { log: r.stderr });
+  if (reply.state === 'error') throw new NodeError(node.name, 'query', `cannot ${lock.op === 'read' ? 'read' : 'take'} the lock ${lockPath(node.profile)}: ${reply.error}`, { log: r.stderr });
+  const held = targetLockOf(reply);
+  return held ? { ...state, lock: held } : state;
 }
 
 export interface ProbeOutcome {
@@ -20,7 +37,7 @@ export interface ProbeOutcome {
   errors: NodeError[];
 }
 
-export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal): Promise<ProbeOutcome> {
+export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
   const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed
@@ -35,7 +52,7 @@ export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[
           return;
         }
         try {
-          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal);
+          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal, lock);
         } catch (error) {
           errors.push(error as NodeError);
         }

@@ -18,10 +18,30 @@ export interface SystemState {
   bootedSystem?: string; // readlink /run/booted-system
 }
 
-/** What a target reported when asked (read-only). */
+/** Who holds a target's lock, from the record on the target (times by the target's clock, epoch seconds). */
+export interface LockHolder {
+  run: string; // the holder's run id
+  by: string; // user@host of its deployer
+  pid: number; // its fleet process on that deployer
+  since: number;
+  expires: number; // unless renewed: the holder renews it while it runs
+}
+
+/** The per-target lock (/run/fleet/locks) as the probe found it (`fleet plan`) or left it (`fleet apply`). */
+export interface TargetLock {
+  /** held: another run holds it (apply leaves the node alone); taken: this run holds it now. */
+  state: 'held' | 'taken';
+  /** held: its holder; taken: the run it was taken over from (expired, or --break-lock). Absent: an unreadable record. */
+  holder?: LockHolder;
+  /** The holder's expiry had passed by the target's clock (apply takes such a lock over). */
+  expired?: boolean;
+}
+
+/** What a target reported when asked. */
 export interface TargetState extends SystemState {
   hasOut: boolean; // the desired toplevel is already valid in its store
   systemd: boolean; // activation can run detached under systemd-run
+  lock?: TargetLock; // absent: nobody holds it (plan), or the goal takes none
 }
 
 export interface BuildJob {
@@ -49,6 +69,8 @@ export interface NodePlan {
   activate: boolean;
   /** Why nothing (or something) happens; shown by `fleet plan`. */
   reason: string;
+  /** The target's lock when another run holds it, or when this run took it over. */
+  lock?: TargetLock;
 }
 
 export interface Plan {

@@ -71,6 +71,7 @@ function finishNodeTask(wrapper: Wrapper, name: string, done: NodeView | undefin
     case 'failed':
     case 'rolled-back':
     case 'rollback-failed':
+    case 'locked':
       wrapper.title = `${name}: ${done.outcome}`;
       throw new Error(error || done.outcome); // the title already names node and outcome
   }

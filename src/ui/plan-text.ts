@@ -10,7 +10,8 @@ export function describeNodePlan(node: NodePlan): string {
   const to = shortStorePath(node.to.system);
   if (!node.from) return `→ ${to}  ${node.reason}`;
   const running = node.from.currentSystem ?? node.from.profileTarget;
-  if (!node.activate && running === node.to.system) return `${describeFrom(node.from)}  ${node.reason}`;
+  const locked = node.lock?.state === 'held' && !node.lock.expired; // left alone: it goes nowhere
+  if (!node.activate && (running === node.to.system || locked)) return `${describeFrom(node.from)}  ${node.reason}`;
   return `${describeFrom(node.from)} → ${to}  ${node.reason}`;
 }
 

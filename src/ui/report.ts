@@ -8,7 +8,7 @@ const tailLength = 20;
 // A node with no outcome at the end (the run was cut short) is shown like a failure.
 const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES, undefined]);
 const outcomeOrder: (Outcome | 'unknown')[] = [
-  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'failed', 'rolled-back', 'rollback-failed', 'unknown',
+  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'rollback-failed', 'unknown',
 ];
 
 /** The whole report as text (ends with a newline), or '' when the run never started. */

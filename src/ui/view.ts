@@ -70,7 +70,7 @@ export interface RunView {
 }
 
 const noCounts: Counts = {
-  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, pending: 0,
+  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, pending: 0,
 };
 
 export function initialView(): RunView {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
 import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type FleetEvent, type Outcome } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
-import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState } from '../../src/plan/types.js';
+import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock } from '../../src/plan/types.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { record, recordedRun, storePath } from './ui-fixture.js';
 
@@ -28,6 +28,7 @@ const plan: Required<Plan> = {
   nodes: [{
     name: 'web-1', drvPath: `${path}.drv`, outPath: path, to: { system: path }, buildJob: 'local', copy: { kind: 'from-local' },
     activate: true, reason: 'switch needed', from: { profileLink: 'system-4-link', generation: 4, profileTarget: path, currentSystem: path, bootedSystem: path },
+    lock: { state: 'taken', expired: true, holder: { run: '20250102T120000Z-0a1b2c3d', by: 'ci@runner-1', pid: 42, since: 1735819200, expires: 1735819500 } },
   }],
 };
 const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
@@ -56,7 +57,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, rollback: true };
 const outcomes: Record<Outcome, true> = {
-  unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true,
+  unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true,
 };
 const commands: Record<Command, true> = { apply: true, plan: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
@@ -123,10 +124,16 @@ void test('schema: the plan structures have the fields of src/plan/types.ts', ()
   const job: Required<BuildJob> = plan.builds[0]!;
   const node: Required<NodePlan> = plan.nodes[0]! as Required<NodePlan>;
   const state: Required<SystemState> = node.from as Required<SystemState>;
+  const lock: Required<TargetLock> = node.lock as Required<TargetLock>;
+  const holder: Required<LockHolder> = lock.holder;
   assert.deepEqual(fields('Plan'), sorted(Object.keys(plan)));
   assert.deepEqual(fields('BuildJob'), sorted(Object.keys(job)));
   assert.deepEqual(fields('NodePlan'), sorted(Object.keys(node)));
   assert.deepEqual(fields('SystemState'), sorted(Object.keys(state)));
+  assert.deepEqual(fields('TargetLock'), sorted(Object.keys(lock)));
+  assert.deepEqual(fields('LockHolder'), sorted(Object.keys(holder)));
+  const lockStates: Record<TargetLock['state'], true> = { held: true, taken: true };
+  assert.deepEqual(sorted(schema.$defs.TargetLock!.properties!.state!.enum as string[]), sorted(Object.keys(lockStates)));
   const branches = (name: string) => Object.fromEntries(schema.$defs[name]!.oneOf!.map((b) => [(b.properties!.kind as { const: string }).const, sorted(Object.keys(b.properties!))]));
   assert.deepEqual(branches('BuildLocation'), Object.fromEntries(Object.entries(locations).map(([k, v]) => [k, sorted(Object.keys(v))])));
   assert.deepEqual(branches('CopyRoute'), Object.fromEntries(Object.entries(copies).map(([k, v]) => [k, sorted(Object.keys(v))])));

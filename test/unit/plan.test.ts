@@ -10,7 +10,7 @@ function node(name: string, extra: Partial<ResolvedNode> = {}): ResolvedNode {
   return {
     name, host: `${name}.example`, user: 'root', tags: [], buildHost: { kind: 'local' }, sshOptions: [],
     profile: '/nix/var/nix/profiles/system', privilegeEscalation: ['sudo', '-H', '--'], substituteOnDestination: false,
-    checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, ...extra,
+    checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, ...extra,
   } as ResolvedNode;
 }
 const evalOf = (cfg: string): NodeEval => ({ drvPath: `/nix/store/d-${cfg}.drv`, outPath: `/nix/store/o-${cfg}` });

@@ -1,4 +1,5 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
+import type { ApplyResult } from '../../deploy/apply.js';
 import type { Goal } from '../../goal.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
@@ -19,6 +20,7 @@ export interface ApplyCliOptions extends FileOptions {
   /** commander's --no-magic-rollback: false when given. */
   magicRollback?: boolean;
   confirmTimeout?: number;
+  breakLock?: boolean;
 }
 
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
@@ -32,8 +34,9 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   ]);
   const renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   const runId = newRunId();
+  let result: ApplyResult;
   try {
-    return await withHosts(io, signal, async (pool, runLocal) => (await applyFleet(fleet, nodes, {
+    result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
       goal,
       force: !!options.force,
@@ -43,6 +46,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       useSubstitutes: !!options.useSubstitutes,
       showTrace: !!options.showTrace,
       verbose: !!options.verbose,
+      breakLock: !!options.breakLock,
       ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
@@ -51,8 +55,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),
       signal,
       onRun: (run) => session?.track(run.activating),
-    })).exitCode);
+    }));
   } finally {
     await renderer.finish();
   }
+  for (const warning of result.warnings) io.stderr.write(`fleet: warning: ${warning}\n`);
+  return result.exitCode;
 }

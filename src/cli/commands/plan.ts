@@ -15,8 +15,8 @@ export interface PlanOptions extends FileOptions {
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../version.js'), import('../../ui/json.js'),
+  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }, { deployerIdentity }] = await Promise.all([
+    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../version.js'), import('../../ui/json.js'), import('../../agent/lock.js'),
   ]);
   const started = Date.now();
   const runId = newRunId();
@@ -26,7 +26,9 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   try {
     return await withHosts(io, signal, async (pool, runLocal) => {
       emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
-      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal };
+      // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
+      const lock = { op: 'read' as const, identity: { run: runId, by: deployerIdentity(), pid: process.pid }, escalate: (_node: unknown, argv: string[]) => ({ argv }) };
+      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock };
       const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
       emit({ type: 'plan', plan: prepared.plan });
       for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
