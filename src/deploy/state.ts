@@ -4,6 +4,7 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import type { TargetState } from '../plan/types.js';
+import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 
@@ -24,6 +25,8 @@ export interface ExecuteOptions {
   emit: EmitEvent;
   /** The user's Ctrl+C / SIGTERM. */
   signal: AbortSignal;
+  /** Waves, failure budget, onFailure, pause, --yes, --skip-health-checks (src/rollout/options.ts); the plan holds the waves. */
+  rollout?: RolloutOptions;
 }
 
 export interface NodeResult {

@@ -41,6 +41,11 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  ${node.name.padEnd(width)}  ${node.activate ? 'activate' : 'no activation'}  ${describeCopy(node)}  ${node.reason}`);
     lines.push(`  ${''.padEnd(width)}  ${node.from ? describeFrom(node.from) : 'not asked'} → ${shortStorePath(node.to.system)}  (${node.to.system})`);
   }
+  if (plan.waves) {
+    // Every name: `fleet plan` is where people check which node lands in which wave.
+    lines.push('waves:');
+    plan.waves.forEach((wave, i) => lines.push(`  ${i + 1}: ${wave.nodes.length} node(s), may fail ${wave.maxFailures}: ${wave.nodes.join(', ')}`));
+  }
   const toActivate = plan.nodes.filter((n) => n.activate).length;
   const drvs = plan.builds.reduce((sum, j) => sum + j.drvPaths.length, 0);
   lines.push(`summary: ${drvs} build(s), ${plan.nodes.filter((n) => n.copy.kind !== 'none').length} copy(ies), ${toActivate} activation(s), ${plan.nodes.length - toActivate} node(s) without activation`);

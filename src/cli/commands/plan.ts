@@ -1,11 +1,12 @@
 // `fleet plan`: evaluate and ask the targets (read-only), then print what apply would do.
 import { ExitCode } from '../../errors.js';
 import type { Goal } from '../../goal.js';
+import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { printLine, type CliIo } from '../io.js';
 
-export interface PlanOptions extends FileOptions {
+export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
   on?: string;
   json?: boolean;
   force?: boolean;
@@ -26,7 +27,9 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   try {
     return await withHosts(io, signal, async (pool, runLocal) => {
       emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
-      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal };
+      // A plan never pauses or asks: `canAsk` only keeps `pause: confirm` from being refused here.
+      const rollout = resolveRolloutOptions(fleet.rollout, { waves: options.waves, maxFailures: options.maxFailures }, true);
+      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, rollout };
       const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
       emit({ type: 'plan', plan: prepared.plan });
       for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
