@@ -95,3 +95,25 @@ test('CLI: apply with `pause: confirm` and no terminal stops before anything run
   const r = await cli(['-f', fleet, 'apply']);
   assert.deepEqual([r.code, r.stdout, r.stderr], [2, '', 'fleet: the fleet file sets `rollout.pause: confirm`, but there is no terminal to ask on; pass --yes to go on without asking\n']);
 });
+
+test('askToContinue: asks once with [y/N]; y or yes goes on, anything else or Ctrl+C (the signal) does not', async () => {
+  const { EventEmitter } = await import('node:events');
+  const { askToContinue } = await import('../../src/rollout/confirm.js');
+  const terminal = () => Object.assign(new EventEmitter(), { isTTY: true, resume() {}, pause() {} });
+  const ask = async (...typed: string[]) => {
+    const t = terminal();
+    const out = capture();
+    const answer = askToContinue(t, out.stream, 'start wave 2 of 3 (5 nodes)?');
+    for (const chunk of typed) t.emit('data', Buffer.from(chunk));
+    return { answer: await answer, asked: out.text(), listening: t.listenerCount('data') };
+  };
+  assert.deepEqual(await ask('y\n'), { answer: true, asked: 'start wave 2 of 3 (5 nodes)? [y/N] ', listening: 0 });
+  assert.equal((await ask('Y', 'es\r')).answer, true, 'a line in two chunks');
+  for (const no of ['\n', 'n\n', 'yep\n', 'no\n', '\u0004']) assert.equal((await ask(no)).answer, false, JSON.stringify(no));
+  const controller = new AbortController();
+  const t = terminal();
+  const pending = askToContinue(t, capture().stream, 'go?', controller.signal);
+  controller.abort();
+  assert.equal(await pending, false);
+  assert.equal(t.listenerCount('data'), 0);
+});

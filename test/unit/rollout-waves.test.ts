@@ -91,3 +91,21 @@ test('fleet plan text: a waves section with every node of each wave and its budg
   const { waves: _waves, ...unstaged } = plan;
   assert.doesNotMatch(formatPlan(unstaged), /waves:/);
 });
+
+test('probeAndPlan: a staged rollout puts every selected node in the waves, unreachable ones too; unstaged options add none', async () => {
+  const { probeAndPlan } = await import('../../src/plan/prepare.js');
+  const { resolveRolloutOptions } = await import('../../src/rollout/options.js');
+  const { createLocalHost } = await import('../../src/transport/local.js');
+  const selected = [node('a'), node('b'), node('c')];
+  const unreachable = { ...createLocalHost(), connect: async () => Promise.reject(new Error('connection refused')) };
+  const pool = { forNode: () => unreachable } as unknown as Parameters<typeof probeAndPlan>[2]['pool'];
+  const evaluated = { selected, nodes: selected, evals: Object.fromEntries(selected.map((n) => [n.name, evalOf(n.name)])), failures: [] };
+  const options = { goal: 'switch' as const, force: false, showTrace: false, run: async () => assert.fail('no command runs'), pool, emit: () => {} };
+  const staged = resolveRolloutOptions(undefined, { waves: [{ count: 1 }, { count: 2 }] }, false);
+  const prepared = await probeAndPlan({ builders: {} } as never, evaluated, { ...options, rollout: staged });
+  assert.deepEqual(prepared.failures.map((f) => f.node), ['a', 'b', 'c']);
+  assert.deepEqual(prepared.plan.nodes, []);
+  assert.deepEqual(prepared.plan.waves, [{ nodes: ['a'], maxFailures: 0 }, { nodes: ['b', 'c'], maxFailures: 0 }]);
+  const unstaged = await probeAndPlan({ builders: {} } as never, evaluated, { ...options, rollout: resolveRolloutOptions(undefined, {}, false) });
+  assert.equal('waves' in unstaged.plan, false);
+});
