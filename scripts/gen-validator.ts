@@ -10,7 +10,8 @@ export const validatorPath = fileURLToPath(new URL('../src/config/schema-validat
 
 /** The same options the loader always used: every error, with its schema, strict schema checks. */
 function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, code: { source: true, esm: true } });
+  // allowUnionTypes: a wave size is a count or a percentage string (`5`, `"20%"`), each with its own keyword.
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { source: true, esm: true } });
   ajv.addKeyword('patternErrorMessage'); // message hint shared with yaml-language-server
   return ajv;
 }

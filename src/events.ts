@@ -18,10 +18,14 @@ export type Outcome =
   | 'failed'
   | 'skipped'
   /** Another live run holds the target's lock: not touched. */
-  | 'locked';
+  | 'locked'
+  | 'held'; // a staged rollout stopped before this node's wave: never touched
 
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
-export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked'];
+export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held'];
+
+/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
+export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
 export type Command = 'apply' | 'plan';
 
@@ -44,6 +48,12 @@ export type EventBody =
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }
+  /** A staged rollout starts wave `wave` (1-based, as in the plan's `waves`). */
+  | { type: 'wave-start'; wave: number; nodes: string[] }
+  /** Every node of the wave settled: `failures` against the plan's `maxFailures` gave the verdict. */
+  | { type: 'wave-done'; wave: number; failures: number; verdict: WaveVerdict }
+  /** One attempt of one health check (`attempt` of at most `attempts`); `detail`: how it ended and its last output. */
+  | { type: 'health'; node: string; check: string; attempt: number; attempts: number; ok: boolean; detail: string }
   | {
       type: 'summary';
       command: Command;

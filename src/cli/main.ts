@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parseDuration } from '../config/duration.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import { GOALS, isGoal, type Goal } from '../goal.js';
+import { ON_FAILURE_MODES, parseMaxFailuresFlag, parseWavesFlag } from '../rollout/flags.js';
 import { fleetVersion } from '../version.js';
 import type { CliIo } from './io.js';
 import { createSession, type Session } from './session.js';
@@ -71,7 +72,9 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--json', 'print the plan as JSON')
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
-    .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json')
+    .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
+    .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
+    .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%')
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal)));
 
   goalArgument(program.command('apply'), 'switch')
@@ -90,7 +93,12 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--no-magic-rollback', 'switch/test: do not arm the targets\' watchdogs (they revert unless confirmed over a new SSH connection)')
     .option('--confirm-timeout <duration>', 'magic rollback: how long targets wait for the confirmation (overrides confirmTimeout, e.g. 30s)', parseDurationOption)
     .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
-    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson`)
+    .option('--waves <sizes>', 'staged rollout: wave sizes in nodes or % of the selected nodes, the last repeating (overrides rollout.waves), e.g. 1,5,20%', parseWavesFlag)
+    .option('--max-failures <n|p%>', 'failed nodes a wave may have before it fails (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
+    .addOption(new Option('--on-failure <mode>', 'when a wave fails (overrides rollout.onFailure)').choices(ON_FAILURE_MODES))
+    .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
+    .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
+    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 
   return program;

@@ -34,8 +34,9 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
-/** What a JSON Schema type is called in YAML terms. */
+/** What a JSON Schema type (or `a,b`, as ajv reports a union) is called in YAML terms. */
 export function describeType(type: string): string {
+  if (type.includes(',')) return type.split(',').map(describeType).join(' or ');
   const names: Record<string, string> = {
     string: 'a string',
     integer: 'a whole number',

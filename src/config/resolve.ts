@@ -4,8 +4,9 @@ import type { Diagnostic } from '../errors.js';
 import { parseBuildHost } from './buildhost.js';
 import { parseDuration } from './duration.js';
 import { parseHostSpec } from './hostspec.js';
-import type { Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults } from './schema-types.js';
-import type { Builder, ResolvedFleet, ResolvedNode } from './types.js';
+import { parseAmount, parsePause } from './amount.js';
+import type { HealthCheck as RawHealthCheck, Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults, Rollout as RawRollout } from './schema-types.js';
+import type { Amount, Builder, HealthCheck, ResolvedFleet, ResolvedNode, RolloutConfig } from './types.js';
 
 /** Built-in defaults; a unit test keeps them equal to the schema's `default` annotations. */
 export const NODE_DEFAULTS = {
@@ -22,10 +23,14 @@ export const NODE_DEFAULTS = {
   magicRollback: true,
   confirmTimeout: '30s',
   lockTimeout: '5m',
+  healthChecks: [] as RawHealthCheck[],
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
 export const FLEET_DEFAULTS = { allowApplyAll: true, buildersUseSubstitutes: false };
+/** One wave of every node, no failure allowed, roll the failed wave back, no pause. */
+export const ROLLOUT_DEFAULTS = { waves: ['100%'], order: [] as string[], maxFailures: 0, onFailure: 'rollback-wave', pause: '0s' } satisfies Required<RawRollout>;
+export const HEALTH_CHECK_DEFAULTS = { expectStatus: 200, timeout: '10s', retries: 3, interval: '2s' } satisfies Partial<RawHealthCheck>;
 
 /** Assumes the file passed the schema and semantic checks (host specs parse, builders exist). */
 export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[]): ResolvedFleet {
@@ -45,8 +50,33 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
     buildersUseSubstitutes: raw.buildersUseSubstitutes ?? FLEET_DEFAULTS.buildersUseSubstitutes,
     builders,
     nodes,
+    ...(raw.rollout !== undefined && { rollout: resolveRollout(raw.rollout) }),
     warnings,
   };
+}
+
+/** The schema and semantic checks accepted every value, so each parses. */
+export function resolveRollout(raw: RawRollout): RolloutConfig {
+  const amount = (value: number | string, min: number): Amount => parseAmount(value, min)!;
+  return {
+    waves: (raw.waves ?? ROLLOUT_DEFAULTS.waves).map((w) => amount(w, 1)),
+    order: [...(raw.order ?? ROLLOUT_DEFAULTS.order)],
+    maxFailures: amount(raw.maxFailures ?? ROLLOUT_DEFAULTS.maxFailures, 0),
+    onFailure: raw.onFailure ?? 'rollback-wave',
+    pause: parsePause(raw.pause ?? ROLLOUT_DEFAULTS.pause),
+  };
+}
+
+function resolveHealthCheck(c: RawHealthCheck): HealthCheck {
+  const common = {
+    name: c.name,
+    timeoutMs: parseDuration(c.timeout ?? HEALTH_CHECK_DEFAULTS.timeout),
+    retries: c.retries ?? HEALTH_CHECK_DEFAULTS.retries,
+    intervalMs: parseDuration(c.interval ?? HEALTH_CHECK_DEFAULTS.interval),
+  };
+  if (c.command) return { ...common, kind: 'command', command: [...c.command] };
+  const expect = { expectStatus: c.expectStatus ?? HEALTH_CHECK_DEFAULTS.expectStatus, ...(c.expectBody !== undefined && { expectBody: c.expectBody }) };
+  return { ...common, kind: 'http', url: c.http!, ...expect };
 }
 
 /** A builder inherits the fleet-wide SSH settings of `defaults` (user, sshOptions, sshConfig) unless it sets its own. */
@@ -96,6 +126,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     magicRollback: n.magicRollback ?? d.magicRollback ?? NODE_DEFAULTS.magicRollback,
     confirmTimeoutMs: parseDuration(n.confirmTimeout ?? d.confirmTimeout ?? NODE_DEFAULTS.confirmTimeout),
     lockTimeoutMs: parseDuration(n.lockTimeout ?? d.lockTimeout ?? NODE_DEFAULTS.lockTimeout),
+    healthChecks: (n.healthChecks ?? d.healthChecks ?? NODE_DEFAULTS.healthChecks).map(resolveHealthCheck),
   };
 }
 

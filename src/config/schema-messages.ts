@@ -43,6 +43,12 @@ function translateError(e: ErrorObject, data: unknown): Finding | undefined {
       return explainMissing(String(e.params.missingProperty), path, value, listProperties(parent), error);
     case 'type':
       return error(`${place} must be ${describeType(String(e.params.type))}, got ${describeValue(value)}`);
+    case 'enum': {
+      const allowed = (e.params.allowedValues as unknown[]).map(String);
+      const close = typeof value === 'string' ? suggest(value, allowed) : undefined;
+      const list = allowed.map((a) => `\`${a}\``).join(', ').replace(/, ([^,]*)$/, ' or $1');
+      return error(`${place} must be one of ${list}, got ${describeValue(value)}${close ? `; did you mean \`${close}\`?` : ''}`);
+    }
     case 'const':
       return error(`${place} must be ${JSON.stringify(e.params.allowedValue)}, got ${describeValue(value)}`);
     case 'pattern':

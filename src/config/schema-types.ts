@@ -50,6 +50,14 @@ export type CheckSystem = boolean;
  */
 export type MagicRollback = boolean;
 /**
+ * Checks that must all pass after activation (with `apply` rollouts); a node's list replaces the `defaults` list. Each runs a command on the target or asks an HTTP URL from the deployer, with bounded retries.
+ */
+export type HealthChecks = HealthCheck[];
+/**
+ * A wave size: a number of nodes (at least 1) or a percentage of the selected nodes, `0%` to `100%`.
+ */
+export type WaveSize = number | string;
+/**
  * How to reach the machine: `host`, `user@host`, `ssh://[user@]host[:port]`, `ssh-ng://...`, `[2001:db8::1]`, `user@[::1]`.
  */
 export type Host = string;
@@ -85,6 +93,7 @@ export interface FleetFile {
    */
   buildersUseSubstitutes?: boolean;
   defaults?: NodeDefaults;
+  rollout?: Rollout;
   /**
    * Remote build hosts, by name. A node's `buildHost` may name one.
    */
@@ -152,6 +161,73 @@ export interface NodeDefaults {
    * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
    */
   lockTimeout?: string;
+  healthChecks?: HealthChecks;
+}
+/**
+ * One health check: exactly one of `command` (run on the target) or `http` (asked from the deployer).
+ */
+export interface HealthCheck {
+  /**
+   * Names the check in events and messages; unique in its list.
+   */
+  name: string;
+  /**
+   * argv run on the target (through `privilegeEscalation` when the SSH user is not root); exit 0 = healthy.
+   *
+   * @minItems 1
+   */
+  command?: [string, ...string[]];
+  /**
+   * An http(s) URL asked from the deployer; `{host}` is replaced by the node's address (IPv6 in brackets).
+   */
+  http?: string;
+  /**
+   * With `http`: the expected HTTP status.
+   */
+  expectStatus?: number;
+  /**
+   * With `http`: a substring the response body must hold.
+   */
+  expectBody?: string;
+  /**
+   * How long one attempt may take.
+   */
+  timeout?: string;
+  /**
+   * Attempts after the first failed one (so at most retries + 1 attempts).
+   */
+  retries?: number;
+  /**
+   * Wait between two attempts.
+   */
+  interval?: string;
+}
+/**
+ * Staged rollouts: `apply` activates the selected nodes in waves; a wave with more failed nodes than `maxFailures` stops the rollout (see `onFailure`). Default: one wave of every node.
+ */
+export interface Rollout {
+  /**
+   * Wave sizes, in nodes or in % of the selected nodes (rounded down, at least 1); the last entry repeats until every node is placed. E.g. [1, 5, "20%"].
+   *
+   * @minItems 1
+   */
+  waves?: [WaveSize, ...WaveSize[]];
+  /**
+   * Selectors (the `--on` language): nodes matching the first are placed first, then those matching the second...; the rest after, in fleet-file order. E.g. ["tag:canary", "@web"].
+   */
+  order?: string[];
+  /**
+   * Failed nodes a wave may have and still pass: a count, or a % of the wave's nodes (rounded down). Above it the wave has failed.
+   */
+  maxFailures?: number | string;
+  /**
+   * When a wave fails: `rollback-wave` rolls back its activated nodes, `rollback-all` also the earlier waves (latest first), `stop` leaves every node as it is. Later waves never start (`held`).
+   */
+  onFailure?: 'rollback-wave' | 'rollback-all' | 'stop';
+  /**
+   * Wait between waves: `0s` (none), a duration up to `24h`, or `confirm` to ask on the terminal (refused without one, unless `--yes`).
+   */
+  pause?: string;
 }
 /**
  * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
@@ -226,4 +302,5 @@ export interface Node {
    * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
    */
   lockTimeout?: string;
+  healthChecks?: HealthChecks;
 }

@@ -5,6 +5,7 @@ import { NODE_DEFAULTS } from './resolve.js';
 import { checkBuildersMode } from './semantic-builders.js';
 import { parseSshOptions, SshOptionError } from './ssh-options.js';
 import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
+import { checkHealthChecks, checkRolloutOrder } from './semantic-rollout.js';
 import type { HostSpec } from './types.js';
 import type { Path } from './yaml-source.js';
 
@@ -20,6 +21,8 @@ export function checkSemantics(data: unknown): Finding[] {
   checkBuildersMode(root, builderSpecs, findings);
   checkBuildHost(['defaults', 'buildHost'], defaults.buildHost, builderNames, findings);
   checkSshOptions(['defaults', 'sshOptions'], defaults.sshOptions, findings);
+  checkHealthChecks(['defaults', 'healthChecks'], defaults.healthChecks, findings);
+  checkRolloutOrder(root, findings);
   for (const [name, value] of Object.entries(builders)) checkSshOptions(['builders', name, 'sshOptions'], asMap(value)?.sshOptions, findings);
   const specs = new Map<string, HostSpec | undefined>();
   for (const [name, value] of Object.entries(nodes)) {
@@ -29,6 +32,7 @@ export function checkSemantics(data: unknown): Finding[] {
     checkBuildHost(['nodes', name, 'buildHost'], node.buildHost, builderNames, findings);
     checkBuilderSystem(name, node, defaults, builders, findings);
     checkSshOptions(['nodes', name, 'sshOptions'], node.sshOptions, findings);
+    checkHealthChecks(['nodes', name, 'healthChecks'], node.healthChecks, findings);
   }
   checkSameTarget(nodes, defaults, specs, findings);
   warnUnusedDefaults(root, specs, builderSpecs, findings);

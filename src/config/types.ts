@@ -50,6 +50,35 @@ export interface ResolvedNode {
   magicRollback: boolean; // switch/test: revert unless confirmed over a new connection (default true)
   confirmTimeoutMs: number; // from `confirmTimeout` (default 30s)
   lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
+  healthChecks: HealthCheck[]; // the node's own list, else `defaults.healthChecks`, else none
+}
+
+/** One health check, defaults applied: at most `retries + 1` attempts, `intervalMs` apart, each bounded by `timeoutMs`. */
+export type HealthCheck = {
+  name: string;
+  timeoutMs: number; // default 10s
+  retries: number; // default 3
+  intervalMs: number; // default 2s
+} & (
+  | { kind: 'command'; command: string[] } // run on the target, escalated when the SSH user is not root
+  | { kind: 'http'; url: string; expectStatus: number; expectBody?: string } // from the deployer; `{host}` still in `url`
+);
+
+/** A wave size or a failure budget: a number of nodes, or a percentage (0..100) of a total. */
+export type Amount = { count: number } | { percent: number };
+
+export type OnFailure = 'rollback-wave' | 'rollback-all' | 'stop';
+
+/** Between waves: nothing, a delay, or a question on the terminal. */
+export type Pause = { kind: 'none' } | { kind: 'delay'; ms: number } | { kind: 'confirm' };
+
+/** The fleet file's `rollout`, defaults applied (one wave of every node, no failure allowed). */
+export interface RolloutConfig {
+  waves: Amount[];
+  order: string[]; // selectors in the `--on` language
+  maxFailures: Amount;
+  onFailure: OnFailure;
+  pause: Pause;
 }
 
 export interface ResolvedFleet {
@@ -60,5 +89,6 @@ export interface ResolvedFleet {
   buildersUseSubstitutes: boolean; // Nix's `builders-use-substitutes` for `buildHost: builders`
   builders: Record<string, Builder>; // in file order
   nodes: Record<string, ResolvedNode>; // in file order
+  rollout?: RolloutConfig; // absent without a `rollout` key: one wave, no staged output
   warnings: Diagnostic[];
 }

@@ -5,6 +5,7 @@ import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../plan/types.js';
+import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { privileged } from './activate.js';
@@ -33,6 +34,8 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   /** Take the targets' locks even when another live run holds them (--break-lock). */
   breakLock?: boolean;
+  /** Waves, failure budget, onFailure, pause, --yes, --skip-health-checks (src/rollout/options.ts); the plan holds the waves. */
+  rollout?: RolloutOptions;
 }
 
 export interface NodeResult {

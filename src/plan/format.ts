@@ -44,6 +44,11 @@ export function formatPlan(plan: Plan): string {
     // A live lock is the reason above already; a stale one (or one taken over) gets its own line.
     if (node.lock && (node.lock.state === 'taken' || node.lock.expired)) lines.push(`  ${''.padEnd(width)}  lock: ${planLockText(node.lock)}`);
   }
+  if (plan.waves) {
+    // Every name: `fleet plan` is where people check which node lands in which wave.
+    lines.push('waves:');
+    plan.waves.forEach((wave, i) => lines.push(`  ${i + 1}: ${wave.nodes.length} node(s), may fail ${wave.maxFailures}: ${wave.nodes.join(', ')}`));
+  }
   const toActivate = plan.nodes.filter((n) => n.activate).length;
   const drvs = plan.builds.reduce((sum, j) => sum + j.drvPaths.length, 0);
   const locked = plan.nodes.filter((n) => n.lock?.state === 'held' && !n.lock.expired).length;

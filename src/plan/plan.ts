@@ -4,6 +4,7 @@ import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
 import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
 import { lockedReason } from './lock-text.js';
+import { planWaves, type WaveRules } from '../rollout/waves.js';
 import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState, TargetState } from './types.js';
 
 export interface PlanInput {
@@ -14,6 +15,10 @@ export interface PlanInput {
   evals: Readonly<Record<string, NodeEval>>;
   /** Absent for goal `build`, which never asks targets. */
   targets: Readonly<Record<string, TargetState>>;
+  /** A staged rollout: the plan gets `waves` (goals that activate only). */
+  rollout?: WaveRules;
+  /** Every selected node in fleet-file order, failed ones included, for the waves (default: `nodes`). */
+  selected?: readonly ResolvedNode[];
 }
 
 export function locateBuild(ref: BuildHostRef, node: ResolvedNode): BuildLocation {
@@ -109,7 +114,8 @@ export function createPlan(input: PlanInput): Plan {
     });
   }
   const builds = [...jobs.values()].map(({ job, drvs }) => ({ ...job, drvPaths: [...drvs].sort() }));
-  return { goal: input.goal, builds, nodes };
+  const waves = input.rollout && activating ? { waves: planWaves(input.selected ?? input.nodes, input.rollout) } : {};
+  return { goal: input.goal, builds, nodes, ...waves };
 }
 
 function explain(goal: Goal, activate: boolean, upToDate: boolean, force: boolean, copy: CopyRoute): string {

@@ -6,6 +6,7 @@ import type { NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
 import { goalTraits, type Goal } from '../goal.js';
 import { evaluateNodes, type NodeEval } from '../nix/eval.js';
+import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { createPlan } from './plan.js';
@@ -23,9 +24,12 @@ export interface PrepareOptions {
   signal?: AbortSignal;
   /** The targets' locks: read (fleet plan) or taken (apply) by the probe. */
   lock?: ProbeLock;
+  /** Staged (`rollout.staged`): the plan gets its waves. */
+  rollout?: RolloutOptions;
 }
 
 export interface Evaluated {
+  selected: readonly ResolvedNode[]; // every selected node, in fleet-file order
   nodes: ResolvedNode[]; // those that evaluated
   evals: Record<string, NodeEval>;
   failures: NodeError[];
@@ -50,7 +54,7 @@ export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly Resolv
   const evaluated = await evaluateNodes(fleet, nodes, { run: options.run, showTrace: options.showTrace, signal: options.signal });
   const wrongSystem = checkBuildSystems(nodes, evaluated.results, fleet.builders);
   const failed = new Set(wrongSystem.map((e) => e.node));
-  return { nodes: nodes.filter((n) => evaluated.results[n.name] && !failed.has(n.name)), evals: evaluated.results, failures: [...evaluated.errors, ...wrongSystem] };
+  return { selected: nodes, nodes: nodes.filter((n) => evaluated.results[n.name] && !failed.has(n.name)), evals: evaluated.results, failures: [...evaluated.errors, ...wrongSystem] };
 }
 
 /** Ask the targets (read-only) and plan from -> to for every node that evaluated. */
@@ -72,6 +76,7 @@ export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, o
     builders: fleet.builders,
     evals: evaluated.evals,
     targets: states,
+    ...(options.rollout?.staged ? { rollout: options.rollout, selected: evaluated.selected } : {}),
   });
   return { plan, states, failures };
 }

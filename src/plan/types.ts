@@ -1,5 +1,8 @@
 // The plan is data: printable, diffable, and the only thing `deploy` executes.
 import type { Goal } from '../goal.js';
+import type { Wave } from '../rollout/waves.js';
+
+export type { Wave };
 
 /** Where a build runs: the deployer, a node itself, a named builder, or an ad-hoc host. */
 export type BuildLocation =
@@ -77,4 +80,7 @@ export interface Plan {
   goal: Goal;
   builds: BuildJob[];
   nodes: NodePlan[];
+  /** A staged rollout (goals that activate): every selected node in exactly one wave, in activation order.
+   *  Nodes that could not be planned (evaluation or probe failed) keep their place: they count as failures of their wave. */
+  waves?: Wave[];
 }

@@ -32,3 +32,9 @@ export function countOf(n: number, noun: string): string {
 export function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? '';
 }
+
+/** One health check attempt: `nginx 2/4 failed: exit 3: inactive` (the first line of its detail). */
+export function describeHealth(h: { check: string; attempt: number; attempts: number; ok: boolean; detail: string }): string {
+  const detail = firstLine(h.detail);
+  return `${h.check} ${h.attempt}/${h.attempts} ${h.ok ? 'passed' : 'failed'}${detail ? `: ${detail}` : ''}`;
+}

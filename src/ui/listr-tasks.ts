@@ -1,8 +1,9 @@
 // Listr tasks driven by events: each task's function waits for the event that ends it.
 import type { ListrRendererFactory, ListrTask, ListrTaskWrapper } from 'listr2';
-import { countOf, describePhase, firstLine } from './labels.js';
+import { formatList } from '../select/messages.js';
+import { countOf, describeHealth, describePhase, firstLine } from './labels.js';
 import { forTerminal } from './terminal-text.js';
-import type { BuildView, NodeView } from './view.js';
+import type { BuildView, NodeView, WaveView } from './view.js';
 
 export type Wrapper = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
 export type Task = ListrTask<unknown, ListrRendererFactory, ListrRendererFactory>;
@@ -35,6 +36,14 @@ export function showPhase(node: NodeTask, view: NodeView): void {
   if (node.wrapper) applyTitle(node.wrapper, node.title, node.output);
 }
 
+/** A health check attempt: the title says which check runs, the output how the last attempt went. */
+export function showHealth(node: NodeTask, view: NodeView): void {
+  if (!view.health) return;
+  node.title = `${node.name}: health ${forTerminal(view.health.check)}`;
+  node.output = forTerminal(describeHealth(view.health));
+  if (node.wrapper) applyTitle(node.wrapper, node.title, node.output);
+}
+
 export function createNodeTask(node: NodeTask): Task {
   return {
     title: node.title,
@@ -62,6 +71,10 @@ function finishNodeTask(wrapper: Wrapper, name: string, done: NodeView | undefin
     case 'skipped':
       wrapper.title = `${name}: skipped`;
       wrapper.skip(`${name}: skipped${reason}`);
+      return;
+    case 'held': // never touched: shown like a skip, counted as a failure in the report
+      wrapper.title = `${name}: held`;
+      wrapper.skip(`${name}: held${reason}`);
       return;
     case 'activated':
     case 'built':
@@ -98,4 +111,24 @@ export function createBuildTask(start: BuildView, done: Pending<BuildView>): Tas
 function applyTitle(wrapper: Wrapper, title: string, output: string | undefined): void {
   wrapper.title = title;
   if (output) wrapper.output = output;
+}
+
+/** One wave of a staged rollout, from wave-start to wave-done. */
+export function createWaveTask(start: WaveView, total: number, done: Pending<WaveView>): Task {
+  const head = `wave ${start.wave} of ${total}`;
+  const what = `${countOf(start.nodes.length, 'node')}: ${formatList(start.nodes)}`;
+  return {
+    title: `${head}: ${what}`,
+    task: async (_ctx, wrapper: Wrapper) => {
+      const result = await done.promise;
+      const failures = countOf(result?.failures ?? 0, 'failure');
+      if (result?.verdict === 'passed') {
+        wrapper.title = `${head} passed (${failures}): ${what}`;
+        return;
+      }
+      wrapper.title = `${head} ${result?.verdict ?? 'ended'}`;
+      const allowed = result?.maxFailures === undefined ? '' : `, ${result.maxFailures} allowed`;
+      throw new Error(result?.verdict ? `${failures}${allowed}` : 'the run ended before this wave finished');
+    },
+  };
 }

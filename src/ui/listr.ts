@@ -1,10 +1,10 @@
 // Interactive renderer: one listr2 task per node and per build, driven by the run view; listr2 loads lazily.
 import type { FleetEvent } from '../events.js';
-import { createBuildTask, createNodeTask, createPending, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
+import { createBuildTask, createNodeTask, createPending, createWaveTask, showHealth, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
 import { createTaskStream } from './listr-stream.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { buildOf, initialView, nodeOf, reduceRun, type BuildView } from './view.js';
+import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type WaveView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 export interface ListrRendererOptions {
@@ -22,6 +22,7 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
   let view = initialView();
   const nodes = new Map<string, NodeTask>();
   const builds = new Map<string, Pending<BuildView>>(); // by build id
+  const waves = new Map<number, Pending<WaveView>>(); // by wave number
   const stream = createTaskStream();
   let running: Promise<unknown> | undefined;
 
@@ -50,6 +51,22 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
       }
       case 'node-done':
         return nodes.get(e.node)?.done.settle(nodeOf(view, e.node));
+      case 'health': {
+        const task = nodes.get(e.node);
+        const node = nodeOf(view, e.node);
+        if (task && node) showHealth(task, node);
+        return;
+      }
+      case 'wave-start': {
+        const wave = view.waves[e.wave - 1];
+        if (!wave || waves.has(e.wave)) return;
+        const done = createPending<WaveView>();
+        waves.set(e.wave, done);
+        stream.add(createWaveTask(wave, view.waves.length, done));
+        return;
+      }
+      case 'wave-done':
+        return waves.get(e.wave)?.settle(view.waves[e.wave - 1]);
     }
   };
 
@@ -64,6 +81,7 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
       stream.close();
       for (const [name, task] of nodes) task.done.settle(nodeOf(view, name));
       for (const pending of builds.values()) pending.settle(undefined);
+      for (const [wave, pending] of waves) pending.settle(view.waves[wave - 1]);
       try {
         await running;
       } finally {

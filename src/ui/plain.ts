@@ -1,11 +1,12 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
-import { countOf, describePhase, firstLine, formatClock } from './labels.js';
-import { describeNodePlan, describePlan } from './plan-text.js';
+import { formatList } from '../select/messages.js';
+import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
 import { forTerminal } from './terminal-text.js';
-import { initialView, reduceRun } from './view.js';
+import { initialView, reduceRun, type RunView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 const phaseWidth = 'rolling back'.length;
@@ -29,7 +30,7 @@ export function createPlainRenderer(out: NodeJS.WritableStream): Renderer {
       if (e.type === 'run-start') subjectWidth = Math.max('fleet'.length, ...e.nodes.map((n) => n.length));
       const clock = formatClock(e.time);
       // Every line whole (clock, subject): `grep web-1` in a CI log shows a node's whole story, plan included.
-      const lines = describeEvent(e).map(([subject, phase, detail = '']) =>
+      const lines = describeEvent(e, view).map(([subject, phase, detail = '']) =>
         forTerminal(`${clock} ${subject.padEnd(subjectWidth)}  ${phase.padEnd(phaseWidth)}  ${detail}`.trimEnd()));
       write(`${lines.join('\n')}\n`);
     },
@@ -47,12 +48,17 @@ export function createPlainRenderer(out: NodeJS.WritableStream): Renderer {
   };
 }
 
-function describeEvent(e: FleetEvent): Line[] {
+function describeEvent(e: FleetEvent, view: RunView): Line[] {
+  const waveCount = view.waves.length;
   switch (e.type) {
     case 'run-start':
       return [['fleet', e.command === 'plan' ? `plan ${e.goal}` : e.goal, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
     case 'plan':
-      return [['fleet', 'plan', describePlan(e.plan)], ...e.plan.nodes.map((n): Line => [n.name, 'plan', describeNodePlan(n)])];
+      return [
+        ['fleet', 'plan', describePlan(e.plan)],
+        ...e.plan.nodes.map((n): Line => [n.name, 'plan', describeNodePlan(n)]),
+        ...(e.plan.waves ?? []).map((w, i): Line => ['fleet', 'plan', describeWave(w, i + 1)]),
+      ];
     case 'build-start':
       return [[`build@${e.build}`, 'building', `${countOf(e.drvPaths.length, 'derivation')} for ${e.nodes.join(', ')}`]];
     case 'build-done':
@@ -63,7 +69,17 @@ function describeEvent(e: FleetEvent): Line[] {
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':
       return [[e.node ?? `build@${e.build ?? '?'}`, '|', e.line]];
+    case 'wave-start':
+      return [['fleet', 'wave', `${e.wave} of ${waveCount} started: ${countOf(e.nodes.length, 'node')}: ${formatList(e.nodes)}`]];
+    case 'wave-done':
+      return [['fleet', 'wave', `${e.wave} of ${waveCount} ${e.verdict}: ${countOf(e.failures, 'failure')}${allowed(view.waves[e.wave - 1]?.maxFailures)}`]];
+    case 'health':
+      return [[e.node, 'health', describeHealth(e)]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
   }
+}
+
+function allowed(budget: number | undefined): string {
+  return budget === undefined ? '' : `, ${budget} allowed`;
 }

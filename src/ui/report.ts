@@ -5,10 +5,10 @@ import { forTerminal } from './terminal-text.js';
 import type { BuildView, NodeView, RunView } from './view.js';
 
 const tailLength = 20;
-// A node with no outcome at the end (the run was cut short) is shown like a failure.
-const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES, undefined]);
+// A node with no outcome at the end (the run was cut short) is shown like a failure; a held node has no log to show.
+const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES.filter((o) => o !== 'held'), undefined]);
 const outcomeOrder: (Outcome | 'unknown')[] = [
-  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'rollback-failed', 'unknown',
+  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed', 'unknown',
 ];
 
 /** The whole report as text (ends with a newline), or '' when the run never started. */
@@ -53,6 +53,7 @@ function formatCounts(view: RunView): string {
   const counts: Record<Outcome | 'unknown', number> = { ...byOutcome, unknown: pending };
   const parts = outcomeOrder.filter((o) => counts[o] > 0).map((o) => `${counts[o]} ${o}`);
   const lines = [`${countOf(view.nodes.length, 'node')}: ${parts.join(', ')}`];
+  if (view.waves.length > 0) lines.push(formatWaves(view));
   const failedBuilds = view.builds.filter((b) => b.ok === false).length;
   if (failedBuilds > 0) lines.push(`${countOf(failedBuilds, 'build')} failed`);
   const s = view.summary;
@@ -62,4 +63,15 @@ function formatCounts(view: RunView): string {
     lines.push(`ATTENTION: ${stuck.join(', ')} could not be put back on the previous generation; fix by hand (see errors above).`);
   }
   return lines.join('\n');
+}
+
+/** `3 waves: 1 passed, 1 failed, 1 not started`. */
+function formatWaves(view: RunView): string {
+  const verdicts = ['passed', 'failed', 'interrupted'] as const;
+  const parts = verdicts.map((v) => [v, view.waves.filter((w) => w.verdict === v).length] as const).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`);
+  const running = view.waves.filter((w) => w.state === 'running').length;
+  const notStarted = view.waves.filter((w) => w.state === 'planned').length;
+  if (running > 0) parts.push(`${running} unfinished`);
+  if (notStarted > 0) parts.push(`${notStarted} not started`);
+  return `${countOf(view.waves.length, 'wave')}: ${parts.join(', ')}`;
 }

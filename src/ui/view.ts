@@ -1,6 +1,6 @@
 // The state of a run as people see it, folded from events by one pure reducer: every renderer reads this.
 import type { Phase } from '../errors.js';
-import type { Command, EventOf, FleetEvent, Outcome } from '../events.js';
+import type { Command, EventOf, FleetEvent, Outcome, WaveVerdict } from '../events.js';
 import type { Goal } from '../goal.js';
 import type { BuildLocation, Plan, SystemState } from '../plan/types.js';
 
@@ -26,6 +26,30 @@ export interface NodeView {
   reason?: string;
   startedAt?: string; // first phase
   endedAt?: string; // outcome known
+  /** Its wave (1-based), from the plan or wave-start. */
+  wave?: number;
+  /** The latest health check attempt. */
+  health?: HealthView;
+}
+
+export interface HealthView {
+  check: string;
+  attempt: number;
+  attempts: number;
+  ok: boolean;
+  detail: string;
+}
+
+/** One wave of a staged rollout: planned (from the plan), running (wave-start), done (wave-done). */
+export interface WaveView {
+  wave: number; // 1-based
+  nodes: readonly string[];
+  maxFailures?: number; // from the plan
+  state: 'planned' | 'running' | 'done';
+  failures?: number;
+  verdict?: WaveVerdict;
+  startedAt?: string;
+  endedAt?: string;
 }
 
 export interface BuildView {
@@ -62,6 +86,8 @@ export interface RunView {
   /** First-seen order (plan or build-start). */
   builds: readonly BuildView[];
   buildIndex: ReadonlyMap<string, number>;
+  /** A staged rollout's waves, in order (empty without one). */
+  waves: readonly WaveView[];
   /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
   summary?: EventOf<'summary'>;
   counts: Counts;
@@ -70,11 +96,11 @@ export interface RunView {
 }
 
 const noCounts: Counts = {
-  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, pending: 0,
+  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, held: 0, pending: 0,
 };
 
 export function initialView(): RunView {
-  return { lastSeq: 0, nodes: [], nodeIndex: new Map(), builds: [], buildIndex: new Map(), counts: noCounts, ignored: 0 };
+  return { lastSeq: 0, nodes: [], nodeIndex: new Map(), builds: [], buildIndex: new Map(), waves: [], counts: noCounts, ignored: 0 };
 }
 
 export function nodeOf(view: RunView, name: string): NodeView | undefined {
@@ -127,6 +153,10 @@ function apply(view: RunView, e: FleetEvent): RunView {
           reason: entry.reason,
         }));
       }
+      e.plan.waves?.forEach((planned, i) => {
+        for (const name of planned.nodes) d.node(name, (n) => ({ ...n, wave: i + 1 }));
+        d.wave(i + 1, (w) => ({ ...w, maxFailures: planned.maxFailures, ...(w.state === 'planned' ? { nodes: planned.nodes } : {}) }));
+      });
       return d.done({ plan: e.plan, goal: view.goal ?? e.plan.goal });
     case 'build-start':
       d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time }));
@@ -157,6 +187,16 @@ function apply(view: RunView, e: FleetEvent): RunView {
         endedAt: e.time,
       }));
       return d.done();
+    case 'wave-start':
+      for (const name of e.nodes) d.node(name, (n) => ({ ...n, wave: e.wave }));
+      d.wave(e.wave, (w) => ({ ...w, state: 'running', nodes: e.nodes, startedAt: e.time }));
+      return d.done();
+    case 'wave-done':
+      d.wave(e.wave, (w) => ({ ...w, state: 'done', failures: e.failures, verdict: e.verdict, endedAt: e.time }));
+      return d.done();
+    case 'health':
+      d.node(e.node, (n) => ({ ...n, health: { check: e.check, attempt: e.attempt, attempts: e.attempts, ok: e.ok, detail: e.detail } }));
+      return d.done();
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({
@@ -180,6 +220,8 @@ interface Draft {
   /** Change one node (created at the end if unknown), keeping `counts` in step with its outcome. */
   node(name: string, change: (n: NodeView) => NodeView): void;
   build(id: string, change: (b: BuildView) => BuildView): void;
+  /** Change wave `wave` (1-based); unknown waves up to it are created, planned and empty. */
+  wave(wave: number, change: (w: WaveView) => WaveView): void;
   done(fields?: Partial<RunView>): RunView;
 }
 
@@ -191,6 +233,7 @@ function draft(view: RunView): Draft {
   let builds: BuildView[] | undefined;
   let buildIndex: Map<string, number> | undefined;
   let counts: Record<keyof Counts, number> | undefined;
+  let waves: WaveView[] | undefined;
   return {
     node(name, change) {
       nodes ??= view.nodes.slice();
@@ -216,6 +259,11 @@ function draft(view: RunView): Draft {
       }
       builds[i] = change(builds[i]!);
     },
+    wave(wave, change) {
+      waves ??= view.waves.slice();
+      while (waves.length < wave) waves.push({ wave: waves.length + 1, nodes: [], state: 'planned' });
+      waves[wave - 1] = change(waves[wave - 1]!);
+    },
     done(fields = {}) {
       return {
         ...view,
@@ -224,6 +272,7 @@ function draft(view: RunView): Draft {
         nodeIndex: nodeIndex ?? view.nodeIndex,
         builds: builds ?? view.builds,
         buildIndex: buildIndex ?? view.buildIndex,
+        waves: waves ?? view.waves,
         counts: counts ?? view.counts,
       };
     },

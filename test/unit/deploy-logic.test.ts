@@ -10,6 +10,7 @@ test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', ()
   assert.equal(decideExitCode(['activated', 'unchanged'], false), 0);
   assert.equal(decideExitCode(['activated', 'rolled-back'], false), 1);
   assert.equal(decideExitCode(['failed', 'skipped'], false), 1);
+  assert.equal(decideExitCode(['activated', 'held'], false), 1, 'a held node (its wave never started) fails the run');
   assert.equal(decideExitCode(['activated', 'rollback-failed'], false), 3);
   assert.equal(decideExitCode(['activated', 'skipped'], true), 130);
   assert.equal(decideExitCode(['rollback-failed'], true), 3);

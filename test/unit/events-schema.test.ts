@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type FleetEvent, type Outcome } from '../../src/events.js';
+import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type FleetEvent, type Outcome, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
-import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock } from '../../src/plan/types.js';
+import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
-import { record, recordedRun, storePath } from './ui-fixture.js';
+import { record, recordedRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -30,6 +30,7 @@ const plan: Required<Plan> = {
     activate: true, reason: 'switch needed', from: { profileLink: 'system-4-link', generation: 4, profileTarget: path, currentSystem: path, bootedSystem: path },
     lock: { state: 'taken', expired: true, holder: { run: '20250102T120000Z-0a1b2c3d', by: 'ci@runner-1', pid: 42, since: 1735819200, expires: 1735819500 } },
   }],
+  waves: [{ nodes: ['web-1'], maxFailures: 0 }],
 };
 const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'run-start': { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['web-1'], fleetVersion: '0.1.0' },
@@ -39,6 +40,9 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'node-phase': { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' },
   log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
   'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
+  'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
+  'wave-done': { type: 'wave-done', wave: 1, failures: 1, verdict: 'failed' },
+  health: { type: 'health', node: 'web-1', check: 'nginx', attempt: 1, attempts: 4, ok: false, detail: 'exit 3' },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -53,12 +57,16 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'node-phase': { type: true, node: true, phase: true, detail: true },
   log: { type: true, line: true },
   'node-done': { type: true, node: true, outcome: true },
+  'wave-start': { type: true, wave: true, nodes: true },
+  'wave-done': { type: true, wave: true, failures: true, verdict: true },
+  health: { type: true, node: true, check: true, attempt: true, attempts: true, ok: true, detail: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, rollback: true };
 const outcomes: Record<Outcome, true> = {
-  unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true,
+  unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
+const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 const commands: Record<Command, true> = { apply: true, plan: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
@@ -79,9 +87,10 @@ function definitionOf(type: string): SchemaNode {
 }
 const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VERSION, run: 'r', seq, time: '2025-01-02T12:00:00.000Z' }) as FleetEvent;
 
-void test('schema: every event of the recorded run is valid, and the run has every event type', () => {
+void test('schema: every event of the recorded runs is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
-  assert.deepEqual(sorted(new Set(recordedRun.map((e) => e.type))), sorted(Object.keys(everyField)));
+  assertValidEvents(rolloutRun);
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('schema: its event types are exactly those of src/events.ts', () => {
@@ -117,6 +126,7 @@ void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outc
   assert.deepEqual(enumOf('Command'), sorted(Object.keys(commands)));
   assert.deepEqual(enumOf('Phase'), sorted(Object.keys(phases)));
   assert.deepEqual(enumOf('Outcome'), sorted(Object.keys(outcomes)));
+  assert.deepEqual(enumOf('WaveVerdict'), sorted(Object.keys(verdicts)));
 });
 
 void test('schema: the plan structures have the fields of src/plan/types.ts', () => {
@@ -134,6 +144,12 @@ void test('schema: the plan structures have the fields of src/plan/types.ts', ()
   assert.deepEqual(fields('LockHolder'), sorted(Object.keys(holder)));
   const lockStates: Record<TargetLock['state'], true> = { held: true, taken: true };
   assert.deepEqual(sorted(schema.$defs.TargetLock!.properties!.state!.enum as string[]), sorted(Object.keys(lockStates)));
+  const wave: Required<Wave> = plan.waves[0]!;
+  assert.deepEqual(fields('Wave'), sorted(Object.keys(wave)));
+  assert.deepEqual(sorted(schema.$defs.Wave!.required!), sorted(Object.keys(wave)));
+  const { waves: _waves, ...unstaged } = plan;
+  assert.deepEqual(eventProblems(stamp({ type: 'plan', plan: unstaged })), [], 'a plan without waves');
+  assert.notDeepEqual(eventProblems(stamp({ type: 'plan', plan: { ...plan, waves: [{ nodes: [], maxFailures: 0 }] } })), [], 'an empty wave');
   const branches = (name: string) => Object.fromEntries(schema.$defs[name]!.oneOf!.map((b) => [(b.properties!.kind as { const: string }).const, sorted(Object.keys(b.properties!))]));
   assert.deepEqual(branches('BuildLocation'), Object.fromEntries(Object.entries(locations).map(([k, v]) => [k, sorted(Object.keys(v))])));
   assert.deepEqual(branches('CopyRoute'), Object.fromEntries(Object.entries(copies).map(([k, v]) => [k, sorted(Object.keys(v))])));

@@ -113,3 +113,53 @@ export const recordedRun: FleetEvent[] = record([
     },
   }],
 ]);
+
+/** A staged rollout: waves [1, 2, 100%], maxFailures 0; wave 2 fails on a health check, wave 3 is held. */
+export const rolloutNodes = ['canary-1', 'web-1', 'web-2', 'web-3'];
+export const rolloutRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: rolloutNodes, fleetVersion: '0.1.0' }],
+  [1, {
+    type: 'plan',
+    plan: {
+      goal: 'switch',
+      builds: [{ id: 'local', location: { kind: 'local' }, drvPaths: rolloutNodes.map(drv), nodes: rolloutNodes }],
+      nodes: rolloutNodes.map((name) => ({
+        name, drvPath: drv(name), outPath: neu(name), to: { system: neu(name) }, buildJob: 'local',
+        from: { generation: 3, profileTarget: old(name), currentSystem: old(name) }, copy: { kind: 'from-local' as const }, activate: true, reason: 'switch needed',
+      })),
+      waves: [{ nodes: ['canary-1'], maxFailures: 0 }, { nodes: ['web-1', 'web-2'], maxFailures: 0 }, { nodes: ['web-3'], maxFailures: 0 }],
+    },
+  }],
+  [2, { type: 'wave-start', wave: 1, nodes: ['canary-1'] }],
+  [2, { type: 'node-phase', node: 'canary-1', phase: 'activate', detail: 'switch' }],
+  [3, { type: 'health', node: 'canary-1', check: 'nginx', attempt: 1, attempts: 4, ok: false, detail: 'exit 3: inactive' }],
+  [4, { type: 'health', node: 'canary-1', check: 'nginx', attempt: 2, attempts: 4, ok: true, detail: 'exit 0' }],
+  [4, { type: 'node-done', node: 'canary-1', outcome: 'activated' }],
+  [4, { type: 'wave-done', wave: 1, failures: 0, verdict: 'passed' }],
+  [5, { type: 'wave-start', wave: 2, nodes: ['web-1', 'web-2'] }],
+  [5, { type: 'node-phase', node: 'web-1', phase: 'activate', detail: 'switch' }],
+  [5, { type: 'node-phase', node: 'web-2', phase: 'activate', detail: 'switch' }],
+  [6, { type: 'health', node: 'web-1', check: 'web', attempt: 1, attempts: 2, ok: true, detail: 'HTTP 200' }],
+  [6, { type: 'health', node: 'web-2', check: 'web', attempt: 1, attempts: 2, ok: false, detail: 'HTTP 503, expected 200: starting' }],
+  [7, { type: 'health', node: 'web-2', check: 'web', attempt: 2, attempts: 2, ok: false, detail: 'HTTP 503, expected 200: starting' }],
+  [7, { type: 'node-phase', node: 'web-2', phase: 'rollback', detail: 'to generation 3' }],
+  [8, { type: 'node-done', node: 'web-2', outcome: 'rolled-back', error: 'health check `web` failed: HTTP 503, expected 200: starting' }],
+  [8, { type: 'wave-done', wave: 2, failures: 1, verdict: 'failed' }],
+  [8, { type: 'node-phase', node: 'web-1', phase: 'rollback', detail: 'to generation 3' }],
+  [9, { type: 'node-done', node: 'web-1', outcome: 'rolled-back', error: 'rolled back with wave 2 (1 failure, 0 allowed)' }],
+  [9, { type: 'node-done', node: 'web-3', outcome: 'held', error: 'not started: wave 2 failed' }],
+  [10, {
+    type: 'summary',
+    command: 'apply',
+    goal: 'switch',
+    exitCode: 1,
+    durationMs: 9_000,
+    interrupted: false,
+    nodes: {
+      'canary-1': { outcome: 'activated' },
+      'web-1': { outcome: 'rolled-back', error: 'rolled back with wave 2 (1 failure, 0 allowed)' },
+      'web-2': { outcome: 'rolled-back', error: 'health check `web` failed: HTTP 503, expected 200: starting' },
+      'web-3': { outcome: 'held', error: 'not started: wave 2 failed' },
+    },
+  }],
+]);

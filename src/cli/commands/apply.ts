@@ -1,12 +1,13 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
 import type { ApplyResult } from '../../deploy/apply.js';
 import type { Goal } from '../../goal.js';
+import type { RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 
-export interface ApplyCliOptions extends FileOptions {
+export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   on?: string;
   json?: boolean;
   force?: boolean;
@@ -26,6 +27,9 @@ export interface ApplyCliOptions extends FileOptions {
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
+  // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
+  const { resolveRolloutOptions } = await import('../../rollout/options.js');
+  const rollout = resolveRolloutOptions(fleet.rollout, options, !!io.stdin?.isTTY);
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
@@ -50,6 +54,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
+      rollout,
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),

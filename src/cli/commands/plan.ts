@@ -1,11 +1,12 @@
 // `fleet plan`: evaluate and ask the targets (read-only), then print what apply would do.
 import { ExitCode } from '../../errors.js';
 import type { Goal } from '../../goal.js';
+import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { printLine, type CliIo } from '../io.js';
 
-export interface PlanOptions extends FileOptions {
+export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
   on?: string;
   json?: boolean;
   force?: boolean;
@@ -28,7 +29,9 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
       emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
       // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
       const lock = { op: 'read' as const, identity: { run: runId, by: deployerIdentity(), pid: process.pid }, escalate: (_node: unknown, argv: string[]) => ({ argv }) };
-      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock };
+      // A plan never pauses or asks: `canAsk` only keeps `pause: confirm` from being refused here.
+      const rollout = resolveRolloutOptions(fleet.rollout, { waves: options.waves, maxFailures: options.maxFailures }, true);
+      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock, rollout };
       const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
       emit({ type: 'plan', plan: prepared.plan });
       for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });

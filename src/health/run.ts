@@ -1,0 +1,110 @@
+// Health checks after activation: each check in order, each with bounded attempts; the first check that
+// runs out of attempts fails the node. One `health` event per attempt.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HealthCheck, ResolvedNode } from '../config/types.js';
+import { privileged } from '../deploy/activate.js';
+import type { EmitEvent } from '../events.js';
+import type { Host } from '../transport/host.js';
+import { tailLines } from '../transport/run.js';
+import { healthUrl } from './url.js';
+
+export interface HealthInput {
+  /** The node's host: command checks run there. */
+  host: Host;
+  node: Pick<ResolvedNode, 'name' | 'user' | 'privilegeEscalation'>;
+  checks: readonly HealthCheck[];
+  /** What `{host}` becomes in http checks: the node's address (ResolvedNode.host), IPv6 without brackets. */
+  address: string;
+  emit: EmitEvent;
+  /** Stops between and during attempts: the result is then not ok, with `interrupted`. */
+  signal?: AbortSignal;
+  /** For `sudo -S` when the SSH user is not root (as activation). */
+  sudoPassword?: string;
+}
+
+export interface HealthResult {
+  ok: boolean;
+  /** The check that failed (its last attempt's detail: how it ended and its last output). */
+  failed?: { check: string; detail: string };
+  /** The signal fired before every check passed. */
+  interrupted?: boolean;
+}
+
+interface Attempt {
+  ok: boolean;
+  detail: string;
+}
+
+/** Output lines a detail keeps (the newest). */
+const DETAIL_LINES = 5;
+/** Body characters an http detail shows. */
+const BODY_SHOWN = 200;
+
+export async function runHealthChecks(input: HealthInput): Promise<HealthResult> {
+  for (const check of input.checks) {
+    const attempts = check.retries + 1;
+    let last: Attempt = { ok: false, detail: 'not attempted' };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (input.signal?.aborted) return interrupted(check, last);
+      last = check.kind === 'command' ? await runCommand(input, check) : await askHttp(input, check);
+      if (input.signal?.aborted && !last.ok) return interrupted(check, last);
+      input.emit({ type: 'health', node: input.node.name, check: check.name, attempt, attempts, ok: last.ok, detail: last.detail });
+      if (last.ok) break;
+      if (attempt < attempts) await sleep(check.intervalMs, undefined, { signal: input.signal }).catch(() => undefined);
+    }
+    if (!last.ok) return { ok: false, failed: { check: check.name, detail: last.detail } };
+  }
+  return { ok: true };
+}
+
+function interrupted(check: HealthCheck, last: Attempt): HealthResult {
+  return { ok: false, interrupted: true, failed: { check: check.name, detail: `interrupted (last attempt: ${last.detail})` } };
+}
+
+async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind: 'command' }>): Promise<Attempt> {
+  const { argv, input: stdin } = privileged(input.node, check.command, input.sudoPassword);
+  const r = await input.host.run(argv, { timeoutMs: check.timeoutMs, ...(stdin !== undefined && { input: stdin }), ...(input.signal && { signal: input.signal }) });
+  const output = tailLines(r, DETAIL_LINES);
+  const ok = !r.failed && r.exitCode === 0;
+  const how = ok ? 'exit 0' : r.timedOut ? `timed out after ${seconds(check.timeoutMs)}` : r.canceled ? 'interrupted' : r.exitCode === undefined ? `could not run: ${r.message}` : `exit ${r.exitCode}`;
+  return { ok, detail: output.length > 0 ? `${how}: ${output.join('\n')}` : how };
+}
+
+async function askHttp(input: HealthInput, check: Extract<HealthCheck, { kind: 'http' }>): Promise<Attempt> {
+  const url = healthUrl(check.url, input.address);
+  const timeout = AbortSignal.timeout(check.timeoutMs);
+  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
+  try {
+    // The body is read under the same deadline: a server that sends headers and then hangs is bounded too.
+    const response = await fetch(url, { signal, redirect: 'follow' });
+    const body = await response.text();
+    const shown = clipBody(body);
+    if (response.status !== check.expectStatus) {
+      return { ok: false, detail: `HTTP ${response.status}, expected ${check.expectStatus}${shown ? `: ${shown}` : ''}` };
+    }
+    if (check.expectBody !== undefined && !body.includes(check.expectBody)) {
+      return { ok: false, detail: `HTTP ${response.status}, but the body does not contain \`${check.expectBody}\`${shown ? `: ${shown}` : ''}` };
+    }
+    return { ok: true, detail: `HTTP ${response.status}` };
+  } catch (e) {
+    if (timeout.aborted) return { ok: false, detail: `timed out after ${seconds(check.timeoutMs)} (${url})` };
+    if (input.signal?.aborted) return { ok: false, detail: 'interrupted' };
+    return { ok: false, detail: `cannot reach ${url}: ${describeFetchError(e)}` };
+  }
+}
+
+/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
+function describeFetchError(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function clipBody(body: string): string {
+  const text = body.trim().replace(/\s+/g, ' ');
+  return text.length > BODY_SHOWN ? `${text.slice(0, BODY_SHOWN)}…` : text;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
