@@ -1,6 +1,8 @@
 // The event contract (NDJSON with --json, version 2; schema/events.schema.json): plan and deploy emit
 // these, every renderer only ever sees these.
 import { randomBytes } from 'node:crypto';
+import type { PackageChange } from './diff/closure.js';
+import type { DiffGroup } from './diff/group.js';
 import type { Phase } from './errors.js';
 import type { Goal } from './goal.js';
 import type { Plan } from './plan/types.js';
@@ -21,7 +23,7 @@ export type Outcome =
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
 export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed'];
 
-export type Command = 'apply' | 'plan';
+export type Command = 'apply' | 'plan' | 'diff';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -42,6 +44,8 @@ export type EventBody =
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }
+  /** `fleet diff` (and `fleet plan`, where the new system is already built): nodes whose closures change alike. */
+  | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
   | {
       type: 'summary';
       command: Command;

@@ -1,5 +1,6 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
+import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { countOf, describePhase, firstLine, formatClock } from './labels.js';
 import { describeNodePlan, describePlan } from './plan-text.js';
 import type { Renderer } from './renderer.js';
@@ -50,7 +51,7 @@ export function createPlainRenderer(out: NodeJS.WritableStream): Renderer {
 function describeEvent(e: FleetEvent): Line[] {
   switch (e.type) {
     case 'run-start':
-      return [['fleet', e.command === 'plan' ? `plan ${e.goal}` : e.goal, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
+      return [['fleet', e.command === 'apply' ? e.goal : `${e.command} ${e.goal}`, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
     case 'plan':
       return [['fleet', 'plan', describePlan(e.plan)], ...e.plan.nodes.map((n): Line => [n.name, 'plan', describeNodePlan(n)])];
     case 'build-start':
@@ -63,6 +64,8 @@ function describeEvent(e: FleetEvent): Line[] {
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':
       return [[e.node ?? `build@${e.build ?? '?'}`, '|', e.line]];
+    case 'diff':
+      return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
   }

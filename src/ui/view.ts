@@ -157,6 +157,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
         endedAt: e.time,
       }));
       return d.done();
+    case 'diff':
+      return d.done(); // a closure comparison: printed by `fleet diff` and `fleet plan` themselves
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({
