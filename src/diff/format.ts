@@ -68,7 +68,8 @@ function packageLine(kind: 'added' | 'removed' | 'changed', change: PackageChang
 
 export function formatGroup(group: DiffGroup): string {
   const count = group.nodes.length;
-  const header = `${formatNodeNames(group.nodes)}${count > 1 ? ` (${count} nodes)` : ''}: ${formatCounts(group)}, ${formatGroupDelta(group)}`;
+  const unchanged = group.added.length + group.removed.length + group.changed.length === 0 && Object.values(group.systems).every((s) => s.sizeDelta === 0);
+  const header = `${formatNodeNames(group.nodes)}${count > 1 ? ` (${count} nodes)` : ''}: ${unchanged ? 'no change' : `${formatCounts(group)}, ${formatGroupDelta(group)}`}`;
   return [
     header,
     ...group.changed.map((c) => packageLine('changed', c)),

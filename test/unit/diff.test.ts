@@ -163,8 +163,10 @@ test('format: a group and the whole report, every kind of line', () => {
     '  removed  old 1.0 (-2.0 KiB)',
   ].join('\n'));
   const single = groupDiffs([nodeDiff('db-1', { before: [[keep, 1]], after: [[keep, 1]] })]);
-  assert.equal(formatDiffReport([...groups, ...single]).split('\n\n').slice(1).join('\n\n'), 'db-1: no package changes, 0 B\n\n3 nodes compared, 2 distinct change sets');
+  assert.equal(formatDiffReport([...groups, ...single]).split('\n\n').slice(1).join('\n\n'), 'db-1: no change\n\n3 nodes compared, 2 distinct change sets');
   assert.equal(formatDiffReport(single).split('\n\n').at(-1), '1 node compared, 1 distinct change set');
+  const etc = groupDiffs([nodeDiff('db-2', { before: [[sp('etc'), 1]], after: [[sp('etc'), 2]] })]);
+  assert.equal(formatGroup(etc[0]!), 'db-2: no package changes, +1 B');
 });
 
 test('currentSystemOf: boot compares with the profile, the other goals with /run/current-system, each falling back', () => {
