@@ -28,7 +28,8 @@ function describeCopy(node: NodePlan): string {
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;
 }
 
-export function formatPlan(plan: Plan): string {
+/** notes: per node, a closure diff line (`fleet plan` computes them where the new system is already built). */
+export function formatPlan(plan: Plan, notes: Readonly<Record<string, string>> = {}): string {
   const lines: string[] = [`goal: ${plan.goal}`];
   lines.push(plan.builds.length === 0 ? 'builds: none' : 'builds:');
   for (const job of plan.builds) {
@@ -40,6 +41,7 @@ export function formatPlan(plan: Plan): string {
   for (const node of plan.nodes) {
     lines.push(`  ${node.name.padEnd(width)}  ${node.activate ? 'activate' : 'no activation'}  ${describeCopy(node)}  ${node.reason}`);
     lines.push(`  ${''.padEnd(width)}  ${node.from ? describeFrom(node.from) : 'not asked'} → ${shortStorePath(node.to.system)}  (${node.to.system})`);
+    if (notes[node.name] !== undefined) lines.push(`  ${''.padEnd(width)}  diff: ${notes[node.name]!}`);
   }
   const toActivate = plan.nodes.filter((n) => n.activate).length;
   const drvs = plan.builds.reduce((sum, j) => sum + j.drvPaths.length, 0);
