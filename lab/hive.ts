@@ -9,6 +9,8 @@ export interface StandInSpec {
   variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'once' | 'forge';
   buildSeconds?: number;
   nonce?: string;
+  /** Stand-in packages in the system's closure: store paths named `name` (e.g. `hello-2.12`) of `bytes` zero bytes. */
+  packages?: { name: string; bytes?: number }[];
 }
 
 /** A Nix string literal: JSON text with Nix's own escapes (backslash, quote, `${`). */
