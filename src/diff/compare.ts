@@ -28,6 +28,9 @@ export class ClosureReader {
   }
 }
 
+export const newSystemAbsent = (path: string, where: string) => `the new system ${path} is not in the store of ${where}`;
+export const currentSystemAbsent = (path: string) => `its current system ${path} is not in its store`;
+
 export type Comparison = { kind: 'diff'; diff: NodeDiff } | { kind: 'new-absent' } | { kind: 'current-absent'; path: string };
 
 const EMPTY: Closure = new Map();

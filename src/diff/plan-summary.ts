@@ -5,7 +5,7 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { hostForLocation } from '../deploy/builds.js';
 import { goalTraits } from '../goal.js';
 import type { Prepared } from '../plan/prepare.js';
-import { ClosureReader, compareNode, currentSystemOf } from './compare.js';
+import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf } from './compare.js';
 import { formatNodeSummary } from './format.js';
 import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 import { diffRunState, type DiffOptions } from './run.js';
@@ -16,6 +16,7 @@ export interface PlanDiffs {
   groups: DiffGroup[];
 }
 
+export const cannotCompare = (why: string) => `cannot compare: ${why}`;
 export const notBuiltYet = (where: string) => `not built yet on ${where} (fleet diff builds it)`;
 
 export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], prepared: Prepared, options: Omit<DiffOptions, 'maxJobs'>): Promise<PlanDiffs> {
@@ -38,9 +39,9 @@ export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly Res
         notes[np.name] = formatNodeSummary(c.diff.diff);
         diffs.push(c.diff);
       } else if (c.kind === 'new-absent') notes[np.name] = notBuiltYet(job?.id ?? newHost.label);
-      else notes[np.name] = `cannot compare: its current system ${c.path} is not in its store`;
+      else notes[np.name] = cannotCompare(currentSystemAbsent(c.path));
     } catch (error) {
-      notes[np.name] = `cannot compare: ${error instanceof Error ? error.message : String(error)}`;
+      notes[np.name] = cannotCompare(error instanceof Error ? error.message : String(error));
     }
   })));
   const order = new Map(nodes.map((n, i) => [n.name, i]));

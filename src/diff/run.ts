@@ -13,7 +13,7 @@ import type { NodePlan } from '../plan/types.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
-import { ClosureReader, compareNode, currentSystemOf } from './compare.js';
+import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf, newSystemAbsent } from './compare.js';
 import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 
 export interface DiffOptions {
@@ -77,8 +77,8 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
     try {
       const c = await limit(() => compareNode(reader, { node: np.name, ...(from ? { from } : {}), to: np.outPath, target, newHost }));
       if (c.kind === 'diff') diffs.push(c.diff);
-      else if (c.kind === 'new-absent') failures.push(new NodeError(np.name, 'query', `the new system ${np.outPath} is not in the store of ${newHost.label}`));
-      else failures.push(new NodeError(np.name, 'query', `its current system ${c.path} is not in its store`));
+      else if (c.kind === 'new-absent') failures.push(new NodeError(np.name, 'query', newSystemAbsent(np.outPath, newHost.label)));
+      else failures.push(new NodeError(np.name, 'query', currentSystemAbsent(c.path)));
     } catch (error) {
       failures.push(new NodeError(np.name, 'query', errorText(error), { cause: error }));
     }

@@ -2,13 +2,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diffClosures, SIZE_THRESHOLD, type Closure } from '../../src/diff/closure.js';
-import { currentSystemOf } from '../../src/diff/compare.js';
+import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf, newSystemAbsent } from '../../src/diff/compare.js';
+import { cannotCompare, notBuiltYet } from '../../src/diff/plan-summary.js';
+import { formatPlan } from '../../src/plan/format.js';
+import type { Host } from '../../src/transport/host.js';
+import type { CommandResult } from '../../src/transport/run.js';
+import { runCli } from '../../src/cli/main.js';
+import { PassThrough } from 'node:stream';
 import {
   formatBytes, formatCounts, formatDelta, formatDiffReport, formatGroup, formatNodeNames, formatNodeSummary, formatVersions,
 } from '../../src/diff/format.js';
 import { groupDiffs, type NodeDiff } from '../../src/diff/group.js';
 import { parsePackage, splitNameVersion, storeName } from '../../src/diff/names.js';
-import { closureArgv, parseClosureOutput } from '../../src/diff/read.js';
+import { closureArgv, parseClosureOutput, readClosure } from '../../src/diff/read.js';
 
 let n = 0;
 /** A store path with a fresh hash: two calls never give the same path (as two builds of one name). */
@@ -193,4 +199,76 @@ test('read: the closure script takes its data as arguments; its answer is parsed
   assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a\n/nix/store/b\ntok sizes\n1', 'tok'), /^ClosureReadError: unexpected answer: 2 paths but 1 sizes$/);
   assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a\ntok sizes\nbig', 'tok'), /^ClosureReadError: unexpected answer line: "\/nix\/store\/a" "big"$/);
   assert.throws(() => parseClosureOutput('other paths\n/nix/store/a\nother sizes\n1', 'tok'), /no closure in it/);
+});
+
+/** A host whose store holds `store` (path → closure); counts the commands it ran. */
+function fakeHost(label: string, store: Record<string, Closure>, fail?: Partial<CommandResult>): Host & { calls: number } {
+  const host = {
+    label, isLocal: false, calls: 0,
+    async run(argv: string[]): Promise<CommandResult> {
+      host.calls++;
+      const [path, token] = argv.slice(-2) as [string, string];
+      const base = { argv, exitCode: 0, stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+      if (fail) return { ...base, stdout: '', ...fail };
+      const c = store[path];
+      const stdout = c ? [`${token} paths`, ...c.keys(), `${token} sizes`, ...c.values()].join('\n') : `${token} absent`;
+      return { ...base, stdout };
+    },
+    runFresh: () => Promise.reject(new Error('unused')),
+    connect: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    closeSync: () => undefined,
+  };
+  return host;
+}
+
+test('compareNode: the new system is read first (absent: the target is not asked), each (host, path) once', async () => {
+  const old = closure([[sp('hello-2.10'), 10]]);
+  const neu = closure([[sp('hello-2.12'), 15]]);
+  const target = fakeHost('web-1', { '/nix/store/old': old });
+  const local = fakeHost('local', { '/nix/store/new': neu });
+  const reader = new ClosureReader();
+  const c = await compareNode(reader, { node: 'web-1', from: '/nix/store/old', to: '/nix/store/new', target, newHost: local });
+  assert.equal(c.kind, 'diff');
+  assert.deepEqual(c.kind === 'diff' && c.diff.diff.changed, [{ name: 'hello', before: ['2.10'], after: ['2.12'], sizeDelta: 5 }]);
+  await compareNode(reader, { node: 'web-2', to: '/nix/store/new', target: fakeHost('web-2', {}), newHost: local });
+  assert.equal(local.calls, 1, 'the same system on the same host is read once');
+  const absent = await compareNode(new ClosureReader(), { node: 'web-1', from: '/nix/store/old', to: '/nix/store/other', target, newHost: local });
+  assert.deepEqual(absent, { kind: 'new-absent' });
+  assert.equal(target.calls, 1, 'not asked when the new system is absent');
+  const gone = await compareNode(new ClosureReader(), { node: 'web-1', from: '/nix/store/gc-ed', to: '/nix/store/new', target, newHost: local });
+  assert.deepEqual(gone, { kind: 'current-absent', path: '/nix/store/gc-ed' });
+  // The target itself holds the new system it runs: one read serves both sides.
+  const self = fakeHost('web-3', { '/nix/store/new': neu });
+  const same = await compareNode(new ClosureReader(), { node: 'web-3', from: '/nix/store/new', to: '/nix/store/new', target: self, newHost: self });
+  assert.equal(self.calls, 1);
+  assert.deepEqual(same.kind === 'diff' && [same.diff.diff.added, same.diff.diff.changed, same.diff.diff.sizeAfter - same.diff.diff.sizeBefore], [[], [], 0]);
+});
+
+test('messages: closure read failures, absent systems, plan notes, the plan line, diff build refused', async () => {
+  const failing = fakeHost('web-1', {}, { failed: true, exitCode: 1, stderr: "error: path '/nix/store/x' is not valid" });
+  await assert.rejects(readClosure(failing, '/nix/store/x'), {
+    name: 'ClosureReadError', message: "cannot read the closure of /nix/store/x on web-1: exit 1: error: path '/nix/store/x' is not valid",
+  });
+  assert.equal(newSystemAbsent('/nix/store/n', 'builder:big'), 'the new system /nix/store/n is not in the store of builder:big');
+  assert.equal(currentSystemAbsent('/nix/store/o'), 'its current system /nix/store/o is not in its store');
+  assert.equal(notBuiltYet('local'), 'not built yet on local (fleet diff builds it)');
+  assert.equal(cannotCompare('exit 1'), 'cannot compare: exit 1');
+  const to = `/nix/store/${'n'.repeat(32)}-sys`;
+  const plan = { goal: 'switch' as const, builds: [], nodes: [
+    { name: 'web-1', drvPath: `${to}.drv`, outPath: to, to: { system: to }, copy: { kind: 'from-local' as const }, activate: true, reason: 'switch needed' },
+    { name: 'web-2', drvPath: `${to}.drv`, outPath: to, to: { system: to }, copy: { kind: 'from-local' as const }, activate: true, reason: 'switch needed' },
+  ] };
+  const lines = formatPlan(plan, { 'web-1': '1 changed, 1 added, +12.3 MiB' }).split('\n');
+  assert.deepEqual(lines.filter((l) => l.includes('diff:')), ['         diff: 1 changed, 1 added, +12.3 MiB']);
+  assert.equal(lines.indexOf('         diff: 1 changed, 1 added, +12.3 MiB'), lines.findIndex((l) => l.startsWith('  web-1')) + 2, 'under its node');
+  assert.equal(formatPlan(plan), formatPlan(plan, {}), 'no notes: the plan as before');
+
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stderr = '';
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await runCli(['node', 'fleet', '-f', '/nonexistent/fleet.yaml', 'diff', 'build'], { stdout: out, stderr: err, env: {}, cwd: '/' }, new AbortController().signal);
+  assert.equal(code, 2);
+  assert.equal(stderr, 'fleet: fleet diff compares with what the targets run, and goal build asks no target: use switch, boot, test, dry-activate or push\n');
 });
