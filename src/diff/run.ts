@@ -96,7 +96,8 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
     const log = f.log.split('\n').filter((l) => l.trim() !== '');
     options.emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message, ...(log.length ? { log } : {}) });
   }
-  const exitCode = failures.length > 0 ? ExitCode.nodesFailed : ExitCode.ok;
+  // Ctrl+C cancels the reads in flight: those nodes are not failures of their own.
+  const exitCode = options.signal.aborted ? ExitCode.interrupted : failures.length > 0 ? ExitCode.nodesFailed : ExitCode.ok;
   // As for plan: a diff changes nothing, so the summary names only the nodes that could not be compared.
   const results = Object.fromEntries(failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
   options.emit({ type: 'summary', command: 'diff', goal: options.goal, exitCode, durationMs: Date.now() - started, interrupted: options.signal.aborted, nodes: results });
