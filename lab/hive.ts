@@ -11,6 +11,8 @@ export interface StandInSpec {
   nonce?: string;
   /** The build waits until this file exists (it must be readable by the nixbld users). */
   buildGate?: string;
+  /** Stand-in packages in the system's closure: store paths named `name` (e.g. `hello-2.12`) of `bytes` zero bytes. */
+  packages?: { name: string; bytes?: number }[];
 }
 
 /** A Nix string literal: JSON text with Nix's own escapes (backslash, quote, `${`). */

@@ -1,6 +1,8 @@
 // The event contract (NDJSON with --json, version 2; schema/events.schema.json): plan and deploy emit
 // these, every renderer only ever sees these.
 import { randomBytes } from 'node:crypto';
+import type { PackageChange } from './diff/closure.js';
+import type { DiffGroup } from './diff/group.js';
 import type { Phase } from './errors.js';
 import type { Goal } from './goal.js';
 import type { Plan } from './plan/types.js';
@@ -27,7 +29,7 @@ export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'ro
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
-export type Command = 'apply' | 'plan';
+export type Command = 'apply' | 'plan' | 'diff';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -54,6 +56,8 @@ export type EventBody =
   | { type: 'wave-done'; wave: number; failures: number; verdict: WaveVerdict }
   /** One attempt of one health check (`attempt` of at most `attempts`); `detail`: how it ended and its last output. */
   | { type: 'health'; node: string; check: string; attempt: number; attempts: number; ok: boolean; detail: string }
+  /** `fleet diff` (and `fleet plan`, where the new system is already built): nodes whose closures change alike. */
+  | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
   | {
       type: 'summary';
       command: Command;

@@ -77,6 +77,15 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%')
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal)));
 
+  goalArgument(program.command('diff'), 'switch')
+    .description('show what a deploy would change in each closure: packages added, removed, changed (old → new version) and the size delta; nodes alike are grouped (builds the new systems where the plan builds them; targets are only read)')
+    .option('--on <selector>', 'nodes to compare')
+    .option('--json', 'NDJSON events on stdout: one diff event per group of nodes, then a summary')
+    .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
+    .option('--show-trace', 'pass --show-trace to Nix')
+    .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal)));
+
   goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')

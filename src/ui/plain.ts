@@ -1,6 +1,7 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
+import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
@@ -52,7 +53,7 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
   const waveCount = view.waves.length;
   switch (e.type) {
     case 'run-start':
-      return [['fleet', e.command === 'plan' ? `plan ${e.goal}` : e.goal, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
+      return [['fleet', e.command === 'apply' ? e.goal : `${e.command} ${e.goal}`, `${countOf(e.nodes.length, 'node')}: ${e.nodes.join(', ')}`]];
     case 'plan':
       return [
         ['fleet', 'plan', describePlan(e.plan)],
@@ -75,6 +76,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [['fleet', 'wave', `${e.wave} of ${waveCount} ${e.verdict}: ${countOf(e.failures, 'failure')}${allowed(view.waves[e.wave - 1]?.maxFailures)}`]];
     case 'health':
       return [[e.node, 'health', describeHealth(e)]];
+    case 'diff':
+      return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
   }

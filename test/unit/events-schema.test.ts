@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type FleetEvent, type Outcome, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
+import type { PackageChange } from '../../src/diff/closure.js';
 import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
-import { record, recordedRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -32,6 +33,7 @@ const plan: Required<Plan> = {
   }],
   waves: [{ nodes: ['web-1'], maxFailures: 0 }],
 };
+const change: Required<PackageChange> = { name: 'hello', before: ['2.10'], after: ['2.12'], sizeDelta: -3 };
 const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'run-start': { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['web-1'], fleetVersion: '0.1.0' },
   plan: { type: 'plan', plan },
@@ -43,6 +45,10 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
   'wave-done': { type: 'wave-done', wave: 1, failures: 1, verdict: 'failed' },
   health: { type: 'health', node: 'web-1', check: 'nginx', attempt: 1, attempts: 4, ok: false, detail: 'exit 3' },
+  diff: {
+    type: 'diff', nodes: ['web-1'], added: [change], removed: [change], changed: [change],
+    systems: { 'web-1': { from: path, to: path, sizeBefore: 1, sizeAfter: 2, sizeDelta: 1 } },
+  },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -60,6 +66,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'wave-start': { type: true, wave: true, nodes: true },
   'wave-done': { type: true, wave: true, failures: true, verdict: true },
   health: { type: true, node: true, check: true, attempt: true, attempts: true, ok: true, detail: true },
+  diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, rollback: true };
@@ -67,7 +74,7 @@ const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
-const commands: Record<Command, true> = { apply: true, plan: true };
+const commands: Record<Command, true> = { apply: true, plan: true, diff: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
@@ -87,10 +94,25 @@ function definitionOf(type: string): SchemaNode {
 }
 const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VERSION, run: 'r', seq, time: '2025-01-02T12:00:00.000Z' }) as FleetEvent;
 
-void test('schema: every event of the recorded runs is valid, and together they have every event type', () => {
+void test('schema: every event of the recorded runs (apply, rollout, diff) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assertValidEvents(recordedDiffRun);
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun].map((e) => e.type))), sorted(Object.keys(everyField)));
+});
+
+void test('schema: a diff event has the fields of src/diff (PackageChange, systems) and refuses others', () => {
+  const def = schema.$defs;
+  assert.deepEqual(sorted(Object.keys(def.PackageChange!.properties!)), sorted(Object.keys(change)));
+  assert.deepEqual(sorted(def.PackageChange!.required!), sorted(Object.keys(change)));
+  const systems = (def.DiffEvent!.properties!.systems as { additionalProperties: SchemaNode }).additionalProperties;
+  assert.deepEqual(sorted(Object.keys(systems.properties!)), sorted(Object.keys(everyField.diff.systems['web-1']!)));
+  const diff = recordedDiffRun.find((e) => e.type === 'diff')!;
+  assert.match(eventProblems({ ...diff, changed: [{ ...change, extra: 1 }] }).join('\n'), /must NOT have additional properties "extra"/);
+  assert.match(eventProblems({ ...diff, added: [{ ...change, sizeDelta: 1.5 }] }).join('\n'), /sizeDelta must be integer/);
+  assert.match(eventProblems({ ...diff, nodes: [] }).join('\n'), /\/nodes must NOT have fewer than 1 items/);
+  const { systems: _systems, ...noSystems } = diff as EventOf<'diff'>;
+  assert.match(eventProblems(noSystems).join('\n'), /must have required property 'systems'/);
 });
 
 void test('schema: its event types are exactly those of src/events.ts', () => {

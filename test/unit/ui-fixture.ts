@@ -163,3 +163,21 @@ export const rolloutRun: FleetEvent[] = record([
     },
   }],
 ]);
+
+/** A recorded `fleet diff`: two nodes alike, one unreachable; the events only `diff` emits. */
+export const recordedDiffRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'diff', goal: 'switch', nodes: ['web-1', 'web-2', 'db-1'], fleetVersion: '0.1.0' }],
+  [1, { type: 'node-phase', node: 'web-1', phase: 'query', detail: 'reading closures' }],
+  [2, {
+    type: 'diff', nodes: ['web-1', 'web-2'],
+    added: [{ name: 'libfoo', before: [], after: ['1.0'], sizeDelta: 4096 }],
+    removed: [],
+    changed: [{ name: 'hello', before: ['2.10'], after: ['2.12'], sizeDelta: 120 }],
+    systems: {
+      'web-1': { from: old('web-1'), to: neu('web-1'), sizeBefore: 10_000, sizeAfter: 14_216, sizeDelta: 4216 },
+      'web-2': { to: neu('web-2'), sizeBefore: 0, sizeAfter: 14_216, sizeDelta: 14_216 },
+    },
+  }],
+  [2, { type: 'node-done', node: 'db-1', outcome: 'failed', error: 'db-1: connect: unreachable' }],
+  [3, { type: 'summary', command: 'diff', goal: 'switch', exitCode: 1, durationMs: 3000, interrupted: false, nodes: { 'db-1': { outcome: 'failed', error: 'db-1: connect: unreachable' } } }],
+]);

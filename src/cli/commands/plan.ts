@@ -16,8 +16,9 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }, { deployerIdentity }] = await Promise.all([
+  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }, { deployerIdentity }, { diffPlannedNodes }] = await Promise.all([
     import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../version.js'), import('../../ui/json.js'), import('../../agent/lock.js'),
+    import('../../diff/plan-summary.js'),
   ]);
   const started = Date.now();
   const runId = newRunId();
@@ -34,9 +35,12 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
       const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock, rollout };
       const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
       emit({ type: 'plan', plan: prepared.plan });
+      // Read-only and builds nothing: a diff only where the new system already is (see diff/plan-summary.ts).
+      const diffs = await diffPlannedNodes(fleet, nodes, prepared, { runId, goal, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal });
+      for (const g of diffs.groups) emit({ type: 'diff', ...g });
       for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
       if (!json) {
-        printLine(io.stdout, formatPlan(prepared.plan));
+        printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
         for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
       }
       const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;

@@ -1,0 +1,42 @@
+// `fleet diff`: what a deploy would change in each closure, grouped by identical change sets. Builds the
+// new systems where the plan builds them; asks the targets read-only.
+import { UsageError } from '../../errors.js';
+import type { Goal } from '../../goal.js';
+import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
+import { withHosts } from '../hosts.js';
+import { printLine, type CliIo } from '../io.js';
+
+export interface DiffCliOptions extends FileOptions {
+  on?: string;
+  json?: boolean;
+  maxJobs?: number | 'auto';
+  showTrace?: boolean;
+}
+
+export const BUILD_GOAL_REFUSED = 'fleet diff compares with what the targets run, and goal build asks no target: use switch, boot, test, dry-activate or push';
+
+export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+  if (goal === 'build') throw new UsageError(BUILD_GOAL_REFUSED);
+  const fleet = await openFleet(options, io);
+  const nodes = await selectFromFleet(fleet, options.on, false);
+  const [{ diffFleet }, { formatDiffReport }, { createEventStream, newRunId }, { createJsonRenderer }] = await Promise.all([
+    import('../../diff/run.js'), import('../../diff/format.js'), import('../../events.js'), import('../../ui/json.js'),
+  ]);
+  const runId = newRunId();
+  const json = options.json ? createJsonRenderer(io.stdout) : undefined;
+  try {
+    return await withHosts(io, signal, async (pool, runLocal) => {
+      const result = await diffFleet(fleet, nodes, {
+        runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal,
+        emit: createEventStream(runId, (e) => json?.onEvent(e)),
+      });
+      if (!json) {
+        if (result.groups.length > 0) printLine(io.stdout, formatDiffReport(result.groups));
+        for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
+      }
+      return result.exitCode;
+    });
+  } finally {
+    await json?.finish();
+  }
+}

@@ -1,0 +1,105 @@
+// `fleet diff` as a composition of the apply pipeline's pieces: evaluate, ask the targets, plan, realise
+// the new systems where the plan builds them (builds.ts, as apply does), then compare closures. No target
+// is changed: the only commands run on targets are the read-only probe and `nix-store --query`.
+import pLimit from 'p-limit';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import { startBuilds } from '../deploy/builds.js';
+import { createRunState, type RunState } from '../deploy/state.js';
+import { ExitCode, NodeError } from '../errors.js';
+import type { EmitEvent } from '../events.js';
+import type { Goal } from '../goal.js';
+import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
+import type { NodePlan } from '../plan/types.js';
+import type { HostPool } from '../transport/pool.js';
+import type { RunCommand } from '../transport/run.js';
+import { fleetVersion } from '../version.js';
+import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf, newSystemAbsent } from './compare.js';
+import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
+
+export interface DiffOptions {
+  runId: string;
+  goal: Goal;
+  maxJobs: number | 'auto';
+  showTrace: boolean;
+  run: RunCommand;
+  pool: HostPool;
+  emit: EmitEvent;
+  signal: AbortSignal;
+}
+
+export interface DiffResult {
+  groups: DiffGroup[];
+  failures: NodeError[];
+  exitCode: number;
+}
+
+/** The run state builds.ts expects; diff never activates, so its deploy options are inert. */
+export function diffRunState(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], o: Omit<DiffOptions, 'maxJobs'> & { maxJobs?: number | 'auto' }): RunState {
+  return createRunState(o.runId, fleet, nodes, {
+    goal: o.goal, force: false, parallel: 1, keepGoing: true, useSubstitutes: false, showTrace: o.showTrace,
+    run: o.run, pool: o.pool, emit: o.emit, signal: o.signal, ...(o.maxJobs !== undefined ? { maxJobs: o.maxJobs } : {}),
+  });
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: DiffOptions): Promise<DiffResult> {
+  const started = Date.now();
+  const run = diffRunState(fleet, nodes, options);
+  const prepare = { goal: options.goal, force: false, showTrace: options.showTrace, run: options.run, pool: options.pool, emit: options.emit, signal: run.stop.signal };
+  options.emit({ type: 'run-start', command: 'diff', goal: options.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
+
+  const evaluated = await evaluateFleet(fleet, nodes, prepare);
+  const prepared = await probeAndPlan(fleet, evaluated, prepare);
+  options.emit({ type: 'plan', plan: prepared.plan });
+  const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
+  const builds = startBuilds(run, prepared.plan.builds, outOf);
+
+  const failures = [...prepared.failures];
+  const diffs: NodeDiff[] = [];
+  const reader = new ClosureReader({ signal: run.stop.signal });
+  const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, as the probes do
+  const diffOne = async (np: NodePlan): Promise<void> => {
+    const node = run.nodes.get(np.name)!;
+    const target = options.pool.forNode(node);
+    let newHost = target; // not built by the plan: the target already holds it (or runs it)
+    if (np.buildJob !== undefined) {
+      options.emit({ type: 'node-phase', node: np.name, phase: 'build', detail: `building on ${np.buildJob}` });
+      const built = await builds.result(np.buildJob);
+      if (!built?.built.has(np.outPath)) {
+        failures.push(new NodeError(np.name, 'build', built?.canceled ? 'interrupted' : (built?.error ?? 'build failed'), { log: built?.log.join('\n') ?? '' }));
+        return;
+      }
+      newHost = builds.hostOf(np.buildJob);
+    }
+    options.emit({ type: 'node-phase', node: np.name, phase: 'query', detail: 'reading closures' });
+    const from = currentSystemOf(options.goal, prepared.states[np.name]);
+    try {
+      const c = await limit(() => compareNode(reader, { node: np.name, ...(from ? { from } : {}), to: np.outPath, target, newHost }));
+      if (c.kind === 'diff') diffs.push(c.diff);
+      else if (c.kind === 'new-absent') failures.push(new NodeError(np.name, 'query', newSystemAbsent(np.outPath, newHost.label)));
+      else failures.push(new NodeError(np.name, 'query', currentSystemAbsent(c.path)));
+    } catch (error) {
+      failures.push(new NodeError(np.name, 'query', errorText(error), { cause: error }));
+    }
+  };
+  await Promise.all(prepared.plan.nodes.map((np) => diffOne(np).catch((error: unknown) => {
+    failures.push(new NodeError(np.name, 'query', `unexpected error: ${errorText(error)}`, { cause: error }));
+  })));
+  await builds.settled();
+
+  const order = new Map(nodes.map((n, i) => [n.name, i]));
+  const groups = groupDiffs(diffs.sort((a, b) => order.get(a.node)! - order.get(b.node)!));
+  for (const g of groups) options.emit({ type: 'diff', ...g });
+  failures.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+  for (const f of failures) {
+    const log = f.log.split('\n').filter((l) => l.trim() !== '');
+    options.emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message, ...(log.length ? { log } : {}) });
+  }
+  // Ctrl+C cancels the reads in flight: those nodes are not failures of their own.
+  const exitCode = options.signal.aborted ? ExitCode.interrupted : failures.length > 0 ? ExitCode.nodesFailed : ExitCode.ok;
+  // As for plan: a diff changes nothing, so the summary names only the nodes that could not be compared.
+  const results = Object.fromEntries(failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
+  options.emit({ type: 'summary', command: 'diff', goal: options.goal, exitCode, durationMs: Date.now() - started, interrupted: options.signal.aborted, nodes: results });
+  return { groups, failures, exitCode };
+}
