@@ -210,6 +210,29 @@ async function afterRestart(input: ActivateInput, before: SystemState, windowSec
   return { outcome: 'rollback-failed', error: `${why}; it runs ${describe(now)}, expected ${describe(before)}. ${manualRecovery(node, before)}`, log };
 }
 
+export interface RollbackInput {
+  host: Host;
+  node: ResolvedNode;
+  runId: string;
+  goal: Goal;
+  systemd: boolean;
+  sudoPassword?: string;
+  onPhase: (phase: Phase, detail: string) => void;
+  onLine?: (line: string) => void;
+}
+
+/** Puts a node this run activated (and confirmed) back on what its agent recorded before: a failed health
+ *  check, or a wave that failed. `why` leads the message. */
+export async function rollbackActivated(input: RollbackInput, why: string): Promise<ActivationResult> {
+  const { node } = input;
+  const seconds = switchSeconds(node);
+  input.onPhase('rollback', `back to what ${runDir(input.runId, node.name)}/before records`);
+  const detach: Detach = { seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-rollback` };
+  const r = await rollbackNode(input, runDir(input.runId, node.name), undefined, detach, Date.now() + seconds * 1000 + 60_000);
+  if (r.ok) return { outcome: 'rolled-back', error: `${why}; rolled back to ${describe(r.before!)}`, log: r.log };
+  return { outcome: 'rollback-failed', error: `${why}; ROLLBACK FAILED: ${r.error}.${r.before ? ` ${manualRecovery(node, r.before)}` : ''}`, log: r.log };
+}
+
 /** Why the step after a confirmation failed (the watchdog's `confirm.status`). */
 export function describeConfirmFailure(status: string): string {
   const [what = '', code] = status.split(' ');
@@ -244,7 +267,7 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
 }
 
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
-async function rollbackNode(input: ActivateInput, dir: string, before: SystemState, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[] }> {
+async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' | 'sudoPassword' | 'onLine'>, dir: string, before: SystemState | undefined, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[]; before?: SystemState }> {
   const { host, node, goal } = input;
   const command = privileged(node, rollbackArgv(dir, detach), input.sudoPassword);
   const start = () => host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
@@ -260,8 +283,9 @@ async function rollbackNode(input: ActivateInput, dir: string, before: SystemSta
   }
   if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };
   if (result.report.status !== 'done') return { ok: false, error: result.report.status.replace(/^failed /, ''), log: result.log };
-  if (!restored(goal, before, result.report.now)) {
-    return { ok: false, error: `after rollback the node runs ${describe(result.report.now)}, expected ${describe(before)}`, log: result.log };
+  const recorded = before ?? result.report.before;
+  if (!restored(goal, recorded, result.report.now)) {
+    return { ok: false, error: `after rollback the node runs ${describe(result.report.now)}, expected ${describe(recorded)}`, log: result.log, before: recorded };
   }
-  return { ok: true, log: result.log };
+  return { ok: true, log: result.log, before: recorded };
 }

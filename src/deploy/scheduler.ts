@@ -1,10 +1,12 @@
 // Runs every planned node through the stages: owns concurrency (--parallel) and the failure policy
-// (fail-fast stops new work; --keep-going does not). A node's problem never fails the run.
+// (fail-fast stops new work; --keep-going does not; a staged rollout leaves it to each wave's budget).
+// A node's problem never fails the run.
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
 import type { Builds } from './builds.js';
 import { completedOutcome, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { finishNode, stopReason, type RunState } from './state.js';
+import { rollWaves } from './rollout.js';
 
 export async function schedule(run: RunState, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
   const pools = { copy: pLimit(run.options.parallel), activate: pLimit(run.options.parallel) };
@@ -17,25 +19,44 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
     return stage.pool ? pools[stage.pool](go) : go();
   };
 
-  const runNode = async (np: NodePlan): Promise<void> => {
-    const ctx: NodeContext = {
-      run, plan: np, node: run.nodes.get(np.name)!, builds,
-      phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
-    };
-    for (const stage of stages) {
-      if (!stage.applies(ctx)) continue;
-      const r = await runStage(stage, ctx);
-      if (r.kind === 'done') return finishNode(run, np.name, r.outcome, r.error, r.log);
-    }
-    finishNode(run, np.name, completedOutcome(run, np));
-  };
+  const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => [np.name, {
+    run, plan: np, node: run.nodes.get(np.name)!, builds,
+    phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
+  }]));
 
-  await Promise.all(plan.nodes.map(async (np) => {
+  /** The stages of one part (preparing or not) in order; a final word ends them. */
+  const runPart = async (np: NodePlan, prepares: boolean): Promise<StageResult> => {
+    const ctx = contexts.get(np.name)!;
     try {
-      await runNode(np);
+      for (const stage of stages) {
+        if (stage.prepares !== prepares || !stage.applies(ctx)) continue;
+        const r = await runStage(stage, ctx);
+        if (r.kind === 'done') return r;
+      }
+      return { kind: 'next' };
     } catch (error) {
       // A bug or an unexpected error fails its node, never the run (activation handles its own: see stages).
-      finishNode(run, np.name, 'failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+      return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
+  };
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? finishNode(run, np.name, r.outcome, r.error, r.log) : finishNode(run, np.name, completedOutcome(run, np)));
+
+  if (run.staged && plan.waves) {
+    // Copies change nothing that runs: every node's go on at once while the waves activate.
+    const prepared = new Map(plan.nodes.map((np) => [np.name, runPart(np, true)]));
+    await rollWaves(run, plan, plan.waves, {
+      contextOf: (name) => contexts.get(name),
+      async deploy(np) {
+        const r = await prepared.get(np.name)!;
+        return r.kind === 'done' ? r : runPart(np, false);
+      },
+      everyBuild: () => builds.settled(),
+    });
+    await Promise.all(prepared.values()); // held nodes' copies, cut short by the stop
+    return;
+  }
+  await Promise.all(plan.nodes.map(async (np) => {
+    const r = await runPart(np, true);
+    settle(np, r.kind === 'done' ? r : await runPart(np, false));
   }));
 }

@@ -1,11 +1,12 @@
-// The per-node pipeline: small stages the scheduler runs in order. Later stages (confirm, health, wave
-// gates) slot in here without touching the others.
+// The per-node pipeline: small stages the scheduler runs in order. The preparing ones (build, copy)
+// change nothing that runs; a staged rollout runs them for every node at once and the others wave by wave.
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
 import { buildSshOptions, formatDestination } from '../transport/ssh.js';
-import { activateNode } from './activate.js';
+import { activateNode, rollbackActivated, type ActivationResult } from './activate.js';
+import { runHealthChecks } from '../health/run.js';
 import type { Builds } from './builds.js';
 import { copyToTarget } from './copy.js';
 import { explainCopyFailure } from './copy-errors.js';
@@ -22,7 +23,9 @@ export interface NodeContext {
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate';
+  name: 'build' | 'copy' | 'activate' | 'health';
+  /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
+  prepares: boolean;
   applies(ctx: NodeContext): boolean;
   /** The concurrency pool it runs in (--parallel); none: unbounded (waiting for a build). */
   pool?: 'copy' | 'activate';
@@ -37,6 +40,7 @@ const done = (outcome: Outcome, error?: string, log?: string[]): StageResult => 
 /** Wait for the node's build; a node whose own build failed is `failed`, even after a stop (never `skipped`). */
 export const buildStage: Stage = {
   name: 'build',
+  prepares: true,
   startsWork: false,
   applies: (ctx) => ctx.plan.buildJob !== undefined,
   async run(ctx) {
@@ -51,6 +55,7 @@ export const buildStage: Stage = {
 
 export const copyStage: Stage = {
   name: 'copy',
+  prepares: true,
   pool: 'copy',
   startsWork: true,
   applies: (ctx) => ctx.plan.copy.kind !== 'none',
@@ -75,6 +80,7 @@ export const copyStage: Stage = {
 /** From here the node finishes or rolls back even on Ctrl+C: the run's stop is not passed on. */
 export const activateStage: Stage = {
   name: 'activate',
+  prepares: false,
   pool: 'activate',
   startsWork: true,
   applies: (ctx) => ctx.run.traits.activates && ctx.plan.activate,
@@ -92,7 +98,7 @@ export const activateStage: Stage = {
         ...(magicRollback(run, node) ? { confirmTimeoutMs: run.options.confirmTimeoutMs ?? node.confirmTimeoutMs } : {}),
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
-      return done(r.outcome, r.error, r.log);
+      return r.outcome === 'activated' ? next : done(r.outcome, r.error, r.log);
     } catch (error) {
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
@@ -107,11 +113,43 @@ function magicRollback(run: RunState, node: ResolvedNode): boolean {
   return node.magicRollback && run.options.magicRollback !== false;
 }
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage];
+/** After the activation (and its confirmation): every check must pass, else the agent puts the node back. Runs
+ *  even after Ctrl+C: the node is activated, and only the checks can say whether it may stay so. */
+export const healthStage: Stage = {
+  name: 'health',
+  prepares: false,
+  startsWork: false,
+  applies: (ctx) => ctx.run.traits.changesRunning && ctx.plan.activate && ctx.node.healthChecks.length > 0 && !ctx.run.options.rollout?.skipHealthChecks,
+  async run(ctx) {
+    const { run, node } = ctx;
+    const checks = node.healthChecks;
+    ctx.phase('health', `${checks.length === 1 ? 'check' : `${checks.length} checks`}: ${checks.map((c) => c.name).join(', ')}`);
+    const health = await runHealthChecks({
+      host: run.options.pool.forNode(node), node, checks, address: node.host, emit: run.emit,
+      ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+    });
+    if (health.ok) return next;
+    const failed = health.failed!;
+    const r = await rollbackStarted(ctx, `health check \`${failed.check}\` failed: ${failed.detail}`);
+    return done(r.outcome, r.error, r.log);
+  },
+};
+
+/** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
+export function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
+  const { run, node } = ctx;
+  return rollbackActivated({
+    host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+    ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+    ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
+  }, why);
+}
+
+export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(run: RunState, plan: NodePlan): Outcome {
   if (run.goal === 'build') return 'built';
   if (run.goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
-  return 'unchanged'; // activating goals: activateStage gives the outcome of every node it activates
+  return plan.activate ? 'activated' : 'unchanged';
 }

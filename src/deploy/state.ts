@@ -36,6 +36,8 @@ export interface ExecuteOptions {
   breakLock?: boolean;
   /** Waves, failure budget, onFailure, pause, --yes, --skip-health-checks (src/rollout/options.ts); the plan holds the waves. */
   rollout?: RolloutOptions;
+  /** `pause: confirm`: asked before wave `next` starts; only true goes on (the CLI asks on the terminal). */
+  confirmNextWave?: (next: number, of: number, signal: AbortSignal) => Promise<boolean>;
 }
 
 export interface NodeResult {
@@ -63,6 +65,8 @@ export interface RunState {
   /** The targets' locks this run holds: renewed while it lives, released at its end. */
   readonly locks: LockKeeper;
   readonly startedAt: number;
+  /** A staged rollout: each wave's failure budget decides, not fail-fast. */
+  readonly staged: boolean;
 }
 
 export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
@@ -86,6 +90,7 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     lockIdentity,
     locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), (node, argv) => privileged(node, argv, options.sudoPassword)) }),
     startedAt: Date.now(),
+    staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
   };
 }
 
@@ -95,7 +100,13 @@ export function finishNode(run: RunState, node: string, outcome: Outcome, error?
   run.results.set(node, { outcome, ...(error ? { error } : {}) });
   run.emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
   // A node another run holds is no failure of this run's work: fail-fast goes on with the others.
-  if (FAILED_OUTCOMES.includes(outcome) && outcome !== 'locked' && !run.options.keepGoing) run.stop.abort();
+  if (FAILED_OUTCOMES.includes(outcome) && outcome !== 'locked' && !run.options.keepGoing && !run.staged) run.stop.abort();
+}
+
+/** A later, final word on a node that already had one: an earlier wave rolled back by `rollback-all`. */
+export function reviseNode(run: RunState, node: string, outcome: Outcome, error?: string, log?: string[]): void {
+  run.results.set(node, { outcome, ...(error ? { error } : {}) });
+  run.emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
 }
 
 /** Why a node that has not started its next step never will. */

@@ -10,6 +10,7 @@ const phaseLabels: Record<Phase, string> = {
   activate: 'activating',
   verify: 'verifying',
   confirm: 'confirming',
+  health: 'checking health',
   rollback: 'rolling back',
 };
 

@@ -125,7 +125,8 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
 
   test('Ctrl+C while a node activates: it is still confirmed (boot default moved), exit 130', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `int-${nonce}`, variant: 'slow' } });
-    const child = spawnFleet(['-f', fleetFile, 'apply', '--on', 'm2', '--json']);
+    // The run killed above left m2's lock behind (it expires in lockTimeout): take it over.
+    const child = spawnFleet(['-f', fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
     let sent = false;
     child.stdout!.on('data', (chunk: Buffer) => {
       if (!sent && /"node":"m2","phase":"activate"/.test(chunk.toString())) {

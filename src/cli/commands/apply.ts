@@ -55,6 +55,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
+      ...(rollout.pause.kind === 'confirm' ? { confirmNextWave: askNextWave(io) } : {}),
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),
@@ -66,4 +67,13 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   }
   for (const warning of result.warnings) io.stderr.write(`fleet: warning: ${warning}\n`);
   return result.exitCode;
+}
+
+/** `pause: confirm`: the question between waves, on the terminal (stderr: stdout may carry --json events). */
+function askNextWave(io: CliIo) {
+  return async (next: number, of: number, signal: AbortSignal): Promise<boolean> => {
+    const { askToContinue } = await import('../../rollout/confirm.js');
+    if (!io.stdin) return false; // resolveRolloutOptions refused `pause: confirm` without a terminal already
+    return askToContinue(io.stdin, io.stderr, `fleet: wave ${next - 1} of ${of} passed; start wave ${next}?`, signal);
+  };
 }

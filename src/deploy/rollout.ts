@@ -1,0 +1,97 @@
+// A staged rollout: the plan's waves one after the other. A wave ends when all its nodes have settled; its
+// failures against its budget decide whether the next one starts, or what is rolled back (onFailure).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FAILED_OUTCOMES, type Outcome, type WaveVerdict } from '../events.js';
+import type { NodePlan, Plan } from '../plan/types.js';
+import type { Wave } from '../rollout/waves.js';
+import { countOf } from '../ui/labels.js';
+import { completedOutcome, rollbackStarted, type NodeContext, type StageResult } from './stages.js';
+import { finishNode, reviseNode, stopReason, type RunState } from './state.js';
+
+export interface WaveHooks {
+  contextOf(name: string): NodeContext | undefined;
+  /** The node's remaining stages (activate, health), after its preparing ones. */
+  deploy(np: NodePlan): Promise<StageResult>;
+  /** Settles once every build of the run is done: no wave activates before. */
+  everyBuild(): Promise<unknown>;
+}
+
+export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[], hooks: WaveHooks): Promise<void> {
+  const planned = new Map(plan.nodes.map((np) => [np.name, np]));
+  const activatedIn: string[][] = []; // per wave: the nodes this run activated (their rollback-all candidates)
+  await hooks.everyBuild();
+
+  for (const [index, wave] of waves.entries()) {
+    const number = index + 1;
+    const later = waves.slice(index + 1).flatMap((w) => w.nodes);
+    if (run.options.signal.aborted) return finishAll(run, wave.nodes.concat(later), 'skipped', stopReason(run));
+    if (index > 0 && !(await pause(run, number, waves.length))) {
+      if (run.options.signal.aborted) return finishAll(run, wave.nodes.concat(later), 'skipped', stopReason(run));
+      return finishAll(run, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
+    }
+    run.emit({ type: 'wave-start', wave: number, nodes: wave.nodes });
+
+    // Healthy nodes get their final word with the wave's verdict: a failed wave may still roll them back.
+    const pending = new Map<string, Outcome>();
+    const outcomes = await Promise.all(wave.nodes.map(async (name): Promise<Outcome> => {
+      const known = run.results.get(name);
+      const np = planned.get(name);
+      if (known || !np) return known?.outcome ?? 'failed'; // failed to evaluate or answer, or locked: counts here
+      const r = await hooks.deploy(np);
+      if (r.kind === 'done') {
+        finishNode(run, name, r.outcome, r.error, r.log);
+        return r.outcome;
+      }
+      pending.set(name, completedOutcome(run, np));
+      return pending.get(name)!;
+    }));
+    const failures = outcomes.filter((o) => FAILED_OUTCOMES.includes(o)).length;
+    const verdict: WaveVerdict = failures > wave.maxFailures ? 'failed' : run.options.signal.aborted ? 'interrupted' : 'passed';
+    run.emit({ type: 'wave-done', wave: number, failures, verdict });
+    const activated = [...pending].filter(([, o]) => o === 'activated').map(([name]) => name);
+
+    if (verdict !== 'failed') {
+      for (const [name, outcome] of pending) finishNode(run, name, outcome);
+      activatedIn.push(activated);
+      continue;
+    }
+    const why = `wave ${number} failed (${countOf(failures, 'failure')}, ${wave.maxFailures} allowed)`;
+    const onFailure = run.options.rollout?.onFailure ?? 'rollback-wave';
+    // Nothing more starts: the held nodes' copies stop too.
+    finishAll(run, later, 'held', `not started: ${why}`);
+    run.stop.abort();
+    if (onFailure === 'stop') {
+      for (const [name, outcome] of pending) finishNode(run, name, outcome);
+      return;
+    }
+    await Promise.all(activated.map(async (name) => {
+      const r = await rollbackStarted(hooks.contextOf(name)!, `rolled back with ${why}`);
+      finishNode(run, name, r.outcome, r.error, r.log);
+    }));
+    for (const [name, outcome] of pending) finishNode(run, name, outcome); // unchanged nodes
+    if (onFailure !== 'rollback-all') return;
+    // Earlier waves, latest first: the fleet goes back to where it was before the run.
+    for (const earlier of [...activatedIn].reverse()) {
+      await Promise.all(earlier.map(async (name) => {
+        const r = await rollbackStarted(hooks.contextOf(name)!, `rolled back with the rest of the rollout: ${why}`);
+        reviseNode(run, name, r.outcome, r.error, r.log);
+      }));
+    }
+    return;
+  }
+}
+
+function finishAll(run: RunState, names: readonly string[], outcome: Outcome, error: string): void {
+  for (const name of names) finishNode(run, name, outcome, error);
+}
+
+/** Between waves: the configured pause, or the question (`pause: confirm`); false: do not go on. */
+async function pause(run: RunState, next: number, of: number): Promise<boolean> {
+  const rule = run.options.rollout?.pause ?? { kind: 'none' };
+  if (rule.kind === 'delay') {
+    await sleep(rule.ms, undefined, { signal: run.options.signal }).catch(() => undefined);
+    return !run.options.signal.aborted;
+  }
+  if (rule.kind === 'confirm' && run.options.confirmNextWave) return run.options.confirmNextWave(next, of, run.options.signal);
+  return true;
+}
