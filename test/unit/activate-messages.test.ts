@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResolvedNode } from '../../src/config/types.js';
-import { activateNode } from '../../src/deploy/activate.js';
+import { activateNode, describeConfirmFailure } from '../../src/deploy/activate.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
 
@@ -81,4 +81,70 @@ test('a rollback whose start was cut before the agent began is sent once more, t
   };
   const r = await activate(host);
   assert.deepEqual([r.outcome, rollbacks], ['rolled-back', 2]);
+});
+
+/** A host whose confirmation over a new connection answers `fresh`; `confirm.status` is `verdict`. */
+function magicHost(fresh: CommandResult[], verdict: string, after: string[]): { host: Host; freshCalls: string[][] } {
+  const freshCalls: string[][] = [];
+  const host = fakeHost({
+    wait: (action, token) => {
+      if (action === 'activate') return report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new', 'now.profileTarget=/nix/store/old']);
+      if (action === 'confirm') return report(token, [`status=${verdict}`, ...before, ...after]);
+      return report(token, ['status=done', ...before, 'now.currentSystem=/nix/store/old', 'now.profileLink=system-3-link']);
+    },
+  });
+  host.runFresh = async (argv) => {
+    freshCalls.push(argv);
+    return fresh.shift() ?? fail(255, 'ssh: connect to host h port 22: Connection timed out');
+  };
+  return { host, freshCalls };
+}
+
+const armed = (host: Host, confirmTimeoutMs: number) =>
+  activateNode({ host, node, runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, confirmTimeoutMs });
+
+test('magic rollback: the confirmation rides runFresh with the run\'s token; confirmed and verified is activated', async () => {
+  const { host, freshCalls } = magicHost([ok()], 'done', ['profileSet=system-4-link', 'now.currentSystem=/nix/store/new', 'now.profileLink=system-4-link', 'now.profileTarget=/nix/store/new']);
+  const r = await armed(host, 2000);
+  assert.equal(r.outcome, 'activated', r.error);
+  assert.equal(freshCalls.length, 1);
+  assert.deepEqual(freshCalls[0]!.slice(3, 6), ['fleet-agent', 'confirm', '/run/fleet/r/web-1']);
+  assert.match(freshCalls[0]![6]!, /^[0-9a-f]{32}$/, 'a per-run random token');
+});
+
+test('magic rollback: no new connection gets through, the watchdog reverts: rolled-back, saying why', async () => {
+  const { host, freshCalls } = magicHost([], 'expired', ['now.currentSystem=/nix/store/old']);
+  const r = await armed(host, 1000);
+  assert.equal(r.outcome, 'rolled-back');
+  assert.equal(r.error, 'the confirmation did not arrive within 1s (a new SSH connection failed: exit 255: ssh: connect to host h port 22: Connection timed out); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)');
+  assert.ok(freshCalls.length >= 1, 'tried until the window closed');
+});
+
+test('magic rollback: a confirmation that gets in after the node decided says so', async () => {
+  const { host } = magicHost([fail(255, 'ssh: Connection timed out during banner exchange'), fail(97, 'fleet-agent: too late, the watchdog already decided: expired')], 'expired', ['now.currentSystem=/nix/store/old']);
+  const r = await armed(host, 5000);
+  assert.equal(r.error, 'the confirmation did not arrive within 5s (a new SSH connection failed: exit 255: ssh: Connection timed out during banner exchange; a new connection got through only after the window had closed); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)');
+});
+
+test('magic rollback: confirmed, but the boot default could not be set: rolled back with the reason', async () => {
+  const { host } = magicHost([ok()], 'boot-failed 1', []);
+  const r = await armed(host, 2000);
+  assert.equal(r.outcome, 'rolled-back');
+  assert.equal(r.error, 'confirmed, but making it the boot default failed (switch-to-configuration boot exit 1); rolled back to system-3-link (/nix/store/old)');
+  assert.equal(describeConfirmFailure('boot-failed 124'), 'confirmed, but making it the boot default failed (switch-to-configuration boot timed out)');
+  assert.equal(describeConfirmFailure('profile-failed 2'), 'confirmed, but setting the profile failed (nix-env exit 2)');
+  assert.equal(describeConfirmFailure('superseded'), 'the watchdog reported superseded');
+});
+
+test('magic rollback: the run dir is gone after the window (a reboot): judged by what the node runs now', async () => {
+  const host = fakeHost({
+    wait: (action, token) => (action === 'activate'
+      ? report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new'])
+      : fail(95, 'fleet-agent: no run dir /run/fleet/r/web-1')),
+  });
+  host.runFresh = async () => fail(255, 'ssh: connect to host h port 22: Connection refused');
+  const inner = host.run;
+  host.run = async (argv, options) => (argv[4] === 'probe' ? ok('profileLink=system-3-link\nprofileTarget=/nix/store/old\ncurrentSystem=/nix/store/old') : inner(argv, options));
+  const r = await armed(host, 1000);
+  assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the node restarted within its 1s window, before the confirmation; it came back on system-3-link (/nix/store/old)']);
 });
