@@ -96,15 +96,18 @@ run-activate) # dir set-profile
     [ "$rc" = 0 ] || { put "$d/activate.status" "switch-failed $rc"; exit 0; }
     put "$d/activate.status" done
     exec >>"$d/confirm.log" 2>&1
-    want=$(cat "$d/token"); end=$(($(date +%s) + csecs)); ok=0
-    while [ "$(date +%s)" -lt "$end" ]; do
+    # Polled often (builtins only, the clock once a second): the confirmation's latency is magic rollback's cost.
+    read -r want < "$d/token"; end=$(($(date +%s) + csecs)); ok=0; i=0
+    while :; do
       if [ -f "$d/confirm" ]; then
-        [ "$(cat "$d/confirm")" = "$want" ] && { ok=1; break; }
+        read -r got < "$d/confirm" || got=
+        [ "$got" = "$want" ] && { ok=1; break; }
         echo "ignored a confirmation that does not carry this run's token"; rm -f "$d/confirm"
       fi
       # An explicit rollback took over (fleet found the activation wrong): it does the undoing.
       [ -e "$d/rollback.claim" ] && { put "$d/confirm.status" superseded; exit 0; }
-      sleep 0.2
+      i=$((i + 1)); [ $((i % 20)) = 0 ] && [ "$(date +%s)" -ge "$end" ] && break
+      sleep 0.05
     done
     if [ "$ok" = 1 ]; then
       if [ "$goal" = switch ]; then
@@ -132,7 +135,10 @@ run-activate) # dir set-profile
 confirm) # dir token: hands the watchdog a token; it accepts only its own run's
   d=$1; [ -f "$d/confirm.log" ] || { echo "fleet-agent: no watchdog in $d" >&2; exit 95; }
   [ -f "$d/confirm.status" ] && { echo "fleet-agent: too late, the watchdog already decided: $(cat "$d/confirm.status")" >&2; exit 97; }
-  put "$d/confirm" "$2"; exit 0 ;;
+  put "$d/confirm" "$2"
+  # The verdict (and the boot step) comes back on this same connection when it is quick.
+  i=0; while [ ! -f "$d/confirm.status" ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+  exit 0 ;;
 rollback) # dir systemd unit
   d=$1; [ -f "$d/before" ] && [ -f "$d/agent.sh" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
   # Claimed already (by the watchdog, or an earlier call): that rollback's status file tells how it went.
@@ -181,14 +187,14 @@ wait) # dir action seconds lines-seen token profile: streams the action's log, t
   d=$1; a=$2; secs=$3; n=$4; token=$5; p=$6
   [ -d "$d" ] || { echo "fleet-agent: no run dir $d" >&2; exit 95; }
   [ -f "$d/$a.log" ] || { echo "fleet-agent: no $a was started in $d" >&2; exit 96; }
-  i=0
+  i=0; end=$(($(date +%s) + secs))
   while :; do
     fin=0; [ -f "$d/$a.status" ] && fin=1
     m=$(wc -l < "$d/$a.log")
     if [ "$m" -gt "$n" ]; then sed -n "$((n + 1)),\${m}p" "$d/$a.log"; n=$m; fi
     [ "$fin" = 1 ] && { tail -n "+$((n + 1))" "$d/$a.log"; break; }
-    [ "$i" -ge $((secs * 5)) ] && break
-    sleep 0.2; i=$((i + 1))
+    i=$((i + 1)); [ $((i % 20)) = 0 ] && [ "$(date +%s)" -ge "$end" ] && break
+    sleep 0.05
   done
   echo; echo "$token"
   echo "status=$(cat "$d/$a.status" 2>/dev/null)"; echo "lines=$n"
