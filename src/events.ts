@@ -29,7 +29,7 @@ export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'ro
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
-export type Command = 'apply' | 'plan' | 'diff';
+export type Command = 'apply' | 'plan' | 'diff' | 'rollback';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {

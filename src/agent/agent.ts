@@ -88,6 +88,8 @@ activate) # dir profile out goal set-profile check seconds systemd unit confirm-
 run-activate) # dir set-profile
   d=$1; setp=$2; p=$(cat "$d/profile"); out=$(cat "$d/out"); goal=$(cat "$d/goal"); secs=$(cat "$d/seconds"); csecs=$(cat "$d/confirm-seconds")
   exec >>"$d/activate.log" 2>&1 </dev/null
+  # A new generation of out, or (fleet rollback, set-profile gen-N) exactly the existing generation N.
+  setprofile() { case $setp in gen-*) nix-env -p "$p" --switch-generation "\${setp#gen-}" ;; *) nix-env -p "$p" --set "$out" ;; esac; }
   if [ "$csecs" != 0 ]; then
     # Magic rollback: live first (test); the boot default moves only once confirmed, so a reboot in the
     # window comes back on the old system.
@@ -111,8 +113,8 @@ run-activate) # dir set-profile
     done
     if [ "$ok" = 1 ]; then
       if [ "$goal" = switch ]; then
-        if [ "$setp" = 1 ]; then
-          nix-env -p "$p" --set "$out" || { put "$d/confirm.status" "profile-failed $?"; exit 0; }
+        if [ "$setp" != 0 ]; then
+          setprofile || { put "$d/confirm.status" "profile-failed $?"; exit 0; }
           put "$d/profile-set" "$(readlink "$p")"
         fi
         timeout -k 5 "$secs" "$out/bin/switch-to-configuration" boot || { put "$d/confirm.status" "boot-failed $?"; exit 0; }
@@ -124,8 +126,8 @@ run-activate) # dir set-profile
     sh "$d/agent.sh" run-rollback "$d"
     put "$d/confirm.status" expired; exit 0
   fi
-  if [ "$setp" = 1 ]; then
-    nix-env -p "$p" --set "$out" || { put "$d/activate.status" "profile-failed $?"; exit 0; }
+  if [ "$setp" != 0 ]; then
+    setprofile || { put "$d/activate.status" "profile-failed $?"; exit 0; }
     put "$d/profile-set" "$(readlink "$p")"
   fi
   put "$d/switch-started" 1
@@ -234,8 +236,9 @@ export interface Watchdog {
   token: string;
 }
 
-export function activateArgv(dir: string, profile: string, outPath: string, goal: string, setProfile: boolean, checkSystem: boolean, d: Detach, watchdog?: Watchdog): string[] {
-  return agent('activate', dir, profile, outPath, goal, setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit,
+/** setProfile: a new generation (true), none (false), or exactly this existing generation (fleet rollback). */
+export function activateArgv(dir: string, profile: string, outPath: string, goal: string, setProfile: boolean | number, checkSystem: boolean, d: Detach, watchdog?: Watchdog): string[] {
+  return agent('activate', dir, profile, outPath, goal, typeof setProfile === 'number' ? `gen-${setProfile}` : setProfile ? '1' : '0', checkSystem ? '1' : '0', String(d.seconds), d.systemd ? '1' : '0', d.unit,
     String(watchdog?.seconds ?? 0), watchdog?.token ?? '', AGENT_SCRIPT);
 }
 

@@ -34,6 +34,8 @@ export interface ActivateInput {
   graceMs?: number;
   /** Magic rollback (switch, test): how long the target waits for the confirmation before reverting. */
   confirmTimeoutMs?: number;
+  /** fleet rollback: make exactly this existing profile generation current (switch, boot), not a new one. */
+  generation?: number;
 }
 
 /** Prefix with the node's privilege escalation when it is not reached as root. */
@@ -141,7 +143,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
 
   onPhase('activate', `switch-to-configuration ${live}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;
-  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, setsProfile, node.checkSystem, detach('activate'), watchdog), input.sudoPassword);
+  const profileStep = setsProfile && input.generation !== undefined ? input.generation : setsProfile;
+  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, profileStep, node.checkSystem, detach('activate'), watchdog), input.sudoPassword);
   const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
   if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.

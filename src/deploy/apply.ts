@@ -3,7 +3,8 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
 import { takeoverText } from '../plan/lock-text.js';
-import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
+import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../plan/prepare.js';
+import type { Command } from '../events.js';
 import type { ProbeLock } from '../plan/probe.js';
 import type { Plan } from '../plan/types.js';
 import { privileged } from './activate.js';
@@ -24,8 +25,19 @@ export interface ApplyResult {
   warnings: string[];
 }
 
+/** Where the nodes' new systems come from: evaluation (apply), or the targets' own records (rollback). */
+export interface SystemSource {
+  command: Command;
+  resolve(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated>;
+  /** Builds may start before the plan (evaluated systems); a rollback's systems are already on the targets. */
+  buildsEarly: boolean;
+}
+
+const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true };
+
 export interface ApplyOptions extends ExecuteOptions {
   runId: string;
+  source?: SystemSource;
   /** Hands the run state to the caller as soon as it exists (the CLI's forced quit reads `activating`). */
   onRun?: (run: RunState) => void;
 }
@@ -36,16 +48,17 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
   const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, escalate: (node, argv) => privileged(node, argv, options.sudoPassword) };
   const prepare = { ...options, signal: run.stop.signal, lock };
-  run.emit({ type: 'run-start', command: 'apply', goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
+  const source = options.source ?? EVALUATE;
+  run.emit({ type: 'run-start', command: source.command, goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 
   let plan: Plan;
   let warnings: string[];
   try {
-    const evaluated = await evaluateFleet(fleet, nodes, prepare);
+    const evaluated = await source.resolve(fleet, nodes, prepare);
     const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
     // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
     const everything = createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} });
-    const builds = startBuilds(run, everything.builds, outOf);
+    const builds = startBuilds(run, source.buildsEarly ? everything.builds : [], outOf);
     const prepared = await probeAndPlan(fleet, evaluated, prepare);
     plan = prepared.plan;
     for (const [name, state] of Object.entries(prepared.states)) {
@@ -76,6 +89,6 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const interrupted = options.signal.aborted;
   const results = Object.fromEntries(nodes.map((n) => [n.name, run.results.get(n.name)!]));
   const exitCode = decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
-  run.emit({ type: 'summary', command: 'apply', goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
+  run.emit({ type: 'summary', command: source.command, goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
   return { plan, nodes: results, exitCode, interrupted, warnings };
 }

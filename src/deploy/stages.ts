@@ -96,6 +96,7 @@ export const activateStage: Stage = {
         systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
         ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
         ...(magicRollback(run, node) ? { confirmTimeoutMs: run.options.confirmTimeoutMs ?? node.confirmTimeoutMs } : {}),
+        ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
       return r.outcome === 'activated' ? next : done(r.outcome, r.error, r.log);

@@ -10,6 +10,8 @@ export interface NodeEval {
   drvPath: string;
   outPath: string;
   system?: string;
+  /** fleet rollback: the existing profile generation to go back to (the system is not evaluated then). */
+  generation?: number;
 }
 
 export interface EvalOptions {

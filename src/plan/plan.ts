@@ -105,7 +105,7 @@ export function createPlan(input: PlanInput): Plan {
       drvPath: evaluated.drvPath,
       outPath: evaluated.outPath,
       ...(state ? { from: systemOf(state) } : {}),
-      to: { system: evaluated.outPath },
+      to: { system: evaluated.outPath, ...(evaluated.generation !== undefined ? { generation: evaluated.generation } : {}) },
       ...(needsBuild ? { buildJob: jobId } : {}),
       copy,
       activate,

@@ -66,7 +66,8 @@ export interface NodePlan {
   /** What the node runs now (absent for `build`, which never asks targets). */
   from?: SystemState;
   /** What it will run: the new toplevel. */
-  to: { system: string };
+  /** generation: fleet rollback goes back to exactly this existing profile generation. */
+  to: { system: string; generation?: number };
   buildJob?: string; // id of the BuildJob producing outPath, if anything must be built
   copy: CopyRoute;
   activate: boolean;

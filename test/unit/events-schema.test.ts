@@ -74,7 +74,7 @@ const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
-const commands: Record<Command, true> = { apply: true, plan: true, diff: true };
+const commands: Record<Command, true> = { apply: true, plan: true, diff: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
