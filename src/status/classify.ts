@@ -52,8 +52,9 @@ export function describeRev(r: Pick<LastDeploy, 'rev' | 'dirty'>): string {
 /**
  * One state per node, first match wins: locked (another live run holds it: it is changing now); in-sync (runs
  * the desired system) unless its kernel, initrd or modules differ from the booted ones (pending-reboot);
- * pending-reboot (the desired system is its boot default, not yet running: a `boot` deploy); outdated (runs
- * a system a fleet record names); drifted (runs a system no fleet record names, or none).
+ * pending-reboot (the newest record is a `boot` deploy of the desired system, its boot default, while it still
+ * runs what it ran then or another fleet system); outdated (runs a system a fleet record names); drifted (runs a
+ * system no fleet record names, or none).
  */
 export function classify(node: string, profile: string, desired: string, target: TargetState): NodeStatus {
   const records = (target.records?.records ?? []).filter((r) => r.profile === profile);
@@ -75,11 +76,14 @@ export function classify(node: string, profile: string, desired: string, target:
     if (target.bootChanged) return at('pending-reboot', 'runs the desired system, but its kernel, initrd or modules differ from the booted ones: reboot to finish');
     return at('in-sync', 'runs the desired system');
   }
-  if (target.profileTarget === desired) {
+  const named = current === undefined ? undefined : [...records].reverse().find((r) => r.toplevel === current);
+  // A boot deploy of the desired system, and the node still runs what it ran then (or another fleet system):
+  // a reboot finishes it. A profile that merely points there while a hand-switched system runs is drift.
+  const bootDeploy = last?.kind === 'deploy' && last.goal === 'boot' && last.toplevel === desired;
+  if (bootDeploy && target.profileTarget === desired && (current === undefined || current === last.before?.currentSystem || named)) {
     return at('pending-reboot', `boots the desired system but runs ${current ? shortStorePath(current) : 'nothing'}: reboot to finish`);
   }
   if (current === undefined) return at('drifted', 'runs no system (/run/current-system is absent)');
-  const named = [...records].reverse().find((r) => r.toplevel === current);
   if (named) return at('outdated', `runs ${shortStorePath(current)} from an earlier fleet ${named.kind} (run ${named.run}, ${describeRev(named)}), not the desired ${shortStorePath(desired)}`);
   return at('drifted', `runs ${shortStorePath(current)}, which no fleet record names: changed by hand or by another tool`);
 }

@@ -35,7 +35,12 @@ void test('classification table: one state per situation, first match wins', () 
     ['runs it, booted another system with the same kernel', target({ currentSystem: D, bootedSystem: O }), 'in-sync'],
     ['runs it, but the kernel changed since boot', target({ currentSystem: D, bootedSystem: O, bootChanged: true }), 'pending-reboot'],
     ['boot deploy not yet booted', target({ currentSystem: O, profileTarget: D }, [rec(O), rec(D, { goal: 'boot' })]), 'pending-reboot'],
-    ['boot deploy on a node running nothing', target({ profileTarget: D }), 'pending-reboot'],
+    ['boot deploy, still running what it ran then (never deployed by fleet)', target({ currentSystem: H, profileTarget: D }, [rec(D, { goal: 'boot', before: { currentSystem: H } })]), 'pending-reboot'],
+    ['boot deploy on a node running nothing', target({ profileTarget: D }, [rec(D, { goal: 'boot' })]), 'pending-reboot'],
+    ['boot deploy, then a system switched by hand', target({ currentSystem: H, profileTarget: D }, [rec(O), rec(D, { goal: 'boot', before: { currentSystem: O } })]), 'drifted'],
+    ['the profile is desired, but a hand switch runs another system', target({ currentSystem: H, profileTarget: D }, [rec(D)]), 'drifted'],
+    ['the profile is desired without a boot deploy: what runs decides', target({ currentSystem: O, profileTarget: D }, [rec(O)]), 'outdated'],
+    ['a boot deploy of another system is no pending reboot', target({ currentSystem: O, profileTarget: O }, [rec(O, { goal: 'boot' })]), 'outdated'],
     ['runs an earlier deploy', target({ currentSystem: O, profileTarget: O }, [rec(O)]), 'outdated'],
     ['runs what a rollback put back', target({ currentSystem: O }, [rec(D), rec(O, { kind: 'rollback' })]), 'outdated'],
     ['runs a system no record names', target({ currentSystem: H, profileTarget: O }, [rec(O)]), 'drifted'],
@@ -53,8 +58,8 @@ void test('every state says why, in words', () => {
   const reasons = (t: TargetState) => state(D, t).reason;
   assert.equal(reasons(target({ currentSystem: D })), 'runs the desired system');
   assert.equal(reasons(target({ currentSystem: D, bootChanged: true })), 'runs the desired system, but its kernel, initrd or modules differ from the booted ones: reboot to finish');
-  assert.equal(reasons(target({ currentSystem: O, profileTarget: D })), 'boots the desired system but runs older00-nixos-system-older: reboot to finish');
-  assert.equal(reasons(target({ profileTarget: D })), 'boots the desired system but runs nothing: reboot to finish');
+  assert.equal(reasons(target({ currentSystem: O, profileTarget: D }, [rec(O), rec(D, { goal: 'boot' })])), 'boots the desired system but runs older00-nixos-system-older: reboot to finish');
+  assert.equal(reasons(target({ profileTarget: D }, [rec(D, { goal: 'boot' })])), 'boots the desired system but runs nothing: reboot to finish');
   assert.equal(reasons(target({ currentSystem: O }, [rec(O)])), 'runs older00-nixos-system-older from an earlier fleet deploy (run run-1, 3f2a1b9c0d1e), not the desired desired-nixos-system-desired');
   assert.equal(reasons(target({ currentSystem: O }, [rec(O, { kind: 'rollback', rev: 'unknown', dirty: undefined })])), 'runs older00-nixos-system-older from an earlier fleet rollback (run run-1, unknown revision), not the desired desired-nixos-system-desired');
   assert.equal(reasons(target({ currentSystem: O })), 'runs older00-nixos-system-older, which no fleet record names: changed by hand or by another tool');
