@@ -3,16 +3,18 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import type { WriteFleetOptions } from './types.js';
 
-/** hostOf: what a node's `host` says (default: its name, an ssh_config alias). */
+/** hostOf: what a node's `host` says (default: its name, an ssh_config alias). stateDirOf: a node's own
+ *  `stateDir` (light hosts share every file system but /nix and /run: their deploy records must not mix). */
 export async function writeLabFleet(
-  lab: { dir: string; sshConfig: string; names: string[]; hostOf?: (name: string) => string },
+  lab: { dir: string; sshConfig: string; names: string[]; hostOf?: (name: string) => string; stateDirOf?: (name: string) => string },
   opts: WriteFleetOptions,
 ): Promise<string> {
   const path = opts.path ?? `${lab.dir}/fleet.yaml`;
   const nodes = Object.fromEntries(
     lab.names.map((name) => {
       const tags = opts.tags?.[name];
-      return [name, { host: lab.hostOf?.(name) ?? name, ...(tags ? { tags } : {}), ...opts.nodes?.[name] }];
+      const stateDir = lab.stateDirOf?.(name);
+      return [name, { host: lab.hostOf?.(name) ?? name, ...(tags ? { tags } : {}), ...(stateDir ? { stateDir } : {}), ...opts.nodes?.[name] }];
     }),
   );
   const unknown = Object.keys({ ...opts.tags, ...opts.nodes }).filter((n) => !lab.names.includes(n));

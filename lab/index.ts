@@ -12,6 +12,7 @@ import { pickFreePorts } from './ports.js';
 import { killHostSync, type HostProcs } from './procs.js';
 import { readLabStatus, waitHostsGone, writeManifest } from './persisted.js';
 import { makeLab } from './lab.js';
+export { stateDirOf } from './lab.js';
 import type { Lab } from './types.js';
 
 export type { ExecResult, Lab, LabCommon, LabHost, WriteFleetOptions } from './types.js';

@@ -33,6 +33,11 @@ function pickNamespacePid(h: RunningHost): number {
   return pid;
 }
 
+/** A light host's deploy records: in its own directory (its / is the machine's, shared by every host). */
+export function stateDirOf(host: Pick<LabHost, 'dir'>): string {
+  return `${host.dir}/fleet-state`;
+}
+
 async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
@@ -80,7 +85,7 @@ export function makeLab(p: LabParts): Lab {
       if (opts?.remove) await rm(p.dir, { recursive: true, force: true });
     },
     down: () => downAndMaybeKeep(lab),
-    writeFleet: (opts) => writeLabFleet({ dir: p.dir, sshConfig: p.sshConfig, names: p.hosts.map((h) => h.name) }, opts),
+    writeFleet: (opts) => writeLabFleet({ dir: p.dir, sshConfig: p.sshConfig, names: p.hosts.map((h) => h.name), stateDirOf: (name) => stateDirOf(find(name).host) }, opts),
   };
   return lab;
 }

@@ -6,6 +6,7 @@ import type { DiffGroup } from './diff/group.js';
 import type { Phase } from './errors.js';
 import type { Goal } from './goal.js';
 import type { Plan } from './plan/types.js';
+import type { NodeStatus } from './status/classify.js';
 
 export const EVENTS_VERSION = 2;
 
@@ -29,7 +30,7 @@ export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'ro
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
-export type Command = 'apply' | 'plan' | 'diff' | 'rollback';
+export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -58,6 +59,8 @@ export type EventBody =
   | { type: 'health'; node: string; check: string; attempt: number; attempts: number; ok: boolean; detail: string }
   /** `fleet diff` (and `fleet plan`, where the new system is already built): nodes whose closures change alike. */
   | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
+  /** `fleet status`: one per node that evaluated, asked or not (unreachable). */
+  | ({ type: 'status' } & NodeStatus)
   | {
       type: 'summary';
       command: Command;

@@ -67,12 +67,24 @@ lockop_() {
   return 0
 }
 case $cmd in
-probe) # profile out [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
-  [ $# -gt 2 ] && { pp=$1; po=$2; shift 2; lockop "$@"; set -- "$pp" "$po"; }
+probe) # profile out state-dir [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
+  pp=$1; po=$2; psd=$3; shift 3
+  [ $# -gt 0 ] && lockop "$@"
+  set -- "$pp" "$po"
   state '' "$1"
   if [ "$(readlink -f "$1")" = "$2" ] && [ -e "$2" ]; then echo hasOut=1
   elif nix-store --check-validity "$2" >/dev/null 2>&1; then echo hasOut=1; fi
   command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && echo systemd=1
+  if [ -n "$psd" ]; then
+    # A reboot is due when what boots differs from what was booted (NixOS's own test): kernel, initrd, modules.
+    if [ -e /run/booted-system ] && [ -e /run/current-system ]; then
+      for f in kernel initrd kernel-modules; do
+        [ "$(readlink -f "/run/booted-system/$f")" = "$(readlink -f "/run/current-system/$f")" ] || { echo bootChanged=1; break; }
+      done
+    fi
+    # Records are replaced by a rename: a reader sees the old file or the new one, never half of one.
+    [ -f "$psd/records" ] && sed 's/^/record=/' "$psd/records"
+  fi
   exit 0 ;;
 activate) # dir profile out goal set-profile check seconds systemd unit confirm-seconds token self
   d=$1; p=$2; out=$3; goal=$4; setp=$5; check=$6; secs=$7; sd=$8; u=$9; shift 9; csecs=$1; token=$2; self=$3
@@ -206,6 +218,18 @@ wait) # dir action seconds lines-seen token profile: streams the action's log, t
   [ -f "$d/confirm.status" ] && echo "confirmStatus=$(cat "$d/confirm.status")"
   state 'now.' "$p"
   exit 0 ;;
+record) # state-dir line keep: appends one record (a JSON line fleet made) and keeps the newest keep
+  rd=$1; line=$2; keep=$3; rf="$rd/records"
+  nl='
+'
+  case $line in *"$nl"*|'') echo "fleet-agent: a record is one non-empty line" >&2; exit 2 ;; esac
+  mkdir -p "$rd" && exec 9<"$rd" || { echo "fleet-agent: cannot create $rd" >&2; exit 98; }
+  # Several profiles of one machine share the state dir: one writer at a time, else a record is lost.
+  flock -w 10 9 || { echo "fleet-agent: flock on $rd failed (busy for 10 s, or no flock)" >&2; exit 98; }
+  # Written aside, then renamed over: a reader or a crash sees the old records or the new ones, never a mix.
+  rt="$rf.tmp.$$"
+  if { if [ -f "$rf" ]; then tail -n "$((keep - 1))" "$rf"; fi; printf '%s\n' "$line"; } > "$rt" && { sync "$rt" 2>/dev/null || :; } && mv -f "$rt" "$rf"; then exit 0; fi
+  rm -f "$rt"; echo "fleet-agent: cannot write $rf" >&2; exit 98 ;;
 lock) # op file run by pid seconds: renew or release this run's lock (see lockop)
   lockop "$@"; exit 0 ;;
 *) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
@@ -219,9 +243,15 @@ export function runDir(runId: string, node: string): string {
   return `/run/fleet/${runId}/${node}`;
 }
 
-/** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state. */
-export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = []): string[] {
-  return agent('probe', profile, outPath, ...lockArgs);
+/** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state.
+ *  stateDir: also read the deploy records kept there, and whether a reboot is due (`fleet status`). */
+export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], stateDir = ''): string[] {
+  return agent('probe', profile, outPath, stateDir, ...lockArgs);
+}
+
+/** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
+export function recordArgv(stateDir: string, line: string, keep: number): string[] {
+  return agent('record', stateDir, line, String(keep));
 }
 
 export interface Detach {

@@ -86,6 +86,16 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal)));
 
+  program
+    .command('status')
+    .description('what each node runs against what the fleet file wants: in-sync, outdated, drifted, pending-reboot, unreachable or locked, with its last deploy (commit, who, when); read-only')
+    .option('--on <selector>', 'nodes to ask')
+    .option('--json', 'NDJSON events on stdout: one status event per node, then a summary')
+    .option('--exit-code', 'exit 1 when any node is not in-sync (a drift alarm for CI)')
+    .option('--show-trace', 'pass --show-trace to Nix')
+    .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
+    .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal)));
+
   goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
@@ -102,12 +112,13 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--no-magic-rollback', 'switch/test: do not arm the targets\' watchdogs (they revert unless confirmed over a new SSH connection)')
     .option('--confirm-timeout <duration>', 'magic rollback: how long targets wait for the confirmation (overrides confirmTimeout, e.g. 30s)', parseDurationOption)
     .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
+    .option('-m, --message <text>', 'a note kept in each target\'s deploy record (fleet status shows it)')
     .option('--waves <sizes>', 'staged rollout: wave sizes in nodes or % of the selected nodes, the last repeating (overrides rollout.waves), e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes a wave may have before it fails (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addOption(new Option('--on-failure <mode>', 'when a wave fails (overrides rollout.onFailure)').choices(ON_FAILURE_MODES))
     .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
     .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
-    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all`)
+    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 
   return program;

@@ -23,6 +23,7 @@ export const NODE_DEFAULTS = {
   magicRollback: true,
   confirmTimeout: '30s',
   lockTimeout: '5m',
+  stateDir: '/var/lib/fleet',
   healthChecks: [] as RawHealthCheck[],
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
 
@@ -126,6 +127,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     magicRollback: n.magicRollback ?? d.magicRollback ?? NODE_DEFAULTS.magicRollback,
     confirmTimeoutMs: parseDuration(n.confirmTimeout ?? d.confirmTimeout ?? NODE_DEFAULTS.confirmTimeout),
     lockTimeoutMs: parseDuration(n.lockTimeout ?? d.lockTimeout ?? NODE_DEFAULTS.lockTimeout),
+    stateDir: n.stateDir ?? d.stateDir ?? NODE_DEFAULTS.stateDir,
     healthChecks: (n.healthChecks ?? d.healthChecks ?? NODE_DEFAULTS.healthChecks).map(resolveHealthCheck),
   };
 }

@@ -50,6 +50,10 @@ export type CheckSystem = boolean;
  */
 export type MagicRollback = boolean;
 /**
+ * Where on the target fleet keeps its deploy records (`records`: the last 50 deploys and rollbacks, one JSON object per line), read by `fleet status`. Give each target its own: records of targets sharing it mix.
+ */
+export type StateDir = string;
+/**
  * Checks that must all pass after activation (with `apply` rollouts); a node's list replaces the `defaults` list. Each runs a command on the target or asks an HTTP URL from the deployer, with bounded retries.
  */
 export type HealthChecks = HealthCheck[];
@@ -161,6 +165,7 @@ export interface NodeDefaults {
    * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
    */
   lockTimeout?: string;
+  stateDir?: StateDir;
   healthChecks?: HealthChecks;
 }
 /**
@@ -302,5 +307,6 @@ export interface Node {
    * How long the target's lock (/run/fleet/locks) outlives its last renewal: `fleet apply` renews it every third of this while it runs, so a run that was killed leaves it to expire after at most this long; the next apply then takes it over (`--break-lock` takes over a live one).
    */
   lockTimeout?: string;
+  stateDir?: StateDir;
   healthChecks?: HealthChecks;
 }

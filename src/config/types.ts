@@ -50,6 +50,7 @@ export interface ResolvedNode {
   magicRollback: boolean; // switch/test: revert unless confirmed over a new connection (default true)
   confirmTimeoutMs: number; // from `confirmTimeout` (default 30s)
   lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
+  stateDir: string; // on the target: where the deploy records are kept (default /var/lib/fleet)
   healthChecks: HealthCheck[]; // the node's own list, else `defaults.healthChecks`, else none
 }
 

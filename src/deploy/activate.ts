@@ -15,6 +15,9 @@ export interface ActivationResult {
   outcome: Outcome;
   error?: string;
   log?: string[];
+  /** activated, rolled-back: what the node runs now, verified; and what it ran before the change. */
+  now?: SystemState;
+  before?: SystemState;
 }
 
 export interface ActivateInput {
@@ -175,7 +178,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
     if (!report.profileSet && (!report.switchStarted || goal === 'dry-activate')) return { outcome: 'failed', error: `${problem}; nothing was changed`, log };
     return undo(problem);
   }
-  if (!watchdog) return { outcome: 'activated', log };
+  if (!watchdog) return { outcome: 'activated', log, now: report.now, before: report.before };
 
   // The window started when the agent finished the live activation, a moment before fleet saw it.
   const windowEnds = Date.now() + watchdog.seconds * 1000;
@@ -198,7 +201,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
     return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${failure}. ${manualRecovery(node, report.before)}`, log };
   }
   const confirmProblem = status === 'done' ? describeFailure(confirmed.report, goal, outPath) : describeConfirmFailure(status);
-  return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log };
+  return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log, now: confirmed.report.now, before: report.before };
 }
 
 /** The run dir vanished inside the window: the node restarted (/run is cleared). The profile never moved,
@@ -232,7 +235,7 @@ export async function rollbackActivated(input: RollbackInput, why: string): Prom
   input.onPhase('rollback', `back to what ${runDir(input.runId, node.name)}/before records`);
   const detach: Detach = { seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-rollback` };
   const r = await rollbackNode(input, runDir(input.runId, node.name), undefined, detach, Date.now() + seconds * 1000 + 60_000);
-  if (r.ok) return { outcome: 'rolled-back', error: `${why}; rolled back to ${describe(r.before!)}`, log: r.log };
+  if (r.ok) return { outcome: 'rolled-back', error: `${why}; rolled back to ${describe(r.before!)}`, log: r.log, ...(r.now ? { now: r.now } : {}) };
   return { outcome: 'rollback-failed', error: `${why}; ROLLBACK FAILED: ${r.error}.${r.before ? ` ${manualRecovery(node, r.before)}` : ''}`, log: r.log };
 }
 
@@ -270,7 +273,7 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
 }
 
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
-async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' | 'sudoPassword' | 'onLine'>, dir: string, before: SystemState | undefined, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[]; before?: SystemState }> {
+async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' | 'sudoPassword' | 'onLine'>, dir: string, before: SystemState | undefined, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[]; before?: SystemState; now?: SystemState }> {
   const { host, node, goal } = input;
   const command = privileged(node, rollbackArgv(dir, detach), input.sudoPassword);
   const start = () => host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
@@ -290,5 +293,5 @@ async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' 
   if (!restored(goal, recorded, result.report.now)) {
     return { ok: false, error: `after rollback the node runs ${describe(result.report.now)}, expected ${describe(recorded)}`, log: result.log, before: recorded };
   }
-  return { ok: true, log: result.log, before: recorded };
+  return { ok: true, log: result.log, before: recorded, now: result.report.now };
 }

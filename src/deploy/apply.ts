@@ -14,6 +14,10 @@ import { schedule } from './scheduler.js';
 import { STAGES } from './stages.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
+import { deployerIdentity } from '../agent/lock.js';
+import { goalTraits } from '../goal.js';
+import { gitRevision } from '../records/git.js';
+import type { RecordContext } from '../records/record.js';
 import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
 
 export interface ApplyResult {
@@ -38,12 +42,17 @@ const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, build
 export interface ApplyOptions extends ExecuteOptions {
   runId: string;
   source?: SystemSource;
+  /** For the deploy records: the --on text (absent: all nodes) and --message. */
+  selector?: string;
+  message?: string;
   /** Hands the run state to the caller as soon as it exists (the CLI's forced quit reads `activating`). */
   onRun?: (run: RunState) => void;
 }
 
 export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
-  const run = createRunState(options.runId, fleet, nodes, options);
+  // Asked of git once per run, while Nix evaluates; only goals that change a node write records.
+  const records = goalTraits(options.goal).activates ? recordContext(fleet, options) : undefined;
+  const run = createRunState(options.runId, fleet, nodes, { ...options, ...(records ? { records } : {}) });
   options.onRun?.(run);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
   const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, escalate: (node, argv) => privileged(node, argv, options.sudoPassword) };
@@ -84,6 +93,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     // At the end, on error and after Ctrl+C (activations have finished by now); a forced quit leaves them to expire.
     warnings = await run.locks.releaseAll();
   }
+  warnings = [...run.warnings, ...warnings];
   for (const node of nodes) if (!run.results.has(node.name)) finishNode(run, node.name, 'skipped', 'not planned');
 
   const interrupted = options.signal.aborted;
@@ -91,4 +101,9 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const exitCode = decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
   run.emit({ type: 'summary', command: source.command, goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
   return { plan, nodes: results, exitCode, interrupted, warnings };
+}
+
+async function recordContext(fleet: ResolvedFleet, options: ApplyOptions): Promise<RecordContext> {
+  const git = await gitRevision(fleet.dir, options.run);
+  return { run: options.runId, by: deployerIdentity(), on: options.selector ?? 'all', ...(options.message !== undefined ? { message: options.message } : {}), fleetVersion: fleetVersion(), git };
 }

@@ -11,6 +11,8 @@ import type { Builds } from './builds.js';
 import { copyToTarget } from './copy.js';
 import { explainCopyFailure } from './copy-errors.js';
 import { stopReason, type RunState } from './state.js';
+import { writeRecord } from './record.js';
+import { systemOf, type RecordKind } from '../records/record.js';
 
 export interface NodeContext {
   run: RunState;
@@ -99,7 +101,11 @@ export const activateStage: Stage = {
         ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
         ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
-      return r.outcome === 'activated' ? next : done(r.outcome, r.error, r.log);
+      if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
+      // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
+      // rollback then fails; a failed check's rollback gets its own record.
+      await record(ctx, 'deploy', r);
+      return next;
     } catch (error) {
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
@@ -137,13 +143,29 @@ export const healthStage: Stage = {
 };
 
 /** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
-export function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
+export async function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
   const { run, node } = ctx;
-  return rollbackActivated({
+  const r = await rollbackActivated({
     host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
     ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
     ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
   }, why);
+  if (r.outcome === 'rolled-back' && run.recorded.has(node.name)) await record(ctx, 'rollback', r);
+  return r;
+}
+
+/** A record on the target of what this run left there (dry-activate changes nothing: no record). */
+async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult): Promise<void> {
+  const { run, node } = ctx;
+  if (!run.options.records || !r.now || !(run.traits.setsProfile || run.traits.changesRunning)) return;
+  const toplevel = kind === 'deploy' ? ctx.plan.outPath : systemOf(run.goal, r.now);
+  if (!toplevel) return;
+  const context = await run.options.records;
+  const warning = await writeRecord(run.options.pool.forNode(node), node, context, {
+    kind, goal: run.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date(),
+  }, run.options.sudoPassword);
+  if (warning) run.warnings.push(warning);
+  else if (kind === 'deploy') run.recorded.add(node.name);
 }
 
 export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage];

@@ -5,6 +5,7 @@ import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../plan/types.js';
+import type { RecordContext } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
@@ -38,6 +39,8 @@ export interface ExecuteOptions {
   rollout?: RolloutOptions;
   /** `pause: confirm`: asked before wave `next` starts; only true goes on (the CLI asks on the terminal). */
   confirmNextWave?: (next: number, of: number, signal: AbortSignal) => Promise<boolean>;
+  /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
+  records?: Promise<RecordContext>;
 }
 
 export interface NodeResult {
@@ -67,6 +70,10 @@ export interface RunState {
   readonly startedAt: number;
   /** A staged rollout: each wave's failure budget decides, not fail-fast. */
   readonly staged: boolean;
+  /** Nodes whose deploy record this run wrote: an undoing of theirs is recorded too. */
+  readonly recorded: Set<string>;
+  /** For stderr at the end (records that could not be written). */
+  readonly warnings: string[];
 }
 
 export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
@@ -91,6 +98,8 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), (node, argv) => privileged(node, argv, options.sudoPassword)) }),
     startedAt: Date.now(),
     staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
+    recorded: new Set(),
+    warnings: [],
   };
 }
 

@@ -8,6 +8,7 @@ import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { TargetState } from './types.js';
+import { parseRecordLines } from '../records/record.js';
 
 /** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */
 export interface ProbeLock {
@@ -17,13 +18,15 @@ export interface ProbeLock {
   escalate(node: ResolvedNode, argv: string[]): { argv: string[]; input?: string };
 }
 
-/** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read. */
-export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock): Promise<TargetState> {
-  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : []);
+/** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
+ *  records: also read the node's deploy records (stateDir) and whether a reboot is due. */
+export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<TargetState> {
+  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '');
   const command = lock && lock.op !== 'read' ? lock.escalate(node, argv) : { argv };
   const r = await host.run(command.argv, { signal, timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
-  const state = parseProbe(r.stdout);
+  const probed = parseProbe(r.stdout);
+  const state: TargetState = records ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}) } : probed;
   if (!lock) return state;
   const reply = parseLockReply(r.stdout);
   if (!reply) throw new NodeError(node.name, 'query', 'the agent gave no answer about the lock', { log: r.stderr });
@@ -37,7 +40,7 @@ export interface ProbeOutcome {
   errors: NodeError[];
 }
 
-export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock): Promise<ProbeOutcome> {
+export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
   const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed
@@ -52,7 +55,7 @@ export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[
           return;
         }
         try {
-          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal, lock);
+          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal, lock, records);
         } catch (error) {
           errors.push(error as NodeError);
         }

@@ -1,6 +1,7 @@
 // The plan is data: printable, diffable, and the only thing `deploy` executes.
 import type { Goal } from '../goal.js';
 import type { Wave } from '../rollout/waves.js';
+import type { DeployRecord } from '../records/record.js';
 
 export type { Wave };
 
@@ -45,6 +46,10 @@ export interface TargetState extends SystemState {
   hasOut: boolean; // the desired toplevel is already valid in its store
   systemd: boolean; // activation can run detached under systemd-run
   lock?: TargetLock; // absent: nobody holds it (plan), or the goal takes none
+  /** Read when asked for (`fleet status`): the target's deploy records, oldest first, and lines that were not records. */
+  records?: { records: DeployRecord[]; unreadable: number };
+  /** /run/booted-system's kernel, initrd or modules differ from /run/current-system's: a reboot is due. */
+  bootChanged?: boolean;
 }
 
 export interface BuildJob {

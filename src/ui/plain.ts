@@ -78,6 +78,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[e.node, 'health', describeHealth(e)]];
     case 'diff':
       return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
+    case 'status':
+      return [[e.node, e.state, e.reason]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
   }

@@ -198,7 +198,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.node(e.node, (n) => ({ ...n, health: { check: e.check, attempt: e.attempt, attempts: e.attempts, ok: e.ok, detail: e.detail } }));
       return d.done();
     case 'diff':
-      return d.done(); // a closure comparison: printed by `fleet diff` and `fleet plan` themselves
+    case 'status':
+      return d.done(); // printed by `fleet diff`, `fleet plan` and `fleet status` themselves
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({

@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function nodeAt(host: string, extra: Partial<ResolvedNode> = {}): ResolvedNode {
   return {
     name: host, host, user: 'root', tags: [], buildHost: { kind: 'local' }, sshOptions: [], profile: '/nix/var/nix/profiles/system',
-    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 60_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, healthChecks: [], ...extra,
+    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 60_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, stateDir: '/var/lib/fleet', healthChecks: [], ...extra,
   };
 }
 

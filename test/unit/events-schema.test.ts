@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
 import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
+import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
 import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
-import { record, recordedDiffRun, recordedRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -49,6 +50,11 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
     type: 'diff', nodes: ['web-1'], added: [change], removed: [change], changed: [change],
     systems: { 'web-1': { from: path, to: path, sizeBefore: 1, sizeAfter: 2, sizeDelta: 1 } },
   },
+  status: {
+    type: 'status', node: 'web-1', state: 'outdated', reason: 'runs an earlier deploy', desired: path, system: plan.nodes[0]!.from!,
+    lastDeploy: { kind: 'deploy', run: 'r', time: '2025-01-02T12:00:00.000Z', goal: 'switch', toplevel: path, generation: 4, rev: 'unknown', dirty: true, by: 'ci@runner-1', on: 'all', message: 'm' },
+    lock: plan.nodes[0]!.lock!,
+  },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -67,6 +73,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'wave-done': { type: true, wave: true, failures: true, verdict: true },
   health: { type: true, node: true, check: true, attempt: true, attempts: true, ok: true, detail: true },
   diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
+  status: { type: true, node: true, state: true, reason: true, desired: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true };
@@ -74,7 +81,7 @@ const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
-const commands: Record<Command, true> = { apply: true, plan: true, diff: true, rollback: true };
+const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
@@ -94,11 +101,29 @@ function definitionOf(type: string): SchemaNode {
 }
 const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VERSION, run: 'r', seq, time: '2025-01-02T12:00:00.000Z' }) as FleetEvent;
 
-void test('schema: every event of the recorded runs (apply, rollout, diff) is valid, and together they have every event type', () => {
+void test('schema: every event of the recorded runs (apply, rollout, diff, status) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
   assertValidEvents(recordedDiffRun);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assertValidEvents(recordedStatusRun);
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun].map((e) => e.type))), sorted(Object.keys(everyField)));
+});
+
+void test('schema: a status event has the fields of src/status (NodeState, LastDeploy) and refuses others', () => {
+  const def = schema.$defs;
+  const states: Record<NodeState, true> = { 'in-sync': true, outdated: true, drifted: true, 'pending-reboot': true, unreachable: true, locked: true };
+  assert.deepEqual(sorted(def.NodeState!.enum as string[]), sorted(Object.keys(states)));
+  assert.deepEqual(sorted(NODE_STATES), sorted(Object.keys(states)));
+  const last: Required<LastDeploy> = everyField.status.lastDeploy as Required<LastDeploy>;
+  assert.deepEqual(sorted(Object.keys(def.LastDeploy!.properties!)), sorted(Object.keys(last)));
+  const lastRequired: Record<RequiredKeys<LastDeploy>, true> = { kind: true, run: true, time: true, goal: true, toplevel: true, rev: true, by: true, on: true };
+  assert.deepEqual(sorted(def.LastDeploy!.required!), sorted(Object.keys(lastRequired)));
+  const status = recordedStatusRun.find((e) => e.type === 'status')!;
+  assert.match(eventProblems({ ...status, state: 'fine' }).join('\n'), /\/state must be equal to one of the allowed values/);
+  assert.match(eventProblems({ ...status, lastDeploy: { ...last, extra: 1 } }).join('\n'), /must NOT have additional properties "extra"/);
+  assert.match(eventProblems({ ...status, lastDeploy: { ...last, kind: 'undo' } }).join('\n'), /\/lastDeploy\/kind must be equal to one of the allowed values/);
+  const { desired: _desired, ...noDesired } = status as EventOf<'status'>;
+  assert.match(eventProblems(noDesired).join('\n'), /must have required property 'desired'/);
 });
 
 void test('schema: a diff event has the fields of src/diff (PackageChange, systems) and refuses others', () => {

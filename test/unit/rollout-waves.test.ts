@@ -58,7 +58,7 @@ test('failure budgets: a count (never more than the wave) or a percentage of the
 function node(name: string, tags: string[] = []): ResolvedNode {
   return {
     name, host: `${name}.example`, user: 'root', tags, buildHost: { kind: 'local' }, sshOptions: [], profile: '/nix/var/nix/profiles/system',
-    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, healthChecks: [],
+    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, stateDir: '/var/lib/fleet', healthChecks: [],
   };
 }
 const evalOf = (name: string) => ({ drvPath: `/nix/store/${'d'.repeat(32)}-${name}.drv`, outPath: `/nix/store/${'o'.repeat(32)}-${name}` });

@@ -181,3 +181,19 @@ export const recordedDiffRun: FleetEvent[] = record([
   [2, { type: 'node-done', node: 'db-1', outcome: 'failed', error: 'db-1: connect: unreachable' }],
   [3, { type: 'summary', command: 'diff', goal: 'switch', exitCode: 1, durationMs: 3000, interrupted: false, nodes: { 'db-1': { outcome: 'failed', error: 'db-1: connect: unreachable' } } }],
 ]);
+
+/** A recorded `fleet status`: one node of each state the table shows most, one unreachable. */
+export const recordedStatusRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'status', goal: 'switch', nodes: ['web-1', 'web-2', 'db-1'], fleetVersion: '0.1.0' }],
+  [1, {
+    type: 'status', node: 'web-1', state: 'in-sync', reason: 'runs the desired system', desired: neu('web-1'),
+    system: { profileLink: 'system-5-link', generation: 5, profileTarget: neu('web-1'), currentSystem: neu('web-1'), bootedSystem: old('web-1') },
+    lastDeploy: { kind: 'deploy', run: runId, time: '2025-01-02T11:00:00.000Z', goal: 'switch', toplevel: neu('web-1'), generation: 5, rev: '3f2a1b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a', dirty: false, by: 'alice@laptop', on: 'tag:web', message: 'hotfix' },
+  }],
+  [1, {
+    type: 'status', node: 'web-2', state: 'locked', reason: 'another run is deploying it', desired: neu('web-2'), system: { currentSystem: old('web-2') },
+    lock: { state: 'held', holder: { run: runId, by: 'bob@ci', pid: 7, since: 1735819200, expires: 1735819500 } },
+  }],
+  [2, { type: 'status', node: 'db-1', state: 'unreachable', reason: 'db-1: connect: unreachable', desired: neu('db-1') }],
+  [2, { type: 'summary', command: 'status', goal: 'switch', exitCode: 1, durationMs: 2000, interrupted: false, nodes: { 'db-1': { outcome: 'failed', error: 'db-1: connect: unreachable' } } }],
+]);

@@ -1,5 +1,6 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
 import type { ApplyResult } from '../../deploy/apply.js';
+import { UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import type { RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
@@ -22,9 +23,15 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   magicRollback?: boolean;
   confirmTimeout?: number;
   breakLock?: boolean;
+  /** --message: kept in each target's deploy record. */
+  message?: string;
 }
 
+export const MESSAGE_MAX = 1000;
+export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
+
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
+  if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
   // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
@@ -51,6 +58,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       showTrace: !!options.showTrace,
       verbose: !!options.verbose,
       breakLock: !!options.breakLock,
+      ...(options.on !== undefined ? { selector: options.on } : {}),
+      ...(options.message !== undefined ? { message: options.message } : {}),
       ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),

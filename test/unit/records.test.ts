@@ -1,0 +1,136 @@
+// Deploy records: their shape, parsing, the git revision, and the agent's `record` command and probe run for
+// real (sh, flock, mv) against a temporary state directory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { AGENT_SCRIPT, probeArgv, recordArgv } from '../../src/agent/agent.js';
+import { gitRevision } from '../../src/records/git.js';
+import { makeRecord, parseRecord, parseRecordLines, recordLine, RECORDS_KEPT, systemOf, type DeployRecord, type RecordContext } from '../../src/records/record.js';
+import { recordFailureText } from '../../src/deploy/record.js';
+import { runLocal } from '../../src/transport/run.js';
+
+const sys = (n: string) => `/nix/store/${n.padEnd(32, '0')}-nixos-system`;
+const ctx: RecordContext = { run: '20261121T091502Z-3fa9c1d2', by: 'alice@laptop', on: 'tag:web', message: 'line one\nline "two"', fleetVersion: '0.1.0', git: { rev: 'a'.repeat(40), dirty: true } };
+const time = new Date('2026-11-21T09:15:02.000Z');
+
+void test('a record: every field, one line whatever the message holds, read back as it was', () => {
+  const record = makeRecord(ctx, {
+    kind: 'deploy', goal: 'switch', profile: '/nix/var/nix/profiles/system', toplevel: sys('new'), time,
+    now: { profileLink: 'system-5-link', generation: 5, profileTarget: sys('new'), currentSystem: sys('new'), bootedSystem: sys('old') },
+    before: { profileLink: 'system-4-link', generation: 4, profileTarget: sys('old'), currentSystem: sys('old'), bootedSystem: sys('old') },
+  });
+  assert.deepEqual(record, {
+    v: 1, kind: 'deploy', run: ctx.run, time: '2026-11-21T09:15:02.000Z', goal: 'switch', profile: '/nix/var/nix/profiles/system', toplevel: sys('new'),
+    profileLink: 'system-5-link', generation: 5, before: { profileLink: 'system-4-link', generation: 4, profileTarget: sys('old'), currentSystem: sys('old') },
+    fleetVersion: '0.1.0', by: 'alice@laptop', on: 'tag:web', message: 'line one\nline "two"', rev: 'a'.repeat(40), dirty: true,
+  });
+  const line = recordLine(record);
+  assert.ok(!line.includes('\n'));
+  assert.deepEqual(parseRecord(line), record);
+  const unknown = makeRecord({ ...ctx, git: { rev: 'unknown' } }, { kind: 'rollback', goal: 'boot', profile: '/p', toplevel: sys('old'), now: {}, time });
+  assert.equal(unknown.rev, 'unknown');
+  assert.equal('dirty' in unknown, false);
+  assert.equal('generation' in unknown, false);
+});
+
+void test('parsing: anything that is not a record of this version is counted, never guessed', () => {
+  const good = recordLine(makeRecord(ctx, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('a'), now: {}, time }));
+  const bad = ['', 'not json', '[1]', 'null', good.replace('"v":1', '"v":2'), good.replace('"kind":"deploy"', '"kind":"undo"'),
+    good.replace(`"toplevel":"${sys('a')}"`, '"toplevel":"relative"'), good.replace('"goal":"switch"', '"goal":"reboot"'), good.replace('"dirty":true', '"dirty":"yes"'),
+    good.replace('"by":"alice@laptop",', '')];
+  for (const line of bad) assert.equal(parseRecord(line), undefined, line);
+  const out = ['lock=free', `record=${good}`, 'record=garbage', 'currentSystem=/x', `record=${good}`].join('\n');
+  const parsed = parseRecordLines(out);
+  assert.equal(parsed.records.length, 2);
+  assert.equal(parsed.unreadable, 1);
+});
+
+void test('the system a goal leaves in charge: the profile for boot, the running one otherwise', () => {
+  const state = { profileTarget: sys('p'), currentSystem: sys('c') };
+  assert.equal(systemOf('boot', state), sys('p'));
+  assert.equal(systemOf('switch', state), sys('c'));
+  assert.equal(systemOf('test', { profileTarget: sys('p') }), sys('p'));
+  assert.equal(systemOf('boot', {}), undefined);
+});
+
+void test('a record that cannot be written: named with where and why', () => {
+  assert.equal(recordFailureText({ name: 'web-1', stateDir: '/var/lib/fleet' }, 'deploy', 'exit 98: fleet-agent: cannot create /var/lib/fleet'),
+    'web-1: the deploy record could not be written to /var/lib/fleet/records (exit 98: fleet-agent: cannot create /var/lib/fleet); fleet status will not know of this deploy');
+  assert.match(recordFailureText({ name: 'a', stateDir: '/s' }, 'rollback', 'x'), /will not know of this rollback$/);
+});
+
+const git = (dir: string, ...args: string[]) => execa('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]);
+
+void test('git revision: the commit and whether tracked files changed; no repository or no git: unknown', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-git-'));
+  assert.deepEqual(await gitRevision(dir, runLocal), { rev: 'unknown' }, 'not a repository');
+  await git(dir, 'init', '-q');
+  assert.deepEqual(await gitRevision(dir, runLocal), { rev: 'unknown' }, 'a repository without a commit');
+  writeFileSync(join(dir, 'fleet.yaml'), 'a\n');
+  await git(dir, 'add', 'fleet.yaml');
+  await git(dir, 'commit', '-q', '-m', 'one');
+  const head = (await git(dir, 'rev-parse', 'HEAD')).stdout.trim();
+  assert.deepEqual(await gitRevision(dir, runLocal), { rev: head, dirty: false });
+  writeFileSync(join(dir, 'untracked.nix'), 'x\n');
+  assert.deepEqual(await gitRevision(dir, runLocal), { rev: head, dirty: false }, 'untracked files are not in the flake');
+  writeFileSync(join(dir, 'fleet.yaml'), 'b\n');
+  assert.deepEqual(await gitRevision(dir, runLocal), { rev: head, dirty: true });
+  const noGit = async (argv: string[]) => runLocal(argv, { env: { PATH: '/nonexistent' } });
+  assert.deepEqual(await gitRevision(dir, noGit), { rev: 'unknown' }, 'git absent');
+  assert.deepEqual(await gitRevision(dir, () => Promise.reject(new Error('boom'))), { rev: 'unknown' });
+});
+
+const runAgent = (argv: string[]) => execa(argv[0]!, argv.slice(1), { reject: false });
+
+void test('agent record: appends one line, keeps the newest 50, replaces the file by a rename, leaves no temp file', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'state');
+  const file = join(dir, 'records');
+  for (let i = 1; i <= 60; i++) {
+    const r = await runAgent(recordArgv(dir, `{"n":${i}}`, RECORDS_KEPT));
+    assert.equal(r.exitCode, 0, r.stderr);
+    if (i === 1) assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n', 'created with its directory');
+  }
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 50);
+  assert.deepEqual([lines[0], lines.at(-1)], ['{"n":11}', '{"n":60}']);
+  const inode = statSync(file).ino;
+  await runAgent(recordArgv(dir, '{"n":61}', RECORDS_KEPT));
+  assert.notEqual(statSync(file).ino, inode, 'a new file renamed over the old one, never rewritten in place');
+  assert.deepEqual(readdirSync(dir), ['records']);
+});
+
+void test('agent record: writers at once never lose a record (flock); a multi-line or empty record is refused', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'state');
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => runAgent(recordArgv(dir, `{"w":${i}}`, RECORDS_KEPT))));
+  assert.deepEqual(results.map((r) => r.exitCode), Array(12).fill(0));
+  assert.deepEqual(readFileSync(join(dir, 'records'), 'utf8').trimEnd().split('\n').sort(), Array.from({ length: 12 }, (_, i) => `{"w":${i}}`).sort());
+  for (const line of ['{"a":1}\n{"b":2}', '']) {
+    const r = await runAgent(recordArgv(dir, line, RECORDS_KEPT));
+    assert.equal(r.exitCode, 2);
+    assert.equal(r.stderr, 'fleet-agent: a record is one non-empty line');
+  }
+  const blocked = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'file');
+  writeFileSync(blocked, '');
+  const r = await runAgent(recordArgv(join(blocked, 'state'), '{}', RECORDS_KEPT));
+  assert.equal(r.exitCode, 98);
+  assert.match(r.stderr, /^fleet-agent: cannot create .*\/file\/state$/m);
+});
+
+void test('agent probe with a state dir: the records as record= lines, after the state; none without one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
+  const record: DeployRecord = makeRecord(ctx, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('a'), now: {}, time });
+  assert.equal((await runAgent(recordArgv(dir, recordLine(record), RECORDS_KEPT))).exitCode, 0);
+  const withRecords = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', ['read', join(dir, 'lock'), 'r', 'u@h', '1', '60'], dir));
+  assert.equal(withRecords.exitCode, 0, withRecords.stderr);
+  assert.deepEqual(parseRecordLines(withRecords.stdout), { records: [record], unreadable: 0 });
+  assert.match(withRecords.stdout, /^lock=free$/m);
+  const without = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none'));
+  assert.doesNotMatch(without.stdout, /^record=/m);
+  const empty = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], join(dir, 'nothing-here')));
+  assert.equal(empty.exitCode, 0, 'no records yet is no error');
+  assert.deepEqual(parseRecordLines(empty.stdout), { records: [], unreadable: 0 });
+  assert.equal(AGENT_SCRIPT.includes('record)'), true);
+});
