@@ -223,7 +223,8 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
       path: `${ctx.lab.dir}/fleet-http.yaml`,
       nodes: { r2: { host: v6('r2') }, r5: { host: v6('r5') }, r6: { host: v6('r6') } },
       extra: { rollout: { waves: ['100%'], maxFailures: '100%' } },
-      defaults: { confirmTimeout: '10s', healthChecks: [{ name: 'health', http: HEALTH_URL, expectBody: 'ok', timeout: '1s', retries: 2, interval: '1s' }] },
+      // 2s: a CGI answers in milliseconds, even on a loaded machine; the hanging one never does.
+      defaults: { confirmTimeout: '10s', healthChecks: [{ name: 'health', http: HEALTH_URL, expectBody: 'ok', timeout: '2s', retries: 2, interval: '1s' }] },
     });
     const before = await snapshots();
     const asked = Object.fromEntries(await Promise.all(NODES.map(async (h) => [h, (await requests(h)).length] as const)));
@@ -243,9 +244,9 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
     }
     const hung = { r4: `http://${ctx.lab.hosts.find((h) => h.name === 'r4')!.v4}:8080/cgi-bin/health`, r6: `http://${v6('r6')}:8080/cgi-bin/health` };
     for (const [node, url] of Object.entries(hung)) {
-      const detail = `timed out after 1s (${url})`;
+      const detail = `timed out after 2s (${url})`;
       assert.deepEqual(attempts(node), [1, 2, 3].map((a) => [a, false, detail]), `${node}: every attempt cut off at the timeout`);
-      assert.match(nodeDoneText(run, node), new RegExp(`health check \`health\` failed: timed out after 1s .*rolled back to system-\\d+-link`));
+      assert.match(nodeDoneText(run, node), new RegExp(`health check \`health\` failed: timed out after 2s .*rolled back to system-\\d+-link`));
     }
     // The servers' own record: who asked, over which address family, and how often.
     const { gateway4, gateway6 } = ctx.lab.subnet;
