@@ -6,7 +6,7 @@ export const systemNix = fileURLToPath(new URL('../fixtures/nix/system.nix', imp
 
 export interface StandInSpec {
   name: string;
-  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'cut-net' | 'once' | 'forge';
+  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'cut-net' | 'once' | 'forge' | 'fail-build';
   buildSeconds?: number;
   nonce?: string;
   /** The build waits until this file exists (it must be readable by the nixbld users). */

@@ -51,10 +51,10 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
   let started = 0;
 
   /** Every node gets a brand-new system (web: ok unless said otherwise); returns the out paths. */
-  const configure = async (web: Partial<Record<string, StandInSpec['web']>> = {}) => {
+  const configure = async (specs: Record<string, Partial<StandInSpec>> = {}) => {
     const step = ++n;
-    const specs = Object.fromEntries(NODES.map((node) => [node, { name: `s${step}-${node}-${nonce}`, web: web[node] ?? 'ok' } satisfies StandInSpec]));
-    await writeHive(hive, specs, ctx.lab.witness);
+    const all = Object.fromEntries(NODES.map((node) => [node, { name: `s${step}-${node}-${nonce}`, web: 'ok', ...specs[node] } satisfies StandInSpec]));
+    await writeHive(hive, all, ctx.lab.witness);
     return evalOutPaths(hive);
   };
   const read = async (host: string, argv: string[]) => (await ctx.lab.exec(host, argv)).stdout.trim();
@@ -132,7 +132,7 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
 
   test('copies to wave 3 happen while wave 1 activates (events)', async () => {
     // A canary whose service warms up (two 503s, 1 s apart): wave 1 lasts seconds, long enough to overlap.
-    const outs = await configure({ r4: 'flaky' });
+    const outs = await configure({ r4: { web: 'flaky' } });
     const run = await rollout([]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(eventsOf(run, 'health').filter((e) => e.node === 'r4' && e.check === 'health').map((e) => e.ok), [false, false, true], 'the canary was slow to pass');
@@ -148,9 +148,9 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
   });
 
   /** A rollout where r1 (wave 2) gets a system whose service never comes up; the rest are healthy. */
-  const failingWave2 = async (flags: string[]) => {
+  const failingWave2 = async (flags: string[], specs: Record<string, Partial<StandInSpec>> = {}) => {
     const before = await snapshots();
-    const outs = await configure({ r1: 'down' });
+    const outs = await configure({ r1: { web: 'down' }, ...specs });
     const run = await rollout(flags);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(eventsOf(run, 'wave-start').map((e) => e.wave).slice(0, 2), [1, 2]);
@@ -215,6 +215,13 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
     assertHeldUntouched(run, before, after, /not started: wave 2 failed/);
   });
 
+  test('a wave-3 node whose build failed, in a rollout stopped at wave 2: it says so (failed, with the build\'s error), it is not `held`', async () => {
+    const { before, run } = await failingWave2([], { r5: { variant: 'fail-build' } });
+    assert.deepEqual(outcomesOf(run), { r1: 'rolled-back', r2: 'rolled-back', r3: 'held', r4: 'activated', r5: 'failed', r6: 'held' });
+    assert.match(nodeDoneText(run, 'r5'), /does not build \(variant fail-build\)/);
+    assert.deepEqual(await snapshot('r5'), before.r5, 'r5: untouched');
+  });
+
   test('HTTP checks from the deployer over IPv4 and IPv6: a flaky service passes on retry, a hanging one is cut off by the timeout', async () => {
     const v6 = (node: string) => `[${ctx.lab.hosts.find((h) => h.name === node)!.v6}]`;
     // One wave whose budget allows every failure: each node stands alone.
@@ -229,7 +236,7 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
     const before = await snapshots();
     const asked = Object.fromEntries(await Promise.all(NODES.map(async (h) => [h, (await requests(h)).length] as const)));
     // v4: r1 ok, r3 flaky, r4 hang; v6: r2 ok, r5 flaky, r6 hang.
-    const outs = await configure({ r3: 'flaky', r5: 'flaky', r4: 'hang', r6: 'hang' });
+    const outs = await configure({ r3: { web: 'flaky' }, r5: { web: 'flaky' }, r4: { web: 'hang' }, r6: { web: 'hang' } });
     const run = await runFleet(['-f', file, 'apply', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { r1: 'activated', r2: 'activated', r3: 'activated', r4: 'rolled-back', r5: 'activated', r6: 'rolled-back' });
