@@ -4,7 +4,7 @@
 # BENCH_REPEAT=N overrides each benchmark's repetitions (at least 3). Results: bench/results/*.json, BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(fleet-16 noop-16 magic-16 status-16 eval-64 plan-10k startup)
+all=(fleet-16 noop-16 magic-16 status-16 rollout-16 eval-64 plan-10k startup)
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${all[@]}")
 for name in "${names[@]}"; do

@@ -6,13 +6,17 @@ export const systemNix = fileURLToPath(new URL('../fixtures/nix/system.nix', imp
 
 export interface StandInSpec {
   name: string;
-  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'cut-net' | 'once' | 'forge';
+  variant?: 'ok' | 'fail-halfway' | 'hang' | 'slow' | 'cut-ssh' | 'cut-net' | 'once' | 'forge' | 'fail-build';
   buildSeconds?: number;
   nonce?: string;
   /** The build waits until this file exists (it must be readable by the nixbld users). */
   buildGate?: string;
   /** Stand-in packages in the system's closure: store paths named `name` (e.g. `hello-2.12`) of `bytes` zero bytes. */
   packages?: { name: string; bytes?: number }[];
+  /** Systemd lab hosts only: activating the system (switch, test) starts unit fleet-lab-web, busybox httpd on port 8080
+   *  whose /cgi-bin/health answers 200 `ok <name>` (ok), 503 twice then 200 (flaky: counted from the activation) or
+   *  never (hang); down or none: the unit is stopped. */
+  web?: 'ok' | 'down' | 'flaky' | 'hang';
 }
 
 /** A Nix string literal: JSON text with Nix's own escapes (backslash, quote, `${`). */

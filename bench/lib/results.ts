@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { REPO } from './fleet.js';
 import { describeMachine, formatMachine, type Machine } from './machine.js';
 
-export const ORDER = ['fleet-16', 'noop-16', 'magic-16', 'status-16', 'eval-64', 'plan-10k', 'startup'] as const;
+export const ORDER = ['fleet-16', 'noop-16', 'magic-16', 'status-16', 'rollout-16', 'eval-64', 'plan-10k', 'startup'] as const;
 export type BenchName = (typeof ORDER)[number];
 
 export interface Target {

@@ -14,6 +14,8 @@ export interface WaveHooks {
   deploy(np: NodePlan): Promise<StageResult>;
   /** Settles once every build of the run is done: no wave activates before. */
   everyBuild(): Promise<unknown>;
+  /** The node's preparing stages (build, copy): how they ended; undefined for a node not in the plan. */
+  prepared(name: string): Promise<StageResult> | undefined;
 }
 
 export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[], hooks: WaveHooks): Promise<void> {
@@ -24,10 +26,10 @@ export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[
   for (const [index, wave] of waves.entries()) {
     const number = index + 1;
     const later = waves.slice(index + 1).flatMap((w) => w.nodes);
-    if (run.options.signal.aborted) return finishAll(run, wave.nodes.concat(later), 'skipped', stopReason(run));
+    if (run.options.signal.aborted) return notStarted(run, hooks, wave.nodes.concat(later), 'skipped', stopReason(run));
     if (index > 0 && !(await pause(run, number, waves.length))) {
-      if (run.options.signal.aborted) return finishAll(run, wave.nodes.concat(later), 'skipped', stopReason(run));
-      return finishAll(run, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
+      if (run.options.signal.aborted) return notStarted(run, hooks, wave.nodes.concat(later), 'skipped', stopReason(run));
+      return notStarted(run, hooks, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
     }
     run.emit({ type: 'wave-start', wave: number, nodes: wave.nodes });
 
@@ -58,8 +60,8 @@ export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[
     const why = `wave ${number} failed (${countOf(failures, 'failure')}, ${wave.maxFailures} allowed)`;
     const onFailure = run.options.rollout?.onFailure ?? 'rollback-wave';
     // Nothing more starts: the held nodes' copies stop too.
-    finishAll(run, later, 'held', `not started: ${why}`);
     run.stop.abort();
+    await notStarted(run, hooks, later, 'held', `not started: ${why}`);
     if (onFailure === 'stop') {
       for (const [name, outcome] of pending) finishNode(run, name, outcome);
       return;
@@ -81,8 +83,13 @@ export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[
   }
 }
 
-function finishAll(run: RunState, names: readonly string[], outcome: Outcome, error: string): void {
-  for (const name of names) finishNode(run, name, outcome, error);
+/** Nodes whose wave never starts: `outcome`, unless their own build or copy already failed: that stays their word. */
+async function notStarted(run: RunState, hooks: WaveHooks, names: readonly string[], outcome: Outcome, error: string): Promise<void> {
+  await Promise.all(names.map(async (name) => {
+    const r = await hooks.prepared(name);
+    if (r?.kind === 'done' && r.outcome === 'failed') finishNode(run, name, r.outcome, r.error, r.log);
+    else finishNode(run, name, outcome, error);
+  }));
 }
 
 /** Between waves: the configured pause, or the question (`pause: confirm`); false: do not go on. */

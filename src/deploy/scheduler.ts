@@ -51,6 +51,7 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
         return r.kind === 'done' ? r : runPart(np, false);
       },
       everyBuild: () => builds.settled(),
+      prepared: (name) => prepared.get(name),
     });
     await Promise.all(prepared.values()); // held nodes' copies, cut short by the stop
     return;
