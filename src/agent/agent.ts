@@ -232,6 +232,9 @@ record) # state-dir line keep: appends one record (a JSON line fleet made) and k
   rm -f "$rt"; echo "fleet-agent: cannot write $rf" >&2; exit 98 ;;
 lock) # op file run by pid seconds: renew or release this run's lock (see lockop)
   lockop "$@"; exit 0 ;;
+generations) # profile: every generation of the profile and the system it holds (fleet rollback's choices)
+  for l in "$1"-*-link; do [ -L "$l" ] && echo "generation=\${l##*/} $(readlink -f "$l")"; done
+  exit 0 ;;
 *) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
 esac
 `;
@@ -250,6 +253,20 @@ export function probeArgv(profile: string, outPath: string, lockArgs: readonly s
 }
 
 /** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
+export function generationsArgv(profile: string): string[] {
+  return agent('generations', profile);
+}
+
+/** `generation=system-5-link /nix/store/...` lines → generation number → the system it holds. */
+export function parseGenerations(stdout: string): Map<number, string> {
+  const generations = new Map<number, string>();
+  for (const m of stdout.matchAll(/^generation=(\S+) (\/\S+)$/gm)) {
+    const n = generationOf(m[1]);
+    if (n !== undefined) generations.set(n, m[2]!);
+  }
+  return generations;
+}
+
 export function recordArgv(stateDir: string, line: string, keep: number): string[] {
   return agent('record', stateDir, line, String(keep));
 }

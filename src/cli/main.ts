@@ -96,9 +96,27 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
     .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal)));
 
-  goalArgument(program.command('apply'), 'switch')
+  deployOptions(goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
-    .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)'))
+    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
+
+
+  deployOptions(program.command('rollback')
+    .description('put nodes back on the generation they ran before their last fleet deploy (from the records on each target), or on --to GEN / --to-run RUN_ID, exactly and verified; through the same lock, agent, magic rollback, waves and health checks as apply')
+    .option('--on <selector>', 'nodes to roll back (default: all, unless the fleet sets allowApplyAll: false)')
+    .addOption(new Option('--to <generation>', 'this generation of the profile instead').argParser(parsePositive).conflicts('toRun'))
+    .option('--to-run <run-id>', 'the generation a given fleet run deployed (its run id, as in fleet status --json)'))
+    .addHelpText('after', `\nA node with no record to go back to is refused (never a guess like "the previous newest generation").\nA second rollback goes one further back. Exit codes as apply.\n${SELECTOR_HELP}\n\nExamples:\n  fleet rollback --on web-1\n  fleet rollback --on tag:web --to-run 20261121T091502Z-3fa9c1d2\n  fleet rollback --on db-1 --to 41`)
+    .action(async (options: object) => setExit(await (await import('./commands/rollback.js')).runRollback({ ...file(), ...(options as { parallel: number }) }, io, signal, session)));
+
+  return program;
+}
+
+/** The options every deploying command shares (apply, rollback). */
+function deployOptions(command: Command): Command {
+  return command
     .option('-p, --parallel <n>', 'activations (and copies) at once', parsePositive, 10)
     .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
     .option('--force', 'activate even nodes already running the desired system')
@@ -117,11 +135,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--max-failures <n|p%>', 'failed nodes a wave may have before it fails (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addOption(new Option('--on-failure <mode>', 'when a wave fails (overrides rollout.onFailure)').choices(ON_FAILURE_MODES))
     .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
-    .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
-    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
-
-  return program;
+    .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy');
 }
 
 const SELECTOR_HELP = `

@@ -20,12 +20,14 @@ export interface NodeContext {
   node: ResolvedNode;
   builds: Builds;
   phase(phase: Phase, detail: string): void;
+  /** Set once the node is activated (and confirmed): what its agent reported. */
+  activation?: ActivationResult;
 }
 
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'health';
+  name: 'build' | 'copy' | 'activate' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -104,7 +106,9 @@ export const activateStage: Stage = {
       if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
       // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
       // rollback then fails; a failed check's rollback gets its own record.
-      await record(ctx, 'deploy', r);
+      ctx.activation = r;
+      // A fleet rollback is recorded once its node is healthy (recordStage): it never stands half-done.
+      if (run.options.recordKind !== 'rollback') await record(ctx, 'deploy', r);
       return next;
     } catch (error) {
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
@@ -168,7 +172,19 @@ async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult): 
   else if (kind === 'deploy') run.recorded.add(node.name);
 }
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage];
+/** `fleet rollback`: the record of going back, written after the health checks passed. */
+export const recordStage: Stage = {
+  name: 'record',
+  prepares: false,
+  startsWork: false,
+  applies: (ctx) => ctx.run.options.recordKind === 'rollback' && ctx.run.traits.activates && ctx.plan.activate,
+  async run(ctx) {
+    if (ctx.activation) await record(ctx, 'rollback', ctx.activation);
+    return next;
+  },
+};
+
+export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(run: RunState, plan: NodePlan): Outcome {

@@ -5,7 +5,7 @@ import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../plan/types.js';
-import type { RecordContext } from '../records/record.js';
+import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
@@ -41,6 +41,8 @@ export interface ExecuteOptions {
   confirmNextWave?: (next: number, of: number, signal: AbortSignal) => Promise<boolean>;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;
+  /** `rollback` (fleet rollback): the run's activations are recorded as rollbacks, once healthy. */
+  recordKind?: RecordKind;
 }
 
 export interface NodeResult {

@@ -1,5 +1,6 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
-import type { ApplyResult } from '../../deploy/apply.js';
+import type { ApplyResult, SystemSource } from '../../deploy/apply.js';
+import type { RecordKind } from '../../records/record.js';
 import { UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import type { RolloutFlags } from '../../rollout/options.js';
@@ -30,7 +31,13 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
 export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
 
-export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
+/** What `fleet rollback` changes in apply's run: where the systems come from, how the records name it. */
+export interface RunVariant {
+  source: SystemSource;
+  recordKind: RecordKind;
+}
+
+export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session, variant?: RunVariant): Promise<number> {
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
@@ -49,6 +56,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
+      ...(variant ? { source: variant.source, recordKind: variant.recordKind } : {}),
       goal,
       force: !!options.force,
       parallel: options.parallel,
