@@ -26,7 +26,6 @@ export async function readSudoPassword(ask: boolean, io: CliIo, terminal: Passwo
   if (!terminal?.isTTY || !terminal.setRawMode) {
     throw new UsageError('--ask-sudo-password needs a terminal to ask on; in CI put the password in a file and set FLEET_SUDO_PASSWORD_FILE');
   }
-  io.stderr.write('sudo password for the targets: ');
   return new Promise((resolve, reject) => {
     let typed = '';
     const done = (error?: Error) => {
@@ -45,9 +44,11 @@ export async function readSudoPassword(ask: boolean, io: CliIo, terminal: Passwo
         else typed += ch;
       }
     };
+    // Raw (no echo) before the prompt shows: a person who types right away must never see the password echoed.
     terminal.setRawMode!(true);
     terminal.on('data', onData);
     terminal.resume();
+    io.stderr.write('sudo password for the targets: ');
   });
 }
 
