@@ -9,7 +9,9 @@ import type { SystemState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
-import { activateArgv, confirmArgv, newConfirmToken, newToken, parseProbe, parseWait, probeArgv, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
+import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
+import { privileged, runOnNode } from '../agent/run.js';
+import { readTargetState } from '../plan/probe.js';
 
 export interface ActivationResult {
   outcome: Outcome;
@@ -20,12 +22,12 @@ export interface ActivationResult {
   before?: SystemState;
 }
 
-export interface ActivateInput {
+/** What every call to a node's agent in a run needs. */
+export interface AgentInput {
   host: Host;
   node: ResolvedNode;
   runId: string;
   goal: Goal;
-  outPath: string;
   /** From the probe: detach under systemd-run where the target has systemd, else setsid. */
   systemd: boolean;
   onPhase: (phase: Phase, detail: string) => void;
@@ -33,6 +35,10 @@ export interface ActivateInput {
   onLine?: (line: string) => void;
   /** For `sudo -S` (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE). */
   sudoPassword?: string;
+}
+
+export interface ActivateInput extends AgentInput {
+  outPath: string;
   /** How long past the switch's own deadline fleet waits for the agent's word (default 60 s). */
   graceMs?: number;
   /** Magic rollback (switch, test): how long the target waits for the confirmation before reverting. */
@@ -41,23 +47,24 @@ export interface ActivateInput {
   generation?: number;
 }
 
-/** Prefix with the node's privilege escalation when it is not reached as root. */
-export function withPrivilege(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[]): string[] {
-  return node.user === 'root' ? argv : [...node.privilegeEscalation, ...argv];
-}
-
-/** A privileged command and what goes to its stdin: with a sudo password, `sudo -S -p ''` reads it
- *  there, so it never appears in argv, logs, events or any process list. */
-export function privileged(node: Pick<ResolvedNode, 'user' | 'privilegeEscalation'>, argv: string[], sudoPassword?: string): { argv: string[]; input?: string } {
-  if (node.user === 'root' || sudoPassword === undefined) return { argv: withPrivilege(node, argv) };
-  // Only sudo reads a password this way; the CLI refuses a password for any other escalation (checkPasswordEscalation).
-  const [sudo, ...rest] = node.privilegeEscalation;
-  return { argv: [sudo!, '-S', '-p', '', ...rest, ...argv], input: `${sudoPassword}\n` };
-}
-
 /** The switch's own deadline on the target; fleet waits a minute longer for the agent to report it. */
 function switchSeconds(node: ResolvedNode): number {
   return Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
+}
+
+/** How the agent detaches an action of this run on this node (a transient unit's name, or setsid). */
+function detachOf(input: Pick<ActivateInput, 'node' | 'runId' | 'systemd'>, action: Action): Detach {
+  return { seconds: switchSeconds(input.node), systemd: input.systemd, unit: `fleet-${input.runId}-${input.node.name}-${action}` };
+}
+
+/** Until when fleet waits for the agent's word: the switch's own deadline, a grace, and what comes before it. */
+function agentDeadline(node: ResolvedNode, graceMs = 60_000, extraMs = 0): number {
+  return Date.now() + extraMs + switchSeconds(node) * 1000 + graceMs;
+}
+
+/** How a switch-to-configuration exit reads: timeout(1) gives 124, or 137 once it had to kill. */
+function exitText(code: string | undefined): string {
+  return code === '124' || code === '137' ? 'timed out' : `exit ${code}`;
 }
 
 const TAIL = 20;
@@ -106,7 +113,7 @@ export function describeFailure(report: AgentReport, goal: Goal, outPath: string
     case 'profile-failed':
       return `setting the profile failed (nix-env exit ${code})`;
     case 'switch-failed':
-      return `switch-to-configuration ${goal} failed (${code === '124' || code === '137' ? 'timed out' : `exit ${code}`})`;
+      return `switch-to-configuration ${goal} failed (${exitText(code)})`;
     case 'detach-failed':
       return 'the agent could not start the activation in the background (systemd-run or setsid failed)';
     default:
@@ -135,9 +142,7 @@ export function restored(goal: Goal, before: SystemState, now: SystemState): boo
 export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
   const { host, node, goal, outPath, onPhase } = input;
   const dir = runDir(input.runId, node.name);
-  const seconds = switchSeconds(node);
-  const detach = (action: Action): Detach => ({ seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` });
-  const deadline = (extraMs = 0) => Date.now() + extraMs + seconds * 1000 + (input.graceMs ?? 60_000);
+  const deadline = (extraMs = 0) => agentDeadline(node, input.graceMs, extraMs);
   // Magic rollback: the new system goes live with `test`; the target's watchdog reverts it unless confirmed.
   const watchdog: Watchdog | undefined = input.confirmTimeoutMs !== undefined && (goal === 'switch' || goal === 'test')
     ? { seconds: Math.max(1, Math.ceil(input.confirmTimeoutMs / 1000)), token: newConfirmToken() }
@@ -147,15 +152,15 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   onPhase('activate', `switch-to-configuration ${live}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;
   const profileStep = setsProfile && input.generation !== undefined ? input.generation : setsProfile;
-  const command = privileged(node, activateArgv(dir, node.profile, outPath, goal, profileStep, node.checkSystem, detach('activate'), watchdog), input.sudoPassword);
-  const started = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
+  const argv = activateArgv(dir, node.profile, outPath, goal, profileStep, node.checkSystem, detachOf(input, 'activate'), watchdog);
+  const started = await runOnNode(host, node, argv, { escalate: true, ...sudo(input) });
   if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.
   const activation = await awaitAgent(host, node, dir, 'activate', deadline(), input.onLine);
   const log = activation.log;
   const report = activation.report;
   if (!report) {
-    if (!started.failed) return { outcome: 'rollback-failed', error: `${activation.error}; the node's state is unknown: check it (fleet plan)`, log };
+    if (!started.failed) return stateUnknown(activation.error, log);
     return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}`, log };
   }
   if (report.status === 'refused') {
@@ -164,7 +169,7 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
   const undo = async (problem: string): Promise<ActivationResult> => {
     onPhase('rollback', `back to ${describe(report.before)}`);
-    const rollback = await rollbackNode(input, dir, report.before, detach('rollback'), deadline());
+    const rollback = await rollbackNode(input, dir, report.before, deadline());
     log.push(...rollback.log);
     return rollback.ok
       ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(report.before)}`, log }
@@ -187,54 +192,46 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine);
   log.push(...confirmed.log);
   if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
-  if (!confirmed.report) return { outcome: 'rollback-failed', error: `${confirmed.error}; the node's state is unknown: check it (fleet plan)`, log };
+  if (!confirmed.report) return stateUnknown(confirmed.error, log);
   const status = confirmed.report.status;
   if (status === 'expired') {
     const why = `the confirmation did not arrive within ${watchdog.seconds}s${sent.error ? ` (${sent.error})` : ''}`;
-    const reverted = await awaitAgent(host, node, dir, 'rollback', deadline(), input.onLine);
+    const reverted = judgeRollback(await awaitAgent(host, node, dir, 'rollback', deadline(), input.onLine), goal, report.before);
     log.push(...reverted.log);
-    const now = reverted.report?.now;
-    if (reverted.report?.status === 'done' && now && restored(goal, report.before, now)) {
-      return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
-    }
-    const failure = reverted.report ? (now && reverted.report.status === 'done' ? `it runs ${describe(now)}` : reverted.report.status.replace(/^failed /, '')) : reverted.error;
-    return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${failure}. ${manualRecovery(node, report.before)}`, log };
+    if (reverted.ok) return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
+    return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${reverted.error}. ${manualRecovery(node, report.before)}`, log };
   }
   const confirmProblem = status === 'done' ? describeFailure(confirmed.report, goal, outPath) : describeConfirmFailure(status);
   return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log, now: confirmed.report.now, before: report.before };
+}
+
+function stateUnknown(error: string | undefined, log: string[]): ActivationResult {
+  return { outcome: 'rollback-failed', error: `${error ?? 'no result'}; the node's state is unknown: check it (fleet plan)`, log };
 }
 
 /** The run dir vanished inside the window: the node restarted (/run is cleared). The profile never moved,
  *  so it must have come back on the recorded system; fleet checks that rather than assume it. */
 async function afterRestart(input: ActivateInput, before: SystemState, windowSeconds: number, log: string[]): Promise<ActivationResult> {
   const { host, node, goal } = input;
-  const r = await host.run(probeArgv(node.profile, input.outPath), { timeoutMs: node.connectTimeoutMs + 30_000 });
   const why = `the node restarted within its ${windowSeconds}s window, before the confirmation`;
-  if (r.failed) return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${failureReason(r)}. ${manualRecovery(node, before)}`, log };
-  const now = parseProbe(r.stdout);
+  let now: SystemState;
+  try {
+    now = await readTargetState(host, node, input.outPath);
+  } catch (error) {
+    return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${(error as Error).message}. ${manualRecovery(node, before)}`, log };
+  }
   if (restored(goal, before, now)) return { outcome: 'rolled-back', error: `${why}; it came back on ${describe(before)}`, log };
   return { outcome: 'rollback-failed', error: `${why}; it runs ${describe(now)}, expected ${describe(before)}. ${manualRecovery(node, before)}`, log };
 }
 
-export interface RollbackInput {
-  host: Host;
-  node: ResolvedNode;
-  runId: string;
-  goal: Goal;
-  systemd: boolean;
-  sudoPassword?: string;
-  onPhase: (phase: Phase, detail: string) => void;
-  onLine?: (line: string) => void;
-}
 
 /** Puts a node this run activated (and confirmed) back on what its agent recorded before: a failed health
  *  check, or a wave that failed. `why` leads the message. */
-export async function rollbackActivated(input: RollbackInput, why: string): Promise<ActivationResult> {
+export async function rollbackActivated(input: AgentInput, why: string): Promise<ActivationResult> {
   const { node } = input;
-  const seconds = switchSeconds(node);
-  input.onPhase('rollback', `back to what ${runDir(input.runId, node.name)}/before records`);
-  const detach: Detach = { seconds, systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-rollback` };
-  const r = await rollbackNode(input, runDir(input.runId, node.name), undefined, detach, Date.now() + seconds * 1000 + 60_000);
+  const dir = runDir(input.runId, node.name);
+  input.onPhase('rollback', `back to what ${dir}/before records`);
+  const r = await rollbackNode(input, dir, undefined, agentDeadline(node));
   if (r.ok) return { outcome: 'rolled-back', error: `${why}; rolled back to ${describe(r.before!)}`, log: r.log, ...(r.now ? { now: r.now } : {}) };
   return { outcome: 'rollback-failed', error: `${why}; ROLLBACK FAILED: ${r.error}.${r.before ? ` ${manualRecovery(node, r.before)}` : ''}`, log: r.log };
 }
@@ -246,7 +243,7 @@ export function describeConfirmFailure(status: string): string {
     case 'profile-failed':
       return `confirmed, but setting the profile failed (nix-env exit ${code})`;
     case 'boot-failed':
-      return `confirmed, but making it the boot default failed (switch-to-configuration boot ${code === '124' || code === '137' ? 'timed out' : `exit ${code}`})`;
+      return `confirmed, but making it the boot default failed (switch-to-configuration boot ${exitText(code)})`;
     default:
       return `the watchdog reported ${status}`;
   }
@@ -273,10 +270,9 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
 }
 
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
-async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' | 'sudoPassword' | 'onLine'>, dir: string, before: SystemState | undefined, detach: Detach, deadlineMs: number): Promise<{ ok: boolean; error?: string; log: string[]; before?: SystemState; now?: SystemState }> {
-  const { host, node, goal } = input;
-  const command = privileged(node, rollbackArgv(dir, detach), input.sudoPassword);
-  const start = () => host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input ? { input: command.input } : {}) });
+async function rollbackNode(input: AgentInput, dir: string, before: SystemState | undefined, deadlineMs: number): Promise<RollbackVerdict> {
+  const { host, node } = input;
+  const start = () => runOnNode(host, node, rollbackArgv(dir, detachOf(input, 'rollback')), { escalate: true, ...sudo(input) });
   let started = await start();
   // 255: the connection dropped and the agent may have started; any other failure: it did not.
   if (started.failed && started.exitCode !== 255) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
@@ -287,11 +283,26 @@ async function rollbackNode(input: Pick<ActivateInput, 'host' | 'node' | 'goal' 
     if (started.failed) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
     result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
   }
-  if (!result.report) return { ok: false, error: result.error ?? 'no result', log: result.log };
-  if (result.report.status !== 'done') return { ok: false, error: result.report.status.replace(/^failed /, ''), log: result.log };
-  const recorded = before ?? result.report.before;
-  if (!restored(goal, recorded, result.report.now)) {
-    return { ok: false, error: `after rollback the node runs ${describe(result.report.now)}, expected ${describe(recorded)}`, log: result.log, before: recorded };
-  }
-  return { ok: true, log: result.log, before: recorded, now: result.report.now };
+  return judgeRollback(result, input.goal, before);
 }
+
+interface RollbackVerdict {
+  ok: boolean;
+  error?: string;
+  log: string[];
+  before?: SystemState;
+  now?: SystemState;
+}
+
+/** A finished rollback (fleet's, or the watchdog's own) is good only if the node runs exactly what was
+ *  recorded; `before` defaults to the agent's own record. */
+function judgeRollback(result: Awaited<ReturnType<typeof awaitAgent>>, goal: Goal, before: SystemState | undefined): RollbackVerdict {
+  const { report, log } = result;
+  if (!report) return { ok: false, error: result.error ?? 'no result', log };
+  if (report.status !== 'done') return { ok: false, error: report.status.replace(/^failed /, ''), log };
+  const recorded = before ?? report.before;
+  if (!restored(goal, recorded, report.now)) return { ok: false, error: `after rollback the node runs ${describe(report.now)}, expected ${describe(recorded)}`, log, before: recorded };
+  return { ok: true, log, before: recorded, now: report.now };
+}
+
+const sudo = (input: { sudoPassword?: string }) => (input.sudoPassword !== undefined ? { sudoPassword: input.sudoPassword } : {});

@@ -4,6 +4,7 @@
 import { lockArgv, parseLockReply, type LockIdentity } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { lostLockText } from '../plan/lock-text.js';
+import { runOnNode } from '../agent/run.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 
@@ -99,11 +100,10 @@ function formatSeconds(s: number): string {
   return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${Math.ceil(s)} s`;
 }
 
-/** A LockRunner over the run's hosts; `wrap` adds the node's privilege escalation. */
-export function lockRunner(hostOf: (node: ResolvedNode) => Host, wrap: (node: ResolvedNode, argv: string[]) => { argv: string[]; input?: string }): LockRunner {
+/** A LockRunner over the run's hosts, with the nodes' privilege escalation (locks live in /run). */
+export function lockRunner(hostOf: (node: ResolvedNode) => Host, sudoPassword?: string): LockRunner {
   return async (node, argv) => {
-    const command = wrap(node, argv);
-    const r = await hostOf(node).run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
+    const r = await runOnNode(hostOf(node), node, argv, { escalate: true, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
     return { stdout: r.stdout, reason: r.failed ? failureReason(r) : '' };
   };
 }

@@ -6,7 +6,7 @@ import type { ResolvedNode } from '../config/types.js';
 import { makeRecord, recordLine, RECORDS_KEPT, type RecordContext, type RecordInput } from '../records/record.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
-import { privileged } from './activate.js';
+import { runOnNode } from '../agent/run.js';
 
 export function recordFailureText(node: Pick<ResolvedNode, 'name' | 'stateDir'>, kind: RecordInput['kind'], reason: string): string {
   return `${node.name}: the ${kind} record could not be written to ${node.stateDir}/records (${reason}); fleet status will not know of this ${kind}`;
@@ -15,9 +15,8 @@ export function recordFailureText(node: Pick<ResolvedNode, 'name' | 'stateDir'>,
 /** undefined when written; else the warning to show. */
 export async function writeRecord(host: Host, node: ResolvedNode, ctx: RecordContext, input: RecordInput, sudoPassword?: string): Promise<string | undefined> {
   const line = recordLine(makeRecord(ctx, input));
-  const command = privileged(node, recordArgv(node.stateDir, line, RECORDS_KEPT), sudoPassword);
   try {
-    const r = await host.run(command.argv, { timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
+    const r = await runOnNode(host, node, recordArgv(node.stateDir, line, RECORDS_KEPT), { escalate: true, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
     return r.failed ? recordFailureText(node, input.kind, failureReason(r)) : undefined;
   } catch (error) {
     return recordFailureText(node, input.kind, error instanceof Error ? error.message : String(error));

@@ -9,7 +9,6 @@ import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
-import { privileged } from './activate.js';
 import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
 
 export interface ExecuteOptions {
@@ -41,7 +40,7 @@ export interface ExecuteOptions {
   confirmNextWave?: (next: number, of: number, signal: AbortSignal) => Promise<boolean>;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;
-  /** `rollback` (fleet rollback): the run's activations are recorded as rollbacks, once healthy. */
+  /** `rollback` (fleet rollback, set from its SystemSource): the run's activations are recorded as rollbacks, once healthy. */
   recordKind?: RecordKind;
 }
 
@@ -97,7 +96,7 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     activating: new Set(),
     targets: new Map(),
     lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), (node, argv) => privileged(node, argv, options.sudoPassword)) }),
+    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), options.sudoPassword) }),
     startedAt: Date.now(),
     staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
     recorded: new Set(),

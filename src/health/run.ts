@@ -2,7 +2,7 @@
 // runs out of attempts fails the node. One `health` event per attempt.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck, ResolvedNode } from '../config/types.js';
-import { privileged } from '../deploy/activate.js';
+import { privileged } from '../agent/run.js';
 import type { EmitEvent } from '../events.js';
 import type { Host } from '../transport/host.js';
 import { tailLines } from '../transport/run.js';

@@ -1,4 +1,5 @@
 // Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
+import { runOnNode } from '../agent/run.js';
 import pLimit from 'p-limit';
 import { parseProbe, probeArgv } from '../agent/agent.js';
 import { lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
@@ -14,16 +15,16 @@ import { parseRecordLines } from '../records/record.js';
 export interface ProbeLock {
   op: Extract<LockOp, 'read' | 'take' | 'break'>;
   identity: LockIdentity;
-  /** Taking a lock writes to /run: the node's privilege escalation (and sudo password, on stdin). */
-  escalate(node: ResolvedNode, argv: string[]): { argv: string[]; input?: string };
+  /** Taking a lock writes to /run, so the probe escalates; a sudo password goes on stdin. */
+  sudoPassword?: string;
 }
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due. */
 export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<TargetState> {
   const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '');
-  const command = lock && lock.op !== 'read' ? lock.escalate(node, argv) : { argv };
-  const r = await host.run(command.argv, { signal, timeoutMs: node.connectTimeoutMs + 30_000, ...(command.input !== undefined ? { input: command.input } : {}) });
+  const escalate = !!lock && lock.op !== 'read';
+  const r = await runOnNode(host, node, argv, { escalate, ...(lock?.sudoPassword !== undefined ? { sudoPassword: lock.sudoPassword } : {}), ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
   const probed = parseProbe(r.stdout);
   const state: TargetState = records ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}) } : probed;

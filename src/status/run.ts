@@ -43,7 +43,7 @@ export async function statusFleet(fleet: ResolvedFleet, nodes: readonly Resolved
   // The SSH handshakes overlap the evaluation (evaluateFleet starts them).
   const evaluated = await evaluateFleet(fleet, nodes, prepare);
   const desired = Object.fromEntries(evaluated.nodes.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
-  const lock: ProbeLock = { op: 'read', identity: { run: options.runId, by: deployerIdentity(), pid: process.pid }, escalate: (_node, argv) => ({ argv }) };
+  const lock: ProbeLock = { op: 'read', identity: { run: options.runId, by: deployerIdentity(), pid: process.pid } };
   const probed = await probeTargets(options.pool, evaluated.nodes, desired, options.signal, lock, true);
   const errors = new Map(probed.errors.map((e) => [e.node, e]));
 

@@ -84,13 +84,13 @@ test('a rollback whose start was cut before the agent began is sent once more, t
 });
 
 /** A host whose confirmation over a new connection answers `fresh`; `confirm.status` is `verdict`. */
-function magicHost(fresh: CommandResult[], verdict: string, after: string[]): { host: Host; freshCalls: string[][] } {
+function magicHost(fresh: CommandResult[], verdict: string, after: string[], reverted = ['status=done', 'now.currentSystem=/nix/store/old', 'now.profileLink=system-3-link']): { host: Host; freshCalls: string[][] } {
   const freshCalls: string[][] = [];
   const host = fakeHost({
     wait: (action, token) => {
       if (action === 'activate') return report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new', 'now.profileTarget=/nix/store/old']);
       if (action === 'confirm') return report(token, [`status=${verdict}`, ...before, ...after]);
-      return report(token, ['status=done', ...before, 'now.currentSystem=/nix/store/old', 'now.profileLink=system-3-link']);
+      return report(token, [...before, ...reverted]);
     },
   });
   host.runFresh = async (argv) => {
@@ -147,4 +147,12 @@ test('magic rollback: the run dir is gone after the window (a reboot): judged by
   host.run = async (argv, options) => (argv[4] === 'probe' ? ok('profileLink=system-3-link\nprofileTarget=/nix/store/old\ncurrentSystem=/nix/store/old') : inner(argv, options));
   const r = await armed(host, 1000);
   assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the node restarted within its 1s window, before the confirmation; it came back on system-3-link (/nix/store/old)']);
+});
+
+test('magic rollback: a watchdog whose own rollback failed, or left another system, is rollback-failed with the commands to run', async () => {
+  const failed = await armed(magicHost([], 'expired', [], ['status=failed re-activating /nix/store/old failed', 'now.currentSystem=/nix/store/new']).host, 1000);
+  assert.equal(failed.outcome, 'rollback-failed');
+  assert.match(failed.error!, /; the node's watchdog could not roll it back: re-activating \/nix\/store\/old failed\. On web-1 run: nix-env -p \/nix\/var\/nix\/profiles\/system --switch-generation 3 && \/nix\/store\/old\/bin\/switch-to-configuration switch$/);
+  const elsewhere = await armed(magicHost([], 'expired', [], ['status=done', 'now.currentSystem=/nix/store/new', 'now.profileLink=system-3-link']).host, 1000);
+  assert.match(elsewhere.error!, /could not roll it back: after rollback the node runs system-3-link \(\/nix\/store\/new\), expected system-3-link \(\/nix\/store\/old\)\./);
 });

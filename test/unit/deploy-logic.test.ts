@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { decideExitCode } from '../../src/deploy/outcome.js';
 import { spawnSync } from 'node:child_process';
 import { activateArgv, AGENT_SCRIPT, newToken, parseProbe, parseWait } from '../../src/agent/agent.js';
-import { describeFailure, manualRecovery, restored, withPrivilege } from '../../src/deploy/activate.js';
+import { describeFailure, manualRecovery, restored } from '../../src/deploy/activate.js';
+import { withPrivilege } from '../../src/agent/run.js';
 import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
 
 test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', () => {

@@ -29,7 +29,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     return await withHosts(io, signal, async (pool, runLocal) => {
       emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
       // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
-      const lock = { op: 'read' as const, identity: { run: runId, by: deployerIdentity(), pid: process.pid }, escalate: (_node: unknown, argv: string[]) => ({ argv }) };
+      const lock = { op: 'read' as const, identity: { run: runId, by: deployerIdentity(), pid: process.pid } };
       // A plan never pauses or asks: `canAsk` only keeps `pause: confirm` from being refused here.
       const rollout = resolveRolloutOptions(fleet.rollout, { waves: options.waves, maxFailures: options.maxFailures }, true);
       const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock, rollout };
