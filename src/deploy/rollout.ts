@@ -2,7 +2,7 @@
 // failures against its budget decide whether the next one starts, or what is rolled back (onFailure).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FAILED_OUTCOMES, type Outcome, type WaveVerdict } from '../events.js';
-import type { NodePlan, Plan } from '../plan/types.js';
+import type { NodePlan } from '../plan/types.js';
 import type { Wave } from '../rollout/waves.js';
 import { countOf } from '../ui/labels.js';
 import { completedOutcome, rollbackStarted, type NodeContext, type StageResult } from './stages.js';
@@ -18,26 +18,23 @@ export interface WaveHooks {
   prepared(name: string): Promise<StageResult> | undefined;
 }
 
-export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[], hooks: WaveHooks): Promise<void> {
-  const planned = new Map(plan.nodes.map((np) => [np.name, np]));
+export async function rollWaves(run: RunState, waves: readonly Wave[], hooks: WaveHooks): Promise<void> {
   const activatedIn: string[][] = []; // per wave: the nodes this run activated (their rollback-all candidates)
   await hooks.everyBuild();
 
   for (const [index, wave] of waves.entries()) {
     const number = index + 1;
     const later = waves.slice(index + 1).flatMap((w) => w.nodes);
+    const goOn = index === 0 || (await pause(run, number, waves.length));
     if (run.options.signal.aborted) return notStarted(run, hooks, wave.nodes.concat(later), 'skipped', stopReason(run));
-    if (index > 0 && !(await pause(run, number, waves.length))) {
-      if (run.options.signal.aborted) return notStarted(run, hooks, wave.nodes.concat(later), 'skipped', stopReason(run));
-      return notStarted(run, hooks, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
-    }
+    if (!goOn) return notStarted(run, hooks, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
     run.emit({ type: 'wave-start', wave: number, nodes: wave.nodes });
 
     // Healthy nodes get their final word with the wave's verdict: a failed wave may still roll them back.
     const pending = new Map<string, Outcome>();
     const outcomes = await Promise.all(wave.nodes.map(async (name): Promise<Outcome> => {
       const known = run.results.get(name);
-      const np = planned.get(name);
+      const np = hooks.contextOf(name)?.plan;
       if (known || !np) return known?.outcome ?? 'failed'; // failed to evaluate or answer, or locked: counts here
       const r = await hooks.deploy(np);
       if (r.kind === 'done') {
@@ -66,19 +63,15 @@ export async function rollWaves(run: RunState, plan: Plan, waves: readonly Wave[
       for (const [name, outcome] of pending) finishNode(run, name, outcome);
       return;
     }
-    await Promise.all(activated.map(async (name) => {
-      const r = await rollbackStarted(hooks.contextOf(name)!, `rolled back with ${why}`);
-      finishNode(run, name, r.outcome, r.error, r.log);
+    const rollBack = (names: readonly string[], reason: string, settle: typeof finishNode) => Promise.all(names.map(async (name) => {
+      const r = await rollbackStarted(hooks.contextOf(name)!, reason);
+      settle(run, name, r.outcome, r.error, r.log);
     }));
+    await rollBack(activated, `rolled back with ${why}`, finishNode);
     for (const [name, outcome] of pending) finishNode(run, name, outcome); // unchanged nodes
     if (onFailure !== 'rollback-all') return;
     // Earlier waves, latest first: the fleet goes back to where it was before the run.
-    for (const earlier of [...activatedIn].reverse()) {
-      await Promise.all(earlier.map(async (name) => {
-        const r = await rollbackStarted(hooks.contextOf(name)!, `rolled back with the rest of the rollout: ${why}`);
-        reviseNode(run, name, r.outcome, r.error, r.log);
-      }));
-    }
+    for (const earlier of [...activatedIn].reverse()) await rollBack(earlier, `rolled back with the rest of the rollout: ${why}`, reviseNode);
     return;
   }
 }

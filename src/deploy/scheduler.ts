@@ -44,7 +44,7 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
   if (run.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.
     const prepared = new Map(plan.nodes.map((np) => [np.name, runPart(np, true)]));
-    await rollWaves(run, plan, plan.waves, {
+    await rollWaves(run, plan.waves, {
       contextOf: (name) => contexts.get(name),
       async deploy(np) {
         const r = await prepared.get(np.name)!;

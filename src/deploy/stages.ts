@@ -5,7 +5,7 @@ import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
 import { buildSshOptions, formatDestination } from '../transport/ssh.js';
-import { activateNode, rollbackActivated, type ActivationResult } from './activate.js';
+import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from './builds.js';
 import { copyToTarget } from './copy.js';
@@ -96,18 +96,15 @@ export const activateStage: Stage = {
     run.activating.add(node.name);
     try {
       const r = await activateNode({
-        host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, outPath: ctx.plan.outPath,
-        systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
-        ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+        ...agentInput(ctx), outPath: ctx.plan.outPath,
         ...(magicRollback(run, node) ? { confirmTimeoutMs: run.options.confirmTimeoutMs ?? node.confirmTimeoutMs } : {}),
         ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
-        ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
       });
       if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
-      // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
-      // rollback then fails; a failed check's rollback gets its own record.
       ctx.activation = r;
-      // A fleet rollback is recorded once its node is healthy (recordStage): it never stands half-done.
+      // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
+      // rollback then fails; a failed check's rollback gets its own record. A fleet rollback is recorded once
+      // its node is healthy (recordStage): it never stands half-done.
       if (run.options.recordKind !== 'rollback') await record(ctx, 'deploy', r);
       return next;
     } catch (error) {
@@ -118,6 +115,16 @@ export const activateStage: Stage = {
     }
   },
 };
+
+/** What every call to the node's agent needs: its host, how it detaches, escalation, --verbose output. */
+function agentInput(ctx: NodeContext): AgentInput {
+  const { run, node } = ctx;
+  return {
+    host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+    ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+    ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
+  };
+}
 
 /** On unless the node (`magicRollback: false`) or the run (`--no-magic-rollback`) turns it off. */
 function magicRollback(run: RunState, node: ResolvedNode): boolean {
@@ -135,10 +142,8 @@ export const healthStage: Stage = {
     const { run, node } = ctx;
     const checks = node.healthChecks;
     ctx.phase('health', `${checks.length === 1 ? 'check' : `${checks.length} checks`}: ${checks.map((c) => c.name).join(', ')}`);
-    const health = await runHealthChecks({
-      host: run.options.pool.forNode(node), node, checks, address: node.host, emit: run.emit,
-      ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
-    });
+    const { host, sudoPassword } = agentInput(ctx);
+    const health = await runHealthChecks({ host, node, checks, address: node.host, emit: run.emit, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
     if (health.ok) return next;
     const failed = health.failed!;
     const r = await rollbackStarted(ctx, `health check \`${failed.check}\` failed: ${failed.detail}`);
@@ -149,11 +154,7 @@ export const healthStage: Stage = {
 /** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
 export async function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
   const { run, node } = ctx;
-  const r = await rollbackActivated({
-    host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
-    ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
-    ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
-  }, why);
+  const r = await rollbackActivated(agentInput(ctx), why);
   if (r.outcome === 'rolled-back' && run.recorded.has(node.name)) await record(ctx, 'rollback', r);
   return r;
 }
