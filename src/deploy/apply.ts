@@ -7,7 +7,6 @@ import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../plan/probe.js';
 import type { Plan } from '../plan/types.js';
-import { privileged } from './activate.js';
 import { startBuilds } from './builds.js';
 import { decideExitCode } from './outcome.js';
 import { schedule } from './scheduler.js';
@@ -17,7 +16,7 @@ import { fleetVersion } from '../version.js';
 import { deployerIdentity } from '../agent/lock.js';
 import { goalTraits } from '../goal.js';
 import { gitRevision } from '../records/git.js';
-import type { RecordContext } from '../records/record.js';
+import type { RecordContext, RecordKind } from '../records/record.js';
 import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
 
 export interface ApplyResult {
@@ -35,9 +34,11 @@ export interface SystemSource {
   resolve(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated>;
   /** Builds may start before the plan (evaluated systems); a rollback's systems are already on the targets. */
   buildsEarly: boolean;
+  /** How the targets' records name what this run leaves on them. */
+  recordKind: RecordKind;
 }
 
-const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true };
+const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true, recordKind: 'deploy' };
 
 export interface ApplyOptions extends ExecuteOptions {
   runId: string;
@@ -52,12 +53,12 @@ export interface ApplyOptions extends ExecuteOptions {
 export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
   // Asked of git once per run, while Nix evaluates; only goals that change a node write records.
   const records = goalTraits(options.goal).activates ? recordContext(fleet, options) : undefined;
-  const run = createRunState(options.runId, fleet, nodes, { ...options, ...(records ? { records } : {}) });
+  const source = options.source ?? EVALUATE;
+  const run = createRunState(options.runId, fleet, nodes, { ...options, recordKind: source.recordKind, ...(records ? { records } : {}) });
   options.onRun?.(run);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
-  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, escalate: (node, argv) => privileged(node, argv, options.sudoPassword) };
+  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, ...(options.sudoPassword !== undefined ? { sudoPassword: options.sudoPassword } : {}) };
   const prepare = { ...options, signal: run.stop.signal, lock };
-  const source = options.source ?? EVALUATE;
   run.emit({ type: 'run-start', command: source.command, goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 
   let plan: Plan;
@@ -66,8 +67,8 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     const evaluated = await source.resolve(fleet, nodes, prepare);
     const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
     // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
-    const everything = createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} });
-    const builds = startBuilds(run, source.buildsEarly ? everything.builds : [], outOf);
+    const everything = source.buildsEarly ? createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} }).builds : [];
+    const builds = startBuilds(run, everything, outOf);
     const prepared = await probeAndPlan(fleet, evaluated, prepare);
     plan = prepared.plan;
     for (const [name, state] of Object.entries(prepared.states)) {

@@ -1,6 +1,5 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
 import type { ApplyResult, SystemSource } from '../../deploy/apply.js';
-import type { RecordKind } from '../../records/record.js';
 import { UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import type { RolloutFlags } from '../../rollout/options.js';
@@ -31,13 +30,8 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
 export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
 
-/** What `fleet rollback` changes in apply's run: where the systems come from, how the records name it. */
-export interface RunVariant {
-  source: SystemSource;
-  recordKind: RecordKind;
-}
-
-export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session, variant?: RunVariant): Promise<number> {
+/** source: where the systems come from (default: evaluation; `fleet rollback`: the targets' records). */
+export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session, source?: SystemSource): Promise<number> {
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
@@ -56,7 +50,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
-      ...(variant ? { source: variant.source, recordKind: variant.recordKind } : {}),
+      ...(source ? { source } : {}),
       goal,
       force: !!options.force,
       parallel: options.parallel,
