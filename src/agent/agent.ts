@@ -100,8 +100,12 @@ activate) # dir profile out goal set-profile check seconds systemd unit confirm-
 run-activate) # dir set-profile
   d=$1; setp=$2; p=$(cat "$d/profile"); out=$(cat "$d/out"); goal=$(cat "$d/goal"); secs=$(cat "$d/seconds"); csecs=$(cat "$d/confirm-seconds")
   exec >>"$d/activate.log" 2>&1 </dev/null
-  # A new generation of out, or (fleet rollback, set-profile gen-N) exactly the existing generation N.
-  setprofile() { case $setp in gen-*) nix-env -p "$p" --switch-generation "\${setp#gen-}" ;; *) nix-env -p "$p" --set "$out" ;; esac; }
+  # A new generation of out, or (fleet rollback, set-profile gen-N) exactly the existing generation N;
+  # a failure ends the run with "profile-failed N" in $1.status.
+  setprofile() {
+    case $setp in gen-*) nix-env -p "$p" --switch-generation "\${setp#gen-}" ;; *) nix-env -p "$p" --set "$out" ;; esac || { put "$d/$1.status" "profile-failed $?"; exit 0; }
+    put "$d/profile-set" "$(readlink "$p")"
+  }
   if [ "$csecs" != 0 ]; then
     # Magic rollback: live first (test); the boot default moves only once confirmed, so a reboot in the
     # window comes back on the old system.
@@ -125,10 +129,7 @@ run-activate) # dir set-profile
     done
     if [ "$ok" = 1 ]; then
       if [ "$goal" = switch ]; then
-        if [ "$setp" != 0 ]; then
-          setprofile || { put "$d/confirm.status" "profile-failed $?"; exit 0; }
-          put "$d/profile-set" "$(readlink "$p")"
-        fi
+        [ "$setp" = 0 ] || setprofile confirm
         timeout -k 5 "$secs" "$out/bin/switch-to-configuration" boot || { put "$d/confirm.status" "boot-failed $?"; exit 0; }
       fi
       put "$d/confirm.status" done; exit 0
@@ -138,10 +139,7 @@ run-activate) # dir set-profile
     sh "$d/agent.sh" run-rollback "$d"
     put "$d/confirm.status" expired; exit 0
   fi
-  if [ "$setp" != 0 ]; then
-    setprofile || { put "$d/activate.status" "profile-failed $?"; exit 0; }
-    put "$d/profile-set" "$(readlink "$p")"
-  fi
+  [ "$setp" = 0 ] || setprofile activate
   put "$d/switch-started" 1
   timeout -k 5 "$secs" "$out/bin/switch-to-configuration" "$goal"; rc=$?
   if [ "$rc" = 0 ]; then put "$d/activate.status" done; else put "$d/activate.status" "switch-failed $rc"; fi
