@@ -134,3 +134,17 @@ test('an unexpected error is reported as fleet\'s own bug, with exit 3 (state ma
   assert.equal(code, 3);
   assert.match(err.text(), /^fleet: internal error: Error: boom/);
 });
+
+test('--confirm-timeout takes a duration; rollback --to takes a generation and not with --to-run (exit 2)', async () => {
+  const duration = await cli(['apply', '--confirm-timeout', '30']);
+  assert.equal(duration.code, 2);
+  assert.match(duration.stderr, /option '--confirm-timeout <duration>' argument '30' is invalid\. not a duration: `30` \(write e\.g\. `1500ms`, `10s`, `5m` or `1h`\)/);
+  const tooLong = await cli(['apply', '--confirm-timeout', '25h']);
+  assert.match(tooLong.stderr, /duration `25h` is not from `1s` to `24h`/);
+  const generation = await cli(['rollback', '--to', 'last']);
+  assert.equal(generation.code, 2);
+  assert.match(generation.stderr, /must be a whole number of at least 1/);
+  const both = await cli(['rollback', '--to', '3', '--to-run', 'r1']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /option '--to <generation>' cannot be used with option '--to-run <run-id>'/);
+});
