@@ -1,18 +1,9 @@
 // One node's comparison: its current system's closure, read on the target, against the new system's,
 // read where it was built (or on the target, when it already holds it). Shared by `fleet diff` and `fleet plan`.
-import type { Goal } from '../goal.js';
-import type { TargetState } from '../plan/types.js';
 import type { Host } from '../transport/host.js';
 import { diffClosures, type Closure } from './closure.js';
 import type { NodeDiff } from './group.js';
 import { readClosure, type ClosureAnswer } from './read.js';
-
-/** What the node runs now as the goal sees it: `boot` compares with the profile (the next boot), every
- *  other goal with /run/current-system; each falls back to the other. Undefined: nothing installed. */
-export function currentSystemOf(goal: Goal, state: TargetState | undefined): string | undefined {
-  if (!state) return undefined;
-  return goal === 'boot' ? (state.profileTarget ?? state.currentSystem) : (state.currentSystem ?? state.profileTarget);
-}
 
 /** One read per (host, path) for the whole run: identical systems built once are read once. */
 export class ClosureReader {

@@ -5,7 +5,8 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { hostForLocation } from '../deploy/builds.js';
 import { goalTraits } from '../goal.js';
 import type { Prepared } from '../plan/prepare.js';
-import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf } from './compare.js';
+import { systemOf } from '../records/record.js';
+import { ClosureReader, compareNode, currentSystemAbsent } from './compare.js';
 import { formatNodeSummary } from './format.js';
 import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 import { diffRunState, type DiffOptions } from './run.js';
@@ -28,7 +29,8 @@ export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly Res
   const diffs: NodeDiff[] = [];
   const jobs = new Map(prepared.plan.builds.map((j) => [j.id, j]));
   await Promise.all(prepared.plan.nodes.map((np) => limit(async () => {
-    const from = currentSystemOf(options.goal, prepared.states[np.name]);
+    // What the node runs now as the goal sees it: `boot` compares with the profile (the next boot).
+    const from = systemOf(options.goal, prepared.states[np.name]);
     if (from === np.outPath) return; // up to date: nothing to compare
     const target = options.pool.forNode(run.nodes.get(np.name)!);
     const job = np.buildJob !== undefined ? jobs.get(np.buildJob) : undefined;

@@ -10,10 +10,11 @@ import type { EmitEvent } from '../events.js';
 import type { Goal } from '../goal.js';
 import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
 import type { NodePlan } from '../plan/types.js';
+import { systemOf } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
-import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf, newSystemAbsent } from './compare.js';
+import { ClosureReader, compareNode, currentSystemAbsent, newSystemAbsent } from './compare.js';
 import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 
 export interface DiffOptions {
@@ -73,7 +74,8 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
       newHost = builds.hostOf(np.buildJob);
     }
     options.emit({ type: 'node-phase', node: np.name, phase: 'query', detail: 'reading closures' });
-    const from = currentSystemOf(options.goal, prepared.states[np.name]);
+    // What the node runs now as the goal sees it: `boot` compares with the profile (the next boot).
+    const from = systemOf(options.goal, prepared.states[np.name]);
     try {
       const c = await limit(() => compareNode(reader, { node: np.name, ...(from ? { from } : {}), to: np.outPath, target, newHost }));
       if (c.kind === 'diff') diffs.push(c.diff);

@@ -57,8 +57,10 @@ const pick = (s: SystemState): SystemState => ({
   ...(s.currentSystem !== undefined ? { currentSystem: s.currentSystem } : {}),
 });
 
-/** The system a goal leaves in charge: the profile's for boot, the running one otherwise. */
-export function systemOf(goal: Goal, state: SystemState): string | undefined {
+/** The system a goal leaves in charge (or, before a deploy, has in charge): the profile's for boot, the running
+ *  one otherwise, each falling back to the other. Undefined: nothing installed, or no state read. */
+export function systemOf(goal: Goal, state: SystemState | undefined): string | undefined {
+  if (!state) return undefined;
   return goal === 'boot' ? (state.profileTarget ?? state.currentSystem) : (state.currentSystem ?? state.profileTarget);
 }
 

@@ -162,14 +162,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time }));
       return d.done();
     case 'build-done':
-      d.build(e.build, (b) => ({
-        ...b,
-        state: 'done',
-        ok: e.ok,
-        ...(e.error !== undefined ? { error: e.error } : {}),
-        ...(e.log ? replacedLog(e.log) : {}),
-        endedAt: e.time,
-      }));
+      d.build(e.build, (b) => ({ ...b, state: 'done', ok: e.ok, ...ended(e) }));
       return d.done();
     case 'node-phase':
       d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
@@ -179,13 +172,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
       return d.done();
     case 'node-done':
-      d.node(e.node, ({ error: _error, ...n }) => ({
-        ...n,
-        outcome: e.outcome,
-        ...(e.error !== undefined ? { error: e.error } : {}),
-        ...(e.log ? replacedLog(e.log) : {}),
-        endedAt: e.time,
-      }));
+      d.node(e.node, ({ error: _error, ...n }) => ({ ...n, outcome: e.outcome, ...ended(e) }));
       return d.done();
     case 'wave-start':
       for (const name of e.nodes) d.node(name, (n) => ({ ...n, wave: e.wave }));
@@ -208,6 +195,11 @@ function apply(view: RunView, e: FleetEvent): RunView {
       }
       return d.done({ summary: e, endedAt: e.time, command: view.command ?? e.command, goal: view.goal ?? e.goal });
   }
+}
+
+/** What a build-done or node-done says of how it ended: its error, its log (replacing any streamed), when. */
+function ended(e: { error?: string; log?: readonly string[]; time: string }): { error?: string; log?: readonly string[]; logTotal?: number; endedAt: string } {
+  return { ...(e.error !== undefined ? { error: e.error } : {}), ...(e.log ? replacedLog(e.log) : {}), endedAt: e.time };
 }
 
 function replacedLog(lines: readonly string[]): { log: readonly string[]; logTotal: number } {

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, startLab, stateDirOf, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { deployerIdentity } from '../../src/agent/lock.js';
+import { deployerIdentity, lockArgv, lockPath } from '../../src/agent/lock.js';
 import type { EventOf } from '../../src/events.js';
 import { parseRecord, type DeployRecord } from '../../src/records/record.js';
 import { runFleet, summaryOf } from './run-fleet.js';
@@ -202,6 +202,43 @@ describe('deploy records and fleet status on a 4-node lab', { skip: requireLabCa
       assert.match(text.stdout, /^s1: unreachable: s1: connect: .+$/m);
     } finally {
       process.kill(s1.sshdPid, 'SIGCONT');
+    }
+  });
+
+  test('another run holding a node\'s lock: locked, naming its holder, the lock left as it was; an unreadable record still locks, an expired one does not', async () => {
+    const profile = '/nix/var/nix/profiles/system';
+    const lock = lockPath(profile);
+    const holder = { run: `other-${tag}`, by: 'bob@elsewhere', pid: 4242 };
+    // The real agent takes s1's lock, as another run's probe does.
+    const taken = await lab.exec('s1', lockArgv('take', profile, holder, 600));
+    assert.match(taken.stdout, /^lock=taken$/m, taken.stderr);
+    const link = (await lab.exec('s1', ['readlink', lock])).stdout;
+    const writeLock = async (record: string) => assert.equal((await lab.exec('s1', ['sh', '-c', `ln -sfn "${record}" ${lock}`])).exitCode, 0);
+    try {
+      const { run, states } = await status();
+      assert.equal(run.code, 0, 'locked is a state, not a failure');
+      assert.deepEqual(stateOf(states), { s1: 'locked', s2: 'in-sync', s3: 'outdated', s4: 'pending-reboot' });
+      assert.match(states.s1!.reason, new RegExp(`^another run is deploying it: run ${holder.run} \\(${holder.by}, pid ${holder.pid}\\) since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`));
+      assert.deepEqual([states.s1!.lock?.state, states.s1!.lock?.holder?.run], ['held', holder.run]);
+      assert.equal((await lab.exec('s1', ['readlink', lock])).stdout, link, 'status neither took nor renewed it');
+      assert.equal((await runFleet(['-f', fleetFile, 'status', '--exit-code', '--on', 's1'])).code, 1);
+      const text = await runFleet(['-f', fleetFile, 'status', '--on', 's1']);
+      assert.equal(text.code, 0);
+      assert.match(text.stdout, /^s1 +locked +/m);
+      assert.match(text.stdout, new RegExp(`^s1: locked: another run is deploying it: run ${holder.run} \\(`, 'm'));
+
+      // A record this fleet cannot read (a newer fleet's) that has not expired: a run may still hold it.
+      await writeLock('run=newer by=bob@elsewhere expires=$(($(date +%s) + 600))');
+      const unreadable = await status('--on', 's1');
+      assert.equal(unreadable.states.s1!.state, 'locked');
+      assert.equal(unreadable.states.s1!.reason, 'another run is deploying it: its lock record is unreadable');
+      // An expired lock: its run is gone (apply would take it over), so status says what runs.
+      await writeLock(`run=${holder.run} by=${holder.by} pid=${holder.pid} since=1 expires=2`);
+      const expired = await status('--on', 's1');
+      assert.equal(expired.states.s1!.state, 'in-sync');
+      assert.deepEqual(expired.states.s1!.lock, { state: 'held', holder: { ...holder, since: 1, expires: 2 }, expired: true });
+    } finally {
+      await lab.exec('s1', ['rm', '-f', lock]);
     }
   });
 });

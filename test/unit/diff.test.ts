@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diffClosures, SIZE_THRESHOLD, type Closure } from '../../src/diff/closure.js';
-import { ClosureReader, compareNode, currentSystemAbsent, currentSystemOf, newSystemAbsent } from '../../src/diff/compare.js';
+import { ClosureReader, compareNode, currentSystemAbsent, newSystemAbsent } from '../../src/diff/compare.js';
 import { cannotCompare, notBuiltYet } from '../../src/diff/plan-summary.js';
 import { formatPlan } from '../../src/plan/format.js';
+import { systemOf } from '../../src/records/record.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
 import { runCli } from '../../src/cli/main.js';
@@ -175,15 +176,15 @@ test('format: a group and the whole report, every kind of line', () => {
   assert.equal(formatGroup(etc[0]!), 'db-2: no package changes, +1 B');
 });
 
-test('currentSystemOf: boot compares with the profile, the other goals with /run/current-system, each falling back', () => {
+test('systemOf (the system diff compares with): boot compares with the profile, the other goals with /run/current-system, each falling back', () => {
   const state = { hasOut: false, systemd: false, profileTarget: '/nix/store/p', currentSystem: '/nix/store/c' };
-  assert.equal(currentSystemOf('switch', state), '/nix/store/c');
-  assert.equal(currentSystemOf('test', state), '/nix/store/c');
-  assert.equal(currentSystemOf('boot', state), '/nix/store/p');
-  assert.equal(currentSystemOf('switch', { hasOut: false, systemd: false, profileTarget: '/nix/store/p' }), '/nix/store/p');
-  assert.equal(currentSystemOf('boot', { hasOut: false, systemd: false, currentSystem: '/nix/store/c' }), '/nix/store/c');
-  assert.equal(currentSystemOf('switch', { hasOut: false, systemd: false }), undefined);
-  assert.equal(currentSystemOf('switch', undefined), undefined);
+  assert.equal(systemOf('switch', state), '/nix/store/c');
+  assert.equal(systemOf('test', state), '/nix/store/c');
+  assert.equal(systemOf('boot', state), '/nix/store/p');
+  assert.equal(systemOf('switch', { profileTarget: '/nix/store/p' }), '/nix/store/p');
+  assert.equal(systemOf('boot', { currentSystem: '/nix/store/c' }), '/nix/store/c');
+  assert.equal(systemOf('switch', {}), undefined);
+  assert.equal(systemOf('switch', undefined), undefined);
 });
 
 test('read: the closure script takes its data as arguments; its answer is parsed after the token only', () => {

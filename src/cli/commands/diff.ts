@@ -19,24 +19,15 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
   if (goal === 'build') throw new UsageError(BUILD_GOAL_REFUSED);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ diffFleet }, { formatDiffReport }, { createEventStream, newRunId }, { createJsonRenderer }] = await Promise.all([
-    import('../../diff/run.js'), import('../../diff/format.js'), import('../../events.js'), import('../../ui/json.js'),
+  const [{ diffFleet }, { formatDiffReport }, { withEventOutput }] = await Promise.all([
+    import('../../diff/run.js'), import('../../diff/format.js'), import('../../ui/json.js'),
   ]);
-  const runId = newRunId();
-  const json = options.json ? createJsonRenderer(io.stdout) : undefined;
-  try {
-    return await withHosts(io, signal, async (pool, runLocal) => {
-      const result = await diffFleet(fleet, nodes, {
-        runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal,
-        emit: createEventStream(runId, (e) => json?.onEvent(e)),
-      });
-      if (!json) {
-        if (result.groups.length > 0) printLine(io.stdout, formatDiffReport(result.groups));
-        for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
-      }
-      return result.exitCode;
-    });
-  } finally {
-    await json?.finish();
-  }
+  return withEventOutput(io.stdout, !!options.json, ({ runId, emit, json }) => withHosts(io, signal, async (pool, runLocal) => {
+    const result = await diffFleet(fleet, nodes, { runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal, emit });
+    if (!json) {
+      if (result.groups.length > 0) printLine(io.stdout, formatDiffReport(result.groups));
+      for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
+    }
+    return result.exitCode;
+  }));
 }

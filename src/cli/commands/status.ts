@@ -13,24 +13,15 @@ export interface StatusCliOptions extends FileOptions {
 export async function runStatus(options: StatusCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ statusFleet }, { formatStatus }, { createEventStream, newRunId }, { createJsonRenderer }] = await Promise.all([
-    import('../../status/run.js'), import('../../status/format.js'), import('../../events.js'), import('../../ui/json.js'),
+  const [{ statusFleet }, { formatStatus }, { withEventOutput }] = await Promise.all([
+    import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'),
   ]);
-  const runId = newRunId();
-  const json = options.json ? createJsonRenderer(io.stdout) : undefined;
-  try {
-    return await withHosts(io, signal, async (pool, runLocal) => {
-      const result = await statusFleet(fleet, nodes, {
-        runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal,
-        emit: createEventStream(runId, (e) => json?.onEvent(e)),
-      });
-      if (!json) {
-        printLine(io.stdout, formatStatus(result.statuses));
-        for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
-      }
-      return result.exitCode;
-    });
-  } finally {
-    await json?.finish();
-  }
+  return withEventOutput(io.stdout, !!options.json, ({ runId, emit, json }) => withHosts(io, signal, async (pool, runLocal) => {
+    const result = await statusFleet(fleet, nodes, { runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal, emit });
+    if (!json) {
+      printLine(io.stdout, formatStatus(result.statuses));
+      for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
+    }
+    return result.exitCode;
+  }));
 }
