@@ -5,6 +5,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildersOption, buildersSshConfig } from '../nix/machines.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
+import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import type { HostPool } from '../transport/pool.js';
 import type { Host } from '../transport/host.js';
 import { buildOnHost, type BuildResult } from './build.js';
 import type { RunState } from './state.js';
@@ -19,12 +21,12 @@ export interface Builds {
   hostOf(jobId: string): Host;
 }
 
-export function hostForLocation(run: RunState, location: BuildLocation, job: BuildJob): Host {
-  const { pool } = run.options;
+/** The machine a build job runs on (no run state needed: `fleet plan` asks it too). */
+export function hostForLocation(pool: HostPool, fleet: Pick<ResolvedFleet, 'builders'>, nodes: ReadonlyMap<string, ResolvedNode>, location: BuildLocation, job: BuildJob): Host {
   if (location.kind === 'local' || location.kind === 'builders') return pool.local;
-  if (location.kind === 'node') return pool.forNode(run.nodes.get(location.node)!);
-  if (location.kind === 'builder') return pool.forBuilder(run.fleet.builders[location.builder]!);
-  return pool.forSpec(location, run.nodes.get(job.nodes[0]!)!);
+  if (location.kind === 'node') return pool.forNode(nodes.get(location.node)!);
+  if (location.kind === 'builder') return pool.forBuilder(fleet.builders[location.builder]!);
+  return pool.forSpec(location, nodes.get(job.nodes[0]!)!);
 }
 
 /** `--builders` from the fleet's builders, and an ssh_config (per-builder port, options, config) for Nix's ssh. */
@@ -43,7 +45,7 @@ export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: Rea
   const launch = (job: BuildJob): void => {
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
-    const host = hostForLocation(run, job.location, job);
+    const host = hostForLocation(run.options.pool, run.fleet, run.nodes, job.location, job);
     const viaBuilders = job.location.kind === 'builders' ? (viaBuildersOnce ??= remoteBuilders(run)) : undefined;
     // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
     const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
@@ -98,7 +100,7 @@ export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: Rea
     hostOf: (jobId) => {
       const entry = started.get(jobId);
       if (!entry) throw new Error(`no build job ${jobId}`);
-      return hostForLocation(run, entry.job.location, entry.job);
+      return hostForLocation(run.options.pool, run.fleet, run.nodes, entry.job.location, entry.job);
     },
   };
 }

@@ -18,6 +18,12 @@ export interface DiffGroup {
   systems: Record<string, { from?: string; to: string; sizeBefore: number; sizeAfter: number; sizeDelta: number }>;
 }
 
+/** Sorts per-node results into fleet-file order: their finishing order is the network's, not the reader's. */
+export function byFleetOrder(nodes: readonly { name: string }[]): (a: { node: string }, b: { node: string }) => number {
+  const order = new Map(nodes.map((n, i) => [n.name, i]));
+  return (a, b) => order.get(a.node)! - order.get(b.node)!;
+}
+
 /** Groups in the order of their first node; linear in the number of nodes (one Map lookup each). */
 export function groupDiffs(diffs: readonly NodeDiff[]): DiffGroup[] {
   const groups = new Map<string, DiffGroup>();

@@ -8,8 +8,8 @@ import type { Prepared } from '../plan/prepare.js';
 import { systemOf } from '../records/record.js';
 import { ClosureReader, compareNode, currentSystemAbsent } from './compare.js';
 import { formatNodeSummary } from './format.js';
-import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
-import { diffRunState, type DiffOptions } from './run.js';
+import { byFleetOrder, groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
+import type { DiffOptions } from './run.js';
 
 export interface PlanDiffs {
   /** Per node that would change: its one-line diff, or why there is none. */
@@ -22,7 +22,7 @@ export const notBuiltYet = (where: string) => `not built yet on ${where} (fleet 
 
 export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], prepared: Prepared, options: Omit<DiffOptions, 'maxJobs'>): Promise<PlanDiffs> {
   if (!goalTraits(options.goal).probes) return { notes: {}, groups: [] }; // `build` asks no target: nothing to compare with
-  const run = diffRunState(fleet, nodes, options);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
   const reader = new ClosureReader({ signal: options.signal });
   const limit = pLimit(64);
   const notes: Record<string, string> = {};
@@ -32,9 +32,9 @@ export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly Res
     // What the node runs now as the goal sees it: `boot` compares with the profile (the next boot).
     const from = systemOf(options.goal, prepared.states[np.name]);
     if (from === np.outPath) return; // up to date: nothing to compare
-    const target = options.pool.forNode(run.nodes.get(np.name)!);
+    const target = options.pool.forNode(byName.get(np.name)!);
     const job = np.buildJob !== undefined ? jobs.get(np.buildJob) : undefined;
-    const newHost = job ? hostForLocation(run, job.location, job) : target;
+    const newHost = job ? hostForLocation(options.pool, fleet, byName, job.location, job) : target;
     try {
       const c = await compareNode(reader, { node: np.name, ...(from ? { from } : {}), to: np.outPath, target, newHost });
       if (c.kind === 'diff') {
@@ -46,6 +46,5 @@ export async function diffPlannedNodes(fleet: ResolvedFleet, nodes: readonly Res
       notes[np.name] = cannotCompare(error instanceof Error ? error.message : String(error));
     }
   })));
-  const order = new Map(nodes.map((n, i) => [n.name, i]));
-  return { notes, groups: groupDiffs(diffs.sort((a, b) => order.get(a.node)! - order.get(b.node)!)) };
+  return { notes, groups: groupDiffs(diffs.sort(byFleetOrder(nodes))) };
 }

@@ -15,7 +15,7 @@ import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
 import { ClosureReader, compareNode, currentSystemAbsent, newSystemAbsent } from './compare.js';
-import { groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
+import { byFleetOrder, groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 
 export interface DiffOptions {
   runId: string;
@@ -90,10 +90,10 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
   })));
   await builds.settled();
 
-  const order = new Map(nodes.map((n, i) => [n.name, i]));
-  const groups = groupDiffs(diffs.sort((a, b) => order.get(a.node)! - order.get(b.node)!));
+  const inOrder = byFleetOrder(nodes);
+  const groups = groupDiffs(diffs.sort(inOrder));
   for (const g of groups) options.emit({ type: 'diff', ...g });
-  failures.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+  failures.sort(inOrder);
   for (const f of failures) {
     const log = f.log.split('\n').filter((l) => l.trim() !== '');
     options.emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message, ...(log.length ? { log } : {}) });

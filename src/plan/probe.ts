@@ -2,7 +2,7 @@
 import { runOnNode } from '../agent/run.js';
 import pLimit from 'p-limit';
 import { parseProbe, probeArgv } from '../agent/agent.js';
-import { lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
+import { deployerIdentity, lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { Host } from '../transport/host.js';
@@ -17,6 +17,11 @@ export interface ProbeLock {
   identity: LockIdentity;
   /** Taking a lock writes to /run, so the probe escalates; a sudo password goes on stdin. */
   sudoPassword?: string;
+}
+
+/** `fleet plan` and `fleet status` only read each target's lock (unprivileged); they never take one. */
+export function readOnlyLock(runId: string): ProbeLock {
+  return { op: 'read', identity: { run: runId, by: deployerIdentity(), pid: process.pid } };
 }
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.

@@ -1,11 +1,10 @@
 // `fleet status`: one evaluation, then one read-only probe per node, all at once (no lock taken: the probe
 // only reads the lock, the records and what runs). Every node gets a state; nothing is changed.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { deployerIdentity } from '../agent/lock.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
 import { evaluateFleet } from '../plan/prepare.js';
-import { probeTargets, type ProbeLock } from '../plan/probe.js';
+import { probeTargets, readOnlyLock } from '../plan/probe.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
@@ -43,7 +42,7 @@ export async function statusFleet(fleet: ResolvedFleet, nodes: readonly Resolved
   // The SSH handshakes overlap the evaluation (evaluateFleet starts them).
   const evaluated = await evaluateFleet(fleet, nodes, prepare);
   const desired = Object.fromEntries(evaluated.nodes.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
-  const lock: ProbeLock = { op: 'read', identity: { run: options.runId, by: deployerIdentity(), pid: process.pid } };
+  const lock = readOnlyLock(options.runId);
   const probed = await probeTargets(options.pool, evaluated.nodes, desired, options.signal, lock, true);
   const errors = new Map(probed.errors.map((e) => [e.node, e]));
 

@@ -16,40 +16,33 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { createEventStream, newRunId }, { fleetVersion }, { createJsonRenderer }, { deployerIdentity }, { diffPlannedNodes }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../events.js'), import('../../version.js'), import('../../ui/json.js'), import('../../agent/lock.js'),
+  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
+    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../plan/probe.js'),
     import('../../diff/plan-summary.js'),
   ]);
   const started = Date.now();
-  const runId = newRunId();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
-  const json = options.json ? createJsonRenderer(io.stdout) : undefined;
-  const emit = createEventStream(runId, (e) => json?.onEvent(e));
-  try {
-    return await withHosts(io, signal, async (pool, runLocal) => {
-      emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
-      // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
-      const lock = { op: 'read' as const, identity: { run: runId, by: deployerIdentity(), pid: process.pid } };
-      // A plan never pauses or asks: `canAsk` only keeps `pause: confirm` from being refused here.
-      const rollout = resolveRolloutOptions(fleet.rollout, { waves: options.waves, maxFailures: options.maxFailures }, true);
-      const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock, rollout };
-      const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
-      emit({ type: 'plan', plan: prepared.plan });
-      // Read-only and builds nothing: a diff only where the new system already is (see diff/plan-summary.ts).
-      const diffs = await diffPlannedNodes(fleet, nodes, prepared, { runId, goal, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal });
-      for (const g of diffs.groups) emit({ type: 'diff', ...g });
-      for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
-      if (!json) {
-        printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
-        for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
-      }
-      const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;
-      // A plan changes nothing: the summary names only the nodes that could not be planned.
-      const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
-      emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
-      return exitCode;
-    });
-  } finally {
-    await json?.finish();
-  }
+  return withEventOutput(io.stdout, !!options.json, ({ runId, emit, json }) => withHosts(io, signal, async (pool, runLocal) => {
+    emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
+    // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
+    const lock = readOnlyLock(runId);
+    // A plan never pauses or asks: `canAsk` only keeps `pause: confirm` from being refused here.
+    const rollout = resolveRolloutOptions(fleet.rollout, { waves: options.waves, maxFailures: options.maxFailures }, true);
+    const prepare = { goal, force: !!options.force, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal, lock, rollout };
+    const prepared = await probeAndPlan(fleet, await evaluateFleet(fleet, nodes, prepare), prepare);
+    emit({ type: 'plan', plan: prepared.plan });
+    // Read-only and builds nothing: a diff only where the new system already is (see diff/plan-summary.ts).
+    const diffs = await diffPlannedNodes(fleet, nodes, prepared, { runId, goal, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal });
+    for (const g of diffs.groups) emit({ type: 'diff', ...g });
+    for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
+    if (!json) {
+      printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
+      for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
+    }
+    const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;
+    // A plan changes nothing: the summary names only the nodes that could not be planned.
+    const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
+    emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
+    return exitCode;
+  }));
 }
