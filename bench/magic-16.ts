@@ -1,14 +1,13 @@
 // magic-16: what magic rollback adds to a healthy 16-node apply on the light lab: `fleet apply` (magic rollback on,
 // the default) against `fleet apply --no-magic-rollback`, side by side, fresh systems for every run (nothing
 // to build: the difference is activation, the confirmation's new SSH connection and the boot step).
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type StandInSpec } from '../lab/index.js';
+import { writeHive, type StandInSpec } from '../lab/index.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, evalOutPaths, hostNames, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repetitions, round, summarize, timeIt } from './lib/stats.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const HOSTS = hostNames(16);
 const CONTENDERS = ['magic', 'no-magic'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const TARGET_MS = 1000;
@@ -24,15 +23,8 @@ const specsFor = (nonce: string): Record<string, StandInSpec> => Object.fromEntr
 
 async function main(): Promise<void> {
   const reps = repetitions(7);
-  const runId = randomBytes(4).toString('hex');
-  const lab = await startLab({ names: HOSTS });
   const samples: Sample[] = [];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await assertOwnHomes(lab);
-    await writeHive(hive, specsFor(`${runId}-base`), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
+  await withBaseLab(HOSTS, specsFor, async ({ lab, hive, fleetFile, runId }) => {
     for (let r = 0; r < reps; r++) {
       // Alternate which goes first: neither always meets a cold or a warm machine.
       const order = r % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse();
@@ -51,9 +43,7 @@ async function main(): Promise<void> {
         samples.push({ contender, repetition: r, ms: round(ms, 1), handshakesPerHost: hs });
       }
     }
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  });
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
   const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))])) as Record<Contender, ReturnType<typeof summarize>>;
   // Paired per repetition: the machine is shared and noisy, neighbours in time compare best.

@@ -1,19 +1,16 @@
 // status-16: `fleet status` on 16 nodes that all run what the repo says (one evaluation, one read-only probe
 // per node, all at once), against the no-op `fleet apply` of the same fleet. Each run is checked: every node
 // in-sync, one SSH handshake per host, nothing built or activated.
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
+import type { Lab } from '../lab/index.js';
 import { readEventLines } from '../src/events.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, readWitness, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, groupedSpecs, hostNames, readWitness, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repeat, repetitions, round, summarize } from './lib/stats.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const HOSTS = hostNames(16);
 
-function specsFor(nonce: string): Record<string, StandInSpec> {
-  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${'abcd'[i % 4]}`, nonce }]));
-}
+const specsFor = (nonce: string) => groupedSpecs(HOSTS, 4, nonce);
 
 function checkAllInSync(r: FleetRun): void {
   if (r.code !== 0) throw new Error(`fleet status exited ${r.code}: ${r.stderr}`);
@@ -34,19 +31,10 @@ async function measured(lab: Lab, run: () => Promise<FleetRun>, check: (r: Fleet
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const lab = await startLab({ names: HOSTS });
-  let status: number[], noop: number[];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await writeHive(hive, specsFor(randomBytes(4).toString('hex')), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
-    await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));
-    status = await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'status', '--json']), checkAllInSync));
-    noop = await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), (r) => void expectOutcomes(r, ['unchanged'])));
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  const { status, noop } = await withBaseLab(HOSTS, specsFor, async ({ lab, fleetFile }) => ({
+    status: await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'status', '--json']), checkAllInSync)),
+    noop: await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), (r) => void expectOutcomes(r, ['unchanged']))),
+  }));
   const wall = { status: summarize(status), noopApply: summarize(noop) };
   const ratio = round(wall.status.median / wall.noopApply.median, 2);
   console.error(`status-16: status ${formatSeconds(wall.status)}, no-op apply ${formatSeconds(wall.noopApply)}`);
