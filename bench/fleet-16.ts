@@ -3,6 +3,7 @@
 // copied: fresh nonces per repetition and contender): the sequential loop, the floor, `fleet apply`.
 import { writeHive, type Lab } from '../lab/index.js';
 import { deployFloor, deploySequential, type Deployment } from './lib/contenders.js';
+import { perRepetition, repeatRotated, wallByContender, type Timed } from './lib/compare.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
 import { countHandshakes, diffCounts, evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
@@ -16,10 +17,7 @@ const BUILD_SECONDS = 0.5;
 const CONTENDERS = ['sequential', 'floor', 'fleet', 'fleet-default'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
-interface Sample {
-  contender: Contender;
-  repetition: number;
-  ms: number;
+interface Sample extends Timed<Contender> {
   busyCpuMs: number; // whole machine, during the run
   builds: number;
   handshakes: Record<string, number>;
@@ -56,30 +54,23 @@ async function measure(lab: Lab, d: Deployment, fleetFile: string, contender: Co
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const samples: Sample[] = [];
   // The starting state: every host on an older generation (not timed).
-  await withBaseLab(HOSTS, specsFor, async ({ lab, hive, fleetFile, runId }) => {
+  const samples = await withBaseLab(HOSTS, specsFor, ({ lab, hive, fleetFile, runId }) => {
     const d: Deployment = { hive, sshConfig: lab.sshConfig, nodes: HOSTS };
-    for (let r = 0; r < reps; r++) {
-      // Rotate the order each repetition: no contender always runs first on a cold or warm machine.
-      const order = CONTENDERS.map((_c, i) => CONTENDERS[(i + r) % CONTENDERS.length]!);
-      for (const contender of order) samples.push(await measure(lab, d, fleetFile, contender, r, runId));
-    }
+    return repeatRotated(reps, CONTENDERS, (contender, r) => measure(lab, d, fleetFile, contender, r, runId));
   });
   await report(samples, reps);
 }
 
 async function report(samples: Sample[], reps: number): Promise<void> {
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
-  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))]));
-  const perRep = (a: Contender, b: Contender) =>
-    summarize(Array.from({ length: reps }, (_v, r) => of(a).find((s) => s.repetition === r)!.ms / of(b).find((s) => s.repetition === r)!.ms));
-  const seqOverFleet = round(wall.sequential!.median / wall.fleet!.median, 2);
-  const fleetOverFloor = round(wall.fleet!.median / wall.floor!.median, 2);
-  const seqOverDefault = round(wall.sequential!.median / wall['fleet-default']!.median, 2);
-  const defaultOverFloor = round(wall['fleet-default']!.median / wall.floor!.median, 2);
+  const wall = wallByContender(CONTENDERS, samples);
+  const seqOverFleet = round(wall.sequential.median / wall.fleet.median, 2);
+  const fleetOverFloor = round(wall.fleet.median / wall.floor.median, 2);
+  const seqOverDefault = round(wall.sequential.median / wall['fleet-default'].median, 2);
+  const defaultOverFloor = round(wall['fleet-default'].median / wall.floor.median, 2);
   // The best any orchestrator can do against the loop here: the ceiling for the "5× sequential" target.
-  const seqOverFloor = round(wall.sequential!.median / wall.floor!.median, 2);
+  const seqOverFloor = round(wall.sequential.median / wall.floor.median, 2);
   const handshakesRange = (c: Contender) => {
     const all = of(c).flatMap((s) => Object.values(s.handshakes));
     return { min: Math.min(...all), max: Math.max(...all) };
@@ -96,12 +87,12 @@ async function report(samples: Sample[], reps: number): Promise<void> {
       contenders,
       ratios: {
         sequentialOverFleet: seqOverFleet, fleetOverFloor, sequentialOverFloor: seqOverFloor, sequentialOverFleetDefault: seqOverDefault, fleetDefaultOverFloor: defaultOverFloor,
-        perRepetition: { sequentialOverFleet: perRep('sequential', 'fleet'), fleetOverFloor: perRep('fleet', 'floor'), fleetDefaultOverFloor: perRep('fleet-default', 'floor') },
+        perRepetition: { sequentialOverFleet: perRepetition(samples, 'sequential', 'fleet'), fleetOverFloor: perRepetition(samples, 'fleet', 'floor'), fleetDefaultOverFloor: perRepetition(samples, 'fleet-default', 'floor') },
       },
       samples,
     },
     {
-      result: `sequential ${formatSeconds(wall.sequential!)}, floor ${formatSeconds(wall.floor!)}, fleet ${formatSeconds(wall.fleet!)}, fleet with default flags ${formatSeconds(wall['fleet-default']!)}; builds seq/floor/fleet/default ${CONTENDERS.map((c) => of(c)[0]!.builds).join('/')}; handshakes/host seq/floor/fleet/default ${CONTENDERS.map((c) => handshakesRange(c).max).join('/')}; sequential/floor ${seqOverFloor}× (the ceiling of sequential/fleet)`,
+      result: `sequential ${formatSeconds(wall.sequential)}, floor ${formatSeconds(wall.floor)}, fleet ${formatSeconds(wall.fleet)}, fleet with default flags ${formatSeconds(wall['fleet-default'])}; builds seq/floor/fleet/default ${CONTENDERS.map((c) => of(c)[0]!.builds).join('/')}; handshakes/host seq/floor/fleet/default ${CONTENDERS.map((c) => handshakesRange(c).max).join('/')}; sequential/floor ${seqOverFloor}× (the ceiling of sequential/fleet)`,
       targets: [
         target('sequential/fleet ≥ 5', `${seqOverFleet}×`, seqOverFleet >= 5),
         target('fleet/floor ≤ 1.2', `${fleetOverFloor}×`, fleetOverFloor <= 1.2),

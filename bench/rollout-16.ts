@@ -3,6 +3,7 @@
 // 100%` (staged, one wave) and `--waves 1,3,100%` (waves of 1, 3 and 12 nodes, one after the other).
 import { writeHive, type Lab } from '../lab/index.js';
 import { readEventLines, type FleetEvent } from '../src/events.js';
+import { perRepetition, repeatRotated, wallByContender, type Timed } from './lib/compare.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
 import { evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
@@ -20,10 +21,7 @@ const FLAGS: Record<Contender, string[]> = { apply: [], 'one-wave': ['--waves', 
  *  extra waves themselves by more than this (the 1.2 slack of fleet-16's targets, for a noisy shared machine). */
 const SLACK = 1.2;
 
-interface Sample {
-  contender: Contender;
-  repetition: number;
-  ms: number;
+interface Sample extends Timed<Contender> {
   builds: number;
   /** ms from run-start to the first activation (every build done, copies under way or done). */
   firstActivateMs?: number;
@@ -78,23 +76,16 @@ async function measure(lab: Lab, hive: string, fleetFile: string, contender: Con
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const samples: Sample[] = [];
   // The starting state: every host on an older generation (not timed).
-  await withBaseLab(HOSTS, specsFor, async ({ lab, hive, fleetFile, runId }) => {
-    for (let r = 0; r < reps; r++) {
-      // Rotate the order each repetition: no contender always runs first on a cold or warm machine.
-      const order = CONTENDERS.map((_c, i) => CONTENDERS[(i + r) % CONTENDERS.length]!);
-      for (const contender of order) samples.push(await measure(lab, hive, fleetFile, contender, r, runId));
-    }
-  });
+  const samples = await withBaseLab(HOSTS, specsFor, ({ lab, hive, fleetFile, runId }) =>
+    repeatRotated(reps, CONTENDERS, (contender, r) => measure(lab, hive, fleetFile, contender, r, runId)),
+  );
   await report(samples, reps);
 }
 
 async function report(samples: Sample[], reps: number): Promise<void> {
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
-  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))])) as Record<Contender, ReturnType<typeof summarize>>;
-  const perRep = (a: Contender, b: Contender) =>
-    summarize(Array.from({ length: reps }, (_v, r) => of(a).find((s) => s.repetition === r)!.ms / of(b).find((s) => s.repetition === r)!.ms));
+  const wall = wallByContender(CONTENDERS, samples);
   const wavesOverApply = round(wall.waves.median / wall.apply.median, 2);
   const wavesOverOneWave = round(wall.waves.median / wall['one-wave'].median, 2);
   const oneWaveOverApply = round(wall['one-wave'].median / wall.apply.median, 2);
@@ -113,7 +104,7 @@ async function report(samples: Sample[], reps: number): Promise<void> {
       waves: { sizes: WAVE_SIZES, ms: waveMs },
       ratios: {
         wavesOverApply, wavesOverOneWave, oneWaveOverApply, overheadOverExtraWaves: overheadRatio,
-        perRepetition: { wavesOverApply: perRep('waves', 'apply'), wavesOverOneWave: perRep('waves', 'one-wave'), oneWaveOverApply: perRep('one-wave', 'apply') },
+        perRepetition: { wavesOverApply: perRepetition(samples, 'waves', 'apply'), wavesOverOneWave: perRepetition(samples, 'waves', 'one-wave'), oneWaveOverApply: perRepetition(samples, 'one-wave', 'apply') },
       },
       samples,
     },
