@@ -1,11 +1,11 @@
 // noop-16: `fleet apply` and `fleet plan` when all 16 nodes already run what the repo says (nothing to build,
 // copy or activate), against one node's full deploy (a new system built, copied and activated), and against
 // the floor of such a check (one evaluation, one ssh per node, all at once).
-import { writeHive, type Lab } from '../lab/index.js';
+import { writeHive } from '../lab/index.js';
 import { readEventLines } from '../src/events.js';
 import { checkUpToDateFloor } from './lib/contenders.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
+import { evalOutPaths, expectUntouched, groupedSpecs, hostNames, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repeat, repetitions, round, summarize, timeIt } from './lib/stats.js';
 
@@ -14,22 +14,6 @@ const BUILD_SECONDS = 0.5;
 const WELL_UNDER = 0.5; // "well under a single node's full deploy": at most half of it
 
 const specsFor = (nonce: string) => groupedSpecs(HOSTS, 4, nonce, BUILD_SECONDS);
-
-async function readActivationLogs(lab: Lab): Promise<string[]> {
-  return Promise.all(HOSTS.map(async (h) => (await lab.exec(h, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout));
-}
-
-/** A no-op must touch nothing: no build, no activation, one handshake per host (the read-only probe). */
-async function expectUntouched(lab: Lab, run: () => Promise<FleetRun>, check: (r: FleetRun) => void): Promise<number> {
-  const [logs, witness, handshakes] = [await readActivationLogs(lab), (await readWitness(lab)).length, await countHandshakes(lab)];
-  const r = await run();
-  check(r);
-  if ((await readWitness(lab)).length !== witness) throw new Error('a no-op run built something');
-  if ((await readActivationLogs(lab)).some((log, i) => log !== logs[i])) throw new Error('a no-op run activated something');
-  const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
-  if (hs.some((n) => n !== 1)) throw new Error(`a no-op run made ${Math.min(...hs)}-${Math.max(...hs)} handshakes per host, expected 1`);
-  return r.ms;
-}
 
 function checkPlanIsEmpty(r: FleetRun): void {
   if (r.code !== 0) throw new Error(`fleet plan exited ${r.code}: ${r.stderr}`);
@@ -44,8 +28,8 @@ async function main(): Promise<void> {
   const reps = repetitions(5);
   const { apply, plan, floor, single } = await withBaseLab(HOSTS, specsFor, async ({ lab, hive, fleetFile, runId }) => {
     const applyArgs = ['-f', fleetFile, 'apply', '--json', '--parallel', '16'];
-    const apply = await repeat(reps, () => expectUntouched(lab, () => runFleet(applyArgs), (r) => void expectOutcomes(r, ['unchanged'])));
-    const plan = await repeat(reps, () => expectUntouched(lab, () => runFleet(['-f', fleetFile, 'plan', '--json']), checkPlanIsEmpty));
+    const apply = await repeat(reps, () => expectUntouched(lab, 'a no-op apply', () => runFleet(applyArgs), (r) => void expectOutcomes(r, ['unchanged'])));
+    const plan = await repeat(reps, () => expectUntouched(lab, 'fleet plan', () => runFleet(['-f', fleetFile, 'plan', '--json']), checkPlanIsEmpty));
     const deployment = { hive, sshConfig: lab.sshConfig, nodes: HOSTS };
     const floor = await repeat(reps, async () => (await timeIt(() => checkUpToDateFloor(deployment))).ms);
     // One node's full deploy: a fresh system for h01 only, built (0.5 s of work), copied and activated.

@@ -1,7 +1,7 @@
 // The light lab the benchmarks run on, and reading its hosts: what they run, how often they were logged into, what was built.
 import { randomBytes } from 'node:crypto';
 import { evalOutPaths as evalAllOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { expectOutcomes, runFleet } from './fleet.js';
+import { expectOutcomes, runFleet, type FleetRun } from './fleet.js';
 
 /** h01, h02, … */
 export function hostNames(count: number): string[] {
@@ -76,4 +76,20 @@ export { readWitness };
 export async function evalOutPaths(hive: string, nodes: readonly string[]): Promise<Record<string, string>> {
   const all = await evalAllOutPaths(hive);
   return Object.fromEntries(nodes.map((n) => [n, all[n]!]));
+}
+
+async function readActivationLogs(lab: Lab): Promise<string[]> {
+  return Promise.all(lab.hosts.map(async (h) => (await lab.exec(h.name, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout));
+}
+
+/** A read-only run (`what`) must touch nothing: no build, no activation, one handshake per host (the probe). Its wall time. */
+export async function expectUntouched(lab: Lab, what: string, run: () => Promise<FleetRun>, check: (r: FleetRun) => void): Promise<number> {
+  const [logs, witness, handshakes] = [await readActivationLogs(lab), (await readWitness(lab)).length, await countHandshakes(lab)];
+  const r = await run();
+  check(r);
+  if ((await readWitness(lab)).length !== witness) throw new Error(`${what} built something`);
+  if ((await readActivationLogs(lab)).some((log, i) => log !== logs[i])) throw new Error(`${what} activated something`);
+  const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
+  if (hs.some((n) => n !== 1)) throw new Error(`${what} made ${Math.min(...hs)}-${Math.max(...hs)} handshakes per host, expected 1`);
+  return r.ms;
 }
