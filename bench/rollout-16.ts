@@ -8,6 +8,7 @@ import { expectOutcomes, runFleet } from './lib/fleet.js';
 import { evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repetitions, round, summarize, timeIt } from './lib/stats.js';
+import { readTimeline } from './lib/timeline.js';
 
 const HOSTS = hostNames(16);
 const CONFIGS = 4;
@@ -67,11 +68,10 @@ async function measure(lab: Lab, hive: string, fleetFile: string, contender: Con
   const wantSizes = contender === 'waves' ? WAVE_SIZES : contender === 'one-wave' ? [HOSTS.length] : [];
   if (sizes.join() !== wantSizes.join() || waves.some((w) => w.verdict !== 'passed')) throw new Error(`${contender}: waves ${JSON.stringify(waves)}, expected sizes ${wantSizes.join()}`);
   if (contender === 'waves') await checkWaveOrder(lab, waves.map((w) => w.nodes), expected);
-  const start = Date.parse(events[0]!.time);
-  const firstActivate = events.find((e) => e.type === 'node-phase' && e.phase === 'activate');
+  const { firstActivate } = readTimeline(run.stdout);
   const builds = (await readWitness(lab)).length - witnessBefore;
   console.error(`rollout-16: rep ${repetition + 1} ${contender.padEnd(8)} ${(ms / 1000).toFixed(2)} s, ${builds} builds, waves ${waves.map((w) => `${w.nodes.length}:${(w.ms / 1000).toFixed(2)}s`).join(' ') || '-'}`);
-  return { contender, repetition, ms: round(ms, 1), builds, ...(firstActivate ? { firstActivateMs: Date.parse(firstActivate.time) - start } : {}), waveMs: waves.map((w) => w.ms) };
+  return { contender, repetition, ms: round(ms, 1), builds, ...(firstActivate === undefined ? {} : { firstActivateMs: firstActivate }), waveMs: waves.map((w) => w.ms) };
 }
 
 async function main(): Promise<void> {
