@@ -40,9 +40,9 @@ export async function withBaseLab<T>(hosts: string[], specsFor: (nonce: string) 
   }
 }
 
-/** Each lab host has its own empty /root (src/lab/host.ts): a session there must not run this machine's
+/** Each lab host has its own empty /root (lab/host.ts): a session there must not run this machine's
  *  shell start-up files (pyenv: ~90 ms of CPU each), or contenders would be billed per session, not per work. */
-export async function assertOwnHomes(lab: Lab): Promise<void> {
+async function assertOwnHomes(lab: Lab): Promise<void> {
   await Promise.all(
     lab.hosts.map(async (h) => {
       const listed = await lab.exec(h.name, ['ls', '-A', '/root']);
