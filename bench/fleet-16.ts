@@ -1,41 +1,36 @@
 // fleet-16: 16 lab hosts, 4 distinct configurations (4 nodes each), 0.5 s of build work each.
 // Contenders from the same starting state (targets on an older generation, new systems never built or
 // copied: fresh nonces per repetition and contender): the sequential loop, the floor, `fleet apply`.
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
+import { writeHive, type Lab } from '../lab/index.js';
 import { deployFloor, deploySequential, type Deployment } from './lib/contenders.js';
+import { perRepetition, repeatRotated, wallByContender, type Timed } from './lib/compare.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, readBusyCpuMs, repetitions, round, summarize, timeIt } from './lib/stats.js';
 import { readTimeline, type Timeline } from './lib/timeline.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
-const CONFIGS = ['a', 'b', 'c', 'd'];
+const HOSTS = hostNames(16);
+const CONFIGS = 4;
 const BUILD_SECONDS = 0.5;
 // fleet: --parallel 16 --max-jobs 4 (as the floor); fleet-default: `fleet apply` as a user types it.
 const CONTENDERS = ['sequential', 'floor', 'fleet', 'fleet-default'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
-interface Sample {
-  contender: Contender;
-  repetition: number;
-  ms: number;
+interface Sample extends Timed<Contender> {
   busyCpuMs: number; // whole machine, during the run
   builds: number;
   handshakes: Record<string, number>;
   timeline?: Timeline;
 }
 
-function specsFor(nonce: string): Record<string, StandInSpec> {
-  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${CONFIGS[i % CONFIGS.length]}`, nonce, buildSeconds: BUILD_SECONDS }]));
-}
+const specsFor = (nonce: string) => groupedSpecs(HOSTS, CONFIGS, nonce, BUILD_SECONDS);
 
 async function deployWith(contender: Contender, d: Deployment, fleetFile: string): Promise<Timeline | undefined> {
   if (contender === 'sequential') return void (await deploySequential(d));
   if (contender === 'floor') return void (await deployFloor(d));
   // --max-jobs as the floor's: both let Nix build the distinct derivations at once; the default is auto.
-  const flags = contender === 'fleet' ? ['--parallel', String(HOSTS.length), '--max-jobs', String(CONFIGS.length)] : [];
+  const flags = contender === 'fleet' ? ['--parallel', String(HOSTS.length), '--max-jobs', String(CONFIGS)] : [];
   const run = await runFleet(['-f', fleetFile, 'apply', '--json', ...flags]);
   expectOutcomes(run, ['activated']);
   return readTimeline(run.stdout);
@@ -49,7 +44,7 @@ async function measure(lab: Lab, d: Deployment, fleetFile: string, contender: Co
   const { ms, value: timeline } = await timeIt(() => deployWith(contender, d, fleetFile));
   const busyCpuMs = (await readBusyCpuMs()) - cpuBefore;
   const expected = await evalOutPaths(d.hive, HOSTS);
-  if (new Set(Object.values(expected)).size !== CONFIGS.length) throw new Error('expected 4 distinct systems');
+  if (new Set(Object.values(expected)).size !== CONFIGS) throw new Error('expected 4 distinct systems');
   await verifyDeployed(lab, expected);
   const builds = (await readWitness(lab)).length - witnessBefore;
   const handshakes = diffCounts(await countHandshakes(lab), handshakesBefore);
@@ -59,39 +54,23 @@ async function measure(lab: Lab, d: Deployment, fleetFile: string, contender: Co
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const runId = randomBytes(4).toString('hex');
-  const lab = await startLab({ names: HOSTS });
-  const samples: Sample[] = [];
-  try {
-    const d: Deployment = { hive: `${lab.dir}/hive.nix`, sshConfig: lab.sshConfig, nodes: HOSTS };
-    const fleetFile = await lab.writeFleet({ nixFile: d.hive });
-    await assertOwnHomes(lab);
-    // The starting state: every host on an older generation (not timed).
-    await writeHive(d.hive, specsFor(`${runId}-base`), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]), ['activated']);
-    await verifyDeployed(lab, await evalOutPaths(d.hive, HOSTS));
-    for (let r = 0; r < reps; r++) {
-      // Rotate the order each repetition: no contender always runs first on a cold or warm machine.
-      const order = CONTENDERS.map((_c, i) => CONTENDERS[(i + r) % CONTENDERS.length]!);
-      for (const contender of order) samples.push(await measure(lab, d, fleetFile, contender, r, runId));
-    }
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  // The starting state: every host on an older generation (not timed).
+  const samples = await withBaseLab(HOSTS, specsFor, ({ lab, hive, fleetFile, runId }) => {
+    const d: Deployment = { hive, sshConfig: lab.sshConfig, nodes: HOSTS };
+    return repeatRotated(reps, CONTENDERS, (contender, r) => measure(lab, d, fleetFile, contender, r, runId));
+  });
   await report(samples, reps);
 }
 
 async function report(samples: Sample[], reps: number): Promise<void> {
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
-  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))]));
-  const perRep = (a: Contender, b: Contender) =>
-    summarize(Array.from({ length: reps }, (_v, r) => of(a).find((s) => s.repetition === r)!.ms / of(b).find((s) => s.repetition === r)!.ms));
-  const seqOverFleet = round(wall.sequential!.median / wall.fleet!.median, 2);
-  const fleetOverFloor = round(wall.fleet!.median / wall.floor!.median, 2);
-  const seqOverDefault = round(wall.sequential!.median / wall['fleet-default']!.median, 2);
-  const defaultOverFloor = round(wall['fleet-default']!.median / wall.floor!.median, 2);
+  const wall = wallByContender(CONTENDERS, samples);
+  const seqOverFleet = round(wall.sequential.median / wall.fleet.median, 2);
+  const fleetOverFloor = round(wall.fleet.median / wall.floor.median, 2);
+  const seqOverDefault = round(wall.sequential.median / wall['fleet-default'].median, 2);
+  const defaultOverFloor = round(wall['fleet-default'].median / wall.floor.median, 2);
   // The best any orchestrator can do against the loop here: the ceiling for the "5× sequential" target.
-  const seqOverFloor = round(wall.sequential!.median / wall.floor!.median, 2);
+  const seqOverFloor = round(wall.sequential.median / wall.floor.median, 2);
   const handshakesRange = (c: Contender) => {
     const all = of(c).flatMap((s) => Object.values(s.handshakes));
     return { min: Math.min(...all), max: Math.max(...all) };
@@ -104,21 +83,21 @@ async function report(samples: Sample[], reps: number): Promise<void> {
   await writeResult(
     'fleet-16',
     {
-      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS.length, homes: 'each lab host has its own empty /root (lab/host.ts)' },
+      setup: { hosts: HOSTS.length, configurations: CONFIGS, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS, homes: 'each lab host has its own empty /root (lab/host.ts)' },
       contenders,
       ratios: {
         sequentialOverFleet: seqOverFleet, fleetOverFloor, sequentialOverFloor: seqOverFloor, sequentialOverFleetDefault: seqOverDefault, fleetDefaultOverFloor: defaultOverFloor,
-        perRepetition: { sequentialOverFleet: perRep('sequential', 'fleet'), fleetOverFloor: perRep('fleet', 'floor'), fleetDefaultOverFloor: perRep('fleet-default', 'floor') },
+        perRepetition: { sequentialOverFleet: perRepetition(samples, 'sequential', 'fleet'), fleetOverFloor: perRepetition(samples, 'fleet', 'floor'), fleetDefaultOverFloor: perRepetition(samples, 'fleet-default', 'floor') },
       },
       samples,
     },
     {
-      result: `sequential ${formatSeconds(wall.sequential!)}, floor ${formatSeconds(wall.floor!)}, fleet ${formatSeconds(wall.fleet!)}, fleet with default flags ${formatSeconds(wall['fleet-default']!)}; builds seq/floor/fleet/default ${CONTENDERS.map((c) => of(c)[0]!.builds).join('/')}; handshakes/host seq/floor/fleet/default ${CONTENDERS.map((c) => handshakesRange(c).max).join('/')}; sequential/floor ${seqOverFloor}× (the ceiling of sequential/fleet)`,
+      result: `sequential ${formatSeconds(wall.sequential)}, floor ${formatSeconds(wall.floor)}, fleet ${formatSeconds(wall.fleet)}, fleet with default flags ${formatSeconds(wall['fleet-default'])}; builds seq/floor/fleet/default ${CONTENDERS.map((c) => of(c)[0]!.builds).join('/')}; handshakes/host seq/floor/fleet/default ${CONTENDERS.map((c) => handshakesRange(c).max).join('/')}; sequential/floor ${seqOverFloor}× (the ceiling of sequential/fleet)`,
       targets: [
         target('sequential/fleet ≥ 5', `${seqOverFleet}×`, seqOverFleet >= 5),
         target('fleet/floor ≤ 1.2', `${fleetOverFloor}×`, fleetOverFloor <= 1.2),
         target('fleet (default flags)/floor ≤ 1.2', `${defaultOverFloor}×`, defaultOverFloor <= 1.2),
-        target('builds = 4', fleetBuilds.join(','), fleetBuilds.every((b) => b === CONFIGS.length)),
+        target('builds = 4', fleetBuilds.join(','), fleetBuilds.every((b) => b === CONFIGS)),
         // The master, and magic rollback's confirmation over a connection of its own.
         target('handshakes per target = 1 + 1', fleetHs.min === fleetHs.max ? String(fleetHs.max) : `${fleetHs.min}-${fleetHs.max}`, fleetHs.min === 2 && fleetHs.max === 2),
       ],

@@ -1,63 +1,44 @@
 // magic-16: what magic rollback adds to a healthy 16-node apply on the light lab: `fleet apply` (magic rollback on,
 // the default) against `fleet apply --no-magic-rollback`, side by side, fresh systems for every run (nothing
 // to build: the difference is activation, the confirmation's new SSH connection and the boot step).
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type StandInSpec } from '../lab/index.js';
+import { writeHive, type StandInSpec } from '../lab/index.js';
+import { perRepetition, repeatRotated, wallByContender, type Timed } from './lib/compare.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, verifyDeployed } from './lib/lab.js';
+import { countHandshakes, diffCounts, evalOutPaths, hostNames, verifyDeployed, withBaseLab, type BaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
-import { formatSeconds, repetitions, round, summarize, timeIt } from './lib/stats.js';
+import { formatSeconds, repetitions, round, timeIt } from './lib/stats.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const HOSTS = hostNames(16);
 const CONTENDERS = ['magic', 'no-magic'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const TARGET_MS = 1000;
 
-interface Sample {
-  contender: Contender;
-  repetition: number;
-  ms: number;
+interface Sample extends Timed<Contender> {
   handshakesPerHost: number[];
 }
 
 const specsFor = (nonce: string): Record<string, StandInSpec> => Object.fromEntries(HOSTS.map((h) => [h, { name: `m-${h}`, nonce }]));
 
+async function measure({ lab, hive, fleetFile, runId }: BaseLab, contender: Contender, r: number): Promise<Sample> {
+  await writeHive(hive, specsFor(`${runId}-${r}-${contender}`), lab.witness);
+  // Built beforehand (not timed): both contenders then only copy and activate.
+  expectOutcomes(await runFleet(['-f', fleetFile, 'apply', 'build', '--json']), ['built']);
+  const handshakes = await countHandshakes(lab);
+  const args = ['-f', fleetFile, 'apply', '--json', '--parallel', '16', ...(contender === 'no-magic' ? ['--no-magic-rollback'] : [])];
+  const { ms, value: run } = await timeIt(() => runFleet(args));
+  expectOutcomes(run, ['activated']);
+  await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));
+  const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
+  console.error(`magic-16: rep ${r + 1} ${contender.padEnd(8)} ${(ms / 1000).toFixed(2)} s, handshakes/host ${Math.min(...hs)}-${Math.max(...hs)}`);
+  return { contender, repetition: r, ms: round(ms, 1), handshakesPerHost: hs };
+}
+
 async function main(): Promise<void> {
   const reps = repetitions(7);
-  const runId = randomBytes(4).toString('hex');
-  const lab = await startLab({ names: HOSTS });
-  const samples: Sample[] = [];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await assertOwnHomes(lab);
-    await writeHive(hive, specsFor(`${runId}-base`), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
-    for (let r = 0; r < reps; r++) {
-      // Alternate which goes first: neither always meets a cold or a warm machine.
-      const order = r % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse();
-      for (const contender of order) {
-        const nonce = `${runId}-${r}-${contender}`;
-        await writeHive(hive, specsFor(nonce), lab.witness);
-        // Built beforehand (not timed): both contenders then only copy and activate.
-        expectOutcomes(await runFleet(['-f', fleetFile, 'apply', 'build', '--json']), ['built']);
-        const handshakes = await countHandshakes(lab);
-        const args = ['-f', fleetFile, 'apply', '--json', '--parallel', '16', ...(contender === 'no-magic' ? ['--no-magic-rollback'] : [])];
-        const { ms, value: run } = await timeIt(() => runFleet(args));
-        expectOutcomes(run, ['activated']);
-        await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));
-        const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
-        console.error(`magic-16: rep ${r + 1} ${contender.padEnd(8)} ${(ms / 1000).toFixed(2)} s, handshakes/host ${Math.min(...hs)}-${Math.max(...hs)}`);
-        samples.push({ contender, repetition: r, ms: round(ms, 1), handshakesPerHost: hs });
-      }
-    }
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  const samples = await withBaseLab(HOSTS, specsFor, (base) => repeatRotated(reps, CONTENDERS, (c, r) => measure(base, c, r)));
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
-  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))])) as Record<Contender, ReturnType<typeof summarize>>;
-  // Paired per repetition: the machine is shared and noisy, neighbours in time compare best.
-  const added = summarize(Array.from({ length: reps }, (_v, r) => of('magic')[r]!.ms - of('no-magic')[r]!.ms));
+  const wall = wallByContender(CONTENDERS, samples);
+  const added = perRepetition(samples, 'magic', 'no-magic', (magic, noMagic) => magic - noMagic);
   const ratio = round(wall.magic.median / wall['no-magic'].median, 2);
   const hs = (c: Contender) => [...new Set(of(c).flatMap((s) => s.handshakesPerHost))].sort().join(',');
   await writeResult('magic-16', { setup: { hosts: HOSTS.length, repetitions: reps, parallel: 16 }, wallMs: wall, addedMs: added, ratio, samples }, {

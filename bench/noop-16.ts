@@ -1,38 +1,19 @@
 // noop-16: `fleet apply` and `fleet plan` when all 16 nodes already run what the repo says (nothing to build,
 // copy or activate), against one node's full deploy (a new system built, copied and activated), and against
 // the floor of such a check (one evaluation, one ssh per node, all at once).
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
-import { checkUpToDateFloor } from './lib/contenders.js';
+import { writeHive } from '../lab/index.js';
 import { readEventLines } from '../src/events.js';
+import { checkUpToDateFloor } from './lib/contenders.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, assertOwnHomes, readWitness, verifyDeployed } from './lib/lab.js';
+import { evalOutPaths, expectUntouched, groupedSpecs, hostNames, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repeat, repetitions, round, summarize, timeIt } from './lib/stats.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const HOSTS = hostNames(16);
 const BUILD_SECONDS = 0.5;
 const WELL_UNDER = 0.5; // "well under a single node's full deploy": at most half of it
 
-function specsFor(nonce: string): Record<string, StandInSpec> {
-  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${'abcd'[i % 4]}`, nonce, buildSeconds: BUILD_SECONDS }]));
-}
-
-async function readActivationLogs(lab: Lab): Promise<string[]> {
-  return Promise.all(HOSTS.map(async (h) => (await lab.exec(h, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout));
-}
-
-/** A no-op must touch nothing: no build, no activation, one handshake per host (the read-only probe). */
-async function expectUntouched(lab: Lab, run: () => Promise<FleetRun>, check: (r: FleetRun) => void): Promise<number> {
-  const [logs, witness, handshakes] = [await readActivationLogs(lab), (await readWitness(lab)).length, await countHandshakes(lab)];
-  const r = await run();
-  check(r);
-  if ((await readWitness(lab)).length !== witness) throw new Error('a no-op run built something');
-  if ((await readActivationLogs(lab)).some((log, i) => log !== logs[i])) throw new Error('a no-op run activated something');
-  const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
-  if (hs.some((n) => n !== 1)) throw new Error(`a no-op run made ${Math.min(...hs)}-${Math.max(...hs)} handshakes per host, expected 1`);
-  return r.ms;
-}
+const specsFor = (nonce: string) => groupedSpecs(HOSTS, 4, nonce, BUILD_SECONDS);
 
 function checkPlanIsEmpty(r: FleetRun): void {
   if (r.code !== 0) throw new Error(`fleet plan exited ${r.code}: ${r.stderr}`);
@@ -45,32 +26,22 @@ function checkPlanIsEmpty(r: FleetRun): void {
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const runId = randomBytes(4).toString('hex');
-  const lab = await startLab({ names: HOSTS });
-  let apply: number[], plan: number[], floor: number[], single: number[];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await assertOwnHomes(lab);
-    await writeHive(hive, specsFor(`${runId}-base`), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
-    await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));
+  const { apply, plan, floor, single } = await withBaseLab(HOSTS, specsFor, async ({ lab, hive, fleetFile, runId }) => {
     const applyArgs = ['-f', fleetFile, 'apply', '--json', '--parallel', '16'];
-    apply = await repeat(reps, () => expectUntouched(lab, () => runFleet(applyArgs), (r) => void expectOutcomes(r, ['unchanged'])));
-    plan = await repeat(reps, () => expectUntouched(lab, () => runFleet(['-f', fleetFile, 'plan', '--json']), checkPlanIsEmpty));
+    const apply = await repeat(reps, () => expectUntouched(lab, 'a no-op apply', () => runFleet(applyArgs), (r) => void expectOutcomes(r, ['unchanged'])));
+    const plan = await repeat(reps, () => expectUntouched(lab, 'fleet plan', () => runFleet(['-f', fleetFile, 'plan', '--json']), checkPlanIsEmpty));
     const deployment = { hive, sshConfig: lab.sshConfig, nodes: HOSTS };
-    floor = await repeat(reps, async () => (await timeIt(() => checkUpToDateFloor(deployment))).ms);
+    const floor = await repeat(reps, async () => (await timeIt(() => checkUpToDateFloor(deployment))).ms);
     // One node's full deploy: a fresh system for h01 only, built (0.5 s of work), copied and activated.
-    single = await repeat(reps, async (i) => {
+    const single = await repeat(reps, async (i) => {
       await writeHive(hive, { ...specsFor(`${runId}-base`), h01: { name: 'cfg-a', nonce: `${runId}-single-${i}`, buildSeconds: BUILD_SECONDS } }, lab.witness);
       const r = await runFleet(['-f', fleetFile, 'apply', '--json', '--on', 'h01']);
       expectOutcomes(r, ['activated']);
       await verifyDeployed(lab, await evalOutPaths(hive, ['h01']));
       return r.ms;
     });
-  } finally {
-    await lab.stop({ remove: true });
-  }
+    return { apply, plan, floor, single };
+  });
   const wall = { apply: summarize(apply), plan: summarize(plan), floor: summarize(floor), singleNodeDeploy: summarize(single) };
   const ratio = round(wall.apply.median / wall.singleNodeDeploy.median, 2);
   const floorRatio = round(wall.apply.median / wall.floor.median, 2);

@@ -1,16 +1,17 @@
 // rollout-16: what a staged rollout costs. The same 16-node apply as fleet-16 (4 configurations, 0.5 s builds, light
 // lab, no health checks) in three ways from the same starting state: `fleet apply` (one wave, not staged), `--waves
 // 100%` (staged, one wave) and `--waves 1,3,100%` (waves of 1, 3 and 12 nodes, one after the other).
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
+import { writeHive, type Lab } from '../lab/index.js';
 import { readEventLines, type FleetEvent } from '../src/events.js';
+import { perRepetition, repeatRotated, wallByContender, type Timed } from './lib/compare.js';
 import { expectOutcomes, runFleet } from './lib/fleet.js';
-import { assertOwnHomes, evalOutPaths, readWitness, verifyDeployed } from './lib/lab.js';
+import { evalOutPaths, groupedSpecs, hostNames, readWitness, verifyDeployed, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repetitions, round, summarize, timeIt } from './lib/stats.js';
+import { readTimeline } from './lib/timeline.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
-const CONFIGS = ['a', 'b', 'c', 'd'];
+const HOSTS = hostNames(16);
+const CONFIGS = 4;
 const BUILD_SECONDS = 0.5;
 const WAVES = '1,3,100%';
 const WAVE_SIZES = [1, 3, 12];
@@ -21,10 +22,7 @@ const FLAGS: Record<Contender, string[]> = { apply: [], 'one-wave': ['--waves', 
  *  extra waves themselves by more than this (the 1.2 slack of fleet-16's targets, for a noisy shared machine). */
 const SLACK = 1.2;
 
-interface Sample {
-  contender: Contender;
-  repetition: number;
-  ms: number;
+interface Sample extends Timed<Contender> {
   builds: number;
   /** ms from run-start to the first activation (every build done, copies under way or done). */
   firstActivateMs?: number;
@@ -32,9 +30,7 @@ interface Sample {
   waveMs: number[];
 }
 
-function specsFor(nonce: string): Record<string, StandInSpec> {
-  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${CONFIGS[i % CONFIGS.length]}`, nonce, buildSeconds: BUILD_SECONDS }]));
-}
+const specsFor = (nonce: string) => groupedSpecs(HOSTS, CONFIGS, nonce, BUILD_SECONDS);
 
 function waveTimes(events: FleetEvent[]): { nodes: string[]; ms: number; verdict: string }[] {
   return events.flatMap((e) => {
@@ -62,7 +58,7 @@ async function checkWaveOrder(lab: Lab, waves: string[][], expected: Record<stri
 async function measure(lab: Lab, hive: string, fleetFile: string, contender: Contender, repetition: number, runId: string): Promise<Sample> {
   await writeHive(hive, specsFor(`${runId}-${repetition}-${contender}`), lab.witness);
   const witnessBefore = (await readWitness(lab)).length;
-  const { ms, value: run } = await timeIt(() => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length), '--max-jobs', String(CONFIGS.length), ...FLAGS[contender]]));
+  const { ms, value: run } = await timeIt(() => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length), '--max-jobs', String(CONFIGS), ...FLAGS[contender]]));
   expectOutcomes(run, ['activated']);
   const expected = await evalOutPaths(hive, HOSTS);
   await verifyDeployed(lab, expected);
@@ -72,41 +68,24 @@ async function measure(lab: Lab, hive: string, fleetFile: string, contender: Con
   const wantSizes = contender === 'waves' ? WAVE_SIZES : contender === 'one-wave' ? [HOSTS.length] : [];
   if (sizes.join() !== wantSizes.join() || waves.some((w) => w.verdict !== 'passed')) throw new Error(`${contender}: waves ${JSON.stringify(waves)}, expected sizes ${wantSizes.join()}`);
   if (contender === 'waves') await checkWaveOrder(lab, waves.map((w) => w.nodes), expected);
-  const start = Date.parse(events[0]!.time);
-  const firstActivate = events.find((e) => e.type === 'node-phase' && e.phase === 'activate');
+  const { firstActivate } = readTimeline(run.stdout);
   const builds = (await readWitness(lab)).length - witnessBefore;
   console.error(`rollout-16: rep ${repetition + 1} ${contender.padEnd(8)} ${(ms / 1000).toFixed(2)} s, ${builds} builds, waves ${waves.map((w) => `${w.nodes.length}:${(w.ms / 1000).toFixed(2)}s`).join(' ') || '-'}`);
-  return { contender, repetition, ms: round(ms, 1), builds, ...(firstActivate ? { firstActivateMs: Date.parse(firstActivate.time) - start } : {}), waveMs: waves.map((w) => w.ms) };
+  return { contender, repetition, ms: round(ms, 1), builds, ...(firstActivate === undefined ? {} : { firstActivateMs: firstActivate }), waveMs: waves.map((w) => w.ms) };
 }
 
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const runId = randomBytes(4).toString('hex');
-  const lab = await startLab({ names: HOSTS });
-  const samples: Sample[] = [];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await assertOwnHomes(lab);
-    // The starting state: every host on an older generation (not timed).
-    await writeHive(hive, specsFor(`${runId}-base`), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', String(HOSTS.length)]), ['activated']);
-    for (let r = 0; r < reps; r++) {
-      // Rotate the order each repetition: no contender always runs first on a cold or warm machine.
-      const order = CONTENDERS.map((_c, i) => CONTENDERS[(i + r) % CONTENDERS.length]!);
-      for (const contender of order) samples.push(await measure(lab, hive, fleetFile, contender, r, runId));
-    }
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  // The starting state: every host on an older generation (not timed).
+  const samples = await withBaseLab(HOSTS, specsFor, ({ lab, hive, fleetFile, runId }) =>
+    repeatRotated(reps, CONTENDERS, (contender, r) => measure(lab, hive, fleetFile, contender, r, runId)),
+  );
   await report(samples, reps);
 }
 
 async function report(samples: Sample[], reps: number): Promise<void> {
   const of = (c: Contender) => samples.filter((s) => s.contender === c);
-  const wall = Object.fromEntries(CONTENDERS.map((c) => [c, summarize(of(c).map((s) => s.ms))])) as Record<Contender, ReturnType<typeof summarize>>;
-  const perRep = (a: Contender, b: Contender) =>
-    summarize(Array.from({ length: reps }, (_v, r) => of(a).find((s) => s.repetition === r)!.ms / of(b).find((s) => s.repetition === r)!.ms));
+  const wall = wallByContender(CONTENDERS, samples);
   const wavesOverApply = round(wall.waves.median / wall.apply.median, 2);
   const wavesOverOneWave = round(wall.waves.median / wall['one-wave'].median, 2);
   const oneWaveOverApply = round(wall['one-wave'].median / wall.apply.median, 2);
@@ -120,12 +99,12 @@ async function report(samples: Sample[], reps: number): Promise<void> {
   await writeResult(
     'rollout-16',
     {
-      setup: { hosts: HOSTS.length, configurations: CONFIGS.length, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS.length, waves: WAVES, healthChecks: 'none (light lab)', magicRollback: 'on (default)' },
+      setup: { hosts: HOSTS.length, configurations: CONFIGS, buildSeconds: BUILD_SECONDS, repetitions: reps, parallel: HOSTS.length, maxJobs: CONFIGS, waves: WAVES, healthChecks: 'none (light lab)', magicRollback: 'on (default)' },
       contenders: Object.fromEntries(CONTENDERS.map((c) => [c, { wallMs: wall[c], firstActivateMs: firstActivate[c], builds: of(c).map((s) => s.builds) }])),
       waves: { sizes: WAVE_SIZES, ms: waveMs },
       ratios: {
         wavesOverApply, wavesOverOneWave, oneWaveOverApply, overheadOverExtraWaves: overheadRatio,
-        perRepetition: { wavesOverApply: perRep('waves', 'apply'), wavesOverOneWave: perRep('waves', 'one-wave'), oneWaveOverApply: perRep('one-wave', 'apply') },
+        perRepetition: { wavesOverApply: perRepetition(samples, 'waves', 'apply'), wavesOverOneWave: perRepetition(samples, 'waves', 'one-wave'), oneWaveOverApply: perRepetition(samples, 'one-wave', 'apply') },
       },
       samples,
     },
@@ -134,7 +113,7 @@ async function report(samples: Sample[], reps: number): Promise<void> {
       targets: [
         target(`3 waves − 1 wave ≤ ${SLACK} × waves 1+2`, `${(overheadMs / 1000).toFixed(2)} s vs ${(extraWavesMs / 1000).toFixed(2)} s (${overheadRatio}×)`, overheadRatio <= SLACK),
         target('--waves 100%/apply ≤ 1.1', `${oneWaveOverApply}×`, oneWaveOverApply <= 1.1),
-        target('builds = 4', [...new Set(builds)].join(','), builds.every((b) => b === CONFIGS.length)),
+        target('builds = 4', [...new Set(builds)].join(','), builds.every((b) => b === CONFIGS)),
       ],
     },
   );

@@ -1,19 +1,15 @@
 // status-16: `fleet status` on 16 nodes that all run what the repo says (one evaluation, one read-only probe
 // per node, all at once), against the no-op `fleet apply` of the same fleet. Each run is checked: every node
 // in-sync, one SSH handshake per host, nothing built or activated.
-import { randomBytes } from 'node:crypto';
-import { startLab, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { readEventLines } from '../src/events.js';
 import { expectOutcomes, runFleet, type FleetRun } from './lib/fleet.js';
-import { countHandshakes, diffCounts, evalOutPaths, readWitness, verifyDeployed } from './lib/lab.js';
+import { expectUntouched, groupedSpecs, hostNames, withBaseLab } from './lib/lab.js';
 import { target, writeResult } from './lib/results.js';
 import { formatSeconds, repeat, repetitions, round, summarize } from './lib/stats.js';
 
-const HOSTS = Array.from({ length: 16 }, (_v, i) => `h${String(i + 1).padStart(2, '0')}`);
+const HOSTS = hostNames(16);
 
-function specsFor(nonce: string): Record<string, StandInSpec> {
-  return Object.fromEntries(HOSTS.map((h, i) => [h, { name: `cfg-${'abcd'[i % 4]}`, nonce }]));
-}
+const specsFor = (nonce: string) => groupedSpecs(HOSTS, 4, nonce);
 
 function checkAllInSync(r: FleetRun): void {
   if (r.code !== 0) throw new Error(`fleet status exited ${r.code}: ${r.stderr}`);
@@ -21,32 +17,12 @@ function checkAllInSync(r: FleetRun): void {
   if (states.length !== HOSTS.length || states.some((s) => s !== 'in-sync')) throw new Error(`not every node in-sync: ${states.join(', ')}`);
 }
 
-/** Read-only: no build, one handshake per host. */
-async function measured(lab: Lab, run: () => Promise<FleetRun>, check: (r: FleetRun) => void): Promise<number> {
-  const [witness, handshakes] = [(await readWitness(lab)).length, await countHandshakes(lab)];
-  const r = await run();
-  check(r);
-  if ((await readWitness(lab)).length !== witness) throw new Error('a read-only run built something');
-  const hs = Object.values(diffCounts(await countHandshakes(lab), handshakes));
-  if (hs.some((n) => n !== 1)) throw new Error(`${Math.min(...hs)}-${Math.max(...hs)} handshakes per host, expected 1`);
-  return r.ms;
-}
-
 async function main(): Promise<void> {
   const reps = repetitions(5);
-  const lab = await startLab({ names: HOSTS });
-  let status: number[], noop: number[];
-  try {
-    const hive = `${lab.dir}/hive.nix`;
-    const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await writeHive(hive, specsFor(randomBytes(4).toString('hex')), lab.witness);
-    expectOutcomes(await runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), ['activated']);
-    await verifyDeployed(lab, await evalOutPaths(hive, HOSTS));
-    status = await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'status', '--json']), checkAllInSync));
-    noop = await repeat(reps, () => measured(lab, () => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), (r) => void expectOutcomes(r, ['unchanged'])));
-  } finally {
-    await lab.stop({ remove: true });
-  }
+  const { status, noop } = await withBaseLab(HOSTS, specsFor, async ({ lab, fleetFile }) => ({
+    status: await repeat(reps, () => expectUntouched(lab, 'fleet status', () => runFleet(['-f', fleetFile, 'status', '--json']), checkAllInSync)),
+    noop: await repeat(reps, () => expectUntouched(lab, 'a no-op apply', () => runFleet(['-f', fleetFile, 'apply', '--json', '--parallel', '16']), (r) => void expectOutcomes(r, ['unchanged']))),
+  }));
   const wall = { status: summarize(status), noopApply: summarize(noop) };
   const ratio = round(wall.status.median / wall.noopApply.median, 2);
   console.error(`status-16: status ${formatSeconds(wall.status)}, no-op apply ${formatSeconds(wall.noopApply)}`);

@@ -1,14 +1,13 @@
 // Runs the built CLI (bin/fleet.js → dist/) as a user would: a fresh process per run, no network for Nix.
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { labNixEnv } from '../../lab/index.js';
 import { readEventLines, type EventOf } from '../../src/events.js';
 import { timeIt } from './stats.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
 /** Offline: the default substituter would stall every realisation by seconds (LAB.md). */
-import { labNixEnv } from '../../lab/index.js';
-
 export const NIX_ENV = labNixEnv;
 export { PROFILE } from '../../lab/index.js';
 
