@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { countGenerations, PROFILE, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
 import { activateArgv, confirmArgv, runDir } from '../../src/agent/agent.js';
-import { waitFor } from '../poll.js';
+import { eventually, waitFor } from '../poll.js';
 import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 
@@ -92,10 +92,9 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     const earlier = new Set(await startedDirs());
     const child = spawnFleet(['-f', file, 'apply', '--on', 'm2', '--json']);
     const started = async () => (await startedDirs()).some((d) => !earlier.has(d));
-    const killer = waitFor('m2 to start its switch', started, { timeoutMs: 15_000, everyMs: 50 }).then(
-      () => { killed = child.kill('SIGKILL'); },
-      () => undefined, // the assertion below says it was never killed
-    );
+    const killer = eventually(started, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => {
+      if (seen) killed = child.kill('SIGKILL');
+    });
     await child.catch(() => {});
     await killer;
     assert.ok(killed, 'fleet was killed while m2 activated');
@@ -104,8 +103,7 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
       const log = await activations('m2');
       return log.at(-2) === `test ${outs.m2}` && log.at(-1) === `switch ${before.current}`;
     };
-    await waitFor('m2 to revert on its own', reverted, { timeoutMs: 20_000 }).catch(() => undefined); // the assertion below says what happened
-    assert.ok(await reverted(), `the new system went live, then the recorded one was re-activated: ${(await activations('m2')).slice(-3).join(', ')}`);
+    assert.ok(await eventually(reverted, { timeoutMs: 20_000 }), `the new system went live, then the recorded one was re-activated: ${(await activations('m2')).slice(-3).join(', ')}`);
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
   });
 
