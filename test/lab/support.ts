@@ -90,7 +90,7 @@ export async function startDeployedLab(names: string[], baseName: string): Promi
     const fleetFile = await lab.writeFleet({ nixFile: hive });
     await writeHive(hive, Object.fromEntries(names.map((n) => [n, { name: baseName }])), lab.witness);
     const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
-    if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr}`);
+    if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr || base.stdout.slice(-4000)}`); // --json: the events say why
     return { lab, hive, fleetFile };
   } catch (error) {
     await downAndMaybeKeep(lab); // no suite holds it yet: stop it here
