@@ -18,6 +18,16 @@ export async function readSystemState(lab: Pick<LabCommon, 'exec'>, host: string
   return { current, link, profile };
 }
 
+/** How many generations the system profile has (its system-N-link entries): unchanged means the profile never moved. */
+export async function countGenerations(lab: Pick<LabCommon, 'exec'>, host: string): Promise<number> {
+  return Number((await lab.exec(host, ['sh', '-c', 'ls /nix/var/nix/profiles | grep -c "^system-.*-link$"'])).stdout.trim());
+}
+
+/** The stand-in systems' activation log on a host: one "<goal> <out path>" line per switch-to-configuration run. */
+export async function readActivations(lab: Pick<LabCommon, 'exec'>, host: string): Promise<string[]> {
+  return (await lab.exec(host, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout.split('\n').filter(Boolean);
+}
+
 /** One line per real build: "<host name> <system name>". */
 export async function readWitness(lab: Pick<LabCommon, 'witness'>): Promise<string[]> {
   return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);

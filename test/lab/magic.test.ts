@@ -3,89 +3,80 @@
 // watchdogs to revert, an interrupted one still confirms what it activated. Checked on the hosts.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, PROFILE, readSystemState, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { countGenerations, PROFILE, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
 import { activateArgv, confirmArgv, runDir } from '../../src/agent/agent.js';
-import { requireLabCapable, startDeployedLab } from './support.js';
+import { eventually, waitFor } from '../poll.js';
+import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 
 const NAMES = ['m1', 'm2'];
 
 describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
-  let lab: Lab;
-  let hive: string;
-  let fleetFile: string;
   const nonce = randomBytes(4).toString('hex');
-  const configure = async (specs: Record<string, StandInSpec>) => {
-    await writeHive(hive, specs, lab.witness);
-    return evalOutPaths(hive);
+  const ctx = useDeployedLab({ before, after }, NAMES, `base-${nonce}`); // generation 1 everywhere, by fleet
+  const configure = (specs: Record<string, StandInSpec>) => configureHive(ctx.lab, ctx.hive, specs);
+  const generations = (host: string) => countGenerations(ctx.lab, host);
+  const activations = (host: string) => readActivations(ctx.lab, host);
+  /** The content of a file the agent writes on the host, once it is there (bounded wait). */
+  const waitForFile = async (host: string, file: string) => {
+    let text = '';
+    await waitFor(`${host}: ${file}`, async () => {
+      const r = await ctx.lab.exec(host, ['cat', file]);
+      text = r.stdout.trim();
+      return r.exitCode === 0;
+    });
+    return text;
   };
-  const generations = async (host: string) => (await lab.exec(host, ['sh', '-c', 'ls /nix/var/nix/profiles | grep -c "^system-.*-link$"'])).stdout.trim();
-  const activations = async (host: string) => (await lab.exec(host, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout.trim().split('\n');
-  /** Waits (bounded) for a file the agent writes on the host. */
-  const waitForFile = async (host: string, file: string, seconds: number) => {
-    for (let i = 0; i < seconds * 10; i++) {
-      const r = await lab.exec(host, ['cat', file]);
-      if (r.exitCode === 0) return r.stdout.trim();
-      await sleep(100);
-    }
-    throw new Error(`${host}: ${file} never appeared`);
-  };
-
-  before(async () => {
-    ({ lab, hive, fleetFile } = await startDeployedLab(NAMES, `base-${nonce}`));
-  });
-  after(async () => lab?.stop());
 
   test('a system that refuses new SSH connections: the confirmation cannot get through, the node reverts by itself, the profile never moved', async () => {
-    const before = await readSystemState(lab, 'm1');
+    const before = await readSystemState(ctx.lab, 'm1');
     const gens = await generations('m1');
     const outs = await configure({ m1: { name: `cut-${nonce}`, variant: 'cut-ssh' }, m2: { name: `base-${nonce}` } });
-    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-cut.yaml`, defaults: { confirmTimeout: '3s', connectTimeout: '2s' } });
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-cut.yaml`, defaults: { confirmTimeout: '3s', connectTimeout: '2s' } });
     const run = await runFleet(['-f', file, 'apply', '--on', 'm1', '--json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { m1: 'rolled-back' });
     assert.match(nodeDoneText(run, 'm1'), /the confirmation did not arrive within 3s \(a new SSH connection failed: .*\); the node's watchdog rolled it back to system-1-link/);
-    assert.deepEqual(await readSystemState(lab, 'm1'), before, 'back on exactly the recorded system');
+    assert.deepEqual(await readSystemState(ctx.lab, 'm1'), before, 'back on exactly the recorded system');
     assert.equal(await generations('m1'), gens, 'no generation was ever added: the profile never moved');
     const log = await activations('m1');
     assert.deepEqual(log.slice(-2), [`test ${outs.m1}`, `switch ${before.current}`], 'live with test, then the recorded system re-activated');
     // The old system's activation brought sshd back: a new fleet process (a new connection) gets in.
-    assert.equal((await runFleet(['-f', fleetFile, 'plan', 'switch', '--on', 'm1', '--json'])).code, 0, 'new connections work again');
+    assert.equal((await runFleet(['-f', ctx.fleetFile, 'plan', 'switch', '--on', 'm1', '--json'])).code, 0, 'new connections work again');
     // The same system without the watchdog: nothing brings the node back.
     const lost = await runFleet(['-f', file, 'apply', '--on', 'm1', '--json', '--no-magic-rollback']);
     assert.deepEqual(outcomesOf(lost), { m1: 'activated' }, 'the old master does not notice anything wrong');
-    assert.equal((await readSystemState(lab, 'm1')).current, outs.m1, 'without magic rollback it stays on the broken system');
+    assert.equal((await readSystemState(ctx.lab, 'm1')).current, outs.m1, 'without magic rollback it stays on the broken system');
     const refused = await runFleet(['-f', file, 'plan', 'switch', '--on', 'm1', '--json']);
     assert.notEqual(refused.code, 0, 'and no new connection gets in');
-    await lab.exec('m1', ['sh', '-c', 'kill -CONT "$(cat /run/fleet-lab/sshd.pid)"']);
+    await ctx.lab.exec('m1', ['sh', '-c', 'kill -CONT "$(cat /run/fleet-lab/sshd.pid)"']);
     await configure({ m1: { name: `base-${nonce}` }, m2: { name: `base-${nonce}` } });
-    assert.equal((await runFleet(['-f', fleetFile, 'apply', '--on', 'm1', '--json'])).code, 0);
+    assert.equal((await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm1', '--json'])).code, 0);
   });
 
   test('a watchdog armed with one token is not confirmed by another; its own token confirms and moves the boot default', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `tok-${nonce}` } });
-    assert.equal((await runFleet(['-f', fleetFile, 'apply', '--on', 'm2', '--json'])).code, 0);
-    const recorded = await readSystemState(lab, 'm2');
+    assert.equal((await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json'])).code, 0);
+    const recorded = await readSystemState(ctx.lab, 'm2');
     assert.equal(recorded.current, outs.m2);
     const base = outs.m1!; // in m2's store since the first deploy
-    const arm = (dir: string, token: string) => lab.exec('m2', activateArgv(dir, PROFILE, base, 'switch', true, true, { seconds: 60, systemd: false, unit: 'unused' }, { seconds: 3, token }));
+    const arm = (dir: string, token: string) => ctx.lab.exec('m2', activateArgv(dir, PROFILE, base, 'switch', true, true, { seconds: 60, systemd: false, unit: 'unused' }, { seconds: 3, token }));
 
     const wrongDir = runDir(`wrong-${nonce}`, 'm2');
     assert.equal((await arm(wrongDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${wrongDir}/activate.status`, 30), 'done');
-    assert.equal((await lab.exec('m2', confirmArgv(wrongDir, 'token-of-another-run'))).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${wrongDir}/confirm.status`, 30), 'expired');
-    assert.match((await lab.exec('m2', ['cat', `${wrongDir}/confirm.log`])).stdout, /ignored a confirmation that does not carry this run's token/);
-    assert.deepEqual(await readSystemState(lab, 'm2'), recorded, 'reverted to exactly what it recorded');
+    assert.equal(await waitForFile('m2', `${wrongDir}/activate.status`), 'done');
+    assert.equal((await ctx.lab.exec('m2', confirmArgv(wrongDir, 'token-of-another-run'))).exitCode, 0);
+    assert.equal(await waitForFile('m2', `${wrongDir}/confirm.status`), 'expired');
+    assert.match((await ctx.lab.exec('m2', ['cat', `${wrongDir}/confirm.log`])).stdout, /ignored a confirmation that does not carry this run's token/);
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), recorded, 'reverted to exactly what it recorded');
 
     const rightDir = runDir(`right-${nonce}`, 'm2');
     assert.equal((await arm(rightDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${rightDir}/activate.status`, 30), 'done');
-    assert.equal((await lab.exec('m2', confirmArgv(rightDir, 'token-of-this-run'))).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${rightDir}/confirm.status`, 30), 'done');
-    const now = await readSystemState(lab, 'm2');
+    assert.equal(await waitForFile('m2', `${rightDir}/activate.status`), 'done');
+    assert.equal((await ctx.lab.exec('m2', confirmArgv(rightDir, 'token-of-this-run'))).exitCode, 0);
+    assert.equal(await waitForFile('m2', `${rightDir}/confirm.status`), 'done');
+    const now = await readSystemState(ctx.lab, 'm2');
     assert.equal(now.current, base);
     assert.equal(now.profile, base, 'confirmed: the profile moved');
     assert.equal(now.link, `system-${Number(/system-(\d+)-link/.exec(recorded.link!)![1]) + 1}-link`);
@@ -93,23 +84,17 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
 
   test('fleet killed (SIGKILL) before it could confirm: the node reverts on its own', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `killed-${nonce}`, variant: 'slow' } });
-    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-kill.yaml`, defaults: { confirmTimeout: '3s' } });
-    const before = await readSystemState(lab, 'm2');
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-kill.yaml`, defaults: { confirmTimeout: '3s' } });
+    const before = await readSystemState(ctx.lab, 'm2');
     let killed = false;
     // Killed once the agent on the host has started the switch (its own file says so).
-    const startedDirs = async () => (await lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
+    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
     const earlier = new Set(await startedDirs());
     const child = spawnFleet(['-f', file, 'apply', '--on', 'm2', '--json']);
     const started = async () => (await startedDirs()).some((d) => !earlier.has(d));
-    const killer = (async () => {
-      for (let i = 0; i < 300 && !killed; i++) {
-        if (await started()) {
-          killed = child.kill('SIGKILL');
-          return;
-        }
-        await sleep(50);
-      }
-    })();
+    const killer = eventually(started, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => {
+      if (seen) killed = child.kill('SIGKILL');
+    });
     await child.catch(() => {});
     await killer;
     assert.ok(killed, 'fleet was killed while m2 activated');
@@ -118,15 +103,14 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
       const log = await activations('m2');
       return log.at(-2) === `test ${outs.m2}` && log.at(-1) === `switch ${before.current}`;
     };
-    for (let i = 0; i < 200 && !(await reverted()); i++) await sleep(100);
-    assert.ok(await reverted(), `the new system went live, then the recorded one was re-activated: ${(await activations('m2')).slice(-3).join(', ')}`);
-    assert.deepEqual(await readSystemState(lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
+    assert.ok(await eventually(reverted, { timeoutMs: 20_000 }), `the new system went live, then the recorded one was re-activated: ${(await activations('m2')).slice(-3).join(', ')}`);
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
   });
 
   test('Ctrl+C while a node activates: it is still confirmed (boot default moved), exit 130', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `int-${nonce}`, variant: 'slow' } });
     // The run killed above left m2's lock behind (it expires in lockTimeout): take it over.
-    const child = spawnFleet(['-f', fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    const child = spawnFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
     let sent = false;
     child.stdout!.on('data', (chunk: Buffer) => {
       if (!sent && /"node":"m2","phase":"activate"/.test(chunk.toString())) {
@@ -139,10 +123,13 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     assert.equal(r.exitCode, 130, String(r.stderr));
     const events = parseEvents(String(r.stdout));
     assert.ok(events.some((e) => e.type === 'node-phase' && e.node === 'm2' && e.phase === 'confirm'), 'it went on to confirm');
-    const state = await readSystemState(lab, 'm2');
+    const state = await readSystemState(ctx.lab, 'm2');
     assert.equal(state.current, outs.m2);
     assert.equal(state.profile, outs.m2, 'confirmed: the boot default moved');
-    await sleep(4000); // longer than any window: nothing reverts it later
-    assert.equal((await readSystemState(lab, 'm2')).current, outs.m2);
+    // The watchdog's own verdict: confirmed, and it has exited (nothing reverts the node later).
+    const dir = runDir(events[0]!.run, 'm2');
+    assert.equal(await waitForFile('m2', `${dir}/confirm.status`), 'done');
+    assert.equal((await ctx.lab.exec('m2', ['test', '-e', `${dir}/rollback.status`])).exitCode, 1, 'no rollback ran');
+    assert.equal((await readSystemState(ctx.lab, 'm2')).current, outs.m2);
   });
 });

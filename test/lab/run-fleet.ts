@@ -27,9 +27,14 @@ export function spawnFleet(args: string[], env: Record<string, string> = {}): Re
 export { readEventLines as parseEvents } from '../../src/events.js';
 
 export async function runFleet(args: string[], env: Record<string, string> = {}): Promise<FleetRun> {
-  const r = await spawnFleet(args, env);
+  return finishedRun(spawnFleet(args, env), args.includes('--json'));
+}
+
+/** Waits for a fleet started with spawnFleet: its exit code, output and (with --json) its validated events. */
+export async function finishedRun(child: ResultPromise, json = true): Promise<FleetRun> {
+  const r = await child;
   const stdout = String(r.stdout);
-  const events = args.includes('--json') ? readEventLines(stdout) : [];
+  const events = json ? readEventLines(stdout) : [];
   assertValidEvents(events); // every event a lab test sees honours the contract (schema/events.schema.json)
   return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), events };
 }

@@ -5,38 +5,32 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { evalOutPaths, PROFILE, readSystemState, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { requireLabCapable, startDeployedLab } from './support.js';
+import { evalOutPaths, PROFILE, readSystemState, readWitness, writeHive, type StandInSpec } from '../../lab/index.js';
+import { eventually } from '../poll.js';
+import { requireLabCapable, useDeployedLab } from './support.js';
 import { interruptDuringActivation, NIX_ENV, nodeDoneText, outcomesOf, runFleet } from './run-fleet.js';
 
 const NAMES = ['s1', 's2', 's3'];
 
 describe('goals and failure modes', { skip: requireLabCapable() }, () => {
-  let lab: Lab;
-  let hive: string;
-  let fleetFile: string;
   const nonce = randomBytes(4).toString('hex');
+  const ctx = useDeployedLab({ before, after }, NAMES, `base-${nonce}`); // generation 1 everywhere, by fleet
   const stateOf = async (host: string) => {
-    const { current, link } = await readSystemState(lab, host);
-    return { current, link, boot: (await lab.exec(host, ['readlink', '/nix/var/fleet-lab/boot-default'])).stdout.trim() || undefined };
+    const { current, link } = await readSystemState(ctx.lab, host);
+    return { current, link, boot: (await ctx.lab.exec(host, ['readlink', '/nix/var/fleet-lab/boot-default'])).stdout.trim() || undefined };
   };
-  const outPathOf = async (node: string) => (await evalOutPaths(hive))[node]!;
-  const inStore = async (host: string, path: string) => (await lab.exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
-  const configure = (specs: Record<string, StandInSpec>) => writeHive(hive, specs, lab.witness);
-
-  before(async () => {
-    ({ lab, hive, fleetFile } = await startDeployedLab(NAMES, `base-${nonce}`));
-  });
-  after(async () => lab?.stop());
+  const outPathOf = async (node: string) => (await evalOutPaths(ctx.hive))[node]!;
+  const inStore = async (host: string, path: string) => (await ctx.lab.exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
+  const configure = (specs: Record<string, StandInSpec>) => writeHive(ctx.hive, specs, ctx.lab.witness);
 
   test('boot sets the profile and boot entry, leaves the running system; test does the opposite', async () => {
     const before = await stateOf('s1');
     await configure({ s1: { name: `boot-${nonce}` }, s2: { name: `test-${nonce}` }, s3: { name: `base-${nonce}` } });
-    const boot = await runFleet(['-f', fleetFile, 'apply', 'boot', '--on', 's1', '--json']);
+    const boot = await runFleet(['-f', ctx.fleetFile, 'apply', 'boot', '--on', 's1', '--json']);
     assert.equal(boot.code, 0, boot.stderr);
     const out1 = await outPathOf('s1');
     assert.deepEqual(await stateOf('s1'), { current: before.current, link: 'system-2-link', boot: out1 });
-    const t = await runFleet(['-f', fleetFile, 'apply', 'test', '--on', 's2', '--json']);
+    const t = await runFleet(['-f', ctx.fleetFile, 'apply', 'test', '--on', 's2', '--json']);
     assert.equal(t.code, 0, t.stderr);
     const s2 = await stateOf('s2');
     assert.equal(s2.current, await outPathOf('s2'));
@@ -48,15 +42,15 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `push-${nonce}` }])));
     const out = await outPathOf('s3');
     const before = await stateOf('s3');
-    const build = await runFleet(['-f', fleetFile, 'apply', 'build', '--on', 's3', '--json']);
+    const build = await runFleet(['-f', ctx.fleetFile, 'apply', 'build', '--on', 's3', '--json']);
     assert.deepEqual(outcomesOf(build), { s3: 'built' });
     assert.equal((await execa('nix-store', ['--check-validity', out], { reject: false, env: NIX_ENV })).exitCode, 0, 'built locally');
     assert.equal(await inStore('s3', out), false, 'build copies nothing');
-    const push = await runFleet(['-f', fleetFile, 'apply', 'push', '--on', 's3', '--json']);
+    const push = await runFleet(['-f', ctx.fleetFile, 'apply', 'push', '--on', 's3', '--json']);
     assert.deepEqual(outcomesOf(push), { s3: 'pushed' });
     assert.ok(await inStore('s3', out));
     assert.deepEqual(await stateOf('s3'), before, 'push activates nothing');
-    const dry = await runFleet(['-f', fleetFile, 'apply', 'dry-activate', '--on', 's3', '--json']);
+    const dry = await runFleet(['-f', ctx.fleetFile, 'apply', 'dry-activate', '--on', 's3', '--json']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.deepEqual(await stateOf('s3'), before, 'push activates nothing');
   });
@@ -64,7 +58,7 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
   test('a hung activation is killed on the target after activationTimeout and rolled back', async () => {
     const before = await stateOf('s3');
     await configure({ s1: { name: `base-${nonce}` }, s2: { name: `base-${nonce}` }, s3: { name: `hang-${nonce}`, variant: 'hang' } });
-    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-timeout.yaml`, nodes: { s3: { activationTimeout: '2s' } } });
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-timeout.yaml`, nodes: { s3: { activationTimeout: '2s' } } });
     const started = Date.now();
     const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
     assert.equal(run.code, 1, run.stderr);
@@ -79,11 +73,11 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
 
   test('a build that fails fails its node with the build log; the others build and deploy (--keep-going)', async () => {
     const before = await stateOf('s1');
-    const broken = `${lab.dir}/broken.nix`;
+    const broken = `${ctx.lab.dir}/broken.nix`;
     await writeFile(broken, `let s = import ${JSON.stringify(new URL('../../fixtures/nix/system.nix', import.meta.url).pathname)}; in {
       s1 = derivation { name = "broken-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo compiler says no >&2; exit 1" ]; };
       s2 = s { name = "fine-${nonce}"; }; s3 = s { name = "fine-${nonce}"; }; }`);
-    const file = await lab.writeFleet({ nixFile: broken, path: `${lab.dir}/fleet-broken.yaml` });
+    const file = await ctx.lab.writeFleet({ nixFile: broken, path: `${ctx.lab.dir}/fleet-broken.yaml` });
     const run = await runFleet(['-f', file, 'apply', '--json', '--keep-going']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { s1: 'failed', s2: 'activated', s3: 'activated' });
@@ -97,9 +91,9 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
 
   test('a toplevel that is not a system is refused before anything changes', async () => {
     const before = await stateOf('s2');
-    const notSystem = `${lab.dir}/not-system.nix`;
+    const notSystem = `${ctx.lab.dir}/not-system.nix`;
     await writeFile(notSystem, `{ s2 = derivation { name = "not-a-system-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo hi > $out" ]; }; }`);
-    const file = await lab.writeFleet({ nixFile: notSystem, path: `${lab.dir}/fleet-notsystem.yaml` });
+    const file = await ctx.lab.writeFleet({ nixFile: notSystem, path: `${ctx.lab.dir}/fleet-notsystem.yaml` });
     const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json']);
     assert.equal(run.code, 1);
     assert.deepEqual(outcomesOf(run), { s2: 'failed' });
@@ -109,28 +103,28 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
 
   test('a rollback that fails is rollback-failed, exit 3, with the commands to run by hand', async () => {
     await configure({ s1: { name: `once-${nonce}`, variant: 'once' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
-    const first = await runFleet(['-f', fleetFile, 'apply', '--on', 's1', '--json']);
+    const first = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's1', '--json']);
     assert.equal(first.code, 0, first.stderr);
     const link = (await stateOf('s1')).link!;
     await configure({ s1: { name: `bad-${nonce}`, variant: 'fail-halfway' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
-    const run = await runFleet(['-f', fleetFile, 'apply', '--on', 's1', '--json']);
+    const run = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's1', '--json']);
     assert.equal(run.code, 3, run.stderr);
     assert.deepEqual(outcomesOf(run), { s1: 'rollback-failed' });
     const generation = /system-(\d+)-link/.exec(link)![1];
     assert.match(nodeDoneText(run, 's1'), new RegExp(`ROLLBACK FAILED: .*On s1 run: nix-env -p ${PROFILE} --switch-generation ${generation} && /nix/store/[^ ]+-once-${nonce}/bin/switch-to-configuration switch`));
-    const plain = await runFleet(['-f', fleetFile, 'apply', '--on', 's1']);
+    const plain = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's1']);
     assert.equal(plain.code, 3);
     assert.match(plain.stdout, /ROLLBACK FAILED|rollback-failed/);
   });
 
   test('a builder whose pinned host key does not match is refused', async () => {
-    const s1 = lab.hosts.find((h) => h.name === 's1')!;
-    const s2 = lab.hosts.find((h) => h.name === 's2')!;
+    const s1 = ctx.lab.hosts.find((h) => h.name === 's1')!;
+    const s2 = ctx.lab.hosts.find((h) => h.name === 's2')!;
     const wrongKey = (await readFile(`${s2.dir}/ssh_host_ed25519_key.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
     await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `pinned-${nonce}` }])));
-    const file = await lab.writeFleet({
-      nixFile: hive, path: `${lab.dir}/fleet-pinned.yaml`, defaults: { buildHost: 'b' },
-      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes'], publicHostKey: Buffer.from(wrongKey).toString('base64') } } },
+    const file = await ctx.lab.writeFleet({
+      nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-pinned.yaml`, defaults: { buildHost: 'b' },
+      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', ctx.lab.key, '-o', 'IdentitiesOnly=yes'], publicHostKey: Buffer.from(wrongKey).toString('base64') } } },
     });
     const before = await stateOf('s3');
     const run = await runFleet(['-f', file, 'apply', '--on', 's3', '--json']);
@@ -142,38 +136,38 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
 
   test('buildHost: builders: the deployer\'s Nix spreads the builds over both builders, then copies from here', async () => {
     // Three distinct systems, two builders with one job each: Nix's scheduler must use both, and never build here.
-    await writeHive(hive, Object.fromEntries(NAMES.map((n) => [n, { name: `spread-${n}-${nonce}`, buildSeconds: 1 }])), lab.witness);
+    await writeHive(ctx.hive, Object.fromEntries(NAMES.map((n) => [n, { name: `spread-${n}-${nonce}`, buildSeconds: 1 }])), ctx.lab.witness);
     const builder = (host: string) => ({ host, systems: ['x86_64-linux'], maxJobs: 1 });
-    const file = await lab.writeFleet({
-      nixFile: hive, path: `${lab.dir}/fleet-builders.yaml`, defaults: { buildHost: 'builders' },
+    const file = await ctx.lab.writeFleet({
+      nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-builders.yaml`, defaults: { buildHost: 'builders' },
       extra: { builders: { b2: builder('s2'), b3: builder('s3') } },
     });
-    const witnessBefore = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).length;
+    const witnessBefore = (await readWitness(ctx.lab)).length;
     const run = await runFleet(['-f', file, 'apply', '--json']);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(outcomesOf(run), { s1: 'activated', s2: 'activated', s3: 'activated' });
-    const builtOn = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).slice(witnessBefore).map((l) => l.split(' ')[0]);
+    const builtOn = (await readWitness(ctx.lab)).slice(witnessBefore).map((l) => l.split(' ')[0]);
     assert.equal(builtOn.length, 3, `three builds: ${builtOn.join(', ')}`);
     assert.deepEqual([...new Set(builtOn)].sort(), ['s2', 's3'], 'both builders built, the deployer none');
-    const outs = await evalOutPaths(hive);
+    const outs = await evalOutPaths(ctx.hive);
     for (const n of NAMES) assert.equal((await stateOf(n)).current, outs[n]);
   });
 
   test('a build host that cannot reach the target: the closure is relayed through the deployer', async () => {
-    const s1 = lab.hosts.find((h) => h.name === 's1')!;
+    const s1 = ctx.lab.hosts.find((h) => h.name === 's1')!;
     // From inside any lab host (its own /run), the target's alias leads to a dead port; from here it works.
-    const relayConfig = `${lab.dir}/ssh_config_relay`;
-    await writeFile(relayConfig, `Match exec "test -e /run/fleet-lab/sshd.pid"\n  Port 9\n\n${await readFile(lab.sshConfig, 'utf8')}`);
+    const relayConfig = `${ctx.lab.dir}/ssh_config_relay`;
+    await writeFile(relayConfig, `Match exec "test -e /run/fleet-lab/sshd.pid"\n  Port 9\n\n${await readFile(ctx.lab.sshConfig, 'utf8')}`);
     await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `relay-${nonce}` }])));
-    const file = await lab.writeFleet({
-      nixFile: hive, path: `${lab.dir}/fleet-relay.yaml`, defaults: { sshConfig: relayConfig, buildHost: 'b' },
-      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', lab.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${lab.knownHosts}`] } } },
+    const file = await ctx.lab.writeFleet({
+      nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-relay.yaml`, defaults: { sshConfig: relayConfig, buildHost: 'b' },
+      extra: { builders: { b: { host: 'root@127.0.0.1', port: s1.port, systems: ['x86_64-linux'], sshOptions: ['-i', ctx.lab.key, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${ctx.lab.knownHosts}`] } } },
     });
-    const witnessBefore = (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).length;
+    const witnessBefore = (await readWitness(ctx.lab)).length;
     const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json', '--verbose']);
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
     const out = await outPathOf('s2');
-    assert.deepEqual((await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean).slice(witnessBefore), [`s1 relay-${nonce}`], 'built on the build host only');
+    assert.deepEqual((await readWitness(ctx.lab)).slice(witnessBefore), [`s1 relay-${nonce}`], 'built on the build host only');
     assert.equal((await execa('nix-store', ['--check-validity', out], { reject: false, env: NIX_ENV })).exitCode, 0, 'the closure passed through the deployer');
     assert.equal((await stateOf('s2')).current, out);
     const logs = run.events.flatMap((e) => (e.type === 'log' ? [e] : []));
@@ -182,29 +176,26 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
 
   test('NIX_SSHOPTS reaches fleet\'s own ssh and Nix\'s copies', async () => {
     await configure(Object.fromEntries(NAMES.map((n) => [n, { name: `sshopts-${nonce}` }])));
-    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-nosshconfig.yaml`, defaults: { sshConfig: undefined } });
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-nosshconfig.yaml`, defaults: { sshConfig: undefined } });
     assert.doesNotMatch(await readFile(file, 'utf8'), /sshConfig/);
     const without = await runFleet(['-f', file, 'apply', '--on', 's2', '--json']);
     assert.equal(without.code, 1, 'the bare host alias does not resolve without the lab ssh_config');
-    const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json'], { NIX_SSHOPTS: `-F ${lab.sshConfig}` });
+    const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json'], { NIX_SSHOPTS: `-F ${ctx.lab.sshConfig}` });
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await stateOf('s2')).current, await outPathOf('s2'));
   });
 
   test('a second Ctrl+C quits at once: exit 3 naming the nodes left mid-activation, no ssh left behind', async () => {
     await configure({ s1: { name: `quit-${nonce}`, variant: 'hang' }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
-    const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-quit.yaml`, nodes: { s1: { activationTimeout: '3s' } } });
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-quit.yaml`, nodes: { s1: { activationTimeout: '3s' } } });
     const { result: r, sent } = await interruptDuringActivation(['-f', file, 'apply', '--on', 's1', '--json'], 2);
     assert.ok(sent, String(r.stderr));
     assert.equal(r.exitCode, 3, String(r.stderr));
     assert.match(String(r.stderr), /quit while activating s1: their state is unknown/);
     // A client whose master just closed may take a moment to notice: poll, bounded.
     let left = '';
-    for (let i = 0; i < 30; i++) {
-      left = (await execa('pgrep', ['-f', `^ssh .*${lab.sshConfig}`], { reject: false })).stdout.trim();
-      if (!left) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const gone = async () => !(left = (await execa('pgrep', ['-f', `^ssh .*${ctx.lab.sshConfig}`], { reject: false })).stdout.trim());
+    await eventually(gone, { timeoutMs: 3_000 }); // asserted below, with their pids
     assert.equal(left, '', 'the ssh master and its clients are gone');
   });
 });

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { execaSync } from 'execa';
-import { findExecutable, rootfsPaths, startLab, up, writeHive, type Lab, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
+import { evalOutPaths, findExecutable, rootfsPaths, startLab, up, writeHive, type Lab, type StandInSpec, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
 import { downAndMaybeKeep } from '../../lab/keep.js';
 import { isCi } from '../../src/ui/choose.js';
 import { runFleet } from './run-fleet.js';
@@ -43,21 +43,31 @@ export interface HookScope {
 }
 
 /**
- * One lab for a whole suite: started in `before`, stopped and removed in `after` (which node:test runs even
- * when tests fail; FLEET_LAB_KEEP=1 keeps the files). scope: `{ before, after }` inside a describe, or a test context `t`.
+ * Something started in `before` and stopped in `after` (which node:test runs even when tests fail), read through a
+ * getter that says so when `before` failed. scope: `{ before, after }` inside a describe, or a test context `t`.
  */
-function useSuiteLab<L extends Lab | SystemdLab>(scope: HookScope, what: string, start: () => Promise<L>): { readonly lab: L } {
-  let lab: L | undefined;
+function useSuite<T>(scope: HookScope, what: string, start: () => Promise<T>, stop: (value: T) => Promise<unknown>): { readonly value: T } {
+  let value: T | undefined;
   scope.before(async () => {
-    lab = await start();
+    value = await start();
   });
   scope.after(async () => {
-    if (lab) await downAndMaybeKeep(lab);
+    if (value !== undefined) await stop(value);
   });
   return {
+    get value(): T {
+      if (value === undefined) throw new Error(`the ${what} is not running (its before hook failed or has not run)`);
+      return value;
+    },
+  };
+}
+
+/** One lab for a whole suite, removed after it (FLEET_LAB_KEEP=1 keeps the files). */
+function useSuiteLab<L extends Lab | SystemdLab>(scope: HookScope, what: string, start: () => Promise<L>): { readonly lab: L } {
+  const suite = useSuite(scope, what, start, downAndMaybeKeep);
+  return {
     get lab(): L {
-      if (!lab) throw new Error(`the ${what} is not running (its before hook failed or has not run)`);
-      return lab;
+      return suite.value;
     },
   };
 }
@@ -66,15 +76,48 @@ export function useLab(scope: HookScope, names: string[], opts: Omit<StartLabOpt
   return useSuiteLab(scope, 'lab', () => startLab({ names, ...opts }));
 }
 
+export interface DeployedLab {
+  lab: Lab;
+  hive: string; // the hive the default fleet file evaluates; tests rewrite it (configure)
+  fleetFile: string;
+}
+
 /** A light lab whose hosts all run one base system, deployed by fleet itself: where most lab suites start. */
-export async function startDeployedLab(names: string[], baseName: string): Promise<{ lab: Lab; hive: string; fleetFile: string }> {
+export async function startDeployedLab(names: string[], baseName: string): Promise<DeployedLab> {
   const lab = await startLab({ names });
-  const hive = `${lab.dir}/hive.nix`;
-  const fleetFile = await lab.writeFleet({ nixFile: hive });
-  await writeHive(hive, Object.fromEntries(names.map((n) => [n, { name: baseName }])), lab.witness);
-  const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
-  if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr}`);
-  return { lab, hive, fleetFile };
+  try {
+    const hive = `${lab.dir}/hive.nix`;
+    const fleetFile = await lab.writeFleet({ nixFile: hive });
+    await writeHive(hive, Object.fromEntries(names.map((n) => [n, { name: baseName }])), lab.witness);
+    const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
+    if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr || base.stdout.slice(-4000)}`); // --json: the events say why
+    return { lab, hive, fleetFile };
+  } catch (error) {
+    await downAndMaybeKeep(lab); // no suite holds it yet: stop it here
+    throw error;
+  }
+}
+
+/** startDeployedLab for a whole suite: up in `before`, down in `after`. */
+export function useDeployedLab(scope: HookScope, names: string[], baseName: string): Readonly<DeployedLab> {
+  const suite = useSuite(scope, 'lab', () => startDeployedLab(names, baseName), (d) => downAndMaybeKeep(d.lab));
+  return {
+    get lab() {
+      return suite.value.lab;
+    },
+    get hive() {
+      return suite.value.hive;
+    },
+    get fleetFile() {
+      return suite.value.fleetFile;
+    },
+  };
+}
+
+/** Writes the stand-in systems of a hive and returns every node's out path (evaluated, nothing built). */
+export async function configureHive(lab: Pick<Lab | SystemdLab, 'witness'>, hive: string, specs: Record<string, StandInSpec>): Promise<Record<string, string>> {
+  await writeHive(hive, specs, lab.witness);
+  return evalOutPaths(hive);
 }
 
 const systemdTools = ['systemd-nspawn', 'ip', 'tc', 'flock', 'sysctl', 'chroot'];

@@ -4,19 +4,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, readSystemState, writeHive, type StandInSpec } from '../../lab/index.js';
 import { parseLockRecord } from '../../src/agent/lock.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import { lockedReason } from '../../src/plan/lock-text.js';
 import type { LockHolder } from '../../src/plan/types.js';
-import { assertValidEvents } from '../events-validate.js';
+import { waitFor } from '../poll.js';
 import { requireSystemdLabCapable, useSystemdLab } from './support.js';
-import { interruptDuringActivation, nodeDoneText, outcomesOf, planOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
+import { finishedRun, interruptDuringActivation, nodeDoneText, outcomesOf, planOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const NODES = ['h1', 'h2', 'h3'];
 const LOCK = '/run/fleet/locks/nix-var-nix-profiles-system';
+const LOCK_WAIT = { timeoutMs: 120_000, everyMs: 200 }; // a condition to reach, never a duration to assert
 
 describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapable() }, () => {
   const ctx = useSystemdLab({ before, after }, { hosts: NODES });
@@ -52,20 +52,20 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
   const assertNoLocks = async (...hosts: string[]) => {
     for (const h of hosts) assert.deepEqual(await locksLeft(h), [], `no lock left on ${h}`);
   };
-  /** Waits (bounded) until `cond` holds: a condition to reach, never a duration to assert. */
-  const waitFor = async (what: string, cond: () => Promise<boolean>) => {
-    for (let i = 0; i < 600; i++) {
-      if (await cond()) return;
-      await sleep(200);
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
   const hasValid = async (host: string, path: string) => (await lab().exec(host, ['nix-store', '--check-validity', path])).exitCode === 0;
-  const finished = async (child: ReturnType<typeof spawnFleet>): Promise<FleetRun> => {
-    const r = await child;
-    const events = readEventLines(String(r.stdout));
-    assertValidEvents(events);
-    return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), events };
+  /**
+   * Starts run A (apply `file` on `hosts`), held by its gated build once its probe has taken their locks; runs
+   * `meanwhile` with the holder of the last one, then opens the gate and returns A's finished run.
+   */
+  const whileAHolds = async (gate: string, file: string, hosts: string[], meanwhile: (holder: LockHolder) => Promise<void>): Promise<FleetRun> => {
+    const runA = spawnFleet(['-f', file, 'apply', '--on', hosts.join(','), '--json']);
+    try {
+      await waitFor(`run A to hold the locks of ${hosts.join(', ')}`, async () => (await Promise.all(hosts.map(lockOf))).every(Boolean), LOCK_WAIT);
+      await meanwhile(await holderOn(hosts.at(-1)!));
+    } finally {
+      await writeFile(gate, '');
+    }
+    return finishedRun(runA);
   };
   const runIdOf = (events: FleetEvent[]) => events[0]?.run;
   const phases = (run: FleetRun, node: string) => run.events.filter((e) => e.type === 'node-phase' && e.node === node).map((e) => (e.type === 'node-phase' ? e.detail : ''));
@@ -82,12 +82,8 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
     const a = await fleetWith({ h1: system('a1', { buildGate: gate }), h2: system('a2', { buildGate: gate }) });
     const b = await fleetWith({ h2: system('b2'), h3: system('b3') });
     const h2Before = await state('h2');
-    const runA = spawnFleet(['-f', a.file, 'apply', '--on', 'h1,h2', '--json']);
-    try {
-      // A's probe has taken both locks; its build waits for the gate.
-      await waitFor('run A to hold the locks of h1 and h2', async () => !!(await lockOf('h1')) && !!(await lockOf('h2')));
-      const holder = await holderOn('h2');
-
+    // A's probe has taken both locks; its build waits for the gate.
+    const doneA = await whileAHolds(gate, a.file, ['h1', 'h2'], async (holder) => {
       const runB = await runFleet(['-f', b.file, 'apply', '--on', 'h2,h3', '--json']);
       assert.equal(runB.code, 1, runB.stderr);
       assert.deepEqual(outcomesOf(runB), { h2: 'locked', h3: 'activated' });
@@ -103,10 +99,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
       assert.equal((await state('h3')).current, b.outs.h3, 'B deployed h3');
       assert.equal((await state('h3')).profile, b.outs.h3);
       await assertNoLocks('h3');
-    } finally {
-      await writeFile(gate, '');
-    }
-    const doneA = await finished(runA);
+    });
     assert.equal(doneA.code, 0, doneA.stderr);
     assert.deepEqual(outcomesOf(doneA), { h1: 'activated', h2: 'activated' });
     for (const h of ['h1', 'h2']) {
@@ -122,13 +115,13 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
     const runA = spawnFleet(['-f', a.file, 'apply', '--on', 'h1', '--json']);
     let holder: LockHolder;
     try {
-      await waitFor('run A to hold h1\'s lock', async () => !!(await lockOf('h1')));
+      await waitFor('run A to hold h1\'s lock', async () => !!(await lockOf('h1')), LOCK_WAIT);
       holder = await holderOn('h1');
       runA.kill('SIGKILL');
       await runA;
       assert.equal((await holderOn('h1')).run, holder.run, 'a killed run leaves its lock behind');
       const expires = (await holderOn('h1')).expires;
-      await waitFor('the lock to expire by h1\'s clock', async () => Number((await lab().exec('h1', ['date', '+%s'])).stdout.trim()) >= expires);
+      await waitFor('the lock to expire by h1\'s clock', async () => Number((await lab().exec('h1', ['date', '+%s'])).stdout.trim()) >= expires, LOCK_WAIT);
     } finally {
       await writeFile(gate, ''); // A's orphaned build may finish
     }
@@ -147,10 +140,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
     const gate = gatePath();
     const a = await fleetWith({ h3: system('break-a', { buildGate: gate }) });
     const b = await fleetWith({ h3: system('break-b') });
-    const runA = spawnFleet(['-f', a.file, 'apply', '--on', 'h3', '--json']);
-    try {
-      await waitFor('run A to hold h3\'s lock', async () => !!(await lockOf('h3')));
-      const holder = await holderOn('h3');
+    const doneA = await whileAHolds(gate, a.file, ['h3'], async (holder) => {
       const refused = await runFleet(['-f', b.file, 'apply', '--on', 'h3', '--json']);
       assert.deepEqual([refused.code, outcomesOf(refused)], [1, { h3: 'locked' }], 'without --break-lock: locked');
 
@@ -163,10 +153,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
       );
       assert.equal((await state('h3')).current, b.outs.h3);
       await assertNoLocks('h3');
-    } finally {
-      await writeFile(gate, '');
-    }
-    const doneA = await finished(runA);
+    });
     assert.equal(doneA.code, 1, doneA.stderr);
     assert.deepEqual(outcomesOf(doneA), { h3: 'locked' });
     assert.match(nodeDoneText(doneA, 'h3'), /this run's lock is gone .*not activated/);
@@ -178,10 +165,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
     const gate = gatePath();
     const a = await fleetWith({ h2: system('plan-a', { buildGate: gate }) });
     const p = await fleetWith({ h1: system('plan-p'), h2: system('plan-p') });
-    const runA = spawnFleet(['-f', a.file, 'apply', '--on', 'h2', '--json']);
-    try {
-      await waitFor('run A to hold h2\'s lock', async () => !!(await lockOf('h2')));
-      const holder = await holderOn('h2');
+    const doneA = await whileAHolds(gate, a.file, ['h2'], async (holder) => {
       const plan = await runFleet(['-f', p.file, 'plan', '--on', 'h1,h2', '--json']);
       assert.equal(plan.code, 0, plan.stderr);
       const entry = planOf(plan).nodes.find((x) => x.name === 'h2')!;
@@ -192,10 +176,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
       const after = await holderOn('h2');
       assert.deepEqual([after.run, after.by, after.pid, after.since], [holder.run, holder.by, holder.pid, holder.since], 'the holder\'s lock unchanged');
       await assertNoLocks('h1', 'h3');
-    } finally {
-      await writeFile(gate, '');
-    }
-    const doneA = await finished(runA);
+    });
     assert.equal(doneA.code, 0, doneA.stderr);
     await assertNoLocks(...NODES);
   });

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, readSystemState, writeHive, type StandInSpec } from '../../lab/index.js';
+import { countGenerations, readSystemState, type StandInSpec } from '../../lab/index.js';
 import { runDir } from '../../src/agent/agent.js';
-import { requireSystemdLabCapable, useSystemdLab } from './support.js';
-import { nodeDoneText, outcomesOf, runFleet, spawnFleet, parseEvents } from './run-fleet.js';
+import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
+import { finishedRun, nodeDoneText, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const NODES = ['g1', 'g2', 'g3'];
 
@@ -15,12 +15,20 @@ describe('magic rollback on systemd hosts', { skip: requireSystemdLabCapable() }
   const nonce = randomBytes(4).toString('hex');
   let hive: string;
   let fleetFile: string;
-  const configure = async (specs: Record<string, StandInSpec>) => {
-    const all = Object.fromEntries(NODES.map((n) => [n, specs[n] ?? { name: `base-${nonce}` }]));
-    await writeHive(hive, all, ctx.lab.witness);
-    return evalOutPaths(hive);
+  const configure = (specs: Record<string, StandInSpec>) => configureHive(ctx.lab, hive, Object.fromEntries(NODES.map((n) => [n, specs[n] ?? { name: `base-${nonce}` }])));
+  const generations = (host: string) => countGenerations(ctx.lab, host);
+  /** Deploys `spec` to `host` alone: the run fails, the host is back on exactly what it ran and the profile never moved. */
+  const revertedDeploy = async (host: string, spec: StandInSpec): Promise<FleetRun> => {
+    const before = await readSystemState(ctx.lab, host);
+    const gens = await generations(host);
+    await configure({ [host]: spec });
+    const run = await runFleet(['-f', fleetFile, 'apply', '--on', host, '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(outcomesOf(run), { [host]: 'rolled-back' });
+    assert.deepEqual(await readSystemState(ctx.lab, host), before, 'exactly the recorded generation and system');
+    assert.equal(await generations(host), gens, 'the profile never moved');
+    return run;
   };
-  const generations = async (host: string) => (await ctx.lab.exec(host, ['sh', '-c', 'ls /nix/var/nix/profiles | grep -c "^system-.*-link$"'])).stdout.trim();
   /** When the agent wrote a file of this run on the host (epoch seconds, the host's clock). */
   const writtenAt = async (host: string, runId: string, file: string) => Number((await ctx.lab.exec(host, ['stat', '-c', '%Y', `${runDir(runId, host)}/${file}`])).stdout.trim());
 
@@ -33,15 +41,8 @@ describe('magic rollback on systemd hosts', { skip: requireSystemdLabCapable() }
   });
 
   test('a system that cuts the network for good: the host reverts by itself within confirmTimeout, the profile never moved', async () => {
-    const before = await readSystemState(ctx.lab, 'g1');
-    const gens = await generations('g1');
-    await configure({ g1: { name: `cutnet-${nonce}`, variant: 'cut-net' } });
-    const run = await runFleet(['-f', fleetFile, 'apply', '--on', 'g1', '--json']);
-    assert.equal(run.code, 1, run.stderr);
-    assert.deepEqual(outcomesOf(run), { g1: 'rolled-back' });
+    const run = await revertedDeploy('g1', { name: `cutnet-${nonce}`, variant: 'cut-net' });
     assert.match(nodeDoneText(run, 'g1'), /the confirmation did not arrive within 5s .*the node's watchdog rolled it back to system-1-link/);
-    assert.deepEqual(await readSystemState(ctx.lab, 'g1'), before, 'exactly the recorded generation and system');
-    assert.equal(await generations('g1'), gens, 'the profile never moved');
     const runId = run.events[0]!.run;
     const live = await writtenAt('g1', runId, 'activate.status');
     const reverted = await writtenAt('g1', runId, 'rollback.status');
@@ -50,15 +51,8 @@ describe('magic rollback on systemd hosts', { skip: requireSystemdLabCapable() }
   });
 
   test('a system whose sshd refuses new connections (open ones go on): the confirmation fails, the host reverts', async () => {
-    const before = await readSystemState(ctx.lab, 'g2');
-    const gens = await generations('g2');
-    await configure({ g2: { name: `cutssh-${nonce}`, variant: 'cut-ssh' } });
-    const run = await runFleet(['-f', fleetFile, 'apply', '--on', 'g2', '--json']);
-    assert.equal(run.code, 1, run.stderr);
-    assert.deepEqual(outcomesOf(run), { g2: 'rolled-back' });
+    const run = await revertedDeploy('g2', { name: `cutssh-${nonce}`, variant: 'cut-ssh' });
     assert.match(nodeDoneText(run, 'g2'), /the confirmation did not arrive within 5s \(a new SSH connection failed: .*\); the node's watchdog rolled it back/);
-    assert.deepEqual(await readSystemState(ctx.lab, 'g2'), before);
-    assert.equal(await generations('g2'), gens);
     assert.equal((await runFleet(['-f', fleetFile, 'plan', '--on', 'g2', '--json'])).code, 0, 'new connections work again');
   });
 
@@ -78,14 +72,13 @@ describe('magic rollback on systemd hosts', { skip: requireSystemdLabCapable() }
         await ctx.lab.reboot('g3');
       })();
     });
-    const r = await child;
+    const r = await finishedRun(child);
     await rebooting;
     assert.ok(rebooting, 'rebooted inside the window');
     assert.equal(liveBeforeReboot, outs.g3, 'the new system was live when the host rebooted');
-    const events = parseEvents(String(r.stdout));
-    assert.equal(r.exitCode, 1, String(r.stderr));
-    assert.deepEqual(outcomesOf({ code: 1, stdout: '', stderr: '', events }), { g3: 'rolled-back' });
-    assert.match(nodeDoneText({ code: 1, stdout: '', stderr: '', events }, 'g3'), /restarted within its 60s window, before the confirmation; it came back on system-1-link/);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(outcomesOf(r), { g3: 'rolled-back' });
+    assert.match(nodeDoneText(r, 'g3'), /restarted within its 60s window, before the confirmation; it came back on system-1-link/);
     const after = await readSystemState(ctx.lab, 'g3');
     assert.deepEqual(after, before, 'up on the old system, profile untouched');
     assert.equal(await generations('g3'), gens);

@@ -6,7 +6,6 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Builder, ResolvedNode } from '../../src/config/types.js';
@@ -14,17 +13,14 @@ import { copyWithLocal } from '../../src/deploy/copy.js';
 import { createHostPool } from '../../src/transport/pool.js';
 import { runLocal } from '../../src/transport/run.js';
 import { SshConnectError } from '../../src/transport/ssh.js';
+import { eventually } from '../poll.js';
+import { resolvedNode } from '../resolved-node.js';
 import { requireLabCapable, useLab } from './support.js';
 
 const POOL = fileURLToPath(new URL('../../src/transport/pool.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function nodeAt(host: string, extra: Partial<ResolvedNode> = {}): ResolvedNode {
-  return {
-    name: host, host, user: 'root', tags: [], buildHost: { kind: 'local' }, sshOptions: [], profile: '/nix/var/nix/profiles/system',
-    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 60_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, stateDir: '/var/lib/fleet', healthChecks: [], ...extra,
-  };
-}
+const nodeAt = (host: string, extra: Partial<ResolvedNode> = {}) => resolvedNode(host, { host, activationTimeoutMs: 60_000, ...extra });
 
 /** Live processes whose command line names `text` (this process excluded). */
 function processesNaming(text: string): number[] {
@@ -42,15 +38,6 @@ function controlPathOf(sshOpts: readonly string[]): string {
   const path = /(?:^|\s)(?:-S |-o ControlPath=)(\S+)/.exec(sshOpts.join(' '))?.[1];
   assert.ok(path, `no control path in ${sshOpts.join(' ')}`);
   return path;
-}
-
-async function waitUntil(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await sleep(100);
-  }
-  return check();
 }
 
 const keyLine = async (pubFile: string) => (await readFile(pubFile, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
@@ -158,7 +145,7 @@ describe('transport on a 1-host lab', { skip: requireLabCapable() }, () => {
     assert.ok(processesNaming(controlPath).length > 0, 'the master runs while fleet does');
     child.kill('SIGKILL');
     await child;
-    assert.equal(await waitUntil(() => processesNaming(controlPath).length === 0, 20_000), true, `left behind: ${processesNaming(controlPath).join(', ')}`);
+    assert.equal(await eventually(() => processesNaming(controlPath).length === 0, { timeoutMs: 20_000 }), true, `left behind: ${processesNaming(controlPath).join(', ')}`);
     await rm(dirname(controlPath), { recursive: true, force: true }); // a killed fleet cannot remove its (empty) control dir
   });
 });
@@ -175,7 +162,7 @@ test('Ctrl+C cancels a connect to a host that accepts TCP and never speaks SSH',
     const host = pool.forNode(node);
     const controlPath = controlPathOf(host.copyTarget!.sshOpts);
     const connecting = host.connect();
-    await waitUntil(() => sockets.length > 0, 5_000);
+    await eventually(() => sockets.length > 0, { timeoutMs: 5_000 });
     assert.equal(sockets.length, 1, 'ssh reached the silent server');
     setTimeout(() => controller.abort(), 300);
     await assert.rejects(connecting, (e: Error) => {

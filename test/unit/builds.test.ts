@@ -8,6 +8,7 @@ import type { EventBody } from '../../src/events.js';
 import type { Host } from '../../src/transport/host.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import type { CommandResult, RunOptions } from '../../src/transport/run.js';
+import { waitFor } from '../poll.js';
 
 const result = (extra: Partial<CommandResult>): CommandResult => ({ argv: [], exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...extra });
 
@@ -39,10 +40,10 @@ test('builds the plan does not need are cancelled (announced ones say so) or res
   const outOf = new Map([['/nix/store/d-a.drv', '/nix/store/o-a'], ['/nix/store/d-b.drv', '/nix/store/o-b']]);
   const everything = { id: 'local', location: { kind: 'local' as const }, drvPaths: ['/nix/store/d-a.drv', '/nix/store/d-b.drv'], nodes: ['a', 'b'] };
   const builds = startBuilds(run, [everything, { ...everything, id: 'node:b', location: { kind: 'node', node: 'b' }, nodes: ['b'] }], outOf);
-  await new Promise((resolve) => setTimeout(resolve, 20)); // both realisations under way
+  await waitFor('both realisations to start', () => realised.length >= 2);
   // The plan: only b changed, and only on the deployer.
   builds.keepOnly({ goal: 'switch', builds: [{ ...everything, drvPaths: ['/nix/store/d-b.drv'], nodes: ['b'] }], nodes: [] });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await waitFor('the restarted realisation', () => realised.length >= 3);
   assert.deepEqual(realised.at(-1), ['/nix/store/d-b.drv'], 'restarted with the plan\'s derivations only');
   run.stop.abort();
   await builds.settled();

@@ -6,8 +6,14 @@ import { parseDuration, parseFleet } from '../../src/config/index.js';
 import { resolveFlakeRef } from '../../src/config/resolve.js';
 import { getSchema } from '../../src/config/schema.js';
 import { ConfigError, formatDiagnostic } from '../../src/errors.js';
+import { resolvedNode } from '../resolved-node.js';
 
 const head = 'version: 1\nnix:\n  file: ./hive.nix\n';
+
+test('the tests\' resolvedNode is what a fleet file with only `host` resolves to (so node fixtures stay honest)', () => {
+  const fleet = parseFleet(`${head}nodes:\n  web-1:\n    host: web-1.example\n`, '/srv/fleet/fleet.yaml');
+  assert.deepEqual(resolvedNode('web-1'), fleet.nodes['web-1']);
+});
 
 test('a node value wins over defaults, which win over built-in defaults', () => {
   const fleet = parseFleet(

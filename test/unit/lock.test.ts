@@ -10,10 +10,11 @@ import { AGENT_SCRIPT, probeArgv } from '../../src/agent/agent.js';
 import {
   deployerIdentity, formatLockRecord, lockArgs, lockArgv, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity,
 } from '../../src/agent/lock.js';
-import type { ResolvedNode } from '../../src/config/types.js';
 import { createLockKeeper, type LockRunner } from '../../src/deploy/lock.js';
 import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/plan/lock-text.js';
 import type { LockHolder } from '../../src/plan/types.js';
+import { waitFor } from '../poll.js';
+import { resolvedNode } from '../resolved-node.js';
 
 const holder: LockHolder = { run: '20261121T091502Z-3fa9c1d2', by: 'alice@laptop', pid: 4242, since: 1795252502, expires: 1795252802 };
 const A: LockIdentity = { run: 'runA', by: 'alice@laptop', pid: 11 };
@@ -188,7 +189,7 @@ void test('agent: with lock arguments, the probe takes (or reads) the lock and s
 
 // --- the keeper, over the real agent (the lock path moved into a temporary directory) ---
 
-const node = (name: string, lockTimeoutMs = 60_000) => ({ name, profile: `/nix/var/nix/profiles/${name}`, lockTimeoutMs }) as ResolvedNode;
+const node = (name: string, lockTimeoutMs = 60_000) => resolvedNode(name, { profile: `/nix/var/nix/profiles/${name}`, lockTimeoutMs });
 
 function localRunner(d: string, fail = false): LockRunner {
   return async (_node, argv) => {
@@ -234,9 +235,10 @@ void test('keeper: a lock it cannot release is a warning naming the node and whe
 });
 
 void test('keeper: a runner that throws is a transient renewal failure and a release warning, never a crash', async () => {
-  const keeper = createLockKeeper({ identity: A, run: async () => { throw new Error('no host for n1'); }, renewEveryMs: () => 10 });
+  let attempts = 0;
+  const keeper = createLockKeeper({ identity: A, run: async () => { attempts++; throw new Error('no host for n1'); }, renewEveryMs: () => 10 });
   keeper.hold(node('n1', 30_000));
-  await new Promise((r) => setTimeout(r, 50)); // a few renewals fail meanwhile
+  await waitFor('a few renewals to fail', () => attempts >= 3);
   assert.equal(await keeper.confirm(node('n1')), undefined, 'not known to be lost: the activation reports what is wrong');
   assert.deepEqual(await keeper.releaseAll(), ['n1: could not release its lock (no host for n1); it expires within 30 s (lockTimeout) or with a reboot']);
 });
@@ -250,7 +252,7 @@ void test('keeper: renews on its own while the run lives', async (t) => {
   const keeper = createLockKeeper({ identity: A, run: localRunner(d), renewEveryMs: () => 50 });
   keeper.hold(n1);
   // Waits for the renewal to be seen (no timing assertion: only that it happens).
-  while (record(f1)!.expires < record(f1)!.since + 120) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('a renewal with its lockTimeout', () => record(f1)!.expires >= record(f1)!.since + 120, { everyMs: 20 });
   await keeper.releaseAll();
   assert.equal(exists(f1), false);
 });

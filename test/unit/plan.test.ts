@@ -4,15 +4,10 @@ import type { Builder, ResolvedNode } from '../../src/config/types.js';
 import type { NodeEval } from '../../src/nix/eval.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { createPlan, type PlanInput } from '../../src/plan/plan.js';
+import { resolvedNode } from '../resolved-node.js';
 import type { TargetState } from '../../src/plan/types.js';
 
-function node(name: string, extra: Partial<ResolvedNode> = {}): ResolvedNode {
-  return {
-    name, host: `${name}.example`, user: 'root', tags: [], buildHost: { kind: 'local' }, sshOptions: [],
-    profile: '/nix/var/nix/profiles/system', privilegeEscalation: ['sudo', '-H', '--'], substituteOnDestination: false,
-    checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, ...extra,
-  } as ResolvedNode;
-}
+const node = resolvedNode;
 const evalOf = (cfg: string): NodeEval => ({ drvPath: `/nix/store/d-${cfg}.drv`, outPath: `/nix/store/o-${cfg}` });
 const fresh: TargetState = { hasOut: false, systemd: false, profileTarget: '/nix/store/o-old', currentSystem: '/nix/store/o-old', generation: 1, profileLink: 'system-1-link' };
 const running = (cfg: string): TargetState => ({ ...fresh, hasOut: true, profileTarget: `/nix/store/o-${cfg}`, currentSystem: `/nix/store/o-${cfg}` });

@@ -2,10 +2,11 @@
 // and the waves in the plan (createPlan, `fleet plan` text).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Amount, ResolvedNode } from '../../src/config/types.js';
+import type { Amount } from '../../src/config/types.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { createPlan } from '../../src/plan/plan.js';
 import { failureBudget, planWaves, waveSize, type WaveRules } from '../../src/rollout/waves.js';
+import { resolvedNode } from '../resolved-node.js';
 
 const fleetOf = (n: number, tags: (i: number) => string[] = () => []) => Array.from({ length: n }, (_, i) => ({ name: `n${i + 1}`, tags: tags(i + 1) }));
 const rules = (waves: Amount[], extra: Partial<WaveRules> = {}): WaveRules => ({ waves, order: [], maxFailures: { count: 0 }, ...extra });
@@ -55,12 +56,7 @@ test('failure budgets: a count (never more than the wave) or a percentage of the
   assert.deepEqual(waves.map((w) => w.maxFailures), [0, 2]);
 });
 
-function node(name: string, tags: string[] = []): ResolvedNode {
-  return {
-    name, host: `${name}.example`, user: 'root', tags, buildHost: { kind: 'local' }, sshOptions: [], profile: '/nix/var/nix/profiles/system',
-    privilegeEscalation: [], substituteOnDestination: false, checkSystem: true, connectTimeoutMs: 10_000, activationTimeoutMs: 600_000, magicRollback: true, confirmTimeoutMs: 30_000, lockTimeoutMs: 300_000, stateDir: '/var/lib/fleet', healthChecks: [],
-  };
-}
+const node = (name: string, tags: string[] = []) => resolvedNode(name, { tags });
 const evalOf = (name: string) => ({ drvPath: `/nix/store/${'d'.repeat(32)}-${name}.drv`, outPath: `/nix/store/${'o'.repeat(32)}-${name}` });
 
 test('createPlan: waves only for a staged rollout of a goal that activates; nodes that could not be planned keep their place', () => {
