@@ -30,6 +30,9 @@ export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'ro
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
+export type ReviewState = 'waiting' | 'approved' | 'declined';
+export type PauseReason = 'requested' | 'confirm';
+
 export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
@@ -57,7 +60,12 @@ export type EventBody =
   | { type: 'wave-done'; wave: number; failures: number; verdict: WaveVerdict }
   /** One attempt of one health check (`attempt` of at most `attempts`); `detail`: how it ended and its last output. */
   | { type: 'health'; node: string; check: string; attempt: number; attempts: number; ok: boolean; detail: string }
-  /** `fleet diff` (and `fleet plan`, where the new system is already built): nodes whose closures change alike. */
+  /** `-i`: the plan waits for the person at the terminal, who deploys it or leaves with nothing touched. */
+  | { type: 'review'; state: ReviewState }
+  /** A staged rollout waits before wave `wave`: asked for at the terminal (key p) or by `rollout.pause: confirm`. */
+  | { type: 'paused'; wave: number; reason: PauseReason }
+  | { type: 'resumed'; wave: number }
+  /** `fleet diff` (and `fleet plan`, where the new system is already built; `-i` while the plan waits): nodes whose closures change alike. */
   | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
   /** `fleet status`: one per node that evaluated, asked or not (unreachable). */
   | ({ type: 'status' } & NodeStatus)

@@ -8,6 +8,8 @@ import type { Command } from '../events.js';
 import type { ProbeLock } from '../plan/probe.js';
 import type { Plan } from '../plan/types.js';
 import { startBuilds } from './builds.js';
+import { reviewPlan } from './review.js';
+import { ExitCode } from '../errors.js';
 import { decideExitCode } from './outcome.js';
 import { schedule } from './scheduler.js';
 import { STAGES } from './stages.js';
@@ -18,6 +20,9 @@ import { goalTraits } from '../goal.js';
 import { gitRevision } from '../records/git.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
 import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
+
+/** Every planned node's word when the plan is declined at review (`-i`, key n). */
+export const DECLINED = 'not deployed: the plan was declined at review';
 
 export interface ApplyResult {
   plan?: Plan;
@@ -63,6 +68,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
 
   let plan: Plan;
   let warnings: string[];
+  let declined = false;
   try {
     const evaluated = await source.resolve(fleet, nodes, prepare);
     const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
@@ -88,20 +94,27 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) finishNode(run, np.name, 'locked', np.reason);
     builds.keepOnly(plan);
 
-    await schedule(run, { ...plan, nodes: plan.nodes.filter((np) => !run.results.has(np.name)) }, builds, STAGES);
+    if (options.steering && !(await reviewPlan(run, plan, builds, options.steering))) {
+      // Declined (or Ctrl+C while waiting): nothing was copied or activated; the builds stop.
+      declined = !options.signal.aborted;
+      run.stop.abort();
+      for (const np of plan.nodes) finishNode(run, np.name, 'skipped', declined ? DECLINED : stopReason(run));
+    } else {
+      await schedule(run, { ...plan, nodes: plan.nodes.filter((np) => !run.results.has(np.name)) }, builds, STAGES);
+    }
     await builds.settled();
   } finally {
     // At the end, on error and after Ctrl+C (activations have finished by now); a forced quit leaves them to expire.
     warnings = await run.locks.releaseAll();
   }
-  warnings = [...run.warnings, ...warnings];
   for (const node of nodes) if (!run.results.has(node.name)) finishNode(run, node.name, 'skipped', 'not planned');
 
   const interrupted = options.signal.aborted;
   const results = Object.fromEntries(nodes.map((n) => [n.name, run.results.get(n.name)!]));
-  const exitCode = decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
+  // Declining the plan at review is a successful "no": nothing was touched.
+  const exitCode = declined ? ExitCode.ok : decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
   run.emit({ type: 'summary', command: source.command, goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
-  return { plan, nodes: results, exitCode, interrupted, warnings };
+  return { plan, nodes: results, exitCode, interrupted, warnings: [...run.warnings, ...warnings] };
 }
 
 async function recordContext(fleet: ResolvedFleet, options: ApplyOptions): Promise<RecordContext> {

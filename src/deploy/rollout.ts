@@ -92,6 +92,15 @@ async function pause(run: RunState, next: number, of: number): Promise<boolean> 
     await sleep(rule.ms, undefined, { signal: run.options.signal }).catch(() => undefined);
     return !run.options.signal.aborted;
   }
+  // Interactive: a pause asked for (key p) and `pause: confirm` both wait for the person at the terminal.
+  const steering = run.options.steering;
+  const asked = steering?.takePause() ?? false;
+  if (steering && (asked || rule.kind === 'confirm')) {
+    run.emit({ type: 'paused', wave: next, reason: asked ? 'requested' : 'confirm' });
+    const go = await steering.resumed(run.options.signal);
+    if (go) run.emit({ type: 'resumed', wave: next });
+    return go;
+  }
   if (rule.kind === 'confirm' && run.options.confirmNextWave) return run.options.confirmNextWave(next, of, run.options.signal);
   return true;
 }

@@ -9,6 +9,7 @@ import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
+import type { Steering } from './steering.js';
 import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
 
 export interface ExecuteOptions {
@@ -38,6 +39,8 @@ export interface ExecuteOptions {
   rollout?: RolloutOptions;
   /** `pause: confirm`: asked before wave `next` starts; only true goes on (the CLI asks on the terminal). */
   confirmNextWave?: (next: number, of: number, signal: AbortSignal) => Promise<boolean>;
+  /** `-i`: the plan waits for approval, and a pause can be asked for before each wave (src/deploy/steering.ts). */
+  steering?: Steering;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;
   /** `rollback` (fleet rollback, set from its SystemSource): the run's activations are recorded as rollbacks, once healthy. */

@@ -14,7 +14,8 @@ import { systemOf } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
-import { ClosureReader, compareNode, currentSystemAbsent, newSystemAbsent } from './compare.js';
+import { ClosureReader } from './compare.js';
+import { diffWhenBuilt } from './node.js';
 import { byFleetOrder, groupDiffs, type DiffGroup, type NodeDiff } from './group.js';
 
 export interface DiffOptions {
@@ -62,28 +63,15 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
   const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, as the probes do
   const diffOne = async (np: NodePlan): Promise<void> => {
     const node = run.nodes.get(np.name)!;
-    const target = options.pool.forNode(node);
-    let newHost = target; // not built by the plan: the target already holds it (or runs it)
-    if (np.buildJob !== undefined) {
-      options.emit({ type: 'node-phase', node: np.name, phase: 'build', detail: `building on ${np.buildJob}` });
-      const built = await builds.result(np.buildJob);
-      if (!built?.built.has(np.outPath)) {
-        failures.push(new NodeError(np.name, 'build', built?.canceled ? 'interrupted' : (built?.error ?? 'build failed'), { log: built?.log.join('\n') ?? '' }));
-        return;
-      }
-      newHost = builds.hostOf(np.buildJob);
-    }
-    options.emit({ type: 'node-phase', node: np.name, phase: 'query', detail: 'reading closures' });
+    if (np.buildJob !== undefined) options.emit({ type: 'node-phase', node: np.name, phase: 'build', detail: `building on ${np.buildJob}` });
     // What the node runs now as the goal sees it: `boot` compares with the profile (the next boot).
     const from = systemOf(options.goal, prepared.states[np.name]);
-    try {
-      const c = await limit(() => compareNode(reader, { node: np.name, ...(from ? { from } : {}), to: np.outPath, target, newHost }));
-      if (c.kind === 'diff') diffs.push(c.diff);
-      else if (c.kind === 'new-absent') failures.push(new NodeError(np.name, 'query', newSystemAbsent(np.outPath, newHost.label)));
-      else failures.push(new NodeError(np.name, 'query', currentSystemAbsent(c.path)));
-    } catch (error) {
-      failures.push(new NodeError(np.name, 'query', errorText(error), { cause: error }));
-    }
+    const r = await diffWhenBuilt({
+      plan: np, ...(from ? { from } : {}), target: options.pool.forNode(node), builds, reader, limit,
+      reading: () => options.emit({ type: 'node-phase', node: np.name, phase: 'query', detail: 'reading closures' }),
+    });
+    if (r.kind === 'diff') diffs.push(r.diff);
+    else failures.push(r.error);
   };
   await Promise.all(prepared.plan.nodes.map((np) => diffOne(np).catch((error: unknown) => {
     failures.push(new NodeError(np.name, 'query', `unexpected error: ${errorText(error)}`, { cause: error }));

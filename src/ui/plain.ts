@@ -76,6 +76,12 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [['fleet', 'wave', `${e.wave} of ${waveCount} ${e.verdict}: ${countOf(e.failures, 'failure')}${allowed(view.waves[e.wave - 1]?.maxFailures)}`]];
     case 'health':
       return [[e.node, 'health', describeHealth(e)]];
+    case 'review':
+      return [['fleet', 'review', e.state === 'waiting' ? 'waiting for the plan to be approved' : e.state]];
+    case 'paused':
+      return [['fleet', 'paused', `before wave ${e.wave} of ${waveCount}${e.reason === 'confirm' ? ' (rollout.pause: confirm)' : ''}`]];
+    case 'resumed':
+      return [['fleet', 'resumed', `wave ${e.wave} of ${waveCount} starts`]];
     case 'diff':
       return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
     case 'status':

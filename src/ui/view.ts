@@ -1,6 +1,8 @@
 // The state of a run as people see it, folded from events by one pure reducer: every renderer reads this.
 import type { Phase } from '../errors.js';
-import type { Command, EventOf, FleetEvent, Outcome, WaveVerdict } from '../events.js';
+import type { PackageChange } from '../diff/closure.js';
+import type { Command, EventOf, FleetEvent, Outcome, PauseReason, ReviewState, WaveVerdict } from '../events.js';
+import type { NodeStatus } from '../status/classify.js';
 import type { Goal } from '../goal.js';
 import type { BuildLocation, Plan, SystemState } from '../plan/types.js';
 
@@ -30,6 +32,21 @@ export interface NodeView {
   wave?: number;
   /** The latest health check attempt. */
   health?: HealthView;
+  /** Its closure diff (`fleet diff`, `fleet plan`, and `-i` while the plan waits for review). */
+  diff?: NodeDiffView;
+  /** `fleet status`: what it runs against what the fleet file wants. */
+  status?: NodeStatus;
+}
+
+export interface NodeDiffView {
+  added: readonly PackageChange[];
+  removed: readonly PackageChange[];
+  changed: readonly PackageChange[];
+  from?: string;
+  to: string;
+  sizeBefore: number;
+  sizeAfter: number;
+  sizeDelta: number;
 }
 
 export interface HealthView {
@@ -88,6 +105,10 @@ export interface RunView {
   buildIndex: ReadonlyMap<string, number>;
   /** A staged rollout's waves, in order (empty without one). */
   waves: readonly WaveView[];
+  /** `-i`: where the plan review stands (absent: no review in this run). */
+  review?: ReviewState;
+  /** A staged rollout waiting before a wave (cleared when it resumes). */
+  paused?: { wave: number; reason: PauseReason };
   /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
   summary?: EventOf<'summary'>;
   counts: Counts;
@@ -177,16 +198,30 @@ function apply(view: RunView, e: FleetEvent): RunView {
     case 'wave-start':
       for (const name of e.nodes) d.node(name, (n) => ({ ...n, wave: e.wave }));
       d.wave(e.wave, (w) => ({ ...w, state: 'running', nodes: e.nodes, startedAt: e.time }));
-      return d.done();
+      return d.done({ paused: undefined });
     case 'wave-done':
       d.wave(e.wave, (w) => ({ ...w, state: 'done', failures: e.failures, verdict: e.verdict, endedAt: e.time }));
       return d.done();
     case 'health':
       d.node(e.node, (n) => ({ ...n, health: { check: e.check, attempt: e.attempt, attempts: e.attempts, ok: e.ok, detail: e.detail } }));
       return d.done();
+    case 'review':
+      return d.done({ review: e.state });
+    case 'paused':
+      return d.done({ paused: { wave: e.wave, reason: e.reason } });
+    case 'resumed':
+      return d.done({ paused: undefined });
     case 'diff':
-    case 'status':
-      return d.done(); // printed by `fleet diff`, `fleet plan` and `fleet status` themselves
+      for (const name of e.nodes) {
+        const system = e.systems[name];
+        if (system) d.node(name, (n) => ({ ...n, diff: { added: e.added, removed: e.removed, changed: e.changed, ...system } }));
+      }
+      return d.done();
+    case 'status': {
+      const { type: _t, v: _v, run: _r, seq: _s, time: _time, ...status } = e;
+      d.node(e.node, (n) => ({ ...n, status }));
+      return d.done();
+    }
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
@@ -46,6 +46,9 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
   'wave-done': { type: 'wave-done', wave: 1, failures: 1, verdict: 'failed' },
   health: { type: 'health', node: 'web-1', check: 'nginx', attempt: 1, attempts: 4, ok: false, detail: 'exit 3' },
+  review: { type: 'review', state: 'declined' },
+  paused: { type: 'paused', wave: 2, reason: 'requested' },
+  resumed: { type: 'resumed', wave: 2 },
   diff: {
     type: 'diff', nodes: ['web-1'], added: [change], removed: [change], changed: [change],
     systems: { 'web-1': { from: path, to: path, sizeBefore: 1, sizeAfter: 2, sizeDelta: 1 } },
@@ -72,6 +75,9 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'wave-start': { type: true, wave: true, nodes: true },
   'wave-done': { type: true, wave: true, failures: true, verdict: true },
   health: { type: true, node: true, check: true, attempt: true, attempts: true, ok: true, detail: true },
+  review: { type: true, state: true },
+  paused: { type: true, wave: true, reason: true },
+  resumed: { type: true, wave: true },
   diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
   status: { type: true, node: true, state: true, reason: true, desired: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
@@ -81,6 +87,8 @@ const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
+const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
+const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
 const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
@@ -174,6 +182,8 @@ void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outc
   assert.deepEqual(enumOf('Phase'), sorted(Object.keys(phases)));
   assert.deepEqual(enumOf('Outcome'), sorted(Object.keys(outcomes)));
   assert.deepEqual(enumOf('WaveVerdict'), sorted(Object.keys(verdicts)));
+  assert.deepEqual(enumOf('ReviewState'), sorted(Object.keys(reviewStates)));
+  assert.deepEqual(enumOf('PauseReason'), sorted(Object.keys(pauseReasons)));
 });
 
 void test('schema: the plan structures have the fields of src/plan/types.ts', () => {
