@@ -10,4 +10,6 @@ export type SteerCommand =
   /** Go on (or take back a pause not yet reached). */
   | { type: 'resume' }
   /** Exactly as Ctrl+C: nothing new starts, running activations finish or roll back; a second one quits. */
-  | { type: 'abort' };
+  | { type: 'abort' }
+  /** Leave a view that deploys nothing (`fleet status --watch`: q). */
+  | { type: 'quit' };

@@ -6,6 +6,14 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Present only when stdin and stdout are both a terminal: what `-i` and `--watch` draw on. */
+  tty?: Terminal;
+}
+
+export interface Terminal {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
 }
 
 export function printLine(stream: NodeJS.WritableStream, text: string): void {

@@ -100,7 +100,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)'))
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, session)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, { ...(session ? { session } : {}) })));
 
 
   deployOptions(program.command('rollback')
@@ -135,7 +135,8 @@ function deployOptions(command: Command): Command {
     .option('--max-failures <n|p%>', 'failed nodes a wave may have before it fails (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addOption(new Option('--on-failure <mode>', 'when a wave fails (overrides rollout.onFailure)').choices(ON_FAILURE_MODES))
     .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
-    .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy');
+    .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
+    .addOption(new Option('-i, --interactive', 'review the plan (waves, from → to, diffs, locks) and confirm it, then watch and steer the rollout: p pause after the wave, r resume, a abort (needs a terminal)').conflicts('json'));
 }
 
 const SELECTOR_HELP = `
@@ -174,7 +175,6 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal, ses
 
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
-  const session = createSession();
   // A closed stdout (`fleet apply --json | head -1`) must never abort a deployment: renderers stop writing.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
@@ -182,19 +182,23 @@ export async function main(argv: string[]): Promise<void> {
   const onSignal = (name: string) => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write(`\nfleet: ${name}: starting nothing new; running activations finish or roll back (again to quit now)\n`);
+      session.notice(`fleet: ${name}: starting nothing new; running activations finish or roll back (again to quit now)`);
       controller.abort();
     } else {
       // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.
+      session.restore();
       const abandoned = session.activating();
       if (abandoned.length === 0) process.exit(ExitCode.interrupted);
       process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
       process.exit(ExitCode.unsafe);
     }
   };
+  // Ctrl+C pressed inside the interactive UI (raw mode: no SIGINT) comes here too.
+  const session = createSession(process.stderr, () => onSignal('Ctrl+C'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const code = await runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, controller.signal, session);
+  const tty = process.stdin.isTTY && process.stdout.isTTY ? { tty: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } } : {};
+  const code = await runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), ...tty }, controller.signal, session);
   process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;
   // Let stdout drain, then exit: a lingering handle (a child's pipe) must not keep fleet alive.
   process.stdout.write('', () => process.exit(process.exitCode));

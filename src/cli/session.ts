@@ -1,14 +1,34 @@
-// What the process knows about the run in progress: a forced quit (second Ctrl+C) names the nodes it abandons.
+// What the process knows about the run in progress: a forced quit (second Ctrl+C) names the nodes it abandons,
+// and gives the terminal back first when an interactive UI holds it.
 export interface Session {
   /** The running apply hands over its set of nodes mid-activation. */
   track(activating: ReadonlySet<string>): void;
   activating(): string[];
+  /** What Ctrl+C / SIGTERM do, for a UI that reads Ctrl+C itself (raw mode): the same handler. */
+  interrupt(): void;
+  /** A line for the person: on stderr, or inside the interactive UI while one is shown. */
+  notice(text: string): void;
+  /** An interactive UI takes over notices and must be restored before a forced quit; returns the undo. */
+  attach(ui: { notice(text: string): void; restore(): void }): () => void;
+  /** Before a forced quit: the attached UI gives the terminal back. */
+  restore(): void;
 }
 
-export function createSession(): Session {
+export function createSession(stderr: { write(text: string): unknown } = process.stderr, interrupt: () => void = () => {}): Session {
   let current: ReadonlySet<string> = new Set();
+  let ui: { notice(text: string): void; restore(): void } | undefined;
   return {
     track: (activating) => (current = activating),
     activating: () => [...current],
+    interrupt: () => interrupt(),
+    // On stderr on a line of its own: the terminal may have echoed ^C.
+    notice: (text) => (ui ? ui.notice(text) : stderr.write(`\n${text}\n`)),
+    attach(attached) {
+      ui = attached;
+      return () => {
+        if (ui === attached) ui = undefined;
+      };
+    },
+    restore: () => ui?.restore(),
   };
 }

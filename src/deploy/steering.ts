@@ -12,7 +12,7 @@ export interface Steering {
 }
 
 export interface SteeringControl extends Steering {
-  /** approve, decline, pause, resume; `abort` is the Ctrl+C handler's, not the steering's. */
+  /** approve, decline, pause, resume; `abort` is the Ctrl+C handler's and `quit` the CLI's, not the steering's. */
   send(command: SteerCommand): void;
 }
 
@@ -56,6 +56,7 @@ export function createSteering(): SteeringControl {
           if (!waiting) pauseAsked = true;
           return;
         case 'abort':
+        case 'quit':
           return;
       }
     },

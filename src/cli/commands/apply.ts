@@ -7,6 +7,8 @@ import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
+import type { Steering } from '../../deploy/steering.js';
+import type { Renderer } from '../../ui/renderer.js';
 
 export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   on?: string;
@@ -25,27 +27,54 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   breakLock?: boolean;
   /** --message: kept in each target's deploy record. */
   message?: string;
+  /** -i: review, confirm, watch and steer on the terminal (the ink UI). */
+  interactive?: boolean;
 }
+
+export interface ApplyExtras {
+  session?: Session;
+  /** Where the systems come from (default: evaluation; `fleet rollback`: the targets' records). */
+  source?: SystemSource;
+  /** Gates driven from elsewhere than the terminal (scripts/record-ui-fixtures.ts); `-i` makes its own. */
+  steering?: Steering;
+}
+
+export const INTERACTIVE_NEEDS_TERMINAL = '-i/--interactive needs a terminal on stdin and stdout (without one, leave it out: fleet never asks unless told to)';
 
 export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
 
-/** source: where the systems come from (default: evaluation; `fleet rollback`: the targets' records). */
-export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, session?: Session, source?: SystemSource): Promise<number> {
+export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, extras: ApplyExtras = {}): Promise<number> {
+  const { session, source } = extras;
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
+  if (options.interactive && !io.tty) throw new UsageError(INTERACTIVE_NEEDS_TERMINAL);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
   // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
   const { resolveRolloutOptions } = await import('../../rollout/options.js');
-  const rollout = resolveRolloutOptions(fleet.rollout, options, !!io.stdin?.isTTY);
+  // `pause: confirm` is asked on the terminal, or waits at the steering's gate.
+  const rollout = resolveRolloutOptions(fleet.rollout, options, !!io.stdin?.isTTY || !!extras.steering || !!options.interactive);
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
   const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }] = await Promise.all([
     import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'),
   ]);
-  const renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   const runId = newRunId();
+  let steering = extras.steering;
+  let renderer: Renderer;
+  let detach = () => {};
+  if (options.interactive && io.tty) {
+    const [{ createSteering }, { createInteractiveRenderer }] = await Promise.all([import('../../deploy/steering.js'), import('../../ui/ink/index.js')]);
+    const control = createSteering();
+    steering = control;
+    // The UI only sends commands: abort is Ctrl+C's handler, the rest the run's gates.
+    const ui = createInteractiveRenderer(io.tty, (command) => (command.type === 'abort' ? session?.interrupt() : control.send(command)));
+    detach = session?.attach(ui) ?? detach;
+    renderer = ui;
+  } else {
+    renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
+  }
   let result: ApplyResult;
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
@@ -66,7 +95,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
-      ...(rollout.pause.kind === 'confirm' ? { confirmNextWave: askNextWave(io) } : {}),
+      ...(steering ? { steering } : rollout.pause.kind === 'confirm' ? { confirmNextWave: askNextWave(io) } : {}),
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => renderer.onEvent(e)),
@@ -74,7 +103,9 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       onRun: (run) => session?.track(run.activating),
     }));
   } finally {
+    // The interactive UI shows the result, then gives the terminal back (also on an error).
     await renderer.finish();
+    detach();
   }
   for (const warning of result.warnings) io.stderr.write(`fleet: warning: ${warning}\n`);
   return result.exitCode;
