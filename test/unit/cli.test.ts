@@ -148,3 +148,21 @@ test('--confirm-timeout takes a duration; rollback --to takes a generation and n
   assert.equal(both.code, 2);
   assert.match(both.stderr, /option '--to <generation>' cannot be used with option '--to-run <run-id>'/);
 });
+
+test('apply -i and rollback -i without a terminal on stdin and stdout: usage error, exit 2, nothing asked', async () => {
+  const { INTERACTIVE_NEEDS_TERMINAL } = await import('../../src/cli/commands/apply.js');
+  // The fleet file names a nix file that would fail to evaluate: exit 2 with this message proves nothing ran.
+  const file = writeFleet(SMALL);
+  for (const args of [['apply', '-i', '--on', 'web-1'], ['apply', '--interactive', '--on', 'web-1'], ['rollback', '-i', '--on', 'web-1']]) {
+    const r = await cli(['-f', file, ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `fleet: ${INTERACTIVE_NEEDS_TERMINAL}\n`);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('apply -i --json: usage error, exit 2 (the terminal UI and NDJSON on stdout exclude each other)', async () => {
+  const r = await cli(['-f', writeFleet(SMALL), 'apply', '-i', '--json', '--on', 'web-1']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /option '-i, --interactive' cannot be used with option '--json'/);
+});
