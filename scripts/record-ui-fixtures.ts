@@ -231,11 +231,15 @@ async function rollbackFailed(): Promise<string> {
     const once = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'web-1', '--json']);
     assert.equal(once.code, 0, once.stderr);
     const outs = await ctx.configure({ 'web-1': { name: `bad-${ctx.nonce}`, variant: 'fail-halfway', packages: NEW_PACKAGES }, 'web-2': ctx.next, 'web-3': ctx.base });
+    const web3 = await snapshot(ctx.lab, 'web-3');
     const run = await runSteered(ctx.fleetFile, review('approve'), { keepGoing: true });
-    checkRun('rollback-failed', run, { code: 3, outcomes: { 'web-1': 'rollback-failed', 'web-2': 'activated', 'web-3': 'unchanged' }, types: ['plan', 'review', 'diff', 'node-phase', 'node-done', 'log'] });
-    assert.match(run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === 'web-1')?.error ?? '', /ROLLBACK FAILED/);
+    checkRun('rollback-failed', run, { code: 3, outcomes: { 'web-1': 'rollback-failed', 'web-2': 'activated', 'web-3': 'unchanged' }, types: ['plan', 'review', 'diff', 'node-phase', 'node-done'] });
+    const failed = run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === 'web-1');
+    assert.match(failed?.error ?? '', /ROLLBACK FAILED: .* On web-1 run: nix-env -p /);
+    assert.ok((failed?.log ?? []).length > 0, 'the failed switch\'s output comes with it');
     checkDiffs('rollback-failed', run.events, ['web-1', 'web-2']);
     await assertRuns(ctx.lab, 'web-2', outs['web-2']!, 'after the run');
+    assert.deepEqual(await snapshot(ctx.lab, 'web-3'), web3, 'web-3 (unchanged) untouched');
     return run.stdout;
   });
 }
