@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { countGenerations, evalOutPaths, readActivations, readSystemState, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { lockPath, parseLockRecord } from '../src/agent/lock.js';
 import type { EventOf, FleetEvent, Outcome } from '../src/events.js';
 import type { NodeState } from '../src/status/classify.js';
 import { waitFor } from '../test/poll.js';
-import { finishedRun, runFleet, spawnFleet } from '../test/lab/run-fleet.js';
+import { FLEET_BIN, finishedRun, NIX_ENV, runFleet, spawnFleet, type FleetRun } from '../test/lab/run-fleet.js';
 import { runSteered, type SteerControl, type SteerHandler } from '../test/lab/steered-run.js';
 import { requireLabCapable, startDeployedLab, type DeployedLab } from '../test/lab/support.js';
 
@@ -132,6 +133,13 @@ function checkDiffs(name: string, events: readonly FleetEvent[], nodes: readonly
   const diffs = ofType(events, 'diff');
   for (const d of diffs) assert.ok(d.added.length + d.removed.length + d.changed.length > 0, `${name}: an empty diff for ${d.nodes.join(', ')}`);
   assert.deepEqual(diffs.flatMap((d) => d.nodes).sort(), [...nodes].sort(), `${name}: a diff per reviewed node`);
+}
+
+/** The fleet CLI in a child process, its stdout kept byte for byte (runFleet's drops the final newline). */
+function recordCli(args: string[]): Promise<FleetRun> {
+  return finishedRun(execa(process.execPath, ['--import', 'tsx', FLEET_BIN, ...args], {
+    reject: false, env: { ...NIX_ENV, CI: 'true' }, stdin: 'ignore', stripFinalNewline: false, timeout: 300_000,
+  }));
 }
 
 // ---- the scenarios: each returns the recorded stdout ----
@@ -279,7 +287,7 @@ async function status(): Promise<string> {
     // SIGSTOP: connections are accepted and never answered, the slow kind of dead.
     process.kill(db.sshdPid, 'SIGSTOP');
     try {
-      const run = await runFleet(['-f', file, 'status', '--json']);
+      const run = await recordCli(['-f', file, 'status', '--json']);
       checkRun('status', run, { code: 1, outcomes: { 'db-1': 'failed' }, types: ['status'] });
       const states = Object.fromEntries(ofType(run.events, 'status').map((e) => [e.node, e.state]));
       const want: Record<string, NodeState> = { 'web-1': 'in-sync', 'web-2': 'outdated', 'web-3': 'drifted', 'web-4': 'pending-reboot', 'db-1': 'unreachable' };
