@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { countGenerations, evalOutPaths, readActivations, readSystemState, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { lockPath, parseLockRecord } from '../src/agent/lock.js';
 import type { EventOf, FleetEvent, Outcome } from '../src/events.js';
 import type { NodeState } from '../src/status/classify.js';
 import { waitFor } from '../test/poll.js';
-import { finishedRun, runFleet, spawnFleet } from '../test/lab/run-fleet.js';
+import { FLEET_BIN, finishedRun, NIX_ENV, runFleet, spawnFleet, type FleetRun } from '../test/lab/run-fleet.js';
 import { runSteered, type SteerControl, type SteerHandler } from '../test/lab/steered-run.js';
 import { requireLabCapable, startDeployedLab, type DeployedLab } from '../test/lab/support.js';
 
@@ -134,6 +135,13 @@ function checkDiffs(name: string, events: readonly FleetEvent[], nodes: readonly
   assert.deepEqual(diffs.flatMap((d) => d.nodes).sort(), [...nodes].sort(), `${name}: a diff per reviewed node`);
 }
 
+/** The fleet CLI in a child process, its stdout kept byte for byte (runFleet's drops the final newline). */
+function recordCli(args: string[]): Promise<FleetRun> {
+  return finishedRun(execa(process.execPath, ['--import', 'tsx', FLEET_BIN, ...args], {
+    reject: false, env: { ...NIX_ENV, CI: 'true' }, stdin: 'ignore', stripFinalNewline: false, timeout: 300_000,
+  }));
+}
+
 // ---- the scenarios: each returns the recorded stdout ----
 
 /** 5 nodes, waves 1, 2, 100%: reviewed with diffs, approved, paused before wave 2 (hosts checked there), resumed. */
@@ -231,11 +239,15 @@ async function rollbackFailed(): Promise<string> {
     const once = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'web-1', '--json']);
     assert.equal(once.code, 0, once.stderr);
     const outs = await ctx.configure({ 'web-1': { name: `bad-${ctx.nonce}`, variant: 'fail-halfway', packages: NEW_PACKAGES }, 'web-2': ctx.next, 'web-3': ctx.base });
+    const web3 = await snapshot(ctx.lab, 'web-3');
     const run = await runSteered(ctx.fleetFile, review('approve'), { keepGoing: true });
-    checkRun('rollback-failed', run, { code: 3, outcomes: { 'web-1': 'rollback-failed', 'web-2': 'activated', 'web-3': 'unchanged' }, types: ['plan', 'review', 'diff', 'node-phase', 'node-done', 'log'] });
-    assert.match(run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === 'web-1')?.error ?? '', /ROLLBACK FAILED/);
+    checkRun('rollback-failed', run, { code: 3, outcomes: { 'web-1': 'rollback-failed', 'web-2': 'activated', 'web-3': 'unchanged' }, types: ['plan', 'review', 'diff', 'node-phase', 'node-done'] });
+    const failed = run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === 'web-1');
+    assert.match(failed?.error ?? '', /ROLLBACK FAILED: .* On web-1 run: nix-env -p /);
+    assert.ok((failed?.log ?? []).length > 0, 'the failed switch\'s output comes with it');
     checkDiffs('rollback-failed', run.events, ['web-1', 'web-2']);
     await assertRuns(ctx.lab, 'web-2', outs['web-2']!, 'after the run');
+    assert.deepEqual(await snapshot(ctx.lab, 'web-3'), web3, 'web-3 (unchanged) untouched');
     return run.stdout;
   });
 }
@@ -275,7 +287,7 @@ async function status(): Promise<string> {
     // SIGSTOP: connections are accepted and never answered, the slow kind of dead.
     process.kill(db.sshdPid, 'SIGSTOP');
     try {
-      const run = await runFleet(['-f', file, 'status', '--json']);
+      const run = await recordCli(['-f', file, 'status', '--json']);
       checkRun('status', run, { code: 1, outcomes: { 'db-1': 'failed' }, types: ['status'] });
       const states = Object.fromEntries(ofType(run.events, 'status').map((e) => [e.node, e.state]));
       const want: Record<string, NodeState> = { 'web-1': 'in-sync', 'web-2': 'outdated', 'web-3': 'drifted', 'web-4': 'pending-reboot', 'db-1': 'unreachable' };
