@@ -6,6 +6,7 @@ import type { Renderer } from '../renderer.js';
 import { formatReport } from '../report.js';
 import { initialView, reduceRun, type RunView } from '../view.js';
 import { ApplyApp } from './apply/app.js';
+import { wrappedHeight } from './apply/lines.js';
 import { mount, type Mounted } from './mount.js';
 
 export interface InteractiveRenderer extends Renderer {
@@ -69,7 +70,7 @@ export function createInteractiveRenderer(terminal: Terminal, send: (command: St
       if (done) return;
       // A report taller than the terminal would make ink clear the screen: it is printed below the UI instead.
       const report = formatReport(view);
-      const tall = report.split('\n').length + Math.min(notices.length, 3) >= (terminal.stdout.rows ?? Number.POSITIVE_INFINITY);
+      const tall = wrappedHeight(report, terminal.stdout.columns ?? 80) + Math.min(notices.length, 3) >= (terminal.stdout.rows ?? Number.POSITIVE_INFINITY);
       if (tall) mounted.update(createElement(() => null));
       else draw();
       stop();

@@ -5,7 +5,7 @@ import type { SteerCommand } from '../../../steer.js';
 import type { RunView } from '../../view.js';
 import { Lines, line, piece, windowed, type Line } from './lines.js';
 import {
-  detailScreen, initialUiState, nodeOrder, prepareScreen, resultScreen, reviewScreen, rolloutScreen, selectedNode,
+  canPause, detailScreen, initialUiState, nodeOrder, prepareScreen, resultScreen, reviewScreen, rolloutScreen, selectedNode,
   type Screen, type UiState,
 } from './screens.js';
 
@@ -56,7 +56,7 @@ export function ApplyApp({ view, send, notices = [], now, rows, columns }: Apply
   return (
     <Box flexDirection="column" width={width}>
       <Lines lines={screen.header} />
-      <Lines lines={body} />
+      <Lines lines={body} wrap={screen.wrap ?? false} />
       <Lines lines={noticeLines} />
       <Lines lines={screen.footer} />
     </Box>
@@ -123,7 +123,7 @@ export function onKey(ui: UiState, input: string, key: Key, view: RunView, send:
     }
     return ui;
   }
-  if (input === 'p' && view.waves.length > 1 && !ui.pauseAsked) {
+  if (input === 'p' && canPause(view) && !ui.pauseAsked) {
     send({ type: 'pause' });
     return { ...ui, pauseAsked: true };
   }

@@ -18,10 +18,10 @@ const colours: Record<NonNullable<Piece['tone']>, string | undefined> = {
 export const piece = (text: string, tone?: Piece['tone'], extra: Omit<Piece, 'text' | 'tone'> = {}): Piece => ({ text, ...(tone ? { tone } : {}), ...extra });
 export const line = (...pieces: (Piece | string)[]): Line => pieces.map((p) => (typeof p === 'string' ? { text: p } : p));
 
-/** One line, cut at the terminal's width (never wrapped: the frame's height is what was counted). */
-export function LineView({ value }: { value: Line }) {
+/** One line, cut at the terminal's width (the frame's height is what was counted), or wrapped (the result). */
+export function LineView({ value, wrap = false }: { value: Line; wrap?: boolean }) {
   return (
-    <Text wrap="truncate-end">
+    <Text wrap={wrap ? 'wrap' : 'truncate-end'}>
       {value.every((p) => p.text === '') ? ' ' : value.map((p, i) => (
         <Text key={i} color={p.tone ? colours[p.tone] : undefined} bold={p.bold || p.tone === 'head'} inverse={p.inverse}>{p.text}</Text>
       ))}
@@ -29,12 +29,17 @@ export function LineView({ value }: { value: Line }) {
   );
 }
 
-export function Lines({ lines }: { lines: readonly Line[] }) {
+export function Lines({ lines, wrap = false }: { lines: readonly Line[]; wrap?: boolean }) {
   return (
     <Box flexDirection="column">
-      {lines.map((l, i) => <LineView key={i} value={l} />)}
+      {lines.map((l, i) => <LineView key={i} value={l} wrap={wrap} />)}
     </Box>
   );
+}
+
+/** How many terminal rows `text` takes at `columns` when its long lines wrap. */
+export function wrappedHeight(text: string, columns: number): number {
+  return text.split('\n').reduce((rows, l) => rows + Math.max(1, Math.ceil([...l].length / Math.max(1, columns))), 0);
 }
 
 /** At most `height` lines of `lines`, keeping lines [focus.start, focus.end) in view; a line says what is cut. */

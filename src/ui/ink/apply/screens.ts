@@ -36,6 +36,8 @@ export interface Screen {
   body: Line[];
   focus?: { start: number; end: number };
   footer: Line[];
+  /** Long lines wrap instead of being cut (the result: an error names the commands to run by hand). */
+  wrap?: boolean;
 }
 
 export const initialUiState: UiState = { logPane: false, askAbort: false, pauseAsked: false, aborting: false, stopping: false };
@@ -131,7 +133,7 @@ export function rolloutScreen(view: RunView, ui: UiState, now: number, rows: num
     const w = group.wave;
     if (w) {
       const took = w.startedAt ? `  ${formatElapsed(w.startedAt, w.endedAt ? Date.parse(w.endedAt) : now)}` : '';
-      body.push(line(piece(`wave ${w.wave} of ${waves}`, 'head'), piece(`  ${describeWave(w, view)}`, waveTone(w), { bold: true }), piece(`${took} · ${countOf(group.nodes.length, 'node')}`, 'quiet')));
+      body.push(line(piece(`wave ${w.wave} of ${waves}`, 'head'), piece(`  ${describeWave(w, view)}`, waveTone(w, view), { bold: true }), piece(`${took} · ${countOf(group.nodes.length, 'node')}`, 'quiet')));
     } else if (waves > 0) body.push(line(piece('not in a wave', 'head')));
     for (const n of group.nodes) {
       const on = n.name === selected;
@@ -167,8 +169,13 @@ function rolloutPrompt(view: RunView, ui: UiState): Line[] {
     return [line(piece(why, 'warn', { bold: true }), piece('  '), ...keys(['r/y', 'go on'], ['n', 'stop here (later waves held)'], ['a', 'abort']))];
   }
   const status = ui.pauseAsked ? [piece(`pausing after wave ${currentWave(view) ?? 1}  `, 'warn')] : [];
-  const pause: [string, string][] = view.waves.length > 1 ? (ui.pauseAsked ? [['r', 'resume']] : [['p', 'pause after this wave']]) : [];
+  const pause: [string, string][] = canPause(view) ? (ui.pauseAsked ? [['r', 'resume']] : [['p', 'pause after this wave']]) : [];
   return [line(...status, ...keys(['↑↓', 'select'], ['l', 'log'], ...pause, ['a', 'abort']))];
+}
+
+/** A pause can still come: a wave is yet to start and none has failed (the run then holds the rest itself). */
+export function canPause(view: RunView): boolean {
+  return view.waves.some((w) => w.state === 'planned') && !view.waves.some((w) => w.verdict === 'failed' || w.verdict === 'interrupted');
 }
 
 /** Build jobs per build host; at most a quarter of the screen (the running and failed ones first). */
@@ -237,5 +244,5 @@ export function resultScreen(view: RunView): Screen {
     if (l.startsWith('── ')) return line(piece(l, 'bad'));
     return line(piece(l));
   });
-  return { header: [], body, focus: { start: body.length - 1, end: body.length }, footer: [] };
+  return { header: [], body, focus: { start: body.length - 1, end: body.length }, footer: [], wrap: true };
 }

@@ -64,7 +64,8 @@ export function describeCopy(copy: CopyRoute): string {
 
 /** Another run's lock, or one this run takes over; '' when there is none. */
 export function describeLock(lock: TargetLock | undefined): string {
-  if (!lock) return '';
+  // Taken from nobody: this run's own lock, as on every node it deploys.
+  if (!lock || (lock.state === 'taken' && !lock.holder && !lock.expired)) return '';
   const h = lock.holder;
   const who = h ? `${h.by}, run ${h.run}` : 'an unreadable lock record';
   if (lock.state === 'taken') return `took over the lock of ${who}`;
@@ -149,11 +150,14 @@ export function buildTone(build: BuildView): Tone {
 /** A wave's state: planned, running, passed, failed, interrupted; `paused before` when the run waits at it. */
 export function describeWave(wave: WaveView, view: RunView): string {
   if (view.paused?.wave === wave.wave) return 'paused before';
+  const nodes = wave.nodes.map((name) => view.nodes[view.nodeIndex.get(name) ?? -1]);
+  if (wave.state === 'planned' && nodes.length > 0 && nodes.every((n) => n?.outcome === 'held')) return 'held';
   if (wave.state === 'done') return `${wave.verdict ?? 'done'}${wave.failures ? ` (${wave.failures} failed${wave.maxFailures !== undefined ? `, ${wave.maxFailures} allowed` : ''})` : ''}`;
   return wave.state;
 }
 
-export function waveTone(wave: WaveView): Tone {
+export function waveTone(wave: WaveView, view: RunView): Tone {
+  if (describeWave(wave, view) === 'held') return 'warn';
   if (wave.state === 'done') return wave.verdict === 'passed' ? 'good' : wave.verdict === 'failed' ? 'bad' : 'warn';
   return wave.state === 'running' ? 'busy' : 'quiet';
 }
