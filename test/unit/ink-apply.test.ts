@@ -124,6 +124,14 @@ describe('plan review (review-waves: 3 waves, diffs while the plan waits)', () =
     }
   });
 
+  test('while the build that makes a node runs, its diff says building… (the run cut before its build-done)', () => {
+    const cut = upTo(events, is('review', (e) => e.state === 'waiting')).filter((e) => e.type !== 'build-done');
+    const s = show(cut);
+    const lines = s.frame().split('\n');
+    for (const np of plan.nodes.filter((n) => n.buildJob !== undefined)) assert.match(lines[lines.indexOf(s.row(np.name)) + 1]!, /diff: building…/);
+    assert.match(s.frame(), new RegExp(`${plan.builds[0]!.id}: building \\d+s, ${plan.builds[0]!.drvPaths.length} derivation`));
+  });
+
   test('arrow keys move the selection over every node in wave order, and stop at the ends', async () => {
     const s = show(atReview(events));
     const order = plan.waves!.flatMap((w) => w.nodes);
@@ -170,11 +178,15 @@ describe('plan review (review-waves: 3 waves, diffs while the plan waits)', () =
     });
   }
 
-  test('Ctrl+C sends abort at the review and in the full diff', async () => {
+  test('Ctrl+C sends abort at the review and in the full diff; after it, y and n send nothing', async () => {
     const s = show(atReview(events));
-    await s.press(keys.ctrlC);
     await s.press(keys.enter, (f) => !f.includes('review the plan'));
     await s.press(keys.ctrlC);
+    await s.press(keys.esc, (f) => f.includes('review the plan'));
+    await s.press(keys.ctrlC);
+    assert.match(s.frame(), /aborting: leaving with nothing touched/);
+    await s.press('y');
+    await s.press('n');
     assert.deepEqual(s.sent, [{ type: 'abort' }, { type: 'abort' }]);
   });
 

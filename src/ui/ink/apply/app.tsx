@@ -98,7 +98,7 @@ export function onKey(ui: UiState, input: string, key: Key, view: RunView, send:
   if (!view.plan) return ui;
 
   if (view.review === 'waiting') {
-    if (ui.decided) return ui;
+    if (ui.decided || ui.aborting) return ui;
     if (input === 'y') {
       send({ type: 'approve' });
       return { ...ui, decided: 'approve' };

@@ -110,7 +110,7 @@ export function reviewScreen(view: RunView, ui: UiState, now: number, rows: numb
     piece('↑↓', 'key'), ' select  ', piece('Enter', 'key'), ' full diff  ', piece('y', 'key'), ' deploy  ',
     piece('n/q', 'key'), ' leave, nothing touched  ', piece('l', 'key'), ' log  ', piece('Ctrl+C', 'key'), ' abort',
   );
-  const decided = ui.decided === 'approve' ? line(piece('deploying…', 'busy')) : ui.decided === 'decline' ? line(piece('declined: leaving with nothing touched…', 'warn')) : help;
+  const decided = ui.aborting ? line(piece('aborting: leaving with nothing touched…', 'warn')) : ui.decided === 'approve' ? line(piece('deploying…', 'busy')) : ui.decided === 'decline' ? line(piece('declined: leaving with nothing touched…', 'warn')) : help;
   return {
     header: [
       line(piece(title(view), 'head'), piece(' · review the plan: '), piece(view.plan ? describePlan(view.plan) : '')),
