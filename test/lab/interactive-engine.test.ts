@@ -75,6 +75,18 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     }
   });
 
+  test('Ctrl+C at the review: exit 130, every node skipped, no host touched', async () => {
+    const { before } = await prepare('interrupted');
+    const run = await runSteered(ctx.fleetFile, (e, c) => (e.type === 'review' && e.state === 'waiting' ? c.abort() : undefined));
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(outcomesOf(run), every(NODES, 'skipped'));
+    assert.deepEqual(reviewStates(run), ['waiting'], 'neither approved nor declined');
+    for (const n of NODES) {
+      assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
+      assert.equal(await locksOn(ctx.lab, n), '', `no lock left on ${n}`);
+    }
+  });
+
   test('approved at review: exit 0, every node activated and running its new system', async () => {
     const { outs, before } = await prepare('approved');
     const run = await runSteered(ctx.fleetFile, answer('approve'));
