@@ -1,0 +1,108 @@
+// The steering gates of an interactive run (src/deploy/steering.ts): a command counts only at the gate it is
+// meant for, a pause is taken once, and Ctrl+C (the signal) releases every gate without deploying anything.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { createSteering } from '../../src/deploy/steering.js';
+
+/** How a gate stands once everything queued so far has run: still waiting, or what it resolved to. */
+async function stateOf(gate: Promise<boolean>): Promise<boolean | 'waiting'> {
+  return Promise.race([gate, new Promise<'waiting'>((resolve) => setImmediate(() => resolve('waiting')))]);
+}
+
+void test('review: approve deploys, decline does not', async () => {
+  const s = createSteering();
+  const approved = s.review(new AbortController().signal);
+  assert.equal(await stateOf(approved), 'waiting');
+  s.send({ type: 'approve' });
+  assert.equal(await stateOf(approved), true);
+
+  const declined = s.review(new AbortController().signal);
+  s.send({ type: 'decline' });
+  assert.equal(await stateOf(declined), false);
+});
+
+void test('review: a command for another gate, or sent before the review waits, changes nothing', async () => {
+  const s = createSteering();
+  s.send({ type: 'approve' }); // nothing waits yet: not kept for later
+  const gate = s.review(new AbortController().signal);
+  s.send({ type: 'resume' });
+  s.send({ type: 'abort' }); // Ctrl+C's handler's, not the steering's
+  s.send({ type: 'quit' });
+  assert.equal(await stateOf(gate), 'waiting');
+  s.send({ type: 'approve' });
+  assert.equal(await stateOf(gate), true);
+});
+
+void test('review: Ctrl+C (the signal) releases it with false, also when it came before', async () => {
+  const s = createSteering();
+  const c = new AbortController();
+  const gate = s.review(c.signal);
+  c.abort();
+  assert.equal(await stateOf(gate), false);
+  assert.equal(await s.review(c.signal), false, 'an aborted signal never waits');
+  // The gate released by the signal is gone: an approve now waits for the next review.
+  s.send({ type: 'approve' });
+  const next = s.review(new AbortController().signal);
+  assert.equal(await stateOf(next), 'waiting');
+  s.send({ type: 'decline' });
+  assert.equal(await stateOf(next), false);
+});
+
+void test('pause: asked while the rollout runs, taken once before the next wave; resume before then takes it back', () => {
+  const s = createSteering();
+  assert.equal(s.takePause(), false);
+  s.send({ type: 'pause' });
+  assert.equal(s.takePause(), true);
+  assert.equal(s.takePause(), false, 'one p, one pause');
+  s.send({ type: 'pause' });
+  s.send({ type: 'resume' });
+  assert.equal(s.takePause(), false);
+});
+
+void test('pause: pressed while a gate waits (the review, or already paused), it is not kept for the next wave', async () => {
+  const s = createSteering();
+  const review = s.review(new AbortController().signal);
+  s.send({ type: 'pause' });
+  s.send({ type: 'approve' });
+  assert.equal(await stateOf(review), true);
+  assert.equal(s.takePause(), false);
+  const paused = s.resumed(new AbortController().signal);
+  s.send({ type: 'pause' });
+  s.send({ type: 'resume' });
+  assert.equal(await stateOf(paused), true);
+  assert.equal(s.takePause(), false);
+});
+
+void test('paused: resume goes on, decline stops there, approve does not resume, the signal stops it', async () => {
+  const s = createSteering();
+  const resumed = s.resumed(new AbortController().signal);
+  s.send({ type: 'approve' });
+  assert.equal(await stateOf(resumed), 'waiting');
+  s.send({ type: 'resume' });
+  assert.equal(await stateOf(resumed), true);
+
+  const declined = s.resumed(new AbortController().signal);
+  s.send({ type: 'decline' });
+  assert.equal(await stateOf(declined), false);
+
+  const c = new AbortController();
+  const aborted = s.resumed(c.signal);
+  c.abort();
+  assert.equal(await stateOf(aborted), false);
+});
+
+void test('a settled gate leaves no listener on the run\'s signal (one gate per wave must not pile them up)', async () => {
+  const s = createSteering();
+  const c = new AbortController();
+  for (let wave = 0; wave < 3; wave++) {
+    const gate = s.resumed(c.signal);
+    assert.equal(getEventListeners(c.signal, 'abort').length, 1);
+    s.send({ type: 'resume' });
+    await gate;
+  }
+  const review = s.review(c.signal);
+  s.send({ type: 'decline' });
+  await review;
+  assert.equal(getEventListeners(c.signal, 'abort').length, 0);
+});
