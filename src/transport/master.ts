@@ -69,7 +69,8 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterSt
     if (existsSync(options.controlPath)) return { ok: true, master };
     if (exited) {
       const r = await done;
-      const said = String(r.stderr ?? '').trim().split('\n').slice(-3).join('; ');
+      // ssh ends its lines with \r\n on a terminal: a lone \r in a message sends a terminal's cursor back to column 0.
+      const said = String(r.stderr ?? '').trim().split(/\r?\n/).slice(-3).map((l) => l.trim()).join('; ');
       return { ok: false, reason: 'failed', detail: said || r.shortMessage || `ssh exited with code ${r.exitCode}` };
     }
     const reason = options.signal?.aborted ? 'canceled' : Date.now() > deadline ? 'timed-out' : undefined;
