@@ -43,7 +43,13 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
 
   if (run.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.
-    const prepared = new Map(plan.nodes.map((np) => [np.name, runPart(np, true)]));
+    const waves = plan.waves;
+    const waveOf = (name: string) => waves.findIndex((w) => w.nodes.includes(name)) + 1;
+    const prepared = new Map(plan.nodes.map((np) => [np.name, runPart(np, true).then((r) => {
+      // Said once the copy is done: a later wave's node would otherwise read "copying" until its wave starts.
+      if (r.kind === 'next') contexts.get(np.name)!.phase('ready', `built and copied; waits for wave ${waveOf(np.name)}`);
+      return r;
+    })]));
     await rollWaves(run, plan.waves, {
       contextOf: (name) => contexts.get(name),
       async deploy(np) {

@@ -12,6 +12,7 @@ const phaseLabels: Record<Phase, string> = {
   confirm: 'confirming',
   health: 'checking health',
   rollback: 'rolling back',
+  ready: 'ready',
 };
 
 export function describePhase(phase: Phase): string {
