@@ -82,13 +82,13 @@ export interface DeployedLab {
   fleetFile: string;
 }
 
-/** A light lab whose hosts all run one base system, deployed by fleet itself: where most lab suites start. */
-export async function startDeployedLab(names: string[], baseName: string): Promise<DeployedLab> {
+/** A light lab whose hosts all run one base system (`baseName`, plus `extra`: packages...), deployed by fleet itself: where most lab suites start. */
+export async function startDeployedLab(names: string[], baseName: string, extra: Omit<StandInSpec, 'name'> = {}): Promise<DeployedLab> {
   const lab = await startLab({ names });
   try {
     const hive = `${lab.dir}/hive.nix`;
     const fleetFile = await lab.writeFleet({ nixFile: hive });
-    await writeHive(hive, Object.fromEntries(names.map((n) => [n, { name: baseName }])), lab.witness);
+    await writeHive(hive, Object.fromEntries(names.map((n) => [n, { ...extra, name: baseName }])), lab.witness);
     const base = await runFleet(['-f', fleetFile, 'apply', '--json']);
     if (base.code !== 0) throw new Error(`the base deploy failed (exit ${base.code}): ${base.stderr || base.stdout.slice(-4000)}`); // --json: the events say why
     return { lab, hive, fleetFile };
@@ -99,8 +99,8 @@ export async function startDeployedLab(names: string[], baseName: string): Promi
 }
 
 /** startDeployedLab for a whole suite: up in `before`, down in `after`. */
-export function useDeployedLab(scope: HookScope, names: string[], baseName: string): Readonly<DeployedLab> {
-  const suite = useSuite(scope, 'lab', () => startDeployedLab(names, baseName), (d) => downAndMaybeKeep(d.lab));
+export function useDeployedLab(scope: HookScope, names: string[], baseName: string, extra: Omit<StandInSpec, 'name'> = {}): Readonly<DeployedLab> {
+  const suite = useSuite(scope, 'lab', () => startDeployedLab(names, baseName, extra), (d) => downAndMaybeKeep(d.lab));
   return {
     get lab() {
       return suite.value.lab;

@@ -3,9 +3,9 @@
 // src/events.ts gains or loses an event type or field; the tests then fail until the schema says the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
@@ -109,12 +109,31 @@ function definitionOf(type: string): SchemaNode {
 }
 const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VERSION, run: 'r', seq, time: '2025-01-02T12:00:00.000Z' }) as FleetEvent;
 
-void test('schema: every event of the recorded runs (apply, rollout, diff, status) is valid, and together they have every event type', () => {
+// Streams recorded from real lab runs by scripts/record-ui-fixtures.ts (the ink UI's tests replay them).
+const fixturesDir = new URL('../fixtures/ui/', import.meta.url);
+const labRecordings = Object.fromEntries(readdirSync(fixturesDir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => [f, readFileSync(new URL(f, fixturesDir), 'utf8')]));
+
+void test('schema: every event of the recorded runs (apply, rollout, diff, status, and the lab recordings) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
   assertValidEvents(recordedDiffRun);
   assertValidEvents(recordedStatusRun);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun].map((e) => e.type))), sorted(Object.keys(everyField)));
+  const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
+  for (const events of recorded) assertValidEvents(events);
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+});
+
+void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
+  assert.deepEqual(Object.keys(labRecordings), ['declined.ndjson', 'locked.ndjson', 'review-waves.ndjson', 'rollback-failed.ndjson', 'status.ndjson', 'wave-rollback.ndjson']);
+  for (const [file, text] of Object.entries(labRecordings)) {
+    const lines = text.split('\n');
+    assert.equal(lines.pop(), '', `${file} ends with a newline`);
+    const events = readEventLines(text);
+    assert.equal(events.length, lines.length, `${file}: every line is an event`);
+    assert.equal(new Set(events.map((e) => e.run)).size, 1, file);
+    assert.deepEqual(events.map((e) => e.seq), events.map((_e, i) => i + 1), file);
+    assert.deepEqual([events[0]!.type, events.at(-1)!.type], ['run-start', 'summary'], file);
+  }
 });
 
 void test('schema: a status event has the fields of src/status (NodeState, LastDeploy) and refuses others', () => {
