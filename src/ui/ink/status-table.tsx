@@ -12,11 +12,17 @@ const STATE_COLOR: Record<NodeState, string> = {
 
 const HEADER = ['NODE', 'STATE', 'RUNNING', 'GEN', 'LAST DEPLOY'] as const;
 
+/** Text from targets (ssh's words may end lines with \r) drawn on one line: a control character would move ink's cursor. */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\r/g, '').replace(/[\u0000-\u001f\u007f]/g, ' ');
+}
+
 /** One row's cells, as `fleet status` prints them. */
 export function statusCells(s: NodeStatus): [string, string, string, string, string] {
   const running = s.system?.currentSystem;
   const generation = s.system?.generation !== undefined ? String(s.system.generation) : (s.system?.profileLink ?? '-');
-  return [s.node, s.state, s.system ? (running ? shortStorePath(running) : 'nothing') : '?', s.system ? generation : '?', s.lastDeploy ? describeLastDeploy(s.lastDeploy) : '-'];
+  return [s.node, s.state, s.system ? (running ? shortStorePath(running) : 'nothing') : '?', s.system ? generation : '?', s.lastDeploy ? oneLine(describeLastDeploy(s.lastDeploy)) : '-'];
 }
 
 /** The statuses of a refresh, in its nodes' order, and the nodes it could not evaluate with why. */
@@ -49,13 +55,13 @@ export function StatusTable({ view }: { view: RunView }) {
       {why.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
           {why.map((s) => (
-            <Text key={s.node}>{s.node}: <Text color={STATE_COLOR[s.state]}>{s.state}</Text>: {s.reason}</Text>
+            <Text key={s.node}>{s.node}: <Text color={STATE_COLOR[s.state]}>{s.state}</Text>: {oneLine(s.reason)}</Text>
           ))}
         </Box>
       )}
       {errors.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {errors.map((e) => <Text key={e.node} color="red">error: {e.error}</Text>)}
+          {errors.map((e) => <Text key={e.node} color="red">error: {oneLine(e.error)}</Text>)}
         </Box>
       )}
       {statuses.length > 0 && <Box marginTop={1}><Text>{countLine(statuses)}</Text></Box>}

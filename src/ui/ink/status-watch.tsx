@@ -3,7 +3,7 @@ import { Box, Text, useInput } from 'ink';
 import { useEffect, useState } from 'react';
 import type { SteerCommand } from '../../steer.js';
 import type { WatchState } from './status-renderer.js';
-import { StatusTable } from './status-table.js';
+import { oneLine, StatusTable } from './status-table.js';
 
 /** `09:15:02`: the person's own clock. */
 export function clockTime(ms: number): string {
@@ -30,7 +30,7 @@ export function StatusWatchScreen({ state, intervalMs, now, quitting = false }: 
       <Box marginTop={1}>{state.latest ? <StatusTable view={state.latest} /> : <Text dimColor>no complete refresh yet</Text>}</Box>
       {state.notices.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {state.notices.map((n, i) => <Text key={i} color="yellow">{n}</Text>)}
+          {state.notices.map((n, i) => <Text key={i} color="yellow">{oneLine(n)}</Text>)}
         </Box>
       )}
       <Box marginTop={1}><Text dimColor>{quitting ? 'quitting…' : 'q quit · Ctrl+C interrupt'}</Text></Box>
