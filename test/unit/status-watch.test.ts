@@ -174,13 +174,13 @@ test('unreachable nodes and nodes that could not be evaluated are visible', () =
   const broken = laterRefresh(events, 'broken', (s) => (s.node === name ? { type: s.type, v: s.v, run: s.run, seq: s.seq, time: s.time, node: s.node, desired: s.desired, state: 'unreachable', reason: `${name}: connect: timed out` } : s))
     .filter((e) => !(e.type === 'status' && e.node === other));
   const summary = broken.pop()!;
-  const failed = { ...summary, type: 'node-done', node: other, outcome: 'failed', error: `${other}: evaluation failed: boom` } as FleetEvent;
+  const failed = { ...summary, type: 'node-done', node: other, outcome: 'failed', error: `${other}: evaluation failed: boom\r\n       at hive.nix:3:5` } as FleetEvent;
   const view = fold([...broken, failed, { ...summary, seq: summary.seq + 1 }]).latest!;
   const { lastFrame, unmount } = render(createElement(Box, { width: 300 }, createElement(StatusTable, { view })));
   const screen = text(lastFrame());
   assert.match(screen, new RegExp(`^${name} +unreachable +\\? +\\? +-$`, 'm'));
   assert.match(screen, new RegExp(`^${name}: unreachable: ${name}: connect: timed out$`, 'm'));
-  assert.match(screen, new RegExp(`^error: ${other}: evaluation failed: boom$`, 'm'));
+  assert.match(screen, new RegExp(`^error: ${other}: evaluation failed: boom\n {7}at hive\\.nix:3:5$`, 'm'), 'Nix\'s lines kept, without \\r');
   assert.doesNotMatch(screen, new RegExp(`^${other} `, 'm'), 'no row: it has no status');
   unmount();
 });
@@ -196,7 +196,7 @@ test('the screen: when refreshed, the countdown, refreshing… while the next ru
     return t;
   };
   const first = screen(initialWatch(), at);
-  assert.match(first, /^fleet status --watch · every 5s · starting…$/m);
+  assert.match(first, /^fleet status --watch · every 5s · not refreshed yet$/m);
   assert.match(first, /no complete refresh yet/);
   assert.match(screen(fold(events.slice(0, 3)), at), /every 5s · first refresh: evaluating and asking the nodes…$/m);
 

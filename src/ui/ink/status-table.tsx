@@ -61,7 +61,7 @@ export function StatusTable({ view }: { view: RunView }) {
       )}
       {errors.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {errors.map((e) => <Text key={e.node} color="red">error: {oneLine(e.error)}</Text>)}
+          {errors.map((e) => <Text key={e.node} color="red">error: {e.error.split('\n').map(oneLine).join('\n')}</Text>)}
         </Box>
       )}
       {statuses.length > 0 && <Box marginTop={1}><Text>{countLine(statuses)}</Text></Box>}

@@ -12,7 +12,7 @@ export function clockTime(ms: number): string {
 
 /** `refreshed at 09:15:02, next in 3s`, or `refreshing…` while the next refresh runs. */
 export function refreshLine(state: WatchState, intervalMs: number, now: number): string {
-  if (state.refreshedAt === undefined) return state.current ? 'first refresh: evaluating and asking the nodes…' : 'starting…';
+  if (state.refreshedAt === undefined) return state.current ? 'first refresh: evaluating and asking the nodes…' : 'not refreshed yet';
   const at = `refreshed at ${clockTime(state.refreshedAt)}`;
   if (state.current) return `${at}, refreshing…`;
   const seconds = Math.max(0, Math.ceil((state.refreshedAt + intervalMs - now) / 1000));
