@@ -1,5 +1,5 @@
 // `fleet status --watch` in a real terminal (tmux) against light lab hosts: every node in-sync, a host switched by
-// hand shows drifted within a refresh or two, q exits 0 and Ctrl+C 130, the terminal given back each time.
+// hand shows drifted within a refresh or two, an edited system outdated, q exits 0 and Ctrl+C 130, the terminal given back.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ const DEADLINE_MS = 60_000;
 const row = (node: string, state: string) => new RegExp(`^${node} +${state} +`, 'm');
 
 describe('fleet status --watch in tmux on a 3-node lab', { skip: requireLabCapable() }, () => {
-  const deployed = useDeployedLab({ before, after }, NODES, `watch-${randomBytes(4).toString('hex')}`);
+  const base = `watch-${randomBytes(4).toString('hex')}`;
+  const deployed = useDeployedLab({ before, after }, NODES, base);
   const sessions: TmuxSession[] = [];
   const watch = async () => {
     const tmux = await startTmux({
@@ -31,7 +32,7 @@ describe('fleet status --watch in tmux on a 3-node lab', { skip: requireLabCapab
     for (const s of sessions) await s.close();
   });
 
-  test('every node in-sync; a host switched by hand shows drifted in a later refresh, over the same SSH connections; q exits 0 and gives the terminal back', async () => {
+  test('every node in-sync; a host switched by hand shows drifted in a later refresh, over the same SSH connections; an edited system shows outdated; q exits 0 and gives the terminal back', async () => {
     const handshakesBefore = await Promise.all(NODES.map((n) => deployed.lab.handshakes(n)));
     const tmux = await watch();
     const first = await tmux.waitForScreen((s) => NODES.every((n) => row(n, 'in-sync').test(s)) && /^3 nodes: 3 in-sync$/m.test(s), DEADLINE_MS);
@@ -56,6 +57,11 @@ describe('fleet status --watch in tmux on a 3-node lab', { skip: requireLabCapab
 
     // At least two refreshes so far (in-sync, then drifted), one SSH handshake per host: the masters were reused.
     assert.deepEqual(await Promise.all(NODES.map((n) => lab.handshakes(n))), handshakesBefore.map((h) => h + 1));
+
+    // The fleet file was read once, but Nix evaluates each refresh: a new desired system for w3 shows.
+    await writeHive(deployed.hive, { w1: { name: base }, w2: { name: base }, w3: { name: base, nonce: 'v2' } }, lab.witness);
+    const outdated = await tmux.waitForScreen((s) => row('w3', 'outdated').test(s) && /^3 nodes: 1 in-sync, 1 outdated, 1 drifted$/m.test(s), DEADLINE_MS);
+    assert.match(outdated, /^w3: outdated: runs \S+ from an earlier fleet deploy \(run [^)]*\), not the desired/m); // wraps at 160 columns
 
     await tmux.sendKeys('q');
     assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
