@@ -101,7 +101,7 @@ test('status --help shows --watch and --interval', async () => {
   const help = r.stdout.replace(/\n +/g, ' '); // commander wraps the descriptions
   assert.match(help, /--watch +redraw the table in place, refreshed every --interval, until q \(exit 0\) or Ctrl\+C \(exit 130\); needs a terminal/);
   assert.match(help, /--interval <duration> +with --watch: time between refreshes \(default 5s\), e\.g\. 2s or 1m/);
-  assert.match(r.stdout, /--watch: 0 on q, 130 on Ctrl\+C\./);
+  assert.match(r.stdout, /^Exit codes of status --watch: 0 on q, 130 on Ctrl\+C, 2 usage \(no terminal, --json\)\.$/m);
 });
 
 // ---- the watch state: only complete refreshes are shown ----------------------------------------------------------
