@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules, and for the
-# systemd lab hosts systemd-nspawn, debootstrap, ip/tc. Only what is missing; the systemd hosts' root fs is built
+# systemd lab hosts systemd-nspawn, debootstrap, ip/tc, and tmux for terminal UI tests. Only what is missing; the systemd hosts' root fs is built
 # later, once per machine, by the lab itself (lab/systemd/rootfs.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 { [ -x /usr/sbin/sysctl ] || [ -x /sbin/sysctl ]; } || need+=(procps)
 { [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } || need+=(iproute2)
 { [ -x /usr/sbin/tc ] || [ -x /sbin/tc ]; } || need+=(iproute2)
+command -v tmux >/dev/null 2>&1 || need+=(tmux) # a real terminal for the terminal UI's end-to-end tests (test/tmux.ts)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then

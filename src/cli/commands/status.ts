@@ -1,18 +1,40 @@
-// `fleet status`: what runs where, against what the fleet file wants; a table, or NDJSON with --json.
+// `fleet status`: what runs where, against what the fleet file wants; a table, or NDJSON with --json;
+// `--watch`: the table refreshed in place on the terminal until q (exit 0) or Ctrl+C (exit 130).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ResolvedFleet, ResolvedNode } from '../../config/types.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { printLine, type CliIo } from '../io.js';
+import { printLine, type CliIo, type Terminal } from '../io.js';
+import type { Session } from '../session.js';
 
 export interface StatusCliOptions extends FileOptions {
   on?: string;
   json?: boolean;
   exitCode?: boolean;
   showTrace?: boolean;
+  /** --watch: refresh the table in place (the ink UI). */
+  watch?: boolean;
+  /** --interval: ms between the end of one refresh and the start of the next. */
+  interval?: number;
 }
 
-export async function runStatus(options: StatusCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export const WATCH_INTERVAL_DEFAULT_MS = 5000;
+export const INTERVAL_NEEDS_WATCH = '--interval is how often --watch refreshes: add --watch (fleet status --watch --interval 10s)';
+export const WATCH_NOT_JSON = '--watch redraws a table on the terminal and --json prints events: use one of them (for a stream of states, run fleet status --json in a loop)';
+export const WATCH_NEEDS_TERMINAL = '--watch needs a terminal on stdin and stdout (it redraws the table in place and reads q); without one, run fleet status (or fleet status --json) in a loop';
+export const WATCH_NO_EXIT_CODE = '--exit-code is for one status, not a watch (q always exits 0): leave out one of them';
+
+export async function runStatus(options: StatusCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
+  if (options.interval !== undefined && !options.watch) throw new UsageError(INTERVAL_NEEDS_WATCH);
+  if (options.watch) {
+    if (options.json) throw new UsageError(WATCH_NOT_JSON);
+    if (options.exitCode) throw new UsageError(WATCH_NO_EXIT_CODE);
+    if (!io.tty) throw new UsageError(WATCH_NEEDS_TERMINAL);
+  }
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
+  if (options.watch && io.tty) return watchStatus(fleet, nodes, { intervalMs: options.interval ?? WATCH_INTERVAL_DEFAULT_MS, showTrace: !!options.showTrace }, io, io.tty, signal, session);
   const [{ statusFleet }, { formatStatus }, { withEventOutput }] = await Promise.all([
     import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'),
   ]);
@@ -24,4 +46,47 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
     }
     return result.exitCode;
   }));
+}
+
+/**
+ * One refresh every interval (counted from the end of the last one) into the watch UI, over one host pool, so
+ * each node's SSH master is reused. The fleet file was read once; Nix evaluates each refresh (an edited system
+ * shows). q ends it (exit 0); Ctrl+C in the UI goes to the session's handler, as SIGINT does (exit 130). An error a
+ * refresh throws ends the watch: the terminal is given back first, then it is reported as without --watch.
+ */
+async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: { intervalMs: number; showTrace: boolean }, io: CliIo, tty: Terminal, signal: AbortSignal, session?: Session): Promise<number> {
+  const [{ statusFleet }, { createStatusWatch }, { createEventStream, newRunId }] = await Promise.all([
+    import('../../status/run.js'), import('../../ui/ink/status-renderer.js'), import('../../events.js'),
+  ]);
+  const quit = new AbortController();
+  // Without a session (tests), Ctrl+C in the UI still stops the watch.
+  const interrupted = new AbortController();
+  const stop = AbortSignal.any([signal, quit.signal, interrupted.signal]);
+  const ui = createStatusWatch(tty, { intervalMs: options.intervalMs }, (command) => {
+    if (command.type === 'quit') quit.abort();
+    else if (command.type === 'abort') {
+      if (session) session.interrupt();
+      else interrupted.abort();
+    }
+  });
+  const detach = session?.attach(ui) ?? (() => {});
+  try {
+    await withHosts(io, stop, async (pool, runLocal) => {
+      while (!stop.aborted) {
+        const runId = newRunId();
+        try {
+          await statusFleet(fleet, nodes, { runId, showTrace: options.showTrace, exitCode: false, run: runLocal, pool, signal: stop, emit: createEventStream(runId, (e) => ui.onEvent(e)) });
+        } catch (error) {
+          // A refresh cut short by q or Ctrl+C may throw for that reason alone: the person asked to stop.
+          if (!stop.aborted) throw error;
+        }
+        // The wait ends early on q or Ctrl+C; the rejection it then throws only says so.
+        await sleep(options.intervalMs, undefined, { signal: stop }).catch(() => {});
+      }
+    });
+  } finally {
+    await ui.finish();
+    detach();
+  }
+  return signal.aborted || interrupted.signal.aborted ? ExitCode.interrupted : ExitCode.ok;
 }
