@@ -17,6 +17,9 @@ export interface Host {
   close(): Promise<void>;
   /** For process exit, when nothing async can run any more. */
   closeSync(): void;
+  /** A connect that failed, or a master that has died, is forgotten: the next command connects again
+   *  (`status --watch`: a host back from a reboot or a cut). Within one run a failure stays final. */
+  forgetFailure?(): void;
 }
 
 /** A destination for `nix-copy-closure --to/--from`: `user@host` plus the ssh options Nix must use. */

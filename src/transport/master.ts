@@ -25,6 +25,8 @@ export interface Master {
   readonly exited: Promise<unknown>;
   /** Ends the master and its watchdog now: SIGTERM to their process group. */
   kill(): void;
+  /** It has exited: commands no longer ride it. */
+  readonly dead: boolean;
 }
 
 export type MasterStart =
@@ -62,7 +64,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterSt
       // already gone
     }
   };
-  const master: Master = { exited: done, kill: () => kill() };
+  const master: Master = { exited: done, kill: () => kill(), get dead() { return exited; } };
 
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {

@@ -15,6 +15,8 @@ export interface HostPool {
   forBuilder(builder: Builder): Host;
   forSpec(spec: HostSpec, template: ResolvedNode): Host;
   endpointOf(node: ResolvedNode): SshEndpoint;
+  /** Every host whose connect failed or whose master died connects again on its next command. */
+  forgetFailures(): void;
   closeAll(): Promise<void>;
 }
 
@@ -92,6 +94,9 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       }),
     forSpec: (spec, template) =>
       obtain({ ...nodeEndpoint(template, nixSshOpts), label: spec.host, host: spec.host, user: spec.user ?? template.user, port: spec.port }),
+    forgetFailures: () => {
+      for (const host of hosts.values()) host.forgetFailure?.();
+    },
     closeAll: async () => {
       process.removeListener('exit', closeAllSync);
       await Promise.allSettled([...hosts.values()].map((h) => h.close()));

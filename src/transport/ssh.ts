@@ -63,6 +63,7 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   const exitArgs = [...clientOptions, '-O', 'exit', dest];
   let connecting: Promise<void> | undefined;
   let master: Master | undefined;
+  let failed = false; // the connect ended without a master
 
   const openMaster = async (): Promise<void> => {
     const started = await startMaster({
@@ -71,7 +72,10 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       timeoutMs: endpoint.connectTimeoutMs + 5000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (!started.ok) throw new SshConnectError(endpoint, started.reason, started.detail);
+    if (!started.ok) {
+      failed = true;
+      throw new SshConnectError(endpoint, started.reason, started.detail);
+    }
     master = started.master;
   };
   const connect = () => (connecting ??= openMaster());
@@ -94,6 +98,14 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
       const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
       if (!gone) m.kill();
+    },
+    forgetFailure() {
+      const died = master?.dead === true;
+      if (!failed && !died) return;
+      if (died) master?.kill();
+      failed = false;
+      master = undefined;
+      connecting = undefined;
     },
     closeSync: () => {
       const m = master;

@@ -69,6 +69,26 @@ describe('fleet status --watch in tmux on a 3-node lab', { skip: requireLabCapab
     assert.match(await tmux.capture(), /^quitting…$/m, 'the last frame stays on the screen');
   });
 
+  test('a host unreachable in one refresh is asked afresh in the next: it answers again once its sshd does', async () => {
+    const { lab } = deployed;
+    const host = lab.hosts.find((h) => h.name === 'w3')!;
+    // SIGSTOP: the connection is accepted and never answered; the watch's connect times out.
+    process.kill(host.sshdPid, 'SIGSTOP');
+    let resumed = false;
+    try {
+      const tmux = await watch();
+      await tmux.waitForScreen(row('w3', 'unreachable'), DEADLINE_MS);
+      process.kill(host.sshdPid, 'SIGCONT');
+      resumed = true;
+      // Whatever the earlier tests left it running, it is asked again and answers.
+      await tmux.waitForScreen(row('w3', '(in-sync|outdated|drifted|pending-reboot)'), DEADLINE_MS);
+      await tmux.sendKeys('q');
+      assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
+    } finally {
+      if (!resumed) process.kill(host.sshdPid, 'SIGCONT');
+    }
+  });
+
   test('Ctrl+C inside the watch: the Ctrl+C notice in the UI, exit 130, the terminal given back', async () => {
     const tmux = await watch();
     await tmux.waitForScreen(/^3 nodes: /m, DEADLINE_MS);

@@ -73,6 +73,8 @@ async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[],
   try {
     await withHosts(io, stop, async (pool, runLocal) => {
       while (!stop.aborted) {
+        // A host unreachable in the last refresh (or whose master died: a reboot) is asked afresh.
+        pool.forgetFailures();
         const runId = newRunId();
         try {
           await statusFleet(fleet, nodes, { runId, showTrace: options.showTrace, exitCode: false, run: runLocal, pool, signal: stop, emit: createEventStream(runId, (e) => ui.onEvent(e)) });
