@@ -41,14 +41,15 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshot(ctx.lab, n)] as const)));
     return { outs, before };
   };
-  const applyI = async (...args: string[]) => {
+  const fleetI = async (args: string[], env: Record<string, string> = {}) => {
     const tmux = await startTmux({
-      command: [process.execPath, '--import', 'tsx', FLEET_BIN, '-f', ctx.fleetFile, 'apply', '-i', '--waves', '1,100%', ...args],
-      cwd: ROOT, env: labNixEnv, width: 160, height: 50,
+      command: [process.execPath, '--import', 'tsx', FLEET_BIN, '-f', ctx.fleetFile, ...args],
+      cwd: ROOT, env: { ...labNixEnv, ...env }, width: 160, height: 50,
     });
     sessions.push(tmux);
     return tmux;
   };
+  const applyI = (env: Record<string, string> = {}) => fleetI(['apply', '-i', '--waves', '1,100%'], env);
   const runsNew = async (host: string, out: string) => {
     const s = await readSystemState(ctx.lab, host);
     return s.current === out && s.profile === out;
@@ -88,9 +89,10 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
   });
 
-  test('n at the review: exit 0, every host exactly as it was, the terminal given back', async () => {
+  test('n at the review: exit 0, every host exactly as it was, the terminal given back (with CI=true exported in the shell)', async () => {
     const { outs, before } = await prepare('no');
-    const tmux = await applyI();
+    // A person at a terminal whose shell exports CI: the review must still be drawn (ink alone would draw only at exit).
+    const tmux = await applyI({ CI: 'true' });
     await reviewed(tmux);
     await tmux.sendKeys('n');
     assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
@@ -138,6 +140,31 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
       assert.ok(onNew || onOld, `${n} is on its old or its new generation: ${JSON.stringify(s)}`);
     }
     assert.ok(await runsNew('t1', outs.t1!), 't1 (wave 1, done before the abort) keeps its new system');
+    assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
+  });
+
+  test('fleet rollback -i: the review shows the generation it goes back to; y puts the node back on its previous system', async () => {
+    const { outs } = await prepare('forward');
+    const forward = await applyI();
+    await reviewed(forward);
+    await forward.sendKeys('y');
+    assert.equal(await forward.waitForExit(DEADLINE_MS), 0);
+    const deployed = await readSystemState(ctx.lab, 't1');
+    assert.equal(deployed.current, outs.t1);
+    const gen = Number(/system-(\d+)-link/.exec(deployed.link!)![1]);
+
+    const tmux = await fleetI(['rollback', '-i', '--on', 't1']);
+    const review = await tmux.waitForScreen(/^1 diff of 1 ready/m, DEADLINE_MS);
+    assert.match(review, /^fleet rollback/m);
+    assert.match(review, new RegExp(`^[ ▸] t1 +gen ${gen} → gen ${gen - 1} `, 'm'));
+    // Nothing to build or copy: both systems are on the target, whose store the diff is read from.
+    assert.match(review, /no build · already on target · diff: \d+ (added|removed|changed)\b/);
+    await tmux.sendKeys('y');
+    assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
+    const back = await readSystemState(ctx.lab, 't1');
+    assert.equal(back.link, `system-${gen - 1}-link`, 't1 is back on the generation before');
+    assert.notEqual(back.current, outs.t1);
+    assert.equal(back.current, back.profile);
     assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
   });
 });

@@ -65,7 +65,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   let renderer: Renderer;
   let detach = () => {};
   if (options.interactive && io.tty) {
-    const [{ createSteering }, { createInteractiveRenderer }] = await Promise.all([import('../../deploy/steering.js'), import('../../ui/ink/index.js')]);
+    const [{ createSteering }, { createInteractiveRenderer }] = await Promise.all([import('../../deploy/steering.js'), import('../ink.js').then((m) => m.loadInkUi())]);
     const control = createSteering();
     steering = control;
     // The UI only sends commands: abort is Ctrl+C's handler, the rest the run's gates.

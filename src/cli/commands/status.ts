@@ -56,7 +56,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
  */
 async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: { intervalMs: number; showTrace: boolean }, io: CliIo, tty: Terminal, signal: AbortSignal, session?: Session): Promise<number> {
   const [{ statusFleet }, { createStatusWatch }, { createEventStream, newRunId }] = await Promise.all([
-    import('../../status/run.js'), import('../../ui/ink/status-renderer.js'), import('../../events.js'),
+    import('../../status/run.js'), import('../ink.js').then((m) => m.loadInkUi()), import('../../events.js'),
   ]);
   const quit = new AbortController();
   // Without a session (tests), Ctrl+C in the UI still stops the watch.
