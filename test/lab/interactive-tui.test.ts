@@ -167,4 +167,18 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     assert.equal(back.current, back.profile);
     assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
   });
+
+  test('Ctrl+C twice while wave 2 activates quits at once as without -i (exit 3, naming the nodes mid-activation), the terminal given back', async () => {
+    await prepare('quit', { t2: 'slow', t3: 'slow' });
+    const tmux = await applyI();
+    await reviewed(tmux);
+    await tmux.sendKeys('y');
+    await tmux.waitForScreen((s) => /^[ ▸] t2 +activating/m.test(s) && /^[ ▸] t3 +activating/m.test(s), DEADLINE_MS);
+    await tmux.sendKeys('C-c');
+    await tmux.waitForScreen(/^fleet: Ctrl\+C: starting nothing new/m, DEADLINE_MS);
+    await tmux.sendKeys('C-c');
+    assert.equal(await tmux.waitForExit(DEADLINE_MS), 3);
+    assert.match(await tmux.capture(), /^fleet: quit while activating (t2, t3|t3, t2): their state is unknown/m);
+    assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
+  });
 });
