@@ -20,7 +20,8 @@ export async function reviewPlan(run: RunState, plan: Plan, builds: Builds, stee
   const limit = pLimit(64);
   const diffs = run.traits.probes ? plan.nodes.filter((np) => np.activate && !run.results.has(np.name)).map(async (np) => {
     const from = systemOf(run.goal, run.targets.get(np.name));
-    const r = await diffWhenBuilt({ plan: np, ...(from ? { from } : {}), target: run.options.pool.forNode(run.nodes.get(np.name)!), builds, reader, limit });
+    // The signal also ends the wait for a build: approving must not wait for every build to finish.
+    const r = await diffWhenBuilt({ plan: np, ...(from ? { from } : {}), target: run.options.pool.forNode(run.nodes.get(np.name)!), builds, reader, limit, signal });
     if (signal.aborted) return;
     if (r.kind === 'diff') for (const group of groupDiffs([r.diff])) run.emit({ type: 'diff', ...group });
     else run.emit({ type: 'log', node: np.name, line: `diff: ${r.error.message}` });

@@ -19,6 +19,8 @@ export interface NodeDiffInput {
   limit: LimitFunction;
   /** Told when the wait for the build ends and the closures are read. */
   reading?: () => void;
+  /** Ends the wait for the build early (`-i`: the review was decided, the diff is no longer wanted). */
+  signal?: AbortSignal;
 }
 
 export type NodeDiffResult = { kind: 'diff'; diff: NodeDiff } | { kind: 'failed'; error: NodeError };
@@ -27,9 +29,9 @@ export async function diffWhenBuilt(input: NodeDiffInput): Promise<NodeDiffResul
   const np = input.plan;
   let newHost = input.target; // not built by the plan: the target already holds it (or runs it)
   if (np.buildJob !== undefined) {
-    const built = await input.builds.result(np.buildJob);
+    const built = await untilAborted(input.builds.result(np.buildJob), input.signal);
     if (!built?.built.has(np.outPath)) {
-      const why = built?.canceled ? 'interrupted' : (built?.error ?? 'build failed');
+      const why = built?.canceled || input.signal?.aborted ? 'interrupted' : (built?.error ?? 'build failed');
       return { kind: 'failed', error: new NodeError(np.name, 'build', why, { log: built?.log.join('\n') ?? '' }) };
     }
     newHost = input.builds.hostOf(np.buildJob);
@@ -43,4 +45,15 @@ export async function diffWhenBuilt(input: NodeDiffInput): Promise<NodeDiffResul
   } catch (error) {
     return { kind: 'failed', error: new NodeError(np.name, 'query', error instanceof Error ? error.message : String(error), { cause: error }) };
   }
+}
+
+/** `promise`, or undefined as soon as `signal` aborts (the promise itself goes on). */
+function untilAborted<T>(promise: Promise<T> | undefined, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal || !promise) return Promise.resolve(promise);
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
