@@ -90,9 +90,9 @@ async function pause(run: RunState, next: number, of: number): Promise<boolean> 
   const rule = run.options.rollout?.pause ?? { kind: 'none' };
   if (rule.kind === 'delay') {
     await sleep(rule.ms, undefined, { signal: run.options.signal }).catch(() => undefined);
-    return !run.options.signal.aborted;
+    if (run.options.signal.aborted) return false;
   }
-  // Interactive: a pause asked for (key p) and `pause: confirm` both wait for the person at the terminal.
+  // Interactive: a pause asked for (key p, also after a delay) and `pause: confirm` wait for the person at the terminal.
   const steering = run.options.steering;
   const asked = steering?.takePause() ?? false;
   if (steering && (asked || rule.kind === 'confirm')) {

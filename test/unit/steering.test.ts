@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
+import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
+import { rollWaves } from '../../src/deploy/rollout.js';
+import type { NodeContext } from '../../src/deploy/stages.js';
+import { createRunState } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';
+import type { EventBody } from '../../src/events.js';
+import type { NodePlan } from '../../src/plan/types.js';
+import type { RolloutOptions } from '../../src/rollout/options.js';
+import type { HostPool } from '../../src/transport/pool.js';
+import { waitFor } from '../poll.js';
 
 /** How a gate stands once everything queued so far has run: still waiting, or what it resolved to. */
 async function stateOf(gate: Promise<boolean>): Promise<boolean | 'waiting'> {
@@ -105,4 +114,33 @@ void test('a settled gate leaves no listener on the run\'s signal (one gate per 
   s.send({ type: 'decline' });
   await review;
   assert.equal(getEventListeners(c.signal, 'abort').length, 0);
+});
+
+void test('a pause asked for (p) also holds a rollout with a delay between waves (rollout.pause: 1ms), until resume', async () => {
+  const events: EventBody[] = [];
+  const deployed: string[] = [];
+  const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
+  const steering = createSteering();
+  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, nodes, {
+    goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
+    run: async () => { throw new Error('nothing runs in this test'); }, pool: {} as HostPool, emit: (e) => events.push(e), signal: new AbortController().signal,
+    rollout: { staged: true, yes: false, skipHealthChecks: false, pause: { kind: 'delay', ms: 1 } } as RolloutOptions, steering,
+  });
+  const plans = new Map(nodes.map((n) => [n.name, { name: n.name, activate: true } as NodePlan]));
+  steering.send({ type: 'pause' }); // during wave 1
+  const rollout = rollWaves(run, [{ nodes: ['a'], maxFailures: 0 }, { nodes: ['b'], maxFailures: 0 }], {
+    contextOf: (name) => ({ plan: plans.get(name) }) as NodeContext,
+    deploy: async (np) => {
+      deployed.push(np.name);
+      return { kind: 'done', outcome: 'activated' };
+    },
+    everyBuild: async () => {},
+    prepared: () => undefined,
+  });
+  await waitFor('the pause before wave 2', () => events.some((e) => e.type === 'paused'), { timeoutMs: 5000, everyMs: 5 });
+  assert.deepEqual(events.find((e) => e.type === 'paused'), { type: 'paused', wave: 2, reason: 'requested' });
+  assert.deepEqual(deployed, ['a']);
+  steering.send({ type: 'resume' });
+  await rollout;
+  assert.deepEqual(deployed, ['a', 'b']);
 });
