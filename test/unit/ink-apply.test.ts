@@ -295,6 +295,20 @@ describe('a wave rolled back (wave-rollback: wave 2 fails its health check; wave
     assert.ok(row.includes(`${h.check} ${h.attempt}/${h.attempts} ${h.ok ? 'passed' : 'failed'}`), row);
   });
 
+  test('p pressed during the wave that then fails: the pause can no longer come and the screen stops promising it', async () => {
+    const started = upTo(events, is('wave-start', (e) => e.wave === 2));
+    const failed = upTo(events, is('wave-done', (e) => e.verdict === 'failed'));
+    const now = Date.parse(failed.at(-1)!.time) + 5000;
+    const sent: SteerCommand[] = [];
+    const props = { send: (c: SteerCommand) => sent.push(c), now, rows: 200 };
+    const app = render(createElement(ApplyApp, { view: foldEvents(started), ...props }));
+    app.stdin.write('p');
+    await waitFor('the pause asked for', () => (app.lastFrame() ?? '').includes('pausing after wave 2'), { timeoutMs: 5000, everyMs: 5 });
+    app.rerender(createElement(ApplyApp, { view: foldEvents(failed), ...props }));
+    assert.doesNotMatch(app.lastFrame() ?? '', /pausing after wave|r resume/);
+    assert.deepEqual(sent, [{ type: 'pause' }]);
+  });
+
   test('the failed wave, its rolled-back and held nodes, and the wave that never started', () => {
     const cut = upTo(events, is('node-done', (e) => e.outcome === 'held'), 2);
     const s = show(cut);

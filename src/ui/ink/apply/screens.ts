@@ -168,8 +168,10 @@ function rolloutPrompt(view: RunView, ui: UiState): Line[] {
     const why = view.paused.reason === 'confirm' ? `wave ${k - 1} passed; start wave ${k}?` : `paused before wave ${k}`;
     return [line(piece(why, 'warn', { bold: true }), piece('  '), ...keys(['r/y', 'go on'], ['n', 'stop here (later waves held)'], ['a', 'abort']))];
   }
-  const status = ui.pauseAsked ? [piece(`pausing after wave ${currentWave(view) ?? 1}  `, 'warn')] : [];
-  const pause: [string, string][] = canPause(view) ? (ui.pauseAsked ? [['r', 'resume']] : [['p', 'pause after this wave']]) : [];
+  // A pause asked for during a wave that failed never comes: the run holds the rest itself.
+  const pausing = ui.pauseAsked && canPause(view);
+  const status = pausing ? [piece(`pausing after wave ${currentWave(view) ?? 1}  `, 'warn')] : [];
+  const pause: [string, string][] = canPause(view) ? (pausing ? [['r', 'resume']] : [['p', 'pause after this wave']]) : [];
   return [line(...status, ...keys(['↑↓', 'select'], ['l', 'log'], ...pause, ['a', 'abort']))];
 }
 
