@@ -234,6 +234,12 @@ describe('live rollout (review-waves: a pause asked for before wave 2, resumed)'
     assert.deepEqual(s.sent, [{ type: 'pause' }, { type: 'resume' }]);
   });
 
+  test('paused by rollout.pause: confirm: the prompt asks whether the next wave starts', () => {
+    const cut = upTo(events, is('paused')).map((e) => (e.type === 'paused' ? { ...e, reason: 'confirm' as const } : e));
+    const wave = (cut.at(-1) as EventOf<'paused'>).wave;
+    assert.match(show(cut).frame(), new RegExp(`wave ${wave - 1} passed; start wave ${wave}\\?\\s+r/y go on`));
+  });
+
   test('paused before wave 2: the prompt, r or y go on, n stops here', async () => {
     const cut = upTo(events, is('paused'));
     const paused = cut.at(-1) as EventOf<'paused'>;

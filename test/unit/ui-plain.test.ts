@@ -1,7 +1,8 @@
 process.env.TZ = 'UTC'; // clock column is local time; pin it
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FleetEvent } from '../../src/events.js';
+import { readFileSync } from 'node:fs';
+import { readEventLines, type FleetEvent } from '../../src/events.js';
 import { createPlainRenderer } from '../../src/ui/index.js';
 import { buildLog, capture, drive, nodes, record, recordedRun, rollbackLog, storePath } from './ui-fixture.js';
 
@@ -144,4 +145,17 @@ void test('--verbose output lines are printed under their node or build', async 
   ]));
   assert.ok(lines.includes('12:00:00 web-1    |             activated /nix/store/x-web (switch)'), lines.join('\n'));
   assert.ok(lines.includes('12:00:00 build@builder:big  |             building x.drv'), lines.join('\n'));
+});
+
+void test('the plan review and the pauses of a steered run (recorded: test/fixtures/ui/review-waves), and a pause of rollout.pause: confirm', async () => {
+  const events = readEventLines(readFileSync(new URL('../fixtures/ui/review-waves.ndjson', import.meta.url), 'utf8'));
+  const said = (lines: string[]) => lines.filter((l) => / fleet +(review|paused|resumed) /.test(l)).map((l) => l.slice('12:00:00 '.length).split(/ {2,}/));
+  assert.deepEqual(said(await renderPlain(events)), [
+    ['fleet', 'review', 'waiting for the plan to be approved'],
+    ['fleet', 'review', 'approved'],
+    ['fleet', 'paused', 'before wave 2 of 3'],
+    ['fleet', 'resumed', 'wave 2 of 3 starts'],
+  ]);
+  const confirm = events.map((e) => (e.type === 'paused' ? { ...e, reason: 'confirm' as const } : e));
+  assert.deepEqual(said(await renderPlain(confirm))[2], ['fleet', 'paused', 'before wave 2 of 3 (rollout.pause: confirm)']);
 });
