@@ -1,7 +1,7 @@
 // Each screen of `apply -i` as lines: a pure function of the run view and the UI's own state (selection,
 // panes, prompts). The app only windows them to the terminal and reads keys.
 import type { PackageChange } from '../../../diff/closure.js';
-import { formatDelta, formatVersions } from '../../../diff/format.js';
+import { formatBytes, formatDelta, formatVersions } from '../../../diff/format.js';
 import type { NodePlan } from '../../../plan/types.js';
 import { countOf, describeHealth } from '../../labels.js';
 import { describePlan } from '../../plan-text.js';
@@ -11,7 +11,7 @@ import type { NodeView, RunView } from '../../view.js';
 import { line, piece, type Line } from './lines.js';
 import {
   buildTone, currentWave, diffSummary, describeBuild, describeCopy, describeDiff, describeFromTo, describeLock, describeNodeState, describeWave,
-  errorText, formatBytes, formatElapsed, isBusy, nodeElapsed, nodeGroups, outcomeTone, waveTone,
+  errorText, formatElapsed, isBusy, nodeElapsed, nodeGroups, outcomeTone, waveTone,
 } from './words.js';
 
 /** What the person has asked for and the UI shows until the run answers. */

@@ -1,13 +1,11 @@
 // The interactive UI's words: pure functions of the run view, shared by its screens and tested on their own.
-import { formatBytes, formatDelta, formatNodeSummary } from '../../../diff/format.js';
+import { formatNodeSummary } from '../../../diff/format.js';
 import { lockTime } from '../../../plan/lock-text.js';
 import type { CopyRoute, NodePlan, SystemState, TargetLock } from '../../../plan/types.js';
 import type { Outcome } from '../../../events.js';
 import { describePhase, firstLine } from '../../labels.js';
 import { forTerminal } from '../../terminal-text.js';
 import type { BuildView, NodeDiffView, NodeView, RunView, WaveView } from '../../view.js';
-
-export { formatBytes, formatDelta };
 
 const storePath = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
 
