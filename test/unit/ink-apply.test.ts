@@ -1,20 +1,15 @@
 // The interactive apply UI (`fleet apply -i`) driven by event streams recorded from real lab runs
 // (test/fixtures/ui/*.ndjson): what is on screen at each point of a run, and which command each key sends.
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { afterEach, describe, test } from 'node:test';
 import { cleanup, render } from 'ink-testing-library';
 import { createElement } from 'react';
-import { readEventLines, type EventOf, type FleetEvent } from '../../src/events.js';
+import type { EventOf, FleetEvent } from '../../src/events.js';
 import type { SteerCommand } from '../../src/steer.js';
 import { ApplyApp } from '../../src/ui/ink/apply/app.js';
-import { createInteractiveRenderer } from '../../src/ui/ink/apply-renderer.js';
 import { foldEvents } from '../../src/ui/view.js';
+import { atReview, fixture } from './ui-recorded.js';
 import { waitFor } from '../poll.js';
-
-const fixture = (name: string): FleetEvent[] => readEventLines(readFileSync(new URL(`../fixtures/ui/${name}.ndjson`, import.meta.url), 'utf8'));
 
 /** The events up to and including the `nth` one that matches. */
 function upTo(events: FleetEvent[], match: (e: FleetEvent) => boolean, nth = 1): FleetEvent[] {
@@ -23,7 +18,6 @@ function upTo(events: FleetEvent[], match: (e: FleetEvent) => boolean, nth = 1):
   assert.ok(i >= 0, 'the fixture has the event the test cuts at');
   return events.slice(0, i + 1);
 }
-const lastIndex = (events: FleetEvent[], match: (e: FleetEvent) => boolean) => events.length - 1 - [...events].reverse().findIndex(match);
 const is = <T extends FleetEvent['type']>(type: T, where: (e: EventOf<T>) => boolean = () => true) => (e: FleetEvent): e is EventOf<T> => e.type === type && where(e as EventOf<T>);
 const all = <T extends FleetEvent['type']>(events: FleetEvent[], type: T) => events.filter(is(type));
 const one = <T extends FleetEvent['type']>(events: FleetEvent[], type: T, where?: (e: EventOf<T>) => boolean) => {
@@ -31,8 +25,6 @@ const one = <T extends FleetEvent['type']>(events: FleetEvent[], type: T, where?
   assert.ok(found, `the fixture has a ${type} event`);
   return found;
 };
-/** Up to the review, and every diff that came while it waited. */
-const atReview = (events: FleetEvent[]) => events.slice(0, lastIndex(events, (e) => e.type === 'diff') + 1);
 const hash7 = (path: string) => /^\/nix\/store\/([0-9a-z]{32})-/.exec(path)![1]!.slice(0, 7);
 const secondsAfter = (iso: string, now: number) => `${Math.floor((now - Date.parse(iso)) / 1000)}s`;
 
@@ -428,88 +420,5 @@ describe('declined at review (declined)', () => {
     assert.match(s.frame(), /declined: leaving with nothing touched/);
     for (const key of ['y', 'p', 'a', 'r']) await s.press(key);
     assert.deepEqual(s.sent, []);
-  });
-});
-
-/** A terminal for the renderer: a stdout that keeps what was written, a stdin that remembers raw mode. */
-function fakeTerminal(rows: number) {
-  class Stdin extends EventEmitter {
-    isTTY = true;
-    raw: boolean[] = [];
-    private data: string | null = null;
-    setRawMode(on: boolean) {
-      this.raw.push(on);
-      return this;
-    }
-    setEncoding() {}
-    resume() {}
-    pause() {}
-    ref() {}
-    unref() {}
-    read = () => {
-      const d = this.data;
-      this.data = null;
-      return d;
-    };
-    press(key: string) {
-      this.data = key;
-      this.emit('readable');
-    }
-  }
-  let written = '';
-  const stdout = Object.assign(new Writable({ write(chunk: Buffer, _enc, cb) { written += chunk.toString(); cb(); } }), { isTTY: true, columns: 120, rows });
-  const stdin = new Stdin();
-  return { terminal: { stdin: stdin as unknown as NodeJS.ReadStream, stdout: stdout as unknown as NodeJS.WriteStream, stderr: stdout as unknown as NodeJS.WriteStream }, stdin, written: () => written };
-}
-
-describe('the renderer on a terminal (createInteractiveRenderer)', () => {
-  const events = fixture('review-waves');
-
-  test('events in, frames out; y approves; finish() shows the result and gives the terminal back', async () => {
-    const t = fakeTerminal(60);
-    const sent: SteerCommand[] = [];
-    const renderer = createInteractiveRenderer(t.terminal, (c) => sent.push(c), { throttleMs: 1 });
-    const review = atReview(events);
-    for (const e of review) renderer.onEvent(e);
-    await waitFor('the review on screen', () => t.written().includes('review the plan'), { timeoutMs: 5000, everyMs: 5 });
-    assert.equal(t.stdin.raw.at(-1), true, 'raw mode while the UI reads keys');
-    t.stdin.press('y');
-    assert.deepEqual(sent, [{ type: 'approve' }]);
-    for (const e of events.slice(review.length)) renderer.onEvent(e);
-    renderer.notice('fleet: a notice for the person');
-    assert.equal(renderer.view.summary?.exitCode, (events.at(-1) as EventOf<'summary'>).exitCode);
-    await renderer.finish();
-    const out = t.written();
-    assert.match(out, /exit code 0 after/);
-    assert.ok(out.includes('fleet: a notice for the person'));
-    assert.equal(t.stdin.raw.at(-1), false, 'raw mode off');
-    assert.ok(out.endsWith('\u001b[?25h'), 'the cursor is shown again');
-    renderer.restore(); // idempotent
-    assert.equal(renderer.outputBroken, false);
-  });
-
-  test('a report taller than the terminal is printed whole below the UI', async () => {
-    const t = fakeTerminal(8);
-    const renderer = createInteractiveRenderer(t.terminal, () => {}, { throttleMs: 1 });
-    for (const e of events) renderer.onEvent(e);
-    await renderer.finish();
-    const after = t.written().slice(t.written().lastIndexOf('\u001b[?25h') + '\u001b[?25h'.length);
-    const summary = events.at(-1) as EventOf<'summary'>;
-    for (const [name, r] of Object.entries(summary.nodes)) assert.match(after, new RegExp(`^${name}\\s+${r.outcome}`, 'm'));
-    assert.match(after, /exit code 0 after/);
-    assert.equal(t.stdin.raw.at(-1), false);
-  });
-
-  test('restore() before finish (a forced quit): terminal back at once, later events draw nothing', async () => {
-    const t = fakeTerminal(40);
-    const renderer = createInteractiveRenderer(t.terminal, () => {}, { throttleMs: 1 });
-    for (const e of atReview(events)) renderer.onEvent(e);
-    renderer.restore();
-    assert.equal(t.stdin.raw.at(-1), false);
-    const before = t.written().length;
-    renderer.onEvent(events.at(-1)!);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(t.written().length, before);
-    await renderer.finish();
   });
 });
