@@ -1,21 +1,28 @@
 // One node's comparison: its current system's closure, read on the target, against the new system's,
-// read where it was built (or on the target, when it already holds it). Shared by `fleet diff` and `fleet plan`.
+// read where it was built (or on the target, when it already holds it: one round trip reads both).
+// Shared by `fleet diff` and `fleet plan`.
 import type { Host } from '../transport/host.js';
 import { diffClosures, type Closure } from './closure.js';
 import type { NodeDiff } from './group.js';
-import { readClosure, type ClosureAnswer } from './read.js';
+import { readClosures, type ClosureAnswer } from './read.js';
 
 /** One read per (host, path) for the whole run: identical systems built once are read once. */
 export class ClosureReader {
   private readonly cache = new Map<Host, Map<string, Promise<ClosureAnswer>>>();
   constructor(private readonly options: { signal?: AbortSignal; timeoutMs?: number } = {}) {}
 
-  read(host: Host, path: string): Promise<ClosureAnswer> {
+  /** The answers for `paths` on `host`, in order; the paths not read yet are read in one round trip. */
+  read(host: Host, paths: readonly string[]): Promise<ClosureAnswer>[] {
     let byPath = this.cache.get(host);
     if (!byPath) this.cache.set(host, (byPath = new Map()));
-    let answer = byPath.get(path);
-    if (!answer) byPath.set(path, (answer = readClosure(host, path, this.options)));
-    return answer;
+    const unread = [...new Set(paths)].filter((p) => !byPath.has(p));
+    if (unread.length > 0) {
+      const answers = readClosures(host, unread, this.options);
+      // An answer nobody awaits (the current system, once the new one is absent) must not be an unhandled rejection.
+      for (const answer of answers) answer.catch(() => undefined);
+      unread.forEach((p, i) => byPath.set(p, answers[i]!));
+    }
+    return paths.map((p) => byPath.get(p)!);
   }
 }
 
@@ -26,16 +33,19 @@ export type Comparison = { kind: 'diff'; diff: NodeDiff } | { kind: 'new-absent'
 
 const EMPTY: Closure = new Map();
 
-/** The new system first: when it is not there (plan: not built yet), the target is not asked at all. */
+/** The new system first: when it is not there (plan: not built yet), a target that does not hold it is not asked
+ *  at all; a target that holds it answers for both systems in the one call. */
 export async function compareNode(reader: ClosureReader, input: { node: string; from?: string; to: string; target: Host; newHost: Host }): Promise<Comparison> {
-  const after = await reader.read(input.newHost, input.to);
-  if (!after.present) return { kind: 'new-absent' };
+  const both = input.from !== undefined && input.newHost === input.target;
+  const [after, current] = reader.read(input.newHost, both ? [input.to, input.from!] : [input.to]);
+  const answer = await after!;
+  if (!answer.present) return { kind: 'new-absent' };
   let before = EMPTY;
   if (input.from) {
-    const answer = input.from === input.to && input.newHost === input.target ? after : await reader.read(input.target, input.from);
-    if (!answer.present) return { kind: 'current-absent', path: input.from };
-    before = answer.closure;
+    const was = await (current ?? reader.read(input.target, [input.from])[0]!);
+    if (!was.present) return { kind: 'current-absent', path: input.from };
+    before = was.closure;
   }
-  const diff = diffClosures(before, after.closure);
+  const diff = diffClosures(before, answer.closure);
   return { kind: 'diff', diff: { node: input.node, ...(input.from ? { from: input.from } : {}), to: input.to, diff } };
 }

@@ -1,20 +1,29 @@
-// Reading a closure where the system lives (a target, the deployer, a build host): one round trip, with
-// commands every Nix has (2.8 up to Lix): `nix-store --query --requisites`, then `--size` of every path.
+// Reading closures where the system lives (a target, the deployer, a build host): one round trip for every
+// path asked there, with commands every Nix has (2.8 up to Lix): `nix-store --query --requisites`, then `--size`.
 import { randomBytes } from 'node:crypto';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { Closure } from './closure.js';
 
-/** $1: the system, $2: a per-call token, so nothing a login shell prints can pass for the answer.
- *  `--size` prints one line per argument, in order; xargs keeps a big closure under ARG_MAX. */
-export const CLOSURE_SCRIPT = `nix-store --check-validity "$1" >/dev/null 2>&1 || { echo "$2 absent"; exit 0; }
-paths=$(nix-store --query --requisites "$1") || exit
-sizes=$(printf '%s\\n' "$paths" | xargs nix-store --query --size) || exit
-echo "$2 paths"; printf '%s\\n' "$paths"; echo "$2 sizes"; printf '%s\\n' "$sizes"`;
+/** $1: a per-call token, so nothing a login shell prints can pass for the answer; then the systems, each
+ *  answered under `<token>-<index>`. `--size` prints one line per argument, in order; xargs keeps a big closure
+ *  under ARG_MAX. A failing query stops the script: the systems after it get no answer. */
+export const CLOSURE_SCRIPT = `t=$1; shift; i=0
+for p; do
+  if nix-store --check-validity "$p" >/dev/null 2>&1; then
+    paths=$(nix-store --query --requisites "$p") || exit
+    sizes=$(printf '%s\\n' "$paths" | xargs nix-store --query --size) || exit
+    echo "$t-$i paths"; printf '%s\\n' "$paths"; echo "$t-$i sizes"; printf '%s\\n' "$sizes"; echo "$t-$i end"
+  else echo "$t-$i absent"; fi
+  i=$((i + 1))
+done`;
 
-export function closureArgv(path: string, token: string): string[] {
-  return ['sh', '-c', CLOSURE_SCRIPT, 'fleet-closure', path, token];
+export function closureArgv(paths: readonly string[], token: string): string[] {
+  return ['sh', '-c', CLOSURE_SCRIPT, 'fleet-closure', token, ...paths];
 }
+
+/** The marker of the answer about the index-th path of one call. */
+export const answerToken = (token: string, index: number) => `${token}-${index}`;
 
 export type ClosureAnswer = { present: true; closure: Closure } | { present: false };
 
@@ -25,7 +34,7 @@ export class ClosureReadError extends Error {
   }
 }
 
-/** The script's output → the closure; throws on anything malformed. */
+/** One path's answer in the script's output → the closure; throws on anything malformed. */
 export function parseClosureOutput(stdout: string, token: string): ClosureAnswer {
   const lines = stdout.split('\n');
   if (lines.includes(`${token} absent`)) return { present: false };
@@ -44,10 +53,20 @@ export function parseClosureOutput(stdout: string, token: string): ClosureAnswer
   return { present: true, closure };
 }
 
-/** The closure of `path` on `host`, or `present: false` when its store does not hold it. */
-export async function readClosure(host: Host, path: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ClosureAnswer> {
+/** The closures of `paths` on `host` in one round trip, one answer per path (`present: false` when its store
+ *  does not hold it). A failed call fails the path it stopped at and those after it, not the answers before. */
+export function readClosures(host: Host, paths: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ClosureAnswer>[] {
   const token = `fleet-${randomBytes(8).toString('hex')}`;
-  const r = await host.run(closureArgv(path, token), { ...(options.signal ? { signal: options.signal } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
-  if (r.failed) throw new ClosureReadError(`cannot read the closure of ${path} on ${host.label}: ${failureReason(r)}`);
-  return parseClosureOutput(r.stdout, token);
+  const reply = host.run(closureArgv(paths, token), { ...(options.signal ? { signal: options.signal } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+  return paths.map(async (path, index) => {
+    const r = await reply;
+    if (r.failed) {
+      const lines = r.stdout.split('\n');
+      const answered = (i: number) => lines.includes(`${answerToken(token, i)} absent`) || lines.includes(`${answerToken(token, i)} end`);
+      let stopped = 0;
+      while (stopped < paths.length && answered(stopped)) stopped++;
+      if (index >= stopped) throw new ClosureReadError(`cannot read the closure of ${paths[stopped] ?? path} on ${host.label}: ${failureReason(r)}`);
+    }
+    return parseClosureOutput(r.stdout, answerToken(token, index));
+  });
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import type { EventOf } from '../../src/events.js';
@@ -95,6 +96,24 @@ describe('fleet diff on a 3-node lab', { skip: requireLabCapable() }, () => {
     assert.equal(planned.stdout.match(/ {2}diff: 1 changed, 1 removed, -\d+\.\d KiB\n/g)?.length, 2, planned.stdout);
     const json = await runFleet(['-f', fleetFile, 'plan', '--json']);
     assert.deepEqual(json.events.filter((e) => e.type === 'diff').map((e) => (e as EventOf<'diff'>).nodes), [['d1', 'd2']]);
+  });
+
+  test('a target that holds its new system already: both closures are read there in one round trip', async () => {
+    const to = (await evalOutPaths(hive)).d2!;
+    await execa('nix-copy-closure', ['--to', 'd2', to], { env: { ...NIX_ENV, NIX_SSHOPTS: `-F ${lab.sshConfig}` } });
+    // sshd (LogLevel VERBOSE) logs one "Starting session" per command, over the master or not.
+    const sessions = async (node: string) => (await readFile(`${lab.hosts.find((h) => h.name === node)!.dir}/sshd.log`, 'utf8')).split('\n').filter((l) => l.includes('Starting session: command')).length;
+    const before = await Promise.all(['d1', 'd2'].map(sessions));
+    const run = await runFleet(['-f', fleetFile, 'diff', '--json', '--on', 'd1,d2']);
+    assert.equal(run.code, 0, run.stderr);
+    const plan = run.events.find((e): e is EventOf<'plan'> => e.type === 'plan')!.plan;
+    assert.deepEqual(plan.nodes.map((n) => [n.name, n.buildJob]), [['d1', 'local'], ['d2', undefined]], 'd2 is compared on itself');
+    const [changed] = run.events.filter((e): e is EventOf<'diff'> => e.type === 'diff');
+    assert.deepEqual(changed!.nodes, ['d1', 'd2'], 'the same change set, read on the target as on the deployer');
+    assert.deepEqual(changed!.systems.d2, changed!.systems.d1);
+    const after = await Promise.all(['d1', 'd2'].map(sessions));
+    assert.ok(after[0]! - before[0]! >= 2, `d1: the probe and its current closure (${after[0]! - before[0]!} commands)`);
+    assert.equal(after[1]! - before[1]!, after[0]! - before[0]!, 'd2 reads both closures in the one command d1 needs for its current one');
   });
 
   test('an unreachable node: exit 1, named with its reason; the others are still compared', async () => {

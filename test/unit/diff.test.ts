@@ -15,7 +15,7 @@ import {
 } from '../../src/diff/format.js';
 import { groupDiffs, type NodeDiff } from '../../src/diff/group.js';
 import { parsePackage, splitNameVersion, storeName } from '../../src/diff/names.js';
-import { closureArgv, parseClosureOutput, readClosure } from '../../src/diff/read.js';
+import { answerToken, closureArgv, parseClosureOutput, readClosures } from '../../src/diff/read.js';
 
 let n = 0;
 /** A store path with a fresh hash: two calls never give the same path (as two builds of one name). */
@@ -188,10 +188,11 @@ test('systemOf (the system diff compares with): boot compares with the profile, 
 });
 
 test('read: the closure script takes its data as arguments; its answer is parsed after the token only', () => {
-  const argv = closureArgv('/nix/store/x-sys', 'tok');
+  const argv = closureArgv(['/nix/store/x-sys', '/nix/store/y-sys'], 'tok');
   assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
-  assert.deepEqual(argv.slice(3), ['fleet-closure', '/nix/store/x-sys', 'tok']);
-  assert.match(argv[2]!, /nix-store --query --requisites "\$1"/);
+  assert.deepEqual(argv.slice(3), ['fleet-closure', 'tok', '/nix/store/x-sys', '/nix/store/y-sys']);
+  assert.match(argv[2]!, /for p; do/);
+  assert.match(argv[2]!, /nix-store --query --requisites "\$p"/);
   assert.match(argv[2]!, /xargs nix-store --query --size/);
   const out = ['motd: tok paths is not ours', 'tok paths', '/nix/store/a-x', '/nix/store/b-y', 'tok sizes', '10', '20', ''].join('\n');
   assert.deepEqual(parseClosureOutput(out, 'tok'), { present: true, closure: new Map([['/nix/store/a-x', 10], ['/nix/store/b-y', 20]]) });
@@ -202,18 +203,24 @@ test('read: the closure script takes its data as arguments; its answer is parsed
   assert.throws(() => parseClosureOutput('other paths\n/nix/store/a\nother sizes\n1', 'tok'), /no closure in it/);
 });
 
-/** A host whose store holds `store` (path → closure); counts the commands it ran. */
-function fakeHost(label: string, store: Record<string, Closure>, fail?: Partial<CommandResult>): Host & { calls: number } {
+/** A host whose store holds `store` (path → closure); counts the commands it ran. `failAt`: its query of that
+ *  path fails (the script stops there, as the real one does). */
+function fakeHost(label: string, store: Record<string, Closure>, fail?: Partial<CommandResult>, failAt?: string): Host & { calls: number } {
   const host = {
     label, isLocal: false, calls: 0,
     async run(argv: string[]): Promise<CommandResult> {
       host.calls++;
-      const [path, token] = argv.slice(-2) as [string, string];
+      const [token, ...paths] = argv.slice(4) as [string, ...string[]];
       const base = { argv, exitCode: 0, stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
-      if (fail) return { ...base, stdout: '', ...fail };
-      const c = store[path];
-      const stdout = c ? [`${token} paths`, ...c.keys(), `${token} sizes`, ...c.values()].join('\n') : `${token} absent`;
-      return { ...base, stdout };
+      if (fail && !failAt) return { ...base, stdout: '', ...fail };
+      const lines: string[] = [];
+      for (const [i, path] of paths.entries()) {
+        const t = answerToken(token, i);
+        if (path === failAt) return { ...base, stdout: lines.join('\n'), ...fail };
+        const c = store[path];
+        lines.push(...(c ? [`${t} paths`, ...c.keys(), `${t} sizes`, ...[...c.values()].map(String), `${t} end`] : [`${t} absent`]));
+      }
+      return { ...base, stdout: lines.join('\n') };
     },
     runFresh: () => Promise.reject(new Error('unused')),
     connect: () => Promise.resolve(),
@@ -244,13 +251,33 @@ test('compareNode: the new system is read first (absent: the target is not asked
   const same = await compareNode(new ClosureReader(), { node: 'web-3', from: '/nix/store/new', to: '/nix/store/new', target: self, newHost: self });
   assert.equal(self.calls, 1);
   assert.deepEqual(same.kind === 'diff' && [same.diff.diff.added, same.diff.diff.changed, same.diff.diff.sizeAfter - same.diff.diff.sizeBefore], [[], [], 0]);
+  // The target holds both the new system and the one it runs: one round trip reads both closures.
+  const both = fakeHost('web-4', { '/nix/store/old': old, '/nix/store/new': neu });
+  const mixed = await compareNode(new ClosureReader(), { node: 'web-4', from: '/nix/store/old', to: '/nix/store/new', target: both, newHost: both });
+  assert.deepEqual(mixed.kind === 'diff' && mixed.diff.diff.changed, [{ name: 'hello', before: ['2.10'], after: ['2.12'], sizeDelta: 5 }]);
+  assert.equal(both.calls, 1, 'both closures in one call');
+  const bothGone = await compareNode(new ClosureReader(), { node: 'web-4', from: '/nix/store/gc-ed', to: '/nix/store/new', target: both, newHost: both });
+  assert.deepEqual(bothGone, { kind: 'current-absent', path: '/nix/store/gc-ed' });
+  const newGone = await compareNode(new ClosureReader(), { node: 'web-4', from: '/nix/store/old', to: '/nix/store/other', target: both, newHost: both });
+  assert.deepEqual(newGone, { kind: 'new-absent' });
 });
 
 test('messages: closure read failures, absent systems, plan notes, the plan line, diff build refused', async () => {
   const failing = fakeHost('web-1', {}, { failed: true, exitCode: 1, stderr: "error: path '/nix/store/x' is not valid" });
-  await assert.rejects(readClosure(failing, '/nix/store/x'), {
+  await assert.rejects(readClosures(failing, ['/nix/store/x'])[0]!, {
     name: 'ClosureReadError', message: "cannot read the closure of /nix/store/x on web-1: exit 1: error: path '/nix/store/x' is not valid",
   });
+  // One call for two systems that fails at the second: the first answer stands, the failure names the second.
+  const half = fakeHost('web-2', { '/nix/store/new': closure([[sp('hello-2.12'), 15]]) }, { failed: true, exitCode: 1, stderr: 'error: disk I/O error' }, '/nix/store/old');
+  const [first, second] = readClosures(half, ['/nix/store/new', '/nix/store/old']);
+  assert.equal((await first!).present, true);
+  await assert.rejects(second!, { name: 'ClosureReadError', message: 'cannot read the closure of /nix/store/old on web-2: exit 1: error: disk I/O error' });
+  await assert.rejects(compareNode(new ClosureReader(), { node: 'web-2', from: '/nix/store/old', to: '/nix/store/new', target: half, newHost: half }), {
+    message: 'cannot read the closure of /nix/store/old on web-2: exit 1: error: disk I/O error',
+  });
+  const down = fakeHost('web-2', {}, { failed: true, exitCode: 255, stderr: 'Connection closed' });
+  const [x, y] = readClosures(down, ['/nix/store/new', '/nix/store/old']);
+  for (const answer of [x!, y!]) await assert.rejects(answer, { message: 'cannot read the closure of /nix/store/new on web-2: exit 255: Connection closed' });
   assert.equal(newSystemAbsent('/nix/store/n', 'builder:big'), 'the new system /nix/store/n is not in the store of builder:big');
   assert.equal(currentSystemAbsent('/nix/store/o'), 'its current system /nix/store/o is not in its store');
   assert.equal(notBuiltYet('local'), 'not built yet on local (fleet diff builds it)');
