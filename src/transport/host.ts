@@ -17,8 +17,9 @@ export interface Host {
   close(): Promise<void>;
   /** For process exit, when nothing async can run any more. */
   closeSync(): void;
-  /** A connect that failed, or a master that has died, is forgotten: the next command connects again
-   *  (`status --watch`: a host back from a reboot or a cut). Within one run a failure stays final. */
+  /** A connect that failed, or a master that has died, is forgotten: the next connect() opens a master again and
+   *  reports its failure (`status --watch`: a host back from a reboot or a cut). Within one run a failed connect
+   *  stays final; a master that died after it was up is opened again by the next command without this. */
   forgetFailure?(): void;
 }
 

@@ -1,4 +1,5 @@
 // An SSH Host: one multiplexed master per host for the whole run, every command and copy rides it.
+import { rmSync } from 'node:fs';
 import { execaSync } from 'execa';
 import type { Host } from './host.js';
 import { startMaster, type Master } from './master.js';
@@ -61,24 +62,29 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   const dest = formatDestination(endpoint);
   const clientOptions = buildSshOptions(endpoint, { role: 'client', controlPath: options.controlPath });
   const exitArgs = [...clientOptions, '-O', 'exit', dest];
-  let connecting: Promise<void> | undefined;
+  let connecting: Promise<void> | undefined; // the first connect: its failure is final within a run
+  let opening: Promise<void> | undefined;
   let master: Master | undefined;
-  let failed = false; // the connect ended without a master
+  let failed = false; // the first connect ended without a master
 
-  const openMaster = async (): Promise<void> => {
+  // One master start at a time. A dead master's socket is removed first, else the new master would find it and not listen.
+  const open = () => (opening ??= (async () => {
+    rmSync(options.controlPath, { force: true });
     const started = await startMaster({
       sshArgs: [...buildSshOptions(endpoint, { role: 'master', controlPath: options.controlPath }), '-N', dest],
       controlPath: options.controlPath,
       timeoutMs: endpoint.connectTimeoutMs + 5000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (!started.ok) {
-      failed = true;
-      throw new SshConnectError(endpoint, started.reason, started.detail);
-    }
+    if (!started.ok) throw new SshConnectError(endpoint, started.reason, started.detail);
     master = started.master;
-  };
-  const connect = () => (connecting ??= openMaster());
+  })().finally(() => {
+    opening = undefined;
+  }));
+  const connect = () => (connecting ??= open().catch((error: unknown) => {
+    failed = true;
+    throw error;
+  }));
 
   return {
     label: endpoint.label,
@@ -87,29 +93,31 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     connect,
     run: async (argv, runOptions) => {
       await connect();
+      // A master that died after it was up (a cut, a reboot) is opened again. Not awaited: meanwhile commands go
+      // directly, as ssh does without a socket, and say why they fail in ssh's words; once it is up they ride it.
+      if (master?.dead) open().catch(() => undefined);
       return run(['ssh', ...clientOptions, dest, quoteArgv(argv)], runOptions);
     },
     runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, quoteArgv(argv)], runOptions),
     close: async () => {
       await connecting?.catch(() => {});
+      await opening?.catch(() => {});
       const m = master;
-      if (!m) return;
+      if (!m || m.dead) return;
       master = undefined;
       await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
       const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
       if (!gone) m.kill();
     },
     forgetFailure() {
-      const died = master?.dead === true;
-      if (!failed && !died) return;
-      if (died) master?.kill();
+      // The next connect() opens a master again and reports its failure: a failed connect, or a master that died.
+      if (!failed && !master?.dead) return;
       failed = false;
-      master = undefined;
       connecting = undefined;
     },
     closeSync: () => {
       const m = master;
-      if (!m) return;
+      if (!m || m.dead) return;
       master = undefined;
       execaSync('ssh', exitArgs, { reject: false, timeout: 5000, stdio: 'ignore' });
       m.kill(); // the process is exiting: nothing of the master may stay behind

@@ -1,7 +1,7 @@
 // The transport against real sshd: fresh connections, BatchMode, host-key pinning that NIX_SSHOPTS cannot defeat,
 // masters that die with fleet, and connects that Ctrl+C cancels at once.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -13,7 +13,7 @@ import { copyWithLocal } from '../../src/deploy/copy.js';
 import { createHostPool } from '../../src/transport/pool.js';
 import { runLocal } from '../../src/transport/run.js';
 import { SshConnectError } from '../../src/transport/ssh.js';
-import { eventually } from '../poll.js';
+import { eventually, waitFor } from '../poll.js';
 import { resolvedNode } from '../resolved-node.js';
 import { requireLabCapable, useLab } from './support.js';
 
@@ -63,6 +63,32 @@ describe('transport on a 1-host lab', { skip: requireLabCapable() }, () => {
     } finally {
       await pool.closeAll();
     }
+  });
+
+  test('a master that died is opened again: later commands ride the new one, and closeAll ends it', { timeout: 60_000 }, async () => {
+    const { lab } = ctx;
+    const pool = createHostPool({ env: {} });
+    const host = pool.forNode(nodeAt('t1', { sshConfig: lab.sshConfig }));
+    const { dest, sshOpts } = host.copyTarget!;
+    const controlPath = controlPathOf(sshOpts);
+    try {
+      await host.connect();
+      // The master ends under the run (as after a cut): commands still work, directly, until a new master is up.
+      assert.equal((await execa('ssh', [...sshOpts, '-O', 'exit', dest], { reject: false })).exitCode, 0);
+      await waitFor('the master to end', () => !existsSync(controlPath));
+      const back = await eventually(async () => {
+        assert.equal((await host.run(['true'])).exitCode, 0);
+        return existsSync(controlPath);
+      });
+      assert.equal(back, true, 'a new master opened for later commands');
+      assert.equal((await execa('ssh', [...sshOpts, '-O', 'check', dest], { reject: false })).exitCode, 0, 'a live master on the socket');
+      const handshakes = await lab.handshakes('t1');
+      for (let i = 0; i < 3; i++) assert.equal((await host.run(['true'])).exitCode, 0);
+      assert.equal(await lab.handshakes('t1'), handshakes, 'runs ride the new master');
+    } finally {
+      await pool.closeAll();
+    }
+    assert.equal(await eventually(() => processesNaming(controlPath).length === 0, { timeoutMs: 20_000 }), true, `left behind: ${processesNaming(controlPath).join(', ')}`);
   });
 
   test('BatchMode=yes: an unknown host key fails the connect instead of asking', async () => {
