@@ -12,11 +12,6 @@ export function parseAmount(value: number | string, minCount: number): Amount | 
   return /^[0-9]+$/.test(value) ? parseAmount(Number(value), minCount) : undefined;
 }
 
-/** `20%` or `5`, as the user wrote it. */
-export function formatAmount(amount: Amount): string {
-  return 'count' in amount ? String(amount.count) : `${amount.percent}%`;
-}
-
 /** `0s` (any zero) → none, `confirm`, else a duration the schema accepted. */
 export function parsePause(text: string): Pause {
   if (text === 'confirm') return { kind: 'confirm' };
