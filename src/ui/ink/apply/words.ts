@@ -130,7 +130,7 @@ export function describeDiff(view: RunView, node: NodeView): string {
 
 /** `local: running 12s, 2 derivations for web-1, web-3` (one line per build host). */
 export function describeBuild(build: BuildView, now: number): string {
-  const what = `${countOf(build.drvCount, 'derivation')} for ${build.nodes.join(', ')}`;
+  const what = `${countOf(build.drvPaths.length, 'derivation')} for ${build.nodes.join(', ')}`;
   switch (build.state) {
     case 'planned': return `${build.id}: waiting, ${what}`;
     case 'running': return `${build.id}: building ${build.startedAt ? formatElapsed(build.startedAt, now) : ''}, ${what}`;
