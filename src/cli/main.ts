@@ -175,6 +175,11 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal, ses
   return code;
 }
 
+/** The first Ctrl+C's words: activations are named only where a deploy runs (not in status --watch, plan, diff). */
+export function interruptNotice(signal: string, deploying: boolean): string {
+  return `fleet: ${signal}: starting nothing new${deploying ? '; running activations finish or roll back' : ''} (again to quit now)`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   // A closed stdout (`fleet apply --json | head -1`) must never abort a deployment: renderers stop writing.
@@ -184,7 +189,7 @@ export async function main(argv: string[]): Promise<void> {
   const onSignal = (name: string) => {
     interrupts++;
     if (interrupts === 1) {
-      session.notice(`fleet: ${name}: starting nothing new; running activations finish or roll back (again to quit now)`);
+      session.notice(interruptNotice(name, session.deploying()));
       controller.abort();
     } else {
       // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.

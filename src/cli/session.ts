@@ -4,6 +4,8 @@ export interface Session {
   /** The running apply hands over its set of nodes mid-activation. */
   track(activating: ReadonlySet<string>): void;
   activating(): string[];
+  /** A deploy run was handed over (track): only then may Ctrl+C leave activations to finish or roll back. */
+  deploying(): boolean;
   /** What Ctrl+C / SIGTERM do, for a UI that reads Ctrl+C itself (raw mode): the same handler. */
   interrupt(): void;
   /** A line for the person: on stderr, or inside the interactive UI while one is shown. */
@@ -15,11 +17,12 @@ export interface Session {
 }
 
 export function createSession(stderr: { write(text: string): unknown } = process.stderr, interrupt: () => void = () => {}): Session {
-  let current: ReadonlySet<string> = new Set();
+  let current: ReadonlySet<string> | undefined;
   let ui: { notice(text: string): void; restore(): void } | undefined;
   return {
     track: (activating) => (current = activating),
-    activating: () => [...current],
+    activating: () => [...(current ?? [])],
+    deploying: () => current !== undefined,
     interrupt: () => interrupt(),
     // On stderr on a line of its own: the terminal may have echoed ^C.
     notice: (text) => (ui ? ui.notice(text) : stderr.write(`\n${text}\n`)),

@@ -24,3 +24,9 @@ export function forTerminal(text: string): string {
       return `\\x${code.toString(16)}`;
     });
 }
+
+/** For a screen that lays lines out itself (ink): as forTerminal, with \r dropped (ssh ends its words with it) and
+ *  tabs and line breaks as spaces (a width ink cannot measure would break the columns). */
+export function oneLine(text: string): string {
+  return forTerminal(text.replace(/\r/g, '').replace(/[\t\n]/g, ' '));
+}

@@ -74,7 +74,6 @@ export interface BuildView {
   location?: BuildLocation; // from the plan
   state: 'planned' | 'running' | 'done';
   drvPaths: readonly string[];
-  drvCount: number;
   nodes: readonly string[];
   ok?: boolean;
   error?: string;
@@ -161,7 +160,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
           ...b,
           location: job.location,
           // A build that already started says itself what it builds.
-          ...(b.state === 'planned' ? { drvPaths: job.drvPaths, drvCount: job.drvPaths.length, nodes: job.nodes } : {}),
+          ...(b.state === 'planned' ? { drvPaths: job.drvPaths, nodes: job.nodes } : {}),
         }));
       }
       for (const entry of e.plan.nodes) {
@@ -180,7 +179,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
       });
       return d.done({ plan: e.plan, goal: view.goal ?? e.plan.goal });
     case 'build-start':
-      d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, drvCount: e.drvPaths.length, nodes: e.nodes, startedAt: e.time }));
+      d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, nodes: e.nodes, startedAt: e.time }));
       return d.done();
     case 'build-done':
       d.build(e.build, (b) => ({ ...b, state: 'done', ok: e.ok, ...ended(e) }));
@@ -284,7 +283,7 @@ function draft(view: RunView): Draft {
       builds ??= view.builds.slice();
       let i = (buildIndex ?? view.buildIndex).get(id);
       if (i === undefined) {
-        i = builds.push({ id, state: 'planned', drvPaths: [], drvCount: 0, nodes: [], log: [], logTotal: 0 }) - 1;
+        i = builds.push({ id, state: 'planned', drvPaths: [], nodes: [], log: [], logTotal: 0 }) - 1;
         (buildIndex ??= new Map(view.buildIndex)).set(id, i);
       }
       builds[i] = change(builds[i]!);

@@ -166,3 +166,17 @@ test('apply -i --json: usage error, exit 2 (the terminal UI and NDJSON on stdout
   assert.equal(r.code, 2);
   assert.match(r.stderr, /option '-i, --interactive' cannot be used with option '--json'/);
 });
+
+test('the first Ctrl+C notice names activations only once a deploy runs (status --watch, plan, diff have none)', async () => {
+  const { interruptNotice } = await import('../../src/cli/main.js');
+  const { createSession } = await import('../../src/cli/session.js');
+  const session = createSession({ write: () => true });
+  assert.equal(session.deploying(), false);
+  assert.equal(interruptNotice('Ctrl+C', session.deploying()), 'fleet: Ctrl+C: starting nothing new (again to quit now)');
+  session.track(new Set(['web-1']));
+  assert.equal(session.deploying(), true);
+  assert.deepEqual(session.activating(), ['web-1']);
+  assert.equal(interruptNotice('SIGTERM', session.deploying()), 'fleet: SIGTERM: starting nothing new; running activations finish or roll back (again to quit now)');
+  session.track(new Set());
+  assert.equal(session.deploying(), true, 'between activations a deploy still runs');
+});

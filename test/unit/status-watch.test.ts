@@ -16,7 +16,8 @@ import type { NodeStatus } from '../../src/status/classify.js';
 import { countLine, formatStatus } from '../../src/status/format.js';
 import type { SteerCommand } from '../../src/steer.js';
 import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/status-renderer.js';
-import { oneLine, StatusTable } from '../../src/ui/ink/status-table.js';
+import { StatusTable } from '../../src/ui/ink/status-table.js';
+import { oneLine } from '../../src/ui/terminal-text.js';
 import { clockTime, StatusWatchApp, StatusWatchScreen } from '../../src/ui/ink/status-watch.js';
 
 const FIXTURE = new URL('../fixtures/ui/status.ndjson', import.meta.url);
@@ -165,7 +166,32 @@ test('the table is fleet status\'s table: same columns, reasons and count line a
 });
 
 test('oneLine: no control character reaches the screen', () => {
-  assert.equal(oneLine('banner exchange\r; Connection\ttimed\nout\u001b[2J'), 'banner exchange; Connection timed out [2J');
+  // An escape sequence goes whole (not its ESC alone, leaving `[2J` behind), as forTerminal drops it.
+  assert.equal(oneLine('banner exchange\r; Connection\ttimed\nout\u001b[2J'), 'banner exchange; Connection timed out');
+  assert.equal(oneLine('title\u001b]0;pwned\u0007 csi\u009b2J bell\u0007 c1\u0085'), 'title csi bell^G c1\\x85');
+});
+
+test('text from targets cannot drive the terminal through the watch: escape sequences and C1 controls never reach it', () => {
+  const events = recorded();
+  // What a hostile target can put in its records and its errors: a window title, a screen clear (7-bit and 8-bit CSI).
+  const hostile = 'evil\u001b]0;pwned\u0007\u001b[2J\u009b2J\u0085end';
+  const [name, other] = statusesOf(events).map((s) => s.node);
+  const changed = laterRefresh(events, 'hostile', (s) => (s.node === name ? { ...s, state: 'drifted', reason: `runs ${hostile}`, lastDeploy: { ...s.lastDeploy!, by: `alice${hostile}` } } as FleetEvent : s))
+    .filter((e) => !(e.type === 'status' && e.node === other));
+  const summary = changed.pop()!;
+  const failed = { ...summary, type: 'node-done', node: other, outcome: 'failed', error: `${other}: ${hostile}\nsecond ${hostile}` } as FleetEvent;
+  const state = withNotice(fold([...changed, failed, { ...summary, seq: summary.seq + 1 }]), `notice ${hostile}`);
+  const { lastFrame, unmount } = render(createElement(Box, { width: 300 }, createElement(StatusWatchScreen, { state, intervalMs: 5000, now: state.refreshedAt! })));
+  const frame = lastFrame() ?? '';
+  unmount();
+  // ink's own colours are SGR sequences (ESC [ … m); nothing else may be there.
+  const raw = frame.replace(/\u001b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+  assert.doesNotMatch(raw, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'no control character but ink\'s colours and its line breaks'); // eslint-disable-line no-control-regex
+  assert.doesNotMatch(raw, /pwned|\[2J/, 'sequences dropped whole');
+  assert.match(raw, new RegExp(`^${name}: drifted: runs evil\\\\x85end$`, 'm'), 'the C1 control shown, not sent');
+  assert.match(raw, /^error: \S+: evil\\x85end\nsecond evil\\x85end$/m);
+  assert.match(raw, /^notice evil\\x85end$/m);
+  assert.match(raw, new RegExp(`^${name} .* by aliceevil\\\\x85end 20`, 'm'), 'the last deploy cell too');
 });
 
 test('unreachable nodes and nodes that could not be evaluated are visible', () => {

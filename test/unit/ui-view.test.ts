@@ -55,7 +55,7 @@ void test('view: the recorded run, folded', () => {
   assert.deepEqual(view.builds.map((b) => b.id), ['local', 'builder:big']);
   const big = buildOf(view, 'builder:big')!;
   assert.deepEqual(
-    [big.state, big.ok, big.error, big.drvCount, big.nodes, big.location, big.logTotal],
+    [big.state, big.ok, big.error, big.drvPaths.length, big.nodes, big.location, big.logTotal],
     ['done', false, 'builder for c.drv failed with exit code 1', 1, ['db-1'], { kind: 'builder', builder: 'big' }, 30],
   );
   assert.deepEqual(big.log, buildLog);
@@ -153,7 +153,7 @@ void test('view: a build may start before the plan arrives; the plan does not un
     ] } }],
   ]));
   assert.deepEqual(
-    view.builds.map((b) => [b.id, b.state, b.drvCount, b.nodes, b.location]),
+    view.builds.map((b) => [b.id, b.state, b.drvPaths.length, b.nodes, b.location]),
     [['local', 'running', 1, ['a'], { kind: 'local' }], ['node:b', 'planned', 1, ['b'], { kind: 'node', node: 'b' }]],
   );
 });

@@ -4,6 +4,7 @@ import { Box, Text } from 'ink';
 import type { NodeState, NodeStatus } from '../../status/classify.js';
 import { countLine, describeLastDeploy } from '../../status/format.js';
 import { shortStorePath } from '../../plan/format.js';
+import { oneLine } from '../terminal-text.js';
 import type { RunView } from '../view.js';
 
 const STATE_COLOR: Record<NodeState, string> = {
@@ -11,12 +12,6 @@ const STATE_COLOR: Record<NodeState, string> = {
 };
 
 const HEADER = ['NODE', 'STATE', 'RUNNING', 'GEN', 'LAST DEPLOY'] as const;
-
-/** Text from targets (ssh's words may end lines with \r) drawn on one line: a control character would move ink's cursor. */
-export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\r/g, '').replace(/[\u0000-\u001f\u007f]/g, ' ');
-}
 
 /** One row's cells, as `fleet status` prints them. */
 export function statusCells(s: NodeStatus): [string, string, string, string, string] {

@@ -2,8 +2,9 @@
 import { Box, Text, useInput } from 'ink';
 import { useEffect, useState } from 'react';
 import type { SteerCommand } from '../../steer.js';
+import { oneLine } from '../terminal-text.js';
 import type { WatchState } from './status-renderer.js';
-import { oneLine, StatusTable } from './status-table.js';
+import { StatusTable } from './status-table.js';
 
 /** `09:15:02`: the person's own clock. */
 export function clockTime(ms: number): string {

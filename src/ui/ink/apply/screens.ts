@@ -7,7 +7,7 @@ import { countOf, describeHealth } from '../../labels.js';
 import { describePlan } from '../../plan-text.js';
 import { formatReport } from '../../report.js';
 import { forTerminal } from '../../terminal-text.js';
-import type { NodeView, RunView } from '../../view.js';
+import { nodeOf, type NodeView, type RunView } from '../../view.js';
 import { line, piece, type Line } from './lines.js';
 import {
   buildTone, currentWave, diffSummary, describeBuild, describeCopy, describeDiff, describeFromTo, describeLock, describeNodeState, describeWave,
@@ -49,7 +49,7 @@ export function nodeOrder(view: RunView): string[] {
 
 export function selectedNode(view: RunView, ui: UiState): NodeView | undefined {
   const name = ui.selected ?? nodeOrder(view)[0];
-  return name === undefined ? undefined : view.nodes[view.nodeIndex.get(name) ?? -1];
+  return name === undefined ? undefined : nodeOf(view, name);
 }
 
 function title(view: RunView): string {

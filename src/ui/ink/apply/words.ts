@@ -3,9 +3,9 @@ import { formatNodeSummary } from '../../../diff/format.js';
 import { lockTime } from '../../../plan/lock-text.js';
 import type { CopyRoute, NodePlan, SystemState, TargetLock } from '../../../plan/types.js';
 import type { Outcome } from '../../../events.js';
-import { describePhase, firstLine } from '../../labels.js';
+import { countOf, describePhase, firstLine } from '../../labels.js';
 import { forTerminal } from '../../terminal-text.js';
-import type { BuildView, NodeDiffView, NodeView, RunView, WaveView } from '../../view.js';
+import { buildOf, nodeOf, type BuildView, type NodeDiffView, type NodeView, type RunView, type WaveView } from '../../view.js';
 
 const storePath = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
 
@@ -122,7 +122,7 @@ export function describeDiff(view: RunView, node: NodeView): string {
   if (!node.activate) return 'no change';
   const failed = [...node.log].reverse().find((l) => l.startsWith('diff: '));
   if (failed) return `no diff: ${forTerminal(failed.slice('diff: '.length))}`;
-  const build = node.build !== undefined ? view.builds[view.buildIndex.get(node.build) ?? -1] : undefined;
+  const build = node.build !== undefined ? buildOf(view, node.build) : undefined;
   if (build?.ok === false) return 'no diff: the build failed';
   if (build && build.state !== 'done') return 'building…';
   return 'reading closures…';
@@ -130,7 +130,7 @@ export function describeDiff(view: RunView, node: NodeView): string {
 
 /** `local: running 12s, 2 derivations for web-1, web-3` (one line per build host). */
 export function describeBuild(build: BuildView, now: number): string {
-  const what = `${build.drvCount} derivation${build.drvCount === 1 ? '' : 's'} for ${build.nodes.join(', ')}`;
+  const what = `${countOf(build.drvPaths.length, 'derivation')} for ${build.nodes.join(', ')}`;
   switch (build.state) {
     case 'planned': return `${build.id}: waiting, ${what}`;
     case 'running': return `${build.id}: building ${build.startedAt ? formatElapsed(build.startedAt, now) : ''}, ${what}`;
@@ -148,7 +148,7 @@ export function buildTone(build: BuildView): Tone {
 /** A wave's state: planned, running, passed, failed, interrupted; `paused before` when the run waits at it. */
 export function describeWave(wave: WaveView, view: RunView): string {
   if (view.paused?.wave === wave.wave) return 'paused before';
-  const nodes = wave.nodes.map((name) => view.nodes[view.nodeIndex.get(name) ?? -1]);
+  const nodes = wave.nodes.map((name) => nodeOf(view, name));
   if (wave.state === 'planned' && nodes.length > 0 && nodes.every((n) => n?.outcome === 'held')) return 'held';
   if (wave.state === 'done') return `${wave.verdict ?? 'done'}${wave.failures ? ` (${wave.failures} failed${wave.maxFailures !== undefined ? `, ${wave.maxFailures} allowed` : ''})` : ''}`;
   return wave.state;
@@ -168,10 +168,9 @@ export function currentWave(view: RunView): number | undefined {
 
 /** Nodes in the order the screens list them: wave by wave, then nodes outside any wave (run-start order). */
 export function nodeGroups(view: RunView): { wave?: WaveView; nodes: NodeView[] }[] {
-  const byName = (name: string) => view.nodes[view.nodeIndex.get(name) ?? -1];
   const placed = new Set<string>();
   const groups: { wave?: WaveView; nodes: NodeView[] }[] = view.waves.map((wave) => {
-    const nodes = wave.nodes.map(byName).filter((n): n is NodeView => !!n);
+    const nodes = wave.nodes.map((name) => nodeOf(view, name)).filter((n): n is NodeView => !!n);
     for (const n of nodes) placed.add(n.name);
     return { wave, nodes };
   });
