@@ -112,6 +112,28 @@ test('magic rollback: the confirmation rides runFresh with the run\'s token; con
   assert.match(freshCalls[0]![6]!, /^[0-9a-f]{32}$/, 'a per-run random token');
 });
 
+test('magic rollback: the verdict comes back on the confirmation\'s own connection; the master is asked only while it has none', async () => {
+  const confirmed = ['profileSet=system-4-link', ...before, 'now.currentSystem=/nix/store/new', 'now.profileLink=system-4-link', 'now.profileTarget=/nix/store/new'];
+  const waits: string[][] = [];
+  const { host } = magicHost([], 'done', confirmed.slice(1));
+  const inner = host.run;
+  host.run = async (argv, options) => {
+    if (argv[4] === 'wait') waits.push([argv[6]!, argv[8]!]);
+    return inner(argv, options);
+  };
+  host.runFresh = async (argv) => report(argv[7]!, ['status=done', 'lines=2', ...confirmed]);
+  const quick = await armed(host, 2000);
+  assert.deepEqual([quick.outcome, quick.log], ['activated', ['switch output', 'switch output']], quick.error);
+  assert.deepEqual(waits, [['activate', '0']], 'no `wait confirm` over the master');
+
+  // A slow boot step: the reply has no verdict yet, and the master's wait goes on after the lines it brought.
+  waits.length = 0;
+  host.runFresh = async (argv) => report(argv[7]!, ['status=', 'lines=2', ...before]);
+  const slow = await armed(host, 2000);
+  assert.equal(slow.outcome, 'activated', slow.error);
+  assert.deepEqual(waits, [['activate', '0'], ['confirm', '2']]);
+});
+
 test('magic rollback: no new connection gets through, the watchdog reverts: rolled-back, saying why', async () => {
   const { host, freshCalls } = magicHost([], 'expired', ['now.currentSystem=/nix/store/old']);
   const r = await armed(host, 1000);
