@@ -117,6 +117,12 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const steps = typesOf(run.events).filter((t) => ['wave-start', 'wave-done', 'paused', 'resumed'].includes(t));
     assert.deepEqual(steps, ['wave-start', 'wave-done', 'paused', 'resumed', 'wave-start', 'wave-done']);
     for (const n of NODES) assert.ok(await runs(n, outs[n]!), `${n} runs its new system after resume`);
+    // Built and copied, a later wave's node says which wave it waits for (else it reads "copying" until then).
+    for (const n of WAVE_2) {
+      const phases = run.events.flatMap((e) => (e.type === 'node-phase' && e.node === n ? [`${e.phase}: ${e.detail}`] : []));
+      const ready = phases.indexOf('ready: built and copied; waits for wave 2');
+      assert.ok(ready >= 0 && ready < phases.findIndex((p) => p.startsWith('activate:')), `${n}: ready before its activation: ${phases.join(' | ')}`);
+    }
   });
 
   test('Ctrl+C while paused: exit 130, wave 1 stays deployed, wave 2 skipped and untouched, no lock left', async () => {
@@ -136,6 +142,10 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, pausedBeforeWave2(async (c) => c.send({ type: 'decline' })), { waves });
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { i1: 'activated', ...every(WAVE_2, 'held') });
+    for (const n of WAVE_2) {
+      const done = run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === n);
+      assert.equal(done?.error, 'not started: the rollout was not continued after wave 1', n);
+    }
     assert.ok(await runs('i1', outs.i1!));
     for (const n of WAVE_2) assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
   });
