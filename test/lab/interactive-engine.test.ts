@@ -28,6 +28,7 @@ const outcomesOf = (run: SteeredRun) => {
   assert.equal(summary.type, 'summary');
   return Object.fromEntries(Object.entries(summary.nodes).map(([n, r]) => [n, r.outcome]));
 };
+const errorsOf = (run: SteeredRun) => Object.fromEntries(Object.entries((run.events.at(-1) as EventOf<'summary'>).nodes).map(([n, r]) => [n, r.error]));
 const every = (names: readonly string[], outcome: Outcome) => Object.fromEntries(names.map((n) => [n, outcome]));
 const typesOf = (events: readonly FleetEvent[]) => events.map((e) => e.type);
 const reviewStates = (run: SteeredRun) => run.events.flatMap((e) => (e.type === 'review' ? [e.state] : []));
@@ -65,6 +66,7 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, answer('decline'));
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(outcomesOf(run), every(NODES, 'skipped'));
+    assert.deepEqual(errorsOf(run), Object.fromEntries(NODES.map((n) => [n, 'not deployed: the plan was declined at review'])));
     assert.deepEqual(reviewStates(run), ['waiting', 'declined']);
     const touching = run.events.filter((e) => e.type === 'node-phase' && ['copy', 'activate', 'verify', 'confirm'].includes(e.phase));
     assert.deepEqual(touching, [], 'nothing copied or activated');
@@ -80,6 +82,7 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, (e, c) => (e.type === 'review' && e.state === 'waiting' ? c.abort() : undefined));
     assert.equal(run.code, 130, run.stderr);
     assert.deepEqual(outcomesOf(run), every(NODES, 'skipped'));
+    assert.deepEqual(errorsOf(run), Object.fromEntries(NODES.map((n) => [n, 'interrupted before it started'])));
     assert.deepEqual(reviewStates(run), ['waiting'], 'neither approved nor declined');
     for (const n of NODES) {
       assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
