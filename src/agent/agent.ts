@@ -249,7 +249,7 @@ export function probeArgv(profile: string, outPath: string, lockArgs: readonly s
   return agent('probe', profile, outPath, stateDir, ...lockArgs);
 }
 
-/** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
+/** Every generation of the profile and the system it holds (fleet rollback's choices). */
 export function generationsArgv(profile: string): string[] {
   return agent('generations', profile);
 }
@@ -264,6 +264,7 @@ export function parseGenerations(stdout: string): Map<number, string> {
   return generations;
 }
 
+/** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
 export function recordArgv(stateDir: string, line: string, keep: number): string[] {
   return agent('record', stateDir, line, String(keep));
 }
