@@ -142,6 +142,23 @@ test('magic rollback: no new connection gets through, the watchdog reverts: roll
   assert.ok(freshCalls.length >= 1, 'tried until the window closed');
 });
 
+test('magic rollback: the watchdog had decided before fleet saw the activation: no confirmation is sent, and the message says why', async () => {
+  const { host, freshCalls } = magicHost([ok()], 'expired', ['now.currentSystem=/nix/store/old']);
+  const inner = host.run;
+  // The node was out of reach for the whole window: its first report already carries the watchdog's verdict.
+  host.run = async (argv, options) => (argv[4] === 'wait' && argv[6] === 'activate'
+    ? report(argv[9]!, ['status=done', 'switchStarted=1', 'confirmStatus=expired', ...before, 'now.currentSystem=/nix/store/old'])
+    : inner(argv, options));
+  const r = await armed(host, 1000);
+  assert.equal(freshCalls.length, 0);
+  assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the confirmation did not arrive within 1s (the node could not be reached while its window was open); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)']);
+});
+
+test('an agent status fleet does not know is said as it is, and undone', async () => {
+  const r = await activate(fakeHost({ wait: (a, t) => (a === 'activate' ? report(t, ['status=odd 7', 'switchStarted=1', ...before]) : report(t, ['status=done', ...before, 'now.profileLink=system-3-link', 'now.currentSystem=/nix/store/old'])) }));
+  assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the agent reported odd 7; rolled back to system-3-link (/nix/store/old)']);
+});
+
 test('magic rollback: a confirmation that gets in after the node decided says so', async () => {
   const { host } = magicHost([fail(255, 'ssh: Connection timed out during banner exchange'), fail(97, 'fleet-agent: too late, the watchdog already decided: expired')], 'expired', ['now.currentSystem=/nix/store/old']);
   const r = await armed(host, 5000);
