@@ -144,13 +144,12 @@ run-activate) # dir set-profile
   timeout -k 5 "$secs" "$out/bin/switch-to-configuration" "$goal"; rc=$?
   if [ "$rc" = 0 ]; then put "$d/activate.status" done; else put "$d/activate.status" "switch-failed $rc"; fi
   exit 0 ;;
-confirm) # dir token: hands the watchdog a token; it accepts only its own run's
+confirm) # dir token report-token profile: hands the watchdog a token (it accepts only its own run's), then reports as wait does
   d=$1; [ -f "$d/confirm.log" ] || { echo "fleet-agent: no watchdog in $d" >&2; exit 95; }
   [ -f "$d/confirm.status" ] && { echo "fleet-agent: too late, the watchdog already decided: $(cat "$d/confirm.status")" >&2; exit 97; }
   put "$d/confirm" "$2"
-  # The verdict (and the boot step) comes back on this same connection when it is quick.
-  i=0; while [ ! -f "$d/confirm.status" ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-  exit 0 ;;
+  # The verdict (and the boot step) comes back on this same connection when it is quick: no second round trip.
+  exec sh "$d/agent.sh" wait "$d" confirm 10 0 "$3" "$4" ;;
 rollback) # dir systemd unit
   d=$1; [ -f "$d/before" ] && [ -f "$d/agent.sh" ] || { echo "fleet-agent: nothing recorded in $d" >&2; exit 95; }
   # Claimed already (by the watchdog, or an earlier call): that rollback's status file tells how it went.
@@ -250,7 +249,7 @@ export function probeArgv(profile: string, outPath: string, lockArgs: readonly s
   return agent('probe', profile, outPath, stateDir, ...lockArgs);
 }
 
-/** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
+/** Every generation of the profile and the system it holds (fleet rollback's choices). */
 export function generationsArgv(profile: string): string[] {
   return agent('generations', profile);
 }
@@ -265,6 +264,7 @@ export function parseGenerations(stdout: string): Map<number, string> {
   return generations;
 }
 
+/** Appends `line` (one JSON record, src/records) to `<stateDir>/records`, keeping the newest `keep`. */
 export function recordArgv(stateDir: string, line: string, keep: number): string[] {
   return agent('record', stateDir, line, String(keep));
 }
@@ -292,9 +292,10 @@ export function rollbackArgv(dir: string, d: Pick<Detach, 'systemd' | 'unit'>): 
   return agent('rollback', dir, d.systemd ? '1' : '0', d.unit);
 }
 
-/** Sent over a brand-new connection: the watchdog of `dir` accepts only the token it was armed with. */
-export function confirmArgv(dir: string, token: string): string[] {
-  return agent('confirm', dir, token);
+/** Sent over a brand-new connection: the watchdog of `dir` accepts only the token it was armed with. The reply
+ *  is `wait confirm`'s (reportToken, profile: as waitArgv's), with the verdict once it comes within 10 s. */
+export function confirmArgv(dir: string, token: string, reportToken: string, profile: string): string[] {
+  return agent('confirm', dir, token, reportToken, profile);
 }
 
 export type Action = 'activate' | 'confirm' | 'rollback';

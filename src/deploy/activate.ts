@@ -69,23 +69,33 @@ function exitText(code: string | undefined): string {
 
 const TAIL = 20;
 
-/** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline. */
-export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
-  let seen = 0;
-  let log: string[] = [];
+/** An agent call's reply that ends as `wait` does: the action's output, then the report after `token`. */
+type WaitReply = ReturnType<typeof parseWait>;
+
+/** --verbose: the action's output lines as they come, up to the report's token. */
+function outputUntil(token: string, onLine?: (line: string) => void): (line: string) => void {
+  let afterToken = false;
+  return (line) => {
+    if (line === token) afterToken = true;
+    else if (!afterToken && line.trim() !== '') onLine?.(line);
+  };
+}
+
+/** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline.
+ *  `first`: a report the call that started it already brought back (from there on, or final when it has a status). */
+export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void, first?: WaitReply): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
+  let seen = first?.report?.lines ?? 0;
+  let log: string[] = first?.report ? first.log.slice(-TAIL) : [];
+  if (first?.report && first.report.status !== '') return { report: first.report, log };
   let lastError = '';
   for (;;) {
     const remaining = deadlineMs - Date.now();
     if (remaining <= 0) return { log, error: `no result from the target's agent in time${lastError ? ` (last error: ${lastError})` : ''}` };
     const seconds = Math.max(1, Math.min(Math.ceil(remaining / 1000), 300));
     const token = newToken();
-    let afterToken = false;
     const r = await host.run(waitArgv(dir, action, seconds, seen, token, node.profile), {
       timeoutMs: seconds * 1000 + node.connectTimeoutMs + 15_000,
-      onLine: (line) => {
-        if (line === token) afterToken = true;
-        else if (!afterToken && line.trim() !== '') onLine?.(line);
-      },
+      onLine: outputUntil(token, onLine),
     });
     const parsed = parseWait(r.stdout, token);
     log = [...log, ...parsed.log].slice(-TAIL);
@@ -188,8 +198,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   // The window started when the agent finished the live activation, a moment before fleet saw it.
   const windowEnds = Date.now() + watchdog.seconds * 1000;
   onPhase('confirm', `over a new SSH connection; without it the node reverts by itself after ${watchdog.seconds}s`);
-  const sent = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
-  const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine);
+  const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
+  const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
   log.push(...confirmed.log);
   if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
   if (!confirmed.report) return stateUnknown(confirmed.error, log);
@@ -249,17 +259,27 @@ export function describeConfirmFailure(status: string): string {
   }
 }
 
+interface Confirmation {
+  ok: boolean;
+  error?: string;
+  reply?: WaitReply;
+}
+
 /** The confirmation rides a brand-new SSH connection (own TCP connection and authentication): it proves
- *  the node can still be reached, which a multiplexed session cannot. Tried again until the window ends. */
-async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<{ ok: boolean; error?: string }> {
+ *  the node can still be reached, which a multiplexed session cannot. Tried again until the window ends.
+ *  reply: the watchdog's report, as `wait confirm` gives it (with its verdict when that came quickly). */
+async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<Confirmation> {
   const { host, node } = input;
-  const command = privileged(node, confirmArgv(dir, token), input.sudoPassword);
+  const reportToken = newToken();
+  const command = privileged(node, confirmArgv(dir, token, reportToken, node.profile), input.sudoPassword);
   let failure: string | undefined;
   for (;;) {
     const left = windowEndsMs - Date.now();
     if (left <= 0) return { ok: false, error: failure ?? 'no time was left in the window' };
-    const r = await host.runFresh(command.argv, { timeoutMs: Math.min(left, node.connectTimeoutMs + 10_000), ...(command.input ? { input: command.input } : {}) });
-    if (!r.failed) return { ok: true };
+    const r = await host.runFresh(command.argv, {
+      timeoutMs: Math.min(left, node.connectTimeoutMs + 10_000), onLine: outputUntil(reportToken, input.onLine), ...(command.input ? { input: command.input } : {}),
+    });
+    if (!r.failed) return { ok: true, reply: parseWait(r.stdout, reportToken) };
     // 97: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
     if (r.exitCode === 97) return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
     failure = `a new SSH connection failed: ${failureReason(r)}`;

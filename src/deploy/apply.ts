@@ -22,7 +22,7 @@ import type { RecordContext, RecordKind } from '../records/record.js';
 import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
 
 /** Every planned node's word when the plan is declined at review (`-i`, key n). */
-export const DECLINED = 'not deployed: the plan was declined at review';
+const DECLINED = 'not deployed: the plan was declined at review';
 
 export interface ApplyResult {
   plan?: Plan;

@@ -28,6 +28,7 @@ const outcomesOf = (run: SteeredRun) => {
   assert.equal(summary.type, 'summary');
   return Object.fromEntries(Object.entries(summary.nodes).map(([n, r]) => [n, r.outcome]));
 };
+const errorsOf = (run: SteeredRun) => Object.fromEntries(Object.entries((run.events.at(-1) as EventOf<'summary'>).nodes).map(([n, r]) => [n, r.error]));
 const every = (names: readonly string[], outcome: Outcome) => Object.fromEntries(names.map((n) => [n, outcome]));
 const typesOf = (events: readonly FleetEvent[]) => events.map((e) => e.type);
 const reviewStates = (run: SteeredRun) => run.events.flatMap((e) => (e.type === 'review' ? [e.state] : []));
@@ -65,6 +66,7 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, answer('decline'));
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(outcomesOf(run), every(NODES, 'skipped'));
+    assert.deepEqual(errorsOf(run), Object.fromEntries(NODES.map((n) => [n, 'not deployed: the plan was declined at review'])));
     assert.deepEqual(reviewStates(run), ['waiting', 'declined']);
     const touching = run.events.filter((e) => e.type === 'node-phase' && ['copy', 'activate', 'verify', 'confirm'].includes(e.phase));
     assert.deepEqual(touching, [], 'nothing copied or activated');
@@ -80,6 +82,7 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, (e, c) => (e.type === 'review' && e.state === 'waiting' ? c.abort() : undefined));
     assert.equal(run.code, 130, run.stderr);
     assert.deepEqual(outcomesOf(run), every(NODES, 'skipped'));
+    assert.deepEqual(errorsOf(run), Object.fromEntries(NODES.map((n) => [n, 'interrupted before it started'])));
     assert.deepEqual(reviewStates(run), ['waiting'], 'neither approved nor declined');
     for (const n of NODES) {
       assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
@@ -117,6 +120,12 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const steps = typesOf(run.events).filter((t) => ['wave-start', 'wave-done', 'paused', 'resumed'].includes(t));
     assert.deepEqual(steps, ['wave-start', 'wave-done', 'paused', 'resumed', 'wave-start', 'wave-done']);
     for (const n of NODES) assert.ok(await runs(n, outs[n]!), `${n} runs its new system after resume`);
+    // Built and copied, a later wave's node says which wave it waits for (else it reads "copying" until then).
+    for (const n of WAVE_2) {
+      const phases = run.events.flatMap((e) => (e.type === 'node-phase' && e.node === n ? [`${e.phase}: ${e.detail}`] : []));
+      const ready = phases.indexOf('ready: built and copied; waits for wave 2');
+      assert.ok(ready >= 0 && ready < phases.findIndex((p) => p.startsWith('activate:')), `${n}: ready before its activation: ${phases.join(' | ')}`);
+    }
   });
 
   test('Ctrl+C while paused: exit 130, wave 1 stays deployed, wave 2 skipped and untouched, no lock left', async () => {
@@ -136,6 +145,10 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
     const run = await runSteered(ctx.fleetFile, pausedBeforeWave2(async (c) => c.send({ type: 'decline' })), { waves });
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(outcomesOf(run), { i1: 'activated', ...every(WAVE_2, 'held') });
+    for (const n of WAVE_2) {
+      const done = run.events.find((e): e is EventOf<'node-done'> => e.type === 'node-done' && e.node === n);
+      assert.equal(done?.error, 'not started: the rollout was not continued after wave 1', n);
+    }
     assert.ok(await runs('i1', outs.i1!));
     for (const n of WAVE_2) assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
   });

@@ -112,12 +112,51 @@ test('magic rollback: the confirmation rides runFresh with the run\'s token; con
   assert.match(freshCalls[0]![6]!, /^[0-9a-f]{32}$/, 'a per-run random token');
 });
 
+test('magic rollback: the verdict comes back on the confirmation\'s own connection; the master is asked only while it has none', async () => {
+  const confirmed = ['profileSet=system-4-link', ...before, 'now.currentSystem=/nix/store/new', 'now.profileLink=system-4-link', 'now.profileTarget=/nix/store/new'];
+  const waits: string[][] = [];
+  const { host } = magicHost([], 'done', confirmed.slice(1));
+  const inner = host.run;
+  host.run = async (argv, options) => {
+    if (argv[4] === 'wait') waits.push([argv[6]!, argv[8]!]);
+    return inner(argv, options);
+  };
+  host.runFresh = async (argv) => report(argv[7]!, ['status=done', 'lines=2', ...confirmed]);
+  const quick = await armed(host, 2000);
+  assert.deepEqual([quick.outcome, quick.log], ['activated', ['switch output', 'switch output']], quick.error);
+  assert.deepEqual(waits, [['activate', '0']], 'no `wait confirm` over the master');
+
+  // A slow boot step: the reply has no verdict yet, and the master's wait goes on after the lines it brought.
+  waits.length = 0;
+  host.runFresh = async (argv) => report(argv[7]!, ['status=', 'lines=2', ...before]);
+  const slow = await armed(host, 2000);
+  assert.equal(slow.outcome, 'activated', slow.error);
+  assert.deepEqual(waits, [['activate', '0'], ['confirm', '2']]);
+});
+
 test('magic rollback: no new connection gets through, the watchdog reverts: rolled-back, saying why', async () => {
   const { host, freshCalls } = magicHost([], 'expired', ['now.currentSystem=/nix/store/old']);
   const r = await armed(host, 1000);
   assert.equal(r.outcome, 'rolled-back');
   assert.equal(r.error, 'the confirmation did not arrive within 1s (a new SSH connection failed: exit 255: ssh: connect to host h port 22: Connection timed out); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)');
   assert.ok(freshCalls.length >= 1, 'tried until the window closed');
+});
+
+test('magic rollback: the watchdog had decided before fleet saw the activation: no confirmation is sent, and the message says why', async () => {
+  const { host, freshCalls } = magicHost([ok()], 'expired', ['now.currentSystem=/nix/store/old']);
+  const inner = host.run;
+  // The node was out of reach for the whole window: its first report already carries the watchdog's verdict.
+  host.run = async (argv, options) => (argv[4] === 'wait' && argv[6] === 'activate'
+    ? report(argv[9]!, ['status=done', 'switchStarted=1', 'confirmStatus=expired', ...before, 'now.currentSystem=/nix/store/old'])
+    : inner(argv, options));
+  const r = await armed(host, 1000);
+  assert.equal(freshCalls.length, 0);
+  assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the confirmation did not arrive within 1s (the node could not be reached while its window was open); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)']);
+});
+
+test('an agent status fleet does not know is said as it is, and undone', async () => {
+  const r = await activate(fakeHost({ wait: (a, t) => (a === 'activate' ? report(t, ['status=odd 7', 'switchStarted=1', ...before]) : report(t, ['status=done', ...before, 'now.profileLink=system-3-link', 'now.currentSystem=/nix/store/old'])) }));
+  assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the agent reported odd 7; rolled back to system-3-link (/nix/store/old)']);
 });
 
 test('magic rollback: a confirmation that gets in after the node decided says so', async () => {

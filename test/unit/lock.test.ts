@@ -11,6 +11,9 @@ import {
   deployerIdentity, formatLockRecord, lockArgs, lockArgv, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity,
 } from '../../src/agent/lock.js';
 import { createLockKeeper, type LockRunner } from '../../src/deploy/lock.js';
+import { readTargetState } from '../../src/plan/probe.js';
+import type { Host } from '../../src/transport/host.js';
+import type { CommandResult } from '../../src/transport/run.js';
 import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/plan/lock-text.js';
 import type { LockHolder } from '../../src/plan/types.js';
 import { waitFor } from '../poll.js';
@@ -185,6 +188,27 @@ void test('agent: with lock arguments, the probe takes (or reads) the lock and s
   const read = await probe('read', B);
   assert.equal(parseLockReply(read)?.holder?.run, 'runA');
   assert.equal(record(f)!.run, 'runA', 'reading changed nothing');
+});
+
+void test('probe: why a node\'s state or lock could not be read, in the node\'s own words', async () => {
+  const n = resolvedNode('web-1');
+  const take = { op: 'take' as const, identity: A };
+  /** A host that answers every command with `answer(argv)`. */
+  const host = (answer: (argv: string[]) => Promise<CommandResult>): Host => ({
+    label: 'web-1', isLocal: false, run: answer, runFresh: answer, connect: async () => {}, close: async () => {}, closeSync: () => {},
+  });
+  const result = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ argv: [], exitCode, stdout, stderr, failed: exitCode !== 0, timedOut: false, canceled: false, message: '' });
+  const refused = host(async () => result(1, '', 'sudo: a password is required'));
+  await assert.rejects(readTargetState(refused, n, '/nix/store/x', undefined, take), { message: 'web-1: query: cannot read the node\'s state: exit 1: sudo: a password is required' });
+  const mute = host(async () => result(0, 'profileLink=system-1-link\nprofileTarget=/nix/store/x'));
+  await assert.rejects(readTargetState(mute, n, '/nix/store/x', undefined, take), { message: 'web-1: query: the agent gave no answer about the lock' });
+  // The real agent, its lock directory moved where it cannot be created.
+  const agent = host(async (argv) => {
+    const r = await execa(argv[0]!, argv.slice(1).map((a) => a.replace('/run/fleet/locks/', '/proc/no-such-dir/')), { reject: false });
+    return result(r.exitCode ?? 1, r.stdout, r.stderr);
+  });
+  await assert.rejects(readTargetState(agent, n, '/nix/store/x', undefined, take), { message: 'web-1: query: cannot take the lock /run/fleet/locks/nix-var-nix-profiles-system: cannot create /proc/no-such-dir' });
+  await assert.rejects(readTargetState(agent, n, '/nix/store/x', undefined, { ...take, op: 'break' }), { message: /: cannot take the lock / });
 });
 
 // --- the keeper, over the real agent (the lock path moved into a temporary directory) ---
