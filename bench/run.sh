@@ -4,7 +4,10 @@
 # BENCH_REPEAT=N overrides each benchmark's repetitions (at least 3). Results: bench/results/*.json, BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(fleet-16 noop-16 magic-16 status-16 rollout-16 eval-64 plan-10k startup)
+bash scripts/setup.sh # first: reading the list below needs tsx
+# The list and its order are bench/lib/results.ts's ORDER (also the order of the rows in BENCHMARKS.md).
+list=$(node --import tsx -e 'const { ORDER } = await import("./bench/lib/results.ts"); console.log(ORDER.join(" "))')
+read -ra all <<< "${list}"
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=("${all[@]}")
 for name in "${names[@]}"; do
@@ -14,7 +17,6 @@ for name in "${names[@]}"; do
   fi
 done
 
-bash scripts/setup.sh
 # GNU time: wall time and peak memory of whole processes (plan-10k).
 if [ ! -x /usr/bin/time ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -28,6 +28,16 @@ export async function readActivations(lab: Pick<LabCommon, 'exec'>, host: string
   return (await lab.exec(host, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout.split('\n').filter(Boolean);
 }
 
+/** Everything a deploy would change on a host: running system, profile, generations, activations (equal: untouched). */
+export async function snapshotHost(lab: Pick<LabCommon, 'exec'>, host: string): Promise<SystemState & { generations: number; activations: string[] }> {
+  return { ...(await readSystemState(lab, host)), generations: await countGenerations(lab, host), activations: await readActivations(lab, host) };
+}
+
+/** What is in the host's lock directory, one entry a line ('' when empty): a run holds its nodes' locks there, none may stay after it. */
+export async function readLocks(lab: Pick<LabCommon, 'exec'>, host: string): Promise<string> {
+  return (await lab.exec(host, ['sh', '-c', 'ls -A /run/fleet/locks 2>/dev/null || true'])).stdout.trim();
+}
+
 /** One line per real build: "<host name> <system name>". */
 export async function readWitness(lab: Pick<LabCommon, 'witness'>): Promise<string[]> {
   return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);

@@ -28,7 +28,7 @@ export interface LabParts {
 /** A process inside the host's namespaces: unshare while it lives, else anything left in there. */
 function pickNamespacePid(h: RunningHost): number {
   const candidates = [h.pid, h.sshdPid].filter((pid) => isAlive(pid) && readMountNamespace(pid) === h.mntns);
-  const pid = candidates[0] ?? listNamespacePids(h.mntns)[0];
+  const pid = candidates[0] ?? listNamespacePids(h)[0];
   if (pid === undefined) throw new Error(`lab host ${h.name} has no process left: its namespaces are gone`);
   return pid;
 }

@@ -1,6 +1,6 @@
 // Finding and killing a lab host's processes: by pid, and by its mount namespace, which also catches
 // sessions sshd forked (they outlive the listener). Synchronous so it can run in a process 'exit' hook.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /** What a host leaves on disk so any process (scripts/lab.ts down) can find and kill it. */
 export interface HostProcs {
@@ -36,21 +36,32 @@ function readCmdline(pid: number): string {
   }
 }
 
-/** Every live process whose mount namespace is mntns. */
-export function listNamespacePids(mntns: string): number[] {
-  return readdirSync('/proc')
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every live process in the host's mount namespace. The kernel reuses a namespace's id once it is gone, so the id
+ * alone may name a later host's namespace: it is the host's only if its /nix is the host's own nix dir.
+ */
+export function listNamespacePids(h: { dir: string; mntns: string }): number[] {
+  const pids = readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
-    .filter((pid) => pid !== process.pid && readMountNamespace(pid) === mntns && isAlive(pid));
+    .filter((pid) => pid !== process.pid && readMountNamespace(pid) === h.mntns && isAlive(pid));
+  return pids.some((pid) => sameFile(`/proc/${pid}/root/nix`, `${h.dir}/nix`)) ? pids : [];
 }
 
 /** The host's own processes still alive; a recorded pid counts only if it still names the host dir (no pid reuse). */
 export function listHostPids(h: HostProcs): number[] {
   const namesDir = (pid: number) => h.dir.length > 1 && /[/ ]/.test(readCmdline(pid).split(h.dir)[1]?.[0] ?? '');
-  const own = [h.pid, h.sshdPid].filter(
-    (pid): pid is number => pid !== undefined && isAlive(pid) && (namesDir(pid) || readMountNamespace(pid) === h.mntns),
-  );
-  const inNamespace = h.mntns !== undefined && h.mntns !== readMountNamespace(process.pid) ? listNamespacePids(h.mntns) : [];
+  const inNamespace = h.mntns !== undefined && h.mntns !== readMountNamespace(process.pid) ? listNamespacePids({ dir: h.dir, mntns: h.mntns }) : [];
+  const own = [h.pid, h.sshdPid].filter((pid): pid is number => pid !== undefined && isAlive(pid) && (namesDir(pid) || inNamespace.includes(pid)));
   return [...new Set([...own, ...inNamespace])];
 }
 

@@ -6,15 +6,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { countGenerations, evalOutPaths, readActivations, readSystemState, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
+import { readLocks, readSystemState, snapshotHost as snapshot, writeHive, type Lab, type StandInSpec } from '../lab/index.js';
 import { lockPath, parseLockRecord } from '../src/agent/lock.js';
 import type { EventOf, FleetEvent, Outcome } from '../src/events.js';
 import type { NodeState } from '../src/status/classify.js';
 import { waitFor } from '../test/poll.js';
-import { FLEET_BIN, finishedRun, NIX_ENV, runFleet, spawnFleet, type FleetRun } from '../test/lab/run-fleet.js';
+import { finishedRun, runFleet, spawnFleet, type FleetRun } from '../test/lab/run-fleet.js';
 import { runSteered, type SteerControl, type SteerHandler } from '../test/lab/steered-run.js';
-import { requireLabCapable, startDeployedLab, type DeployedLab } from '../test/lab/support.js';
+import { configureHive, requireLabCapable, startDeployedLab, type DeployedLab } from '../test/lab/support.js';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/ui/', import.meta.url));
 const PROFILE_LOCK = lockPath('/nix/var/nix/profiles/system');
@@ -37,10 +36,7 @@ async function withLab<T>(names: string[], fn: (ctx: Ctx) => Promise<T>): Promis
   const nonce = randomBytes(4).toString('hex');
   const base: StandInSpec = { name: `ui-${nonce}`, packages: BASE_PACKAGES };
   const d = await startDeployedLab(names, base.name, { packages: BASE_PACKAGES });
-  const configure = async (specs: Record<string, StandInSpec>) => {
-    await writeHive(d.hive, specs, d.lab.witness);
-    return evalOutPaths(d.hive);
-  };
+  const configure = (specs: Record<string, StandInSpec>) => configureHive(d.lab, d.hive, specs);
   try {
     return await fn({ ...d, nonce, base, next: { name: base.name, packages: NEW_PACKAGES }, configure });
   } finally {
@@ -49,11 +45,6 @@ async function withLab<T>(names: string[], fn: (ctx: Ctx) => Promise<T>): Promis
 }
 
 const every = <T>(names: readonly string[], value: T): Record<string, T> => Object.fromEntries(names.map((n) => [n, value]));
-
-/** What a host runs and has run: profile link and target, running system, generations, activations. */
-async function snapshot(lab: Lab, host: string) {
-  return { ...(await readSystemState(lab, host)), generations: await countGenerations(lab, host), activations: await readActivations(lab, host) };
-}
 
 async function assertRuns(lab: Lab, host: string, out: string, what: string): Promise<void> {
   const s = await readSystemState(lab, host);
@@ -137,9 +128,7 @@ function checkDiffs(name: string, events: readonly FleetEvent[], nodes: readonly
 
 /** The fleet CLI in a child process, its stdout kept byte for byte (runFleet's drops the final newline). */
 function recordCli(args: string[]): Promise<FleetRun> {
-  return finishedRun(execa(process.execPath, ['--import', 'tsx', FLEET_BIN, ...args], {
-    reject: false, env: { ...NIX_ENV, CI: 'true' }, stdin: 'ignore', stripFinalNewline: false, timeout: 300_000,
-  }));
+  return finishedRun(spawnFleet(args, {}, { keepFinalNewline: true }));
 }
 
 // ---- the scenarios: each returns the recorded stdout ----
@@ -263,7 +252,7 @@ async function declined(): Promise<string> {
     checkDiffs('declined', run.events, SMALL_NODES);
     assert.deepEqual(await Promise.all(SMALL_NODES.map((n) => snapshot(ctx.lab, n))), before, 'no host changed');
     for (const n of SMALL_NODES) assert.equal((await ctx.lab.exec(n, ['nix-store', '--check-validity', outs[n]!])).exitCode, 1, `nothing copied to ${n}`);
-    for (const n of SMALL_NODES) assert.equal((await ctx.lab.exec(n, ['sh', '-c', 'ls -A /run/fleet/locks 2>/dev/null || true'])).stdout.trim(), '', `no lock left on ${n}`);
+    for (const n of SMALL_NODES) assert.equal(await readLocks(ctx.lab, n), '', `no lock left on ${n}`);
     return run.stdout;
   });
 }

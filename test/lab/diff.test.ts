@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { evalOutPaths, readSystemState, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
+import { evalOutPaths, readSystemState, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import type { EventOf } from '../../src/events.js';
-import { requireLabCapable } from './support.js';
+import { requireLabCapable, startDeployedLab } from './support.js';
 import { NIX_ENV, runFleet, summaryOf } from './run-fleet.js';
 
 const NODES = ['d1', 'd2', 'd3'];
@@ -32,15 +32,10 @@ describe('fleet diff on a 3-node lab', { skip: requireLabCapable() }, () => {
   const next: StandInSpec = { name: `diff-${tag}`, packages: [{ name: 'hello-2.12', bytes: 3000 }, { name: 'glibc-2.37', bytes: 300 }] };
 
   before(async () => {
-    lab = await startLab({ names: NODES });
-    hive = `${lab.dir}/hive.nix`;
-    fleetFile = await lab.writeFleet({ nixFile: hive });
-    await writeHive(hive, Object.fromEntries(NODES.map((n) => [n, base])), lab.witness);
-    const deployed = await runFleet(['-f', fleetFile, 'apply', '--json']);
-    assert.equal(deployed.code, 0, deployed.stderr);
+    ({ lab, hive, fleetFile } = await startDeployedLab(NODES, base.name, { packages: base.packages }));
     await writeHive(hive, { d1: next, d2: next, d3: base }, lab.witness);
   });
-  after(async () => lab?.stop());
+  after(async () => lab?.down());
 
   test('plan before anything is built: the diff line says it is not built yet, and plan builds nothing', async () => {
     const out = (await evalOutPaths(hive)).d1!;

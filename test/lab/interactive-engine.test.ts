@@ -4,24 +4,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { countGenerations, evalOutPaths, readActivations, readSystemState, writeHive, type Lab } from '../../lab/index.js';
+import { countGenerations, readLocks as locksOn, readSystemState, snapshotHost as snapshot } from '../../lab/index.js';
 import type { EventOf, FleetEvent, Outcome } from '../../src/events.js';
 import { parseWavesFlag } from '../../src/rollout/flags.js';
 import { runSteered, type SteerControl, type SteeredRun, type SteerHandler } from './steered-run.js';
-import { requireLabCapable, useDeployedLab } from './support.js';
+import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
 
 const NODES = ['i1', 'i2', 'i3', 'i4'];
 const WAVE_2 = NODES.slice(1);
-
-/** Everything a deploy would change on a host: running system, profile, generations, activations. */
-async function snapshot(lab: Lab, host: string) {
-  return { ...(await readSystemState(lab, host)), generations: await countGenerations(lab, host), activations: await readActivations(lab, host) };
-}
-
-/** Whatever is in the host's lock directory: a run holds its nodes' locks while it waits, none may stay after it. */
-async function locksOn(lab: Lab, host: string): Promise<string> {
-  return (await lab.exec(host, ['sh', '-c', 'ls -A /run/fleet/locks 2>/dev/null || true'])).stdout.trim();
-}
 
 const outcomesOf = (run: SteeredRun) => {
   const summary = run.events.at(-1) as EventOf<'summary'>;
@@ -50,8 +40,7 @@ describe('the interactive engine (review, pause, resume, abort) on a 4-node lab'
   const ctx = useDeployedLab({ before, after }, NODES, `base-${nonce}`);
   /** Every node gets a new system named `tag`; returns the out paths and each host as it is now. */
   const prepare = async (tag: string) => {
-    await writeHive(ctx.hive, Object.fromEntries(NODES.map((n) => [n, { name: `${tag}-${nonce}` }])), ctx.lab.witness);
-    const outs = await evalOutPaths(ctx.hive);
+    const outs = await configureHive(ctx.lab, ctx.hive, Object.fromEntries(NODES.map((n) => [n, { name: `${tag}-${nonce}` }])));
     const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshot(ctx.lab, n)] as const)));
     return { outs, before };
   };

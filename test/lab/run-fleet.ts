@@ -15,11 +15,13 @@ export interface FleetRun {
   events: FleetEvent[];
 }
 
-export function spawnFleet(args: string[], env: Record<string, string> = {}): ResultPromise {
+/** keepFinalNewline: stdout byte for byte (execa drops its final newline by default). */
+export function spawnFleet(args: string[], env: Record<string, string> = {}, { keepFinalNewline = false } = {}): ResultPromise {
   return execa(process.execPath, ['--import', 'tsx', FLEET_BIN, ...args], {
     reject: false,
     env: { ...labNixEnv, CI: 'true', ...env },
     stdin: 'ignore',
+    stripFinalNewline: !keepFinalNewline,
     timeout: 300_000,
   });
 }

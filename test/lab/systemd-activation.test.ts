@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, readSystemState, writeHive, type StandInSpec } from '../../lab/index.js';
-import { requireSystemdLabCapable, useSystemdLab } from './support.js';
+import { readSystemState, type StandInSpec } from '../../lab/index.js';
+import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { execa } from 'execa';
 import { quoteArgv } from '../../src/transport/quote.js';
 import { FLEET_BIN, NIX_ENV, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
@@ -28,10 +28,7 @@ describe('activation on systemd hosts: sudo password, dropped connections', { sk
   const ctx = useSystemdLab({ before, after }, { hosts: NODES });
   const nonce = randomBytes(4).toString('hex');
   let hive: string;
-  const configure = async (specs: Record<string, StandInSpec>) => {
-    await writeHive(hive, specs, ctx.lab.witness);
-    return evalOutPaths(hive);
-  };
+  const configure = (specs: Record<string, StandInSpec>) => configureHive(ctx.lab, hive, specs);
 
   before(async () => {
     hive = `${ctx.lab.dir}/hive.nix`;

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, readSystemState, writeHive, type StandInSpec, type SystemState } from '../../lab/index.js';
-import { requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
+import { readSystemState, type StandInSpec, type SystemState } from '../../lab/index.js';
+import { configureHive, requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
 import { nodeDoneText, outcomesOf, planOf, runFleet, summaryOf } from './run-fleet.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
@@ -26,11 +26,8 @@ describe('fleet apply on systemd lab hosts', { skip: requireSystemdLabCapable() 
   let hive: string;
   let n = 0;
   /** A fresh system per call (its own name), for the given nodes; others keep a fixed spec. */
-  const configure = async (specs: Record<string, Omit<StandInSpec, 'nonce'>>) => {
-    const all = Object.fromEntries(NODES.map((node) => [node, { name: 'idle', ...specs[node], nonce }]));
-    await writeHive(hive, all, ctx.lab.witness);
-    return evalOutPaths(hive);
-  };
+  const configure = (specs: Record<string, Omit<StandInSpec, 'nonce'>>) =>
+    configureHive(ctx.lab, hive, Object.fromEntries(NODES.map((node) => [node, { name: 'idle', ...specs[node], nonce }])));
   const fresh = (variant?: StandInSpec['variant']) => ({ name: `s${++n}-${nonce}`, ...(variant ? { variant } : {}) });
   const state = (host: string) => readSystemState(ctx.lab, host);
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, readSystemState, writeHive, type StandInSpec, type SystemState } from '../../lab/index.js';
+import { readSystemState, type StandInSpec, type SystemState } from '../../lab/index.js';
 import type { FleetEvent } from '../../src/events.js';
-import { requireSystemdLabCapable, useSystemdLab } from './support.js';
+import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { nodeDoneText, outcomesOf, planOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
 
 // File order r1..r6; r4 is the canary, so the order selector (not file order) puts it first.
@@ -51,11 +51,9 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
   let started = 0;
 
   /** Every node gets a brand-new system (web: ok unless said otherwise); returns the out paths. */
-  const configure = async (specs: Record<string, Partial<StandInSpec>> = {}) => {
+  const configure = (specs: Record<string, Partial<StandInSpec>> = {}) => {
     const step = ++n;
-    const all = Object.fromEntries(NODES.map((node) => [node, { name: `s${step}-${node}-${nonce}`, web: 'ok', ...specs[node] } satisfies StandInSpec]));
-    await writeHive(hive, all, ctx.lab.witness);
-    return evalOutPaths(hive);
+    return configureHive(ctx.lab, hive, Object.fromEntries(NODES.map((node) => [node, { name: `s${step}-${node}-${nonce}`, web: 'ok', ...specs[node] } satisfies StandInSpec])));
   };
   const read = async (host: string, argv: string[]) => (await ctx.lab.exec(host, argv)).stdout.trim();
   /** The system whose www the running fleet-lab-web serves, or the unit's state when it does not run. */

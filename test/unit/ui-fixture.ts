@@ -1,7 +1,7 @@
 // A recorded run for the renderer tests: 5 nodes, a plan, 2 builds (one fails), every kind of outcome and event.
 import { PassThrough } from 'node:stream';
 import { createEventStream, type EventBody, type FleetEvent } from '../../src/events.js';
-import type { Renderer } from '../../src/ui/index.js';
+import { createPlainRenderer, type Renderer } from '../../src/ui/index.js';
 
 /** A stream to render into, and what has been written to it so far. */
 export function capture(): { out: PassThrough; text: () => string } {
@@ -18,6 +18,13 @@ export async function drive(renderer: Renderer, events: FleetEvent[], pause = fa
     if (pause) await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await renderer.finish();
+}
+
+/** What the plain renderer prints for these events, line by line. */
+export async function renderPlain(events: FleetEvent[]): Promise<string[]> {
+  const { out, text } = capture();
+  await drive(createPlainRenderer(out), events);
+  return text().split('\n');
 }
 
 export const runId = '20250102T120000Z-0badc0de';

@@ -2,15 +2,8 @@ process.env.TZ = 'UTC'; // clock column is local time; pin it
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readEventLines, type FleetEvent } from '../../src/events.js';
-import { createPlainRenderer } from '../../src/ui/index.js';
-import { buildLog, capture, drive, nodes, record, recordedRun, rollbackLog, storePath } from './ui-fixture.js';
-
-async function renderPlain(events: FleetEvent[]): Promise<string[]> {
-  const { out, text } = capture();
-  await drive(createPlainRenderer(out), events);
-  return text().split('\n');
-}
+import { readEventLines } from '../../src/events.js';
+import { buildLog, nodes, record, recordedRun, renderPlain, rollbackLog, storePath } from './ui-fixture.js';
 
 /** Rows of the summary table, split on its two-space column gaps. */
 function readTable(lines: string[]): string[][] {

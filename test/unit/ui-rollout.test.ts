@@ -2,10 +2,9 @@ process.env.TZ = 'UTC'; // clock column is local time; pin it
 // Staged rollouts in the view and the renderers: waves from the plan and wave events, health attempts, `held`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FleetEvent } from '../../src/events.js';
-import { createListrRenderer, createPlainRenderer } from '../../src/ui/index.js';
+import { createListrRenderer } from '../../src/ui/index.js';
 import { foldEvents, nodeOf } from '../../src/ui/view.js';
-import { capture, drive, record, rolloutRun } from './ui-fixture.js';
+import { capture, drive, record, renderPlain, rolloutRun } from './ui-fixture.js';
 
 void test('view: waves come from the plan, run at wave-start, end at wave-done; nodes know their wave and last health attempt', () => {
   const view = foldEvents(rolloutRun);
@@ -34,12 +33,6 @@ void test('view: a wave-start without a plan still makes the wave (and those bef
   assert.equal(nodeOf(view, 'b')!.wave, 2);
   assert.equal(foldEvents([]).waves.length, 0);
 });
-
-async function renderPlain(events: FleetEvent[]): Promise<string[]> {
-  const { out, text } = capture();
-  await drive(createPlainRenderer(out), events);
-  return text().split('\n');
-}
 
 void test('plain: the plan lists the waves; one line per wave start and end, and per health attempt', async () => {
   const lines = await renderPlain(rolloutRun);
