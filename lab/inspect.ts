@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { labNixEnv } from './config-files.js';
+import { writeHive, type StandInSpec } from './hive.js';
 import type { LabCommon } from './types.js';
 
 export const PROFILE = '/nix/var/nix/profiles/system';
@@ -41,6 +42,14 @@ export async function readLocks(lab: Pick<LabCommon, 'exec'>, host: string): Pro
 /** One line per real build: "<host name> <system name>". */
 export async function readWitness(lab: Pick<LabCommon, 'witness'>): Promise<string[]> {
   return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
+}
+
+/** A stand-in system from a one-node hive in the lab dir: its .drv and out paths (instantiated, nothing built). */
+export async function instantiateStandIn(lab: Pick<LabCommon, 'dir' | 'witness'>, spec: StandInSpec): Promise<{ drv: string; out: string }> {
+  const hive = await writeHive(`${lab.dir}/hive-${spec.name}.nix`, { node: spec }, lab.witness);
+  const drv = (await execa('nix-instantiate', [hive, '-A', 'node'], { env: labNixEnv })).stdout.trim();
+  const out = (await execa('nix-store', ['-q', '--outputs', drv], { env: labNixEnv })).stdout.trim();
+  return { drv, out };
 }
 
 /** Every node's toplevel out path, evaluated read-only (no .drv written, nothing built). */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { execa } from 'execa';
-import { writeHive, type StandInSpec } from '../../lab/index.js';
+import { instantiateStandIn } from '../../lab/index.js';
 import { requireLabCapable, useLab, type Lab } from './support.js';
 import { labNixEnv } from '../../lab/index.js';
 
@@ -15,14 +15,6 @@ const nixEnv = labNixEnv;
 
 function ssh(lab: Lab, host: string, argv: string[], extra: string[] = []) {
   return execa('ssh', ['-F', lab.sshConfig, ...extra, host, '--', ...argv], { reject: false, stdin: 'ignore' });
-}
-
-/** Instantiates a stand-in system from a one-node hive; returns its .drv and out paths (nothing built yet). */
-async function instantiate(lab: Lab, spec: StandInSpec): Promise<{ drv: string; out: string }> {
-  const hive = await writeHive(`${lab.dir}/hive-${spec.name}.nix`, { node: spec }, lab.witness);
-  const drv = (await execa('nix-instantiate', [hive, '-A', 'node'], { env: nixEnv })).stdout.trim();
-  const out = (await execa('nix-store', ['-q', '--outputs', drv], { env: nixEnv })).stdout.trim();
-  return { drv, out };
 }
 
 function witnessLines(lab: Lab): string[] {
@@ -96,7 +88,7 @@ describe('lab smoke', { skip: requireLabCapable() }, () => {
   });
 
   test('a path copied to one host is in that store only; the witness records a local build', async () => {
-    const { drv, out } = await instantiate(ctx.lab, { name: 'smoke-copy', nonce: randomUUID() });
+    const { drv, out } = await instantiateStandIn(ctx.lab, { name: 'smoke-copy', nonce: randomUUID() });
     const witnessBefore = witnessLines(ctx.lab).length;
     assert.equal((await execa('nix-store', ['--realise', drv], { env: nixEnv })).stdout.trim(), out);
     assert.deepEqual(witnessLines(ctx.lab).slice(witnessBefore), [`${hostname()} smoke-copy`]);
@@ -112,7 +104,7 @@ describe('lab smoke', { skip: requireLabCapable() }, () => {
   });
 
   test('a system built on a host and activated by hand is live there only', async () => {
-    const { drv, out } = await instantiate(ctx.lab, { name: 'smoke-switch', nonce: randomUUID() });
+    const { drv, out } = await instantiateStandIn(ctx.lab, { name: 'smoke-switch', nonce: randomUUID() });
     const sshEnv = { ...nixEnv, NIX_SSHOPTS: `-F ${ctx.lab.sshConfig}` };
     await execa('nix-copy-closure', ['--to', 'beta', drv], { env: sshEnv });
     const witnessBefore = witnessLines(ctx.lab).length;
@@ -139,7 +131,7 @@ describe('lab smoke', { skip: requireLabCapable() }, () => {
     const nonce = randomUUID();
     const witnessBefore = witnessLines(ctx.lab).length;
     const builds = [...names, 'local'].map(async (where) => {
-      const { drv, out } = await instantiate(ctx.lab, { name: `smoke-par-${where}`, buildSeconds: 1, nonce });
+      const { drv, out } = await instantiateStandIn(ctx.lab, { name: `smoke-par-${where}`, buildSeconds: 1, nonce });
       if (where === 'local') return { where, out, r: await execa('nix-store', ['--realise', drv], { env: nixEnv, reject: false }) };
       await execa('nix-copy-closure', ['--to', where, drv], { env: sshEnv });
       return { where, out, r: await ssh(ctx.lab, where, ['nix-store', '--realise', drv]) };
@@ -156,7 +148,7 @@ describe('lab smoke', { skip: requireLabCapable() }, () => {
     const sshEnv = { ...nixEnv, NIX_SSHOPTS: `-F ${ctx.lab.sshConfig}` };
     const nonce = randomUUID();
     const systems = await Promise.all(
-      (['ok', 'fail-halfway', 'cut-ssh'] as const).map((variant) => instantiate(ctx.lab, { name: `smoke-${variant}`, variant, nonce })),
+      (['ok', 'fail-halfway', 'cut-ssh'] as const).map((variant) => instantiateStandIn(ctx.lab, { name: `smoke-${variant}`, variant, nonce })),
     );
     const [ok, half, cut] = systems.map((s) => s.out);
     assert.ok(ok && half && cut);

@@ -7,20 +7,13 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { cgroupPids, hierarchies, labCgroup, labNixEnv, PROFILE, readSystemState, readWitness, up, writeHive, type StandInSpec } from '../../lab/index.js';
+import { cgroupPids, hierarchies, labCgroup, labNixEnv, PROFILE, instantiateStandIn, readSystemState, readWitness, up } from '../../lab/index.js';
 import { requireSystemdLabCapable, useSystemdLab, type SystemdLab } from './support.js';
 
 const LAB_INDEX = fileURLToPath(new URL('../../lab/index.ts', import.meta.url));
 
-async function instantiate(lab: SystemdLab, spec: StandInSpec): Promise<{ drv: string; out: string }> {
-  const hive = await writeHive(`${lab.dir}/hive-${spec.name}.nix`, { node: spec }, lab.witness);
-  const drv = (await execa('nix-instantiate', [hive, '-A', 'node'], { env: labNixEnv })).stdout.trim();
-  const out = (await execa('nix-store', ['-q', '--outputs', drv], { env: labNixEnv })).stdout.trim();
-  return { drv, out };
-}
-
 async function buildLocally(lab: SystemdLab, name: string): Promise<string> {
-  const { drv, out } = await instantiate(lab, { name, nonce: randomUUID() });
+  const { drv, out } = await instantiateStandIn(lab, { name, nonce: randomUUID() });
   await execa('nix-store', ['--realise', drv], { env: labNixEnv });
   return out;
 }
@@ -168,7 +161,7 @@ describe('systemd lab smoke', { skip: requireSystemdLabCapable() }, () => {
   });
 
   test('a build on a host appends to the witness the deployer reads', async () => {
-    const { drv, out } = await instantiate(ctx.lab, { name: 'sd-smoke-witness', nonce: randomUUID() });
+    const { drv, out } = await instantiateStandIn(ctx.lab, { name: 'sd-smoke-witness', nonce: randomUUID() });
     assert.equal((await copyTo(ctx.lab, 'gamma', [drv])).exitCode, 0);
     const before = (await readWitness(ctx.lab)).length;
     const built = await ctx.lab.ssh('gamma', ['nix-store', '--realise', drv]);
@@ -177,7 +170,7 @@ describe('systemd lab smoke', { skip: requireSystemdLabCapable() }, () => {
   });
 
   test('reboot keeps the store and the profile and boots the boot entry (current and booted system)', async (t) => {
-    const { drv, out } = await instantiate(ctx.lab, { name: 'sd-smoke-boot', nonce: randomUUID() });
+    const { drv, out } = await instantiateStandIn(ctx.lab, { name: 'sd-smoke-boot', nonce: randomUUID() });
     await execa('nix-store', ['--realise', drv], { env: labNixEnv });
     assert.equal((await copyTo(ctx.lab, 'gamma', [out])).exitCode, 0);
     assert.equal((await ctx.lab.exec('gamma', ['nix-env', '-p', PROFILE, '--set', out])).exitCode, 0);
