@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { countGenerations, labNixEnv, readActivations, readSystemState, type Lab, type StandInSpec } from '../../lab/index.js';
+import { labNixEnv, readSystemState, snapshotHost, type StandInSpec } from '../../lab/index.js';
 import { startTmux, type TmuxSession } from '../tmux.js';
 import { FLEET_BIN } from './run-fleet.js';
 import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
@@ -16,11 +16,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // Generous: evaluation, builds and SSH on a shared machine; never a measurement.
 const DEADLINE_MS = 90_000;
 const TERMINAL_BACK = { canonical: true, echo: true, cursorVisible: true };
-
-/** Everything a deploy changes on a host: running system, profile, generations, activations. */
-async function snapshot(lab: Lab, host: string) {
-  return { ...(await readSystemState(lab, host)), generations: await countGenerations(lab, host), activations: await readActivations(lab, host) };
-}
 
 describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requireLabCapable() }, () => {
   const nonce = randomBytes(4).toString('hex');
@@ -38,7 +33,7 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
   const prepare = async (tag: string, variants: Partial<Record<string, StandInSpec['variant']>> = {}) => {
     const specs = Object.fromEntries(NODES.map((n): [string, StandInSpec] => [n, { name: `${tag}-${nonce}`, packages: [{ name: 'hello-2.12' }], ...(variants[n] ? { variant: variants[n] } : {}) }]));
     const outs = await configureHive(ctx.lab, ctx.hive, specs);
-    const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshot(ctx.lab, n)] as const)));
+    const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshotHost(ctx.lab, n)] as const)));
     return { outs, before };
   };
   const fleetI = async (args: string[], env: Record<string, string> = {}) => {
@@ -69,7 +64,7 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     }
     // hello 2.10 → 2.12: one package changed on every node (the hosts' stores are checked after the deploy).
     assert.equal(review.split('\n').filter((l) => /build on local · copy from local · diff: 1 changed\b/.test(l)).length, NODES.length);
-    assert.deepEqual(await Promise.all(NODES.map((n) => snapshot(ctx.lab, n))), NODES.map((n) => before[n]), 'reviewing changed nothing');
+    assert.deepEqual(await Promise.all(NODES.map((n) => snapshotHost(ctx.lab, n))), NODES.map((n) => before[n]), 'reviewing changed nothing');
 
     await tmux.sendKeys('y');
     await tmux.waitForScreen(/^wave 1 of 2 +running/m, DEADLINE_MS);
@@ -98,7 +93,7 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
     assert.match(await tmux.capture(), /^3 nodes: 3 skipped$/m);
     for (const n of NODES) {
-      assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} untouched`);
+      assert.deepEqual(await snapshotHost(ctx.lab, n), before[n], `${n} untouched`);
       assert.equal((await ctx.lab.exec(n, ['nix-store', '--check-validity', outs[n]!])).exitCode, 1, `nothing copied to ${n}`);
     }
     assert.deepEqual(await tmux.modesAfterExit(), TERMINAL_BACK);
@@ -114,7 +109,7 @@ describe('fleet apply -i in tmux on a 3-node lab (waves 1,100%)', { skip: requir
     const paused = await tmux.waitForScreen(/^paused before wave 2 /m, DEADLINE_MS);
     assert.match(paused, /^wave 1 of 2 +passed/m);
     assert.ok(await runsNew('t1', outs.t1!), 't1 deployed before the pause');
-    for (const n of WAVE_2) assert.deepEqual(await snapshot(ctx.lab, n), before[n], `${n} (wave 2) untouched while paused`);
+    for (const n of WAVE_2) assert.deepEqual(await snapshotHost(ctx.lab, n), before[n], `${n} (wave 2) untouched while paused`);
     await tmux.sendKeys('r');
     assert.equal(await tmux.waitForExit(DEADLINE_MS), 0);
     assert.match(await tmux.capture(), /^3 nodes: 3 activated$/m);

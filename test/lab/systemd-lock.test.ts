@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, readSystemState, writeHive, type StandInSpec } from '../../lab/index.js';
+import { readLocks, readSystemState, type StandInSpec } from '../../lab/index.js';
 import { parseLockRecord } from '../../src/agent/lock.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import { lockedReason } from '../../src/plan/lock-text.js';
 import type { LockHolder } from '../../src/plan/types.js';
 import { waitFor } from '../poll.js';
-import { requireSystemdLabCapable, useSystemdLab } from './support.js';
+import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { finishedRun, interruptDuringActivation, nodeDoneText, outcomesOf, planOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const NODES = ['h1', 'h2', 'h3'];
@@ -29,9 +29,9 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
   const fleetWith = async (specs: Record<string, StandInSpec>, defaults: Record<string, unknown> = {}) => {
     const i = ++n;
     const hive = `${lab().dir}/hive-lock-${i}.nix`;
-    await writeHive(hive, Object.fromEntries(NODES.map((h) => [h, specs[h] ?? { name: `idle-${nonce}` }])), lab().witness);
+    const outs = await configureHive(lab(), hive, Object.fromEntries(NODES.map((h) => [h, specs[h] ?? { name: `idle-${nonce}` }])));
     const file = await lab().writeFleet({ nixFile: hive, path: `${lab().dir}/fleet-lock-${i}.yaml`, defaults });
-    return { file, outs: await evalOutPaths(hive) };
+    return { file, outs };
   };
   const system = (tag: string, extra: Partial<StandInSpec> = {}): StandInSpec => ({ name: `${tag}-${nonce}`, ...extra });
   const gatePath = () => `${lab().dir}/gate-${nonce}-${++n}`;
@@ -48,7 +48,7 @@ describe('per-target lock on systemd lab hosts', { skip: requireSystemdLabCapabl
     return h;
   };
   /** Whatever is in /run/fleet/locks (a lock, a temporary link): nothing may stay after a run. */
-  const locksLeft = async (host: string) => (await lab().exec(host, ['sh', '-c', 'ls -A /run/fleet/locks 2>/dev/null || true'])).stdout.split('\n').filter(Boolean);
+  const locksLeft = async (host: string) => (await readLocks(lab(), host)).split('\n').filter(Boolean);
   const assertNoLocks = async (...hosts: string[]) => {
     for (const h of hosts) assert.deepEqual(await locksLeft(h), [], `no lock left on ${h}`);
   };
