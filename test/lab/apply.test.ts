@@ -39,7 +39,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
       tags: { n1: ['web'], n2: ['web'], n3: ['web'], n4: ['db'], n5: ['db'], n6: ['solo'] },
     });
   });
-  after(async () => lab?.stop());
+  after(async () => lab?.down());
 
   test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 + 1 handshakes per target (the master, then the magic-rollback confirmation)', async (t) => {
     const a = { name: `a-${nonce}` }, b = { name: `b-${nonce}` }, c = { name: `c-${nonce}` };
