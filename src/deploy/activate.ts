@@ -273,18 +273,17 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
   const reportToken = newToken();
   const command = privileged(node, confirmArgv(dir, token, reportToken, node.profile), input.sudoPassword);
   let failure: string | undefined;
+  // The window is at least 1 s from now (activateNode): there is always time for a first attempt.
   for (;;) {
-    const left = windowEndsMs - Date.now();
-    if (left <= 0) return { ok: false, error: failure ?? 'no time was left in the window' };
     const r = await host.runFresh(command.argv, {
-      timeoutMs: Math.min(left, node.connectTimeoutMs + 10_000), onLine: outputUntil(reportToken, input.onLine), ...(command.input ? { input: command.input } : {}),
+      timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), node.connectTimeoutMs + 10_000)), onLine: outputUntil(reportToken, input.onLine), ...(command.input ? { input: command.input } : {}),
     });
     if (!r.failed) return { ok: true, reply: parseWait(r.stdout, reportToken) };
     // 97: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
     if (r.exitCode === 97) return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
     failure = `a new SSH connection failed: ${failureReason(r)}`;
     // 255 or a timeout: ssh could not get through; anything else is the target's answer, final.
-    if (r.exitCode !== 255 && !r.timedOut) return { ok: false, error: failure };
+    if ((r.exitCode !== 255 && !r.timedOut) || windowEndsMs - Date.now() <= 0) return { ok: false, error: failure };
     await sleep(Math.min(1000, Math.max(0, windowEndsMs - Date.now())));
   }
 }
