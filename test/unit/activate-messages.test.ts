@@ -195,3 +195,22 @@ test('magic rollback: a watchdog whose own rollback failed, or left another syst
   const elsewhere = await armed(magicHost([], 'expired', [], ['status=done', 'now.currentSystem=/nix/store/new', 'now.profileLink=system-3-link']).host, 1000);
   assert.match(elsewhere.error!, /could not roll it back: after rollback the node runs system-3-link \(\/nix\/store\/new\), expected system-3-link \(\/nix\/store\/old\)\./);
 });
+
+test('an activation that started, whose agent then has no record of it: the state is unknown, said with the agent\'s words', async () => {
+  const r = await activate(fakeHost({ activate: ok(), wait: () => fail(95, 'fleet-agent: no run dir /run/fleet/r/web-1') }));
+  assert.deepEqual([r.outcome, r.error], ['rollback-failed', 'the agent has no record of this activate on web-1: exit 95: fleet-agent: no run dir /run/fleet/r/web-1; the node\'s state is unknown: check it (fleet plan)']);
+});
+
+test('magic rollback: the run dir is gone and the node cannot be read either: rollback-failed, with the commands to run', async () => {
+  const host = fakeHost({
+    wait: (action, token) => (action === 'activate'
+      ? report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new'])
+      : fail(95, 'fleet-agent: no run dir /run/fleet/r/web-1')),
+  });
+  host.runFresh = async () => fail(255, 'ssh: connect to host h port 22: Connection refused');
+  const inner = host.run;
+  host.run = async (argv, options) => (argv[4] === 'probe' ? fail(255, 'ssh: connect to host h port 22: Connection refused') : inner(argv, options));
+  const r = await armed(host, 1000);
+  assert.deepEqual([r.outcome, r.error], ['rollback-failed', 'the node restarted within its 1s window, before the confirmation, and it cannot be read now: web-1: query: cannot read the node\'s state: exit 255: ssh: connect to host h port 22: Connection refused. On web-1 run: nix-env -p /nix/var/nix/profiles/system --switch-generation 3 && /nix/store/old/bin/switch-to-configuration switch']);
+});
+
