@@ -24,7 +24,7 @@ export { cgroupPids, hierarchies, labCgroup } from './systemd/cgroup.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
 export { labNixEnv } from './config-files.js';
 export { findExecutable } from './which.js';
-export { countGenerations, evalOutPaths, PROFILE, readActivations, instantiateStandIn, readLocks, readSystemState, readWitness, snapshotHost, type SystemState } from './inspect.js';
+export { countGenerations, evalOutPaths, PROFILE, readActivations, instantiateStandIn, readLocks, readSystemState, readWebService, readWitness, snapshotHost, type SystemState } from './inspect.js';
 export { downLab, readLabStatus } from './persisted.js';
 
 export interface StartLabOptions {

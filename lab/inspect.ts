@@ -44,6 +44,15 @@ export async function readWitness(lab: Pick<LabCommon, 'witness'>): Promise<stri
   return (await readFile(lab.witness, 'utf8')).split('\n').filter(Boolean);
 }
 
+/** Systemd lab hosts: the system whose www the running fleet-lab-web serves, or the unit's state when it does not run. */
+export async function readWebService(lab: Pick<LabCommon, 'exec'>, host: string): Promise<string> {
+  const read = async (argv: string[]) => (await lab.exec(host, argv)).stdout.trim();
+  const state = await read(['systemctl', 'is-active', 'fleet-lab-web']);
+  if (state !== 'active') return state;
+  const exec = await read(['systemctl', 'show', '-P', 'ExecStart', 'fleet-lab-web']);
+  return /(\/nix\/store\/[^/\s]+)\/www/.exec(exec)?.[1] ?? `unexpected ExecStart: ${exec}`;
+}
+
 /** A stand-in system from a one-node hive in the lab dir: its .drv and out paths (instantiated, nothing built). */
 export async function instantiateStandIn(lab: Pick<LabCommon, 'dir' | 'witness'>, spec: StandInSpec): Promise<{ drv: string; out: string }> {
   const hive = await writeHive(`${lab.dir}/hive-${spec.name}.nix`, { node: spec }, lab.witness);

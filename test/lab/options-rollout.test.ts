@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { readSystemState, type StandInSpec, type SystemState } from '../../lab/index.js';
+import { readSystemState, readWebService, type StandInSpec, type SystemState } from '../../lab/index.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { nodeDoneText, outcomesOf, runFleet, summaryOf } from './run-fleet.js';
 
@@ -24,12 +24,7 @@ describe('rollout options on systemd hosts', { skip: requireSystemdLabCapable() 
     return configureHive(ctx.lab, hive, Object.fromEntries(NODES.map((node) => [node, { name: `o${step}-${node}-${nonce}`, web: 'ok', ...specs[node] } satisfies StandInSpec])));
   };
   const read = async (host: string, argv: string[]) => (await ctx.lab.exec(host, argv)).stdout.trim();
-  /** The system whose www the running fleet-lab-web serves, or the unit's state when it does not run. */
-  const service = async (host: string) => {
-    const state = await read(host, ['systemctl', 'is-active', 'fleet-lab-web']);
-    if (state !== 'active') return state;
-    return /(\/nix\/store\/[^/\s]+)\/www/.exec(await read(host, ['systemctl', 'show', '-P', 'ExecStart', 'fleet-lab-web']))?.[1];
-  };
+  const service = (host: string) => readWebService(ctx.lab, host);
   const snapshot = async (host: string): Promise<SystemState & { service?: string }> => ({ ...(await readSystemState(ctx.lab, host)), service: await service(host) });
   const requests = async (host: string) => (await read(host, ['sh', '-c', `cat ${STATE}/web-requests.log 2>/dev/null || true`])).split('\n').filter(Boolean);
   const onNew = async (node: string, out: string, svc: string | undefined = out) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { readSystemState, type StandInSpec, type SystemState } from '../../lab/index.js';
+import { readSystemState, readWebService, type StandInSpec, type SystemState } from '../../lab/index.js';
 import type { FleetEvent } from '../../src/events.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { nodeDoneText, outcomesOf, planOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
@@ -56,13 +56,7 @@ describe('staged rollouts on systemd hosts', { skip: requireSystemdLabCapable() 
     return configureHive(ctx.lab, hive, Object.fromEntries(NODES.map((node) => [node, { name: `s${step}-${node}-${nonce}`, web: 'ok', ...specs[node] } satisfies StandInSpec])));
   };
   const read = async (host: string, argv: string[]) => (await ctx.lab.exec(host, argv)).stdout.trim();
-  /** The system whose www the running fleet-lab-web serves, or the unit's state when it does not run. */
-  const service = async (host: string) => {
-    const state = await read(host, ['systemctl', 'is-active', 'fleet-lab-web']);
-    if (state !== 'active') return state;
-    const exec = await read(host, ['systemctl', 'show', '-P', 'ExecStart', 'fleet-lab-web']);
-    return /(\/nix\/store\/[^/\s]+)\/www/.exec(exec)?.[1] ?? `unexpected ExecStart: ${exec}`;
-  };
+  const service = (host: string) => readWebService(ctx.lab, host);
   const snapshot = async (host: string): Promise<HostSnapshot> => ({
     ...(await readSystemState(ctx.lab, host)),
     log: await read(host, ['cat', `${STATE}/activation.log`]),
