@@ -3,7 +3,7 @@
 import { Box, Text } from 'ink';
 import type { NodeState, NodeStatus } from '../../status/classify.js';
 import { countLine, reasonOf, STATUS_HEADER, statusRow } from '../../status/format.js';
-import { oneLine } from '../terminal-text.js';
+import { errorLines, oneLine } from '../terminal-text.js';
 import type { RunView } from '../view.js';
 
 const STATE_COLOR: Record<NodeState, string> = {
@@ -46,7 +46,7 @@ export function StatusTable({ view }: { view: RunView }) {
       )}
       {errors.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {errors.map((e) => <Text key={e.node} color="red">error: {e.error.split('\n').map(oneLine).join('\n')}</Text>)}
+          {errors.map((e) => <Text key={e.node} color="red">{errorLines(e.error, oneLine)}</Text>)}
         </Box>
       )}
       {statuses.length > 0 && <Box marginTop={1}><Text>{countLine(statuses)}</Text></Box>}
