@@ -57,13 +57,20 @@ export function formatNodeNames(nodes: readonly string[]): string {
   return `${nodes.slice(0, MAX_NAMES).join(', ')} and ${nodes.length - MAX_NAMES} more (--json lists them all)`;
 }
 
-function packageLine(kind: 'added' | 'removed' | 'changed', change: PackageChange): string {
-  const one = kind === 'added' ? change.after : change.before;
+export type PackageKind = 'added' | 'removed' | 'changed';
+
+/** What follows a package's name in its line: ` 1.0`, ` 2.10 → 2.12`, or '' (the line of `fleet diff` and `apply -i`). */
+export function packageVersions(kind: PackageKind, change: PackageChange): string {
   // An unversioned name added or removed reads best bare; a same-version change is a size change only.
-  let versions: string;
-  if (kind !== 'changed') versions = one.every((v) => v === '') ? '' : ` ${formatVersions(one)}`;
-  else versions = change.before.length + change.after.length === 0 ? '' : ` ${formatVersions(change.before)} → ${formatVersions(change.after)}`;
-  return `  ${kind.padEnd(7)}  ${change.name}${versions} (${formatDelta(change.sizeDelta)})`;
+  if (kind !== 'changed') {
+    const one = kind === 'added' ? change.after : change.before;
+    return one.every((v) => v === '') ? '' : ` ${formatVersions(one)}`;
+  }
+  return change.before.length + change.after.length === 0 ? '' : ` ${formatVersions(change.before)} → ${formatVersions(change.after)}`;
+}
+
+function packageLine(kind: PackageKind, change: PackageChange): string {
+  return `  ${kind.padEnd(7)}  ${change.name}${packageVersions(kind, change)} (${formatDelta(change.sizeDelta)})`;
 }
 
 export function formatGroup(group: DiffGroup): string {
