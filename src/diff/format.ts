@@ -1,6 +1,7 @@
 // Diffs as text: per group its nodes, then one line per added, removed or changed package; sizes in IEC units.
 import type { ClosureDiff, PackageChange } from './closure.js';
 import type { DiffGroup } from './group.js';
+import { countOf } from '../ui/labels.js';
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -85,10 +86,8 @@ export function formatGroup(group: DiffGroup): string {
   ].join('\n');
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 /** `fleet diff` without --json: every group, then how many nodes in how many groups. */
 export function formatDiffReport(groups: readonly DiffGroup[]): string {
   const nodes = groups.reduce((sum, g) => sum + g.nodes.length, 0);
-  return [...groups.map(formatGroup), `${plural(nodes, 'node')} compared, ${plural(groups.length, 'distinct change set')}`].join('\n\n');
+  return [...groups.map(formatGroup), `${countOf(nodes, 'node')} compared, ${countOf(groups.length, 'distinct change set')}`].join('\n\n');
 }
