@@ -1,6 +1,7 @@
 // Diffs as text: per group its nodes, then one line per added, removed or changed package; sizes in IEC units.
 import type { ClosureDiff, PackageChange } from './closure.js';
 import type { DiffGroup } from './group.js';
+import { countOf } from '../ui/labels.js';
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -57,13 +58,20 @@ export function formatNodeNames(nodes: readonly string[]): string {
   return `${nodes.slice(0, MAX_NAMES).join(', ')} and ${nodes.length - MAX_NAMES} more (--json lists them all)`;
 }
 
-function packageLine(kind: 'added' | 'removed' | 'changed', change: PackageChange): string {
-  const one = kind === 'added' ? change.after : change.before;
+export type PackageKind = 'added' | 'removed' | 'changed';
+
+/** What follows a package's name in its line: ` 1.0`, ` 2.10 → 2.12`, or '' (the line of `fleet diff` and `apply -i`). */
+export function packageVersions(kind: PackageKind, change: PackageChange): string {
   // An unversioned name added or removed reads best bare; a same-version change is a size change only.
-  let versions: string;
-  if (kind !== 'changed') versions = one.every((v) => v === '') ? '' : ` ${formatVersions(one)}`;
-  else versions = change.before.length + change.after.length === 0 ? '' : ` ${formatVersions(change.before)} → ${formatVersions(change.after)}`;
-  return `  ${kind.padEnd(7)}  ${change.name}${versions} (${formatDelta(change.sizeDelta)})`;
+  if (kind !== 'changed') {
+    const one = kind === 'added' ? change.after : change.before;
+    return one.every((v) => v === '') ? '' : ` ${formatVersions(one)}`;
+  }
+  return change.before.length + change.after.length === 0 ? '' : ` ${formatVersions(change.before)} → ${formatVersions(change.after)}`;
+}
+
+function packageLine(kind: PackageKind, change: PackageChange): string {
+  return `  ${kind.padEnd(7)}  ${change.name}${packageVersions(kind, change)} (${formatDelta(change.sizeDelta)})`;
 }
 
 export function formatGroup(group: DiffGroup): string {
@@ -78,10 +86,8 @@ export function formatGroup(group: DiffGroup): string {
   ].join('\n');
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 /** `fleet diff` without --json: every group, then how many nodes in how many groups. */
 export function formatDiffReport(groups: readonly DiffGroup[]): string {
   const nodes = groups.reduce((sum, g) => sum + g.nodes.length, 0);
-  return [...groups.map(formatGroup), `${plural(nodes, 'node')} compared, ${plural(groups.length, 'distinct change set')}`].join('\n\n');
+  return [...groups.map(formatGroup), `${countOf(nodes, 'node')} compared, ${countOf(groups.length, 'distinct change set')}`].join('\n\n');
 }

@@ -1,5 +1,6 @@
 // `fleet status` as text: one table row per node, a line per node that is not in sync saying why, a count.
 import { shortStorePath } from '../plan/format.js';
+import { oneLine } from '../ui/terminal-text.js';
 import { describeRev, NODE_STATES, type LastDeploy, type NodeStatus } from './classify.js';
 
 /** `2026-11-21 09:15 UTC` from an ISO time. */
@@ -14,9 +15,22 @@ export function describeLastDeploy(d: LastDeploy): string {
   return `${what} by ${d.by} ${shortTime(d.time)}${d.message !== undefined ? ` ${JSON.stringify(d.message)}` : ''}`;
 }
 
-function generationOf(s: NodeStatus): string {
-  const g = s.system?.generation;
-  return g !== undefined ? String(g) : (s.system?.profileLink ?? '-');
+export const STATUS_HEADER = ['NODE', 'STATE', 'RUNNING', 'GEN', 'LAST DEPLOY'] as const;
+
+/** One node's cells, under STATUS_HEADER: the text table's and the watch's. What the target said (paths, the
+ *  record's `by` and message) goes through oneLine: a cell must neither drive the terminal nor break the row. */
+export function statusRow(s: NodeStatus): [string, string, string, string, string] {
+  const running = s.system?.currentSystem;
+  const generation = s.system?.generation !== undefined ? String(s.system.generation) : (s.system?.profileLink ?? '-');
+  const cells: [string, string, string, string, string] = [
+    s.node, s.state, s.system ? (running ? shortStorePath(running) : 'nothing') : '?', s.system ? generation : '?', s.lastDeploy ? describeLastDeploy(s.lastDeploy) : '-',
+  ];
+  return cells.map(oneLine) as typeof cells;
+}
+
+/** Why a node is in its state, in one line (an unreachable node's reason is ssh's or Nix's own words). */
+export function reasonOf(s: NodeStatus): string {
+  return oneLine(s.reason);
 }
 
 function table(rows: string[][]): string[] {
@@ -32,14 +46,9 @@ export function countLine(statuses: readonly NodeStatus[]): string {
 
 export function formatStatus(statuses: readonly NodeStatus[]): string {
   if (statuses.length === 0) return 'no node could be asked';
-  const rows = [['NODE', 'STATE', 'RUNNING', 'GEN', 'LAST DEPLOY']];
-  for (const s of statuses) {
-    const running = s.system?.currentSystem;
-    rows.push([s.node, s.state, s.system ? (running ? shortStorePath(running) : 'nothing') : '?', s.system ? generationOf(s) : '?', s.lastDeploy ? describeLastDeploy(s.lastDeploy) : '-']);
-  }
-  const lines = table(rows);
+  const lines = table([[...STATUS_HEADER], ...statuses.map(statusRow)]);
   const why = statuses.filter((s) => s.state !== 'in-sync');
-  if (why.length > 0) lines.push('', ...why.map((s) => `${s.node}: ${s.state}: ${s.reason}`));
+  if (why.length > 0) lines.push('', ...why.map((s) => `${s.node}: ${s.state}: ${reasonOf(s)}`));
   lines.push('', countLine(statuses));
   return lines.join('\n');
 }

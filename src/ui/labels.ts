@@ -25,9 +25,9 @@ export function formatClock(iso: string): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
-/** `3 nodes` / `1 node`. */
-export function countOf(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** `3 nodes` / `1 node`; an irregular plural is given (`countOf(n, 'copy', 'copies')`). */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 /** Errors can span lines; titles, table cells and log lines show the first. */

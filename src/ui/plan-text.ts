@@ -27,7 +27,7 @@ export function describePlan(plan: Plan): string {
   const activations = plan.nodes.filter((n) => n.activate).length;
   return [
     countOf(plan.builds.length, 'build'),
-    countOf(copies, 'copy').replace(/copys$/, 'copies'),
+    countOf(copies, 'copy', 'copies'),
     `${activations} of ${countOf(plan.nodes.length, 'node')} to activate${plan.waves ? ` in ${countOf(plan.waves.length, 'wave')}` : ''}`,
   ].join(', ');
 }

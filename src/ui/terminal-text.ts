@@ -30,3 +30,9 @@ export function forTerminal(text: string): string {
 export function oneLine(text: string): string {
   return forTerminal(text.replace(/\r/g, '').replace(/[\t\n]/g, ' '));
 }
+
+/** `error: <message>`, a node's failure as the CLI prints it on stderr (the watch: with oneLine): each line cleaned
+ *  (a target's or Nix's words must not drive the terminal), Nix's lines kept. */
+export function errorLines(message: string, clean: (line: string) => string = forTerminal): string {
+  return `error: ${message.split('\n').map(clean).join('\n')}`;
+}

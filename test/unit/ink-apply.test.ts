@@ -6,6 +6,7 @@ import { cleanup, render } from 'ink-testing-library';
 import { createElement } from 'react';
 import type { EventOf, FleetEvent } from '../../src/events.js';
 import type { SteerCommand } from '../../src/steer.js';
+import { formatGroup } from '../../src/diff/format.js';
 import { ApplyApp } from '../../src/ui/ink/apply/app.js';
 import { foldEvents } from '../../src/ui/view.js';
 import { atReview, fixture } from './ui-recorded.js';
@@ -153,6 +154,27 @@ describe('plan review (review-waves: 3 waves, diffs while the plan waits)', () =
     await s.press(keys.enter, (f) => !f.includes('review the plan'));
     await s.press(keys.enter, (f) => f.includes('review the plan'));
     assert.deepEqual(s.sent, [], 'q in the diff goes back, it does not decline');
+  });
+
+  test('the full diff words each package as fleet diff does: an unversioned package added or removed is its bare name', async () => {
+    // Packages the recording lacks: unversioned added and removed, a version appearing next to none (∅ → 3.0).
+    const extra = {
+      added: [{ name: 'plain', before: [], after: [''], sizeDelta: 7 }],
+      removed: [{ name: 'bare', before: [''], after: [], sizeDelta: -3 }],
+      changed: [{ name: 'openssl', before: [], after: ['3.0'], sizeDelta: 1 }],
+    };
+    const review = atReview(events).map((e) => (e.type === 'diff' ? { ...e, added: [...e.added, ...extra.added], removed: [...e.removed, ...extra.removed], changed: [...e.changed, ...extra.changed] } : e));
+    const group = all(review, 'diff')[0]!;
+    const s = show(review);
+    for (let i = 0; i < plan.nodes.length && selected(s.frame()) !== group.nodes[0]; i++) await s.press(keys.down);
+    assert.equal(selected(s.frame()), group.nodes[0]);
+    await s.press(keys.enter, (f) => !f.includes('review the plan'));
+    const frame = s.frame().split('\n');
+    // fleet diff's lines for the same group, each on the screen as it is (the screen has no header line per group).
+    const lines = formatGroup(group).split('\n').slice(1);
+    assert.ok(lines.some((l) => l === '  added    plain (+7 B)') && lines.some((l) => l === '  removed  bare (-3 B)') && lines.some((l) => l === '  changed  openssl ∅ → 3.0 (+1 B)'));
+    for (const l of lines) assert.ok(frame.some((f) => f.trimEnd() === l), `${l} on the screen:\n${frame.join('\n')}`);
+    assert.ok(!frame.some((f) => f.includes('ε')), 'no ε for an unversioned name');
   });
 
   test('y deploys (approve), once', async () => {

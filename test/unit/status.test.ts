@@ -118,6 +118,28 @@ void test('the table: a row per node, then why each node is not in sync, then th
   assert.equal(formatStatus([]), 'no node could be asked');
 });
 
+void test('the table: what a target says (its paths, a record\'s by and message, ssh\'s words) cannot drive the terminal or break a line', () => {
+  const D = sys('desired');
+  // A window title (OSC), a screen clear (7-bit and 8-bit CSI), a carriage return, a C1 control.
+  const hostile = 'evil\u001b]0;pwned\u0007\u001b[2J\u009b2J\r\u0085end';
+  const statuses = [
+    state(D, target({ currentSystem: `/nix/store/x${hostile}`, profileLink: `link${hostile}` }, [rec(D, { by: `alice${hostile}`, message: `fix${hostile}` })])),
+    unreachableStatus('web-3', D, `web-3: connect: ${hostile}\r\nsecond line`),
+  ];
+  const out = formatStatus(statuses);
+  assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks'); // eslint-disable-line no-control-regex
+  assert.equal(out, [
+    'NODE   STATE        RUNNING                  GEN              LAST DEPLOY',
+    'web-1  drifted      /nix/store/xevil\\x85end  linkevil\\x85end  3f2a1b9c0d1e by aliceevil\\x85end 2026-11-21 09:15 UTC "fixevil\\u001b]0;pwned\\u0007\\u001b[2J\\r\\x85end"',
+    'web-3  unreachable  ?                        ?                -',
+    '',
+    'web-1: drifted: runs /nix/store/xevil\\x85end, which no fleet record names: changed by hand or by another tool',
+    'web-3: unreachable: web-3: connect: evil\\x85end second line',
+    '',
+    '2 nodes: 1 drifted, 1 unreachable',
+  ].join('\n'));
+});
+
 void test('exit code: 0 when every node was asked; 1 for an unreachable or unevaluated node; --exit-code: 1 unless all in-sync; 130 interrupted', () => {
   const of = (...states: NodeState[]) => states.map((s, i): NodeStatus => ({ node: `n${i}`, state: s, reason: '', desired: sys('d') }));
   assert.equal(statusExitCode(of('in-sync', 'outdated', 'drifted', 'locked', 'pending-reboot'), 0, false, false), 0);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readEventLines } from '../../src/events.js';
+import { countOf } from '../../src/ui/labels.js';
+import { describePlan } from '../../src/ui/plan-text.js';
 import { buildLog, nodes, record, recordedRun, renderPlain, rollbackLog, storePath } from './ui-fixture.js';
 
 /** Rows of the summary table, split on its two-space column gaps. */
@@ -50,6 +52,15 @@ void test('the plan: a headline, then per node what it runs now -> what it will 
     '12:00:01 web-3    plan          gen 41 9e70000-nixos-system-web-3 (running 0ld0000-nixos-system-web-3) → 9e70000-nixos-system-web-3  switch needed',
     '12:00:01 db-1     plan          nothing installed → 9e70000-nixos-system-db-1  switch needed',
   ]);
+});
+
+void test('the plan headline counts in words: one copy, two copies (countOf with an irregular plural)', () => {
+  const plan = recordedRun.flatMap((e) => (e.type === 'plan' ? [e.plan] : []))[0]!;
+  const copying = plan.nodes.filter((n) => n.copy.kind !== 'none');
+  assert.ok(copying.length >= 2, 'the recording copies to two nodes or more');
+  assert.match(describePlan({ ...plan, builds: plan.builds.slice(0, 1), nodes: copying.slice(0, 1) }), /^1 build, 1 copy, /);
+  assert.match(describePlan({ ...plan, nodes: copying.slice(0, 2) }), /^2 builds, 2 copies, /);
+  assert.deepEqual([countOf(0, 'node'), countOf(1, 'node'), countOf(2, 'copy', 'copies'), countOf(1, 'copy', 'copies')], ['0 nodes', '1 node', '2 copies', '1 copy']);
 });
 
 void test('the plan of goal build (nothing asked of the targets): only where each node goes', async () => {

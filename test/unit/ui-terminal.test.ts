@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FleetEvent } from '../../src/events.js';
 import { createJsonRenderer, createListrRenderer, createPlainRenderer, forTerminal } from '../../src/ui/index.js';
+import { errorLines } from '../../src/ui/terminal-text.js';
 import { capture, drive, record } from './ui-fixture.js';
 
 // What a hostile or just careless target prints: a window title, a screen clear, cursor moves, \r, BS, NUL, BEL.
@@ -36,6 +37,13 @@ void test('forTerminal: escape sequences dropped, other controls made visible, t
   assert.equal(forTerminal('lone \x1b'), 'lone ^[');
   assert.equal(forTerminal('del\x7f c1\u0085'), 'del^? c1\\x85');
   assert.equal(forTerminal('café ✓ 漢字'), 'café ✓ 漢字');
+});
+
+void test('errorLines (the error: lines of fleet status, plan and diff): each line cleaned, Nix\'s lines kept, CRLF ends dropped', () => {
+  const printed = errorLines(`web-1: connect: ${hostile}\r\n       at hive.nix:3:5\r\nlast\ttab`);
+  assert.doesNotMatch(printed, raw);
+  assert.equal(printed, `error: web-1: connect: ${shown}\n       at hive.nix:3:5\nlast\ttab`);
+  assert.equal(errorLines('web-1: evaluate: boom'), 'error: web-1: evaluate: boom');
 });
 
 void test('plain: target output cannot drive the terminal, in progress lines nor in the report', async () => {

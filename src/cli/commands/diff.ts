@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
+import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 
 export interface DiffCliOptions extends FileOptions {
@@ -26,7 +27,7 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
     const result = await diffFleet(fleet, nodes, { runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal, emit });
     if (!json) {
       if (result.groups.length > 0) printLine(io.stdout, formatDiffReport(result.groups));
-      for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
+      for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     }
     return result.exitCode;
   }));

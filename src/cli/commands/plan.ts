@@ -4,6 +4,7 @@ import type { Goal } from '../../goal.js';
 import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
+import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 
 export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
@@ -37,7 +38,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
     if (!json) {
       printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
-      for (const f of prepared.failures) printLine(io.stderr, `error: ${f.message}`);
+      for (const f of prepared.failures) printLine(io.stderr, errorLines(f.message));
     }
     const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;
     // A plan changes nothing: the summary names only the nodes that could not be planned.

@@ -5,6 +5,7 @@ import type { ResolvedFleet, ResolvedNode } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
+import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo, type Terminal } from '../io.js';
 import type { Session } from '../session.js';
 
@@ -42,7 +43,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
     const result = await statusFleet(fleet, nodes, { runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal, emit });
     if (!json) {
       printLine(io.stdout, formatStatus(result.statuses));
-      for (const f of result.failures) printLine(io.stderr, `error: ${f.message}`);
+      for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     }
     return result.exitCode;
   }));

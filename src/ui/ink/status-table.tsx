@@ -2,23 +2,13 @@
 // line as the text table (src/status/format.ts), with the states in colour and the nodes that could not be asked.
 import { Box, Text } from 'ink';
 import type { NodeState, NodeStatus } from '../../status/classify.js';
-import { countLine, describeLastDeploy } from '../../status/format.js';
-import { shortStorePath } from '../../plan/format.js';
-import { oneLine } from '../terminal-text.js';
+import { countLine, reasonOf, STATUS_HEADER, statusRow } from '../../status/format.js';
+import { errorLines, oneLine } from '../terminal-text.js';
 import type { RunView } from '../view.js';
 
 const STATE_COLOR: Record<NodeState, string> = {
   'in-sync': 'green', outdated: 'yellow', drifted: 'magenta', 'pending-reboot': 'cyan', unreachable: 'red', locked: 'blue',
 };
-
-const HEADER = ['NODE', 'STATE', 'RUNNING', 'GEN', 'LAST DEPLOY'] as const;
-
-/** One row's cells, as `fleet status` prints them. */
-export function statusCells(s: NodeStatus): [string, string, string, string, string] {
-  const running = s.system?.currentSystem;
-  const generation = s.system?.generation !== undefined ? String(s.system.generation) : (s.system?.profileLink ?? '-');
-  return [s.node, s.state, s.system ? (running ? shortStorePath(running) : 'nothing') : '?', s.system ? generation : '?', s.lastDeploy ? oneLine(describeLastDeploy(s.lastDeploy)) : '-'];
-}
 
 /** The statuses of a refresh, in its nodes' order, and the nodes it could not evaluate with why. */
 export function refreshResult(view: RunView): { statuses: NodeStatus[]; errors: { node: string; error: string }[] } {
@@ -29,15 +19,15 @@ export function refreshResult(view: RunView): { statuses: NodeStatus[]; errors: 
 
 export function StatusTable({ view }: { view: RunView }) {
   const { statuses, errors } = refreshResult(view);
-  const rows = statuses.map(statusCells);
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const pad = (cell: string, i: number) => (i === HEADER.length - 1 ? cell : `${cell.padEnd(widths[i]!)}  `);
+  const rows = statuses.map(statusRow);
+  const widths = STATUS_HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const pad = (cell: string, i: number) => (i === STATUS_HEADER.length - 1 ? cell : `${cell.padEnd(widths[i]!)}  `);
   const why = statuses.filter((s) => s.state !== 'in-sync');
   return (
     <Box flexDirection="column">
       {statuses.length === 0 ? <Text>no node could be asked</Text> : (
         <>
-          <Text bold wrap="truncate-end">{HEADER.map(pad).join('').trimEnd()}</Text>
+          <Text bold wrap="truncate-end">{STATUS_HEADER.map(pad).join('').trimEnd()}</Text>
           {rows.map((r, k) => (
             <Text key={r[0]} wrap="truncate-end">
               {pad(r[0], 0)}
@@ -50,13 +40,13 @@ export function StatusTable({ view }: { view: RunView }) {
       {why.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
           {why.map((s) => (
-            <Text key={s.node}>{s.node}: <Text color={STATE_COLOR[s.state]}>{s.state}</Text>: {oneLine(s.reason)}</Text>
+            <Text key={s.node}>{s.node}: <Text color={STATE_COLOR[s.state]}>{s.state}</Text>: {reasonOf(s)}</Text>
           ))}
         </Box>
       )}
       {errors.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {errors.map((e) => <Text key={e.node} color="red">error: {e.error.split('\n').map(oneLine).join('\n')}</Text>)}
+          {errors.map((e) => <Text key={e.node} color="red">{errorLines(e.error, oneLine)}</Text>)}
         </Box>
       )}
       {statuses.length > 0 && <Box marginTop={1}><Text>{countLine(statuses)}</Text></Box>}

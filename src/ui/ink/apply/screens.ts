@@ -1,7 +1,7 @@
 // Each screen of `apply -i` as lines: a pure function of the run view and the UI's own state (selection,
 // panes, prompts). The app only windows them to the terminal and reads keys.
 import type { PackageChange } from '../../../diff/closure.js';
-import { formatBytes, formatDelta, formatVersions } from '../../../diff/format.js';
+import { formatBytes, formatDelta, packageVersions, type PackageKind } from '../../../diff/format.js';
 import type { NodePlan } from '../../../plan/types.js';
 import { countOf, describeHealth } from '../../labels.js';
 import { describePlan } from '../../plan-text.js';
@@ -208,12 +208,9 @@ function logPane(view: RunView, ui: UiState, rows: number): Line[] {
   return lines;
 }
 
-function packageLine(kind: 'added' | 'removed' | 'changed', c: PackageChange): Line {
-  const versions = kind === 'changed'
-    ? (c.before.length + c.after.length === 0 ? '' : ` ${formatVersions(c.before)} → ${formatVersions(c.after)}`)
-    : ` ${formatVersions(kind === 'added' ? c.after : c.before)}`;
+function packageLine(kind: PackageKind, c: PackageChange): Line {
   const tone = kind === 'added' ? 'good' : kind === 'removed' ? 'bad' : 'busy';
-  return line(piece(`  ${kind.padEnd(7)}`, tone), piece(`  ${c.name}${versions}`), piece(` (${formatDelta(c.sizeDelta)})`, 'quiet'));
+  return line(piece(`  ${kind.padEnd(7)}`, tone), piece(`  ${c.name}${packageVersions(kind, c)}`), piece(` (${formatDelta(c.sizeDelta)})`, 'quiet'));
 }
 
 /** Enter: one node's full diff, every package added, removed and changed. */
