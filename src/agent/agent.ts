@@ -84,6 +84,8 @@ probe) # profile out state-dir [lock arguments]: with them, the lock first (one 
     fi
     # Records are replaced by a rename: a reader sees the old file or the new one, never half of one.
     [ -f "$psd/records" ] && sed 's/^/record=/' "$psd/records"
+    # Every generation of the profile and the system it holds: fleet rollback's choices.
+    for l in "$pp"-*-link; do [ -L "$l" ] && echo "generation=\${l##*/} $(readlink -f "$l")"; done
   fi
   exit 0 ;;
 activate) # dir profile out goal set-profile check seconds systemd unit confirm-seconds token self
@@ -229,9 +231,6 @@ record) # state-dir line keep: appends one record (a JSON line fleet made) and k
   rm -f "$rt"; echo "fleet-agent: cannot write $rf" >&2; exit 98 ;;
 lock) # op file run by pid seconds: renew or release this run's lock (see lockop)
   lockop "$@"; exit 0 ;;
-generations) # profile: every generation of the profile and the system it holds (fleet rollback's choices)
-  for l in "$1"-*-link; do [ -L "$l" ] && echo "generation=\${l##*/} $(readlink -f "$l")"; done
-  exit 0 ;;
 *) echo "fleet-agent: unknown command $cmd" >&2; exit 2 ;;
 esac
 `;
@@ -244,14 +243,9 @@ export function runDir(runId: string, node: string): string {
 }
 
 /** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state.
- *  stateDir: also read the deploy records kept there, and whether a reboot is due (`fleet status`). */
+ *  stateDir: also read the deploy records kept there, whether a reboot is due and the profile's generations. */
 export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], stateDir = ''): string[] {
   return agent('probe', profile, outPath, stateDir, ...lockArgs);
-}
-
-/** Every generation of the profile and the system it holds (fleet rollback's choices). */
-export function generationsArgv(profile: string): string[] {
-  return agent('generations', profile);
 }
 
 /** `generation=system-5-link /nix/store/...` lines → generation number → the system it holds. */

@@ -33,6 +33,8 @@ export interface Evaluated {
   nodes: ResolvedNode[]; // those that evaluated
   evals: Record<string, NodeEval>;
   failures: NodeError[];
+  /** Targets the source asked already, under this run's lock (fleet rollback): planned as they are, not asked again. */
+  states?: Record<string, TargetState>;
 }
 
 export interface Prepared {
@@ -63,9 +65,10 @@ export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, o
   let states: Record<string, TargetState> = {};
   if (goalTraits(options.goal).probes) {
     for (const node of evaluated.nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: 'connecting' });
-    const outPaths = Object.fromEntries(evaluated.nodes.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
-    const probed = await probeTargets(options.pool, evaluated.nodes, outPaths, options.signal, options.lock);
-    states = probed.states;
+    const asked = evaluated.nodes.filter((n) => !evaluated.states?.[n.name]);
+    const outPaths = Object.fromEntries(asked.map((n) => [n.name, evaluated.evals[n.name]!.outPath]));
+    const probed = await probeTargets(options.pool, asked, outPaths, options.signal, options.lock);
+    states = { ...evaluated.states, ...probed.states };
     failures.push(...probed.errors);
   }
   const failed = new Set(failures.map((f) => f.node));

@@ -1,7 +1,7 @@
 // Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
 import { runOnNode } from '../agent/run.js';
 import pLimit from 'p-limit';
-import { parseProbe, probeArgv } from '../agent/agent.js';
+import { parseGenerations, parseProbe, probeArgv } from '../agent/agent.js';
 import { deployerIdentity, lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
@@ -25,14 +25,16 @@ export function readOnlyLock(runId: string): ProbeLock {
 }
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
- *  records: also read the node's deploy records (stateDir) and whether a reboot is due. */
+ *  records: also read the node's deploy records (stateDir), whether a reboot is due and the profile's generations. */
 export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<TargetState> {
   const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '');
   const escalate = !!lock && lock.op !== 'read';
   const r = await runOnNode(host, node, argv, { escalate, ...(lock?.sudoPassword !== undefined ? { sudoPassword: lock.sudoPassword } : {}), ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
   const probed = parseProbe(r.stdout);
-  const state: TargetState = records ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}) } : probed;
+  const state: TargetState = records
+    ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), generations: parseGenerations(r.stdout) }
+    : probed;
   if (!lock) return state;
   const reply = parseLockReply(r.stdout);
   if (!reply) throw new NodeError(node.name, 'query', 'the agent gave no answer about the lock', { log: r.stderr });

@@ -50,6 +50,8 @@ export interface TargetState extends SystemState {
   records?: { records: DeployRecord[]; unreadable: number };
   /** /run/booted-system's kernel, initrd or modules differ from /run/current-system's: a reboot is due. */
   bootChanged?: boolean;
+  /** Read with the records: the profile's generation number → the system it holds (fleet rollback's choices). */
+  generations?: ReadonlyMap<number, string>;
 }
 
 export interface BuildJob {

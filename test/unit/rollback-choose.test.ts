@@ -1,9 +1,20 @@
 // fleet rollback's choice of generation: only from the node's own records and generations, never a guess.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { execa } from 'execa';
+import { lockName } from '../../src/agent/lock.js';
+import type { EventBody } from '../../src/events.js';
+import { probeAndPlan, type PrepareOptions } from '../../src/plan/prepare.js';
 import { chooseRollback, standingDeploys } from '../../src/rollback/choose.js';
+import { rollbackSource } from '../../src/rollback/source.js';
 import { rollbackChoice } from '../../src/cli/commands/rollback.js';
 import type { DeployRecord } from '../../src/records/record.js';
+import type { Host } from '../../src/transport/host.js';
+import type { HostPool } from '../../src/transport/pool.js';
+import { resolvedNode } from '../resolved-node.js';
 
 const P = '/nix/var/nix/profiles/system';
 const sys = (n: number) => `/nix/store/${String(n).repeat(32).slice(0, 32)}-nixos-system-${n}`;
@@ -42,4 +53,47 @@ test('--to and --to-run; records of another profile are not this one\'s', () => 
   assert.deepEqual(rollbackChoice({}), { kind: 'last' });
   assert.deepEqual(rollbackChoice({ to: 4 }), { kind: 'generation', generation: 4 });
   assert.deepEqual(rollbackChoice({ toRun: 'x' }), { kind: 'run', run: 'x' });
+});
+
+test('the source asks each target once (lock, state, records, generations) and the plan asks it nothing more', async () => {
+  // The real agent on this machine: a profile with two generations, its lock directory moved into the temporary one.
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-rollback-'));
+  const profile = join(dir, 'profile');
+  for (const n of [1, 2]) {
+    mkdirSync(join(dir, `sys-${n}`));
+    symlinkSync(join(dir, `sys-${n}`), `${profile}-${n}-link`);
+  }
+  symlinkSync('profile-2-link', profile);
+  mkdirSync(join(dir, 'locks'));
+  symlinkSync('run=gone by=bob@ci pid=7 since=1 expires=2', join(dir, 'locks', lockName(profile))); // expired: taken over
+  const commands: string[][] = [];
+  const host: Host = {
+    label: 'r1', isLocal: false, connect: async () => {}, close: async () => {}, closeSync: () => {}, runFresh: async () => assert.fail('no fresh connection'),
+    run: async (argv) => {
+      commands.push(argv);
+      const r = await execa(argv[0]!, argv.slice(1).map((a) => a.replace('/run/fleet/locks/', `${dir}/locks/`)), { reject: false });
+      return { argv, exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr, failed: r.exitCode !== 0, timedOut: false, canceled: false, message: '' };
+    },
+  };
+  const node = resolvedNode('r1', { profile, stateDir: join(dir, 'state') });
+  const events: EventBody[] = [];
+  const options: PrepareOptions = {
+    goal: 'switch', force: false, showTrace: false, run: async () => assert.fail('nothing is evaluated'), pool: { forNode: () => host } as unknown as HostPool,
+    emit: (e) => events.push(e), lock: { op: 'take', identity: { run: 'now', by: 'alice@laptop', pid: 11 } },
+  };
+  const evaluated = await rollbackSource({ kind: 'generation', generation: 1 }).resolve({ builders: {} } as never, [node], options);
+  assert.deepEqual(evaluated.failures, []);
+  assert.equal(commands.length, 1, 'one round trip');
+  const prepared = await probeAndPlan({ builders: {} } as never, evaluated, options);
+  assert.equal(commands.length, 1, 'the plan asks the target nothing more');
+  assert.deepEqual(prepared.failures, []);
+  const [planned] = prepared.plan.nodes;
+  assert.deepEqual(planned!.to, { system: join(dir, 'sys-1'), generation: 1 });
+  assert.deepEqual(planned!.copy, { kind: 'none', reason: 'present' }, 'a generation\'s system is on the target already');
+  assert.deepEqual([planned!.from?.profileTarget, planned!.from?.generation], [join(dir, 'sys-2'), 2]);
+  assert.deepEqual(Object.keys(planned!.from!).filter((k) => ['records', 'generations', 'bootChanged'].includes(k)), [], 'what the node runs, not what it keeps');
+  assert.deepEqual(prepared.states.r1?.lock, { state: 'taken' }, 'this run\'s lock now');
+  const details = events.flatMap((e) => (e.type === 'node-phase' ? [e.detail] : []));
+  assert.match(details[0] ?? '', /^took over the expired lock of run gone \(bob@ci, pid 7\) since /);
+  assert.deepEqual(details.slice(1), ['back to generation 1: generation 1 (--to)', 'connecting'], 'the takeover is reported once, when it happens');
 });
