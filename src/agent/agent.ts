@@ -67,8 +67,8 @@ lockop_() {
   return 0
 }
 case $cmd in
-probe) # profile out state-dir [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
-  pp=$1; po=$2; psd=$3; shift 3
+probe) # profile out state-dir generations(0|1) [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
+  pp=$1; po=$2; psd=$3; pgen=$4; shift 4
   [ $# -gt 0 ] && lockop "$@"
   set -- "$pp" "$po"
   state '' "$1"
@@ -84,7 +84,9 @@ probe) # profile out state-dir [lock arguments]: with them, the lock first (one 
     fi
     # Records are replaced by a rename: a reader sees the old file or the new one, never half of one.
     [ -f "$psd/records" ] && sed 's/^/record=/' "$psd/records"
-    # Every generation of the profile and the system it holds: fleet rollback's choices.
+  fi
+  # Every generation of the profile and the system it holds: fleet rollback's choices (only it asks).
+  if [ "$pgen" = 1 ]; then
     for l in "$pp"-*-link; do [ -L "$l" ] && echo "generation=\${l##*/} $(readlink -f "$l")"; done
   fi
   exit 0 ;;
@@ -244,8 +246,8 @@ export function runDir(runId: string, node: string): string {
 
 /** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state.
  *  stateDir: also read the deploy records kept there, whether a reboot is due and the profile's generations. */
-export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], stateDir = ''): string[] {
-  return agent('probe', profile, outPath, stateDir, ...lockArgs);
+export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], stateDir = '', generations = false): string[] {
+  return agent('probe', profile, outPath, stateDir, generations ? '1' : '0', ...lockArgs);
 }
 
 /** `generation=system-5-link /nix/store/...` lines → generation number → the system it holds. */

@@ -25,15 +25,16 @@ export function readOnlyLock(runId: string): ProbeLock {
 }
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
- *  records: also read the node's deploy records (stateDir), whether a reboot is due and the profile's generations. */
-export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<TargetState> {
-  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '');
+ *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
+ *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
+export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
+  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '', records === 'generations');
   const escalate = !!lock && lock.op !== 'read';
   const r = await runOnNode(host, node, argv, { escalate, ...(lock?.sudoPassword !== undefined ? { sudoPassword: lock.sudoPassword } : {}), ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
   const probed = parseProbe(r.stdout);
   const state: TargetState = records
-    ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), generations: parseGenerations(r.stdout) }
+    ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }
     : probed;
   if (!lock) return state;
   const reply = parseLockReply(r.stdout);
@@ -43,12 +44,14 @@ export async function readTargetState(host: Host, node: ResolvedNode, outPath: s
   return held ? { ...state, lock: held } : state;
 }
 
+export type ProbeRecords = boolean | 'generations';
+
 export interface ProbeOutcome {
   states: Record<string, TargetState>;
   errors: NodeError[];
 }
 
-export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock, records = false): Promise<ProbeOutcome> {
+export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
   const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed

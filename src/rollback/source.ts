@@ -47,7 +47,7 @@ async function readChoice(node: ResolvedNode, host: Host, choice: RollbackChoice
   await host.connect();
   // Under the run's lock already, so no other run's deploy lands between reading the records and acting on
   // them (a refused node's lock is released as a maybe-held).
-  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(host, node, '/nonexistent', options.signal, options.lock, true);
+  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(host, node, '/nonexistent', options.signal, options.lock, 'generations');
   const lock = state.lock;
   if (lock?.state === 'taken' && (lock.holder || lock.expired)) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: takeoverText(lock) });
   return {

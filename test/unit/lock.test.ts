@@ -95,9 +95,10 @@ void test('messages name the holder (run id, user@host, pid) and since when', ()
 void test('argv: the probe carries the lock operation after its own arguments; a lock command stands alone', () => {
   const args = lockArgs('take', '/nix/var/nix/profiles/system', A, 300);
   assert.deepEqual(args, ['take', '/run/fleet/locks/nix-var-nix-profiles-system', 'runA', 'alice@laptop', '11', '300']);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', ...args]);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '']);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, '/var/lib/fleet').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', ...args]);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', ...args]);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0']);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, '/var/lib/fleet').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '0', ...args]);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, '/var/lib/fleet', true).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '1', ...args]);
   assert.deepEqual(lockArgv('release', '/p', A, 0.4).slice(3), ['fleet-agent', 'lock', 'release', '/run/fleet/locks/p', 'runA', 'alice@laptop', '11', '1']);
 });
 
@@ -182,7 +183,7 @@ void test('agent: with lock arguments, the probe takes (or reads) the lock and s
   t.after(() => rmSync(d, { recursive: true, force: true }));
   const f = join(d, 'lock');
   const probe = async (op: string, id: LockIdentity) =>
-    (await execa('sh', ['-c', AGENT_SCRIPT, 'fleet-agent', 'probe', join(d, 'profile'), '/nix/store/none', '', op, f, id.run, id.by, String(id.pid), '60'])).stdout;
+    (await execa('sh', probeArgv(join(d, 'profile'), '/nix/store/none', [op, f, id.run, id.by, String(id.pid), '60']).slice(1))).stdout;
   const taken = await probe('take', A);
   assert.equal(parseLockReply(taken)?.state, 'taken');
   const read = await probe('read', B);

@@ -2,11 +2,11 @@
 // real (sh, flock, mv) against a temporary state directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { AGENT_SCRIPT, probeArgv, recordArgv } from '../../src/agent/agent.js';
+import { AGENT_SCRIPT, parseGenerations, probeArgv, recordArgv } from '../../src/agent/agent.js';
 import { gitRevision } from '../../src/records/git.js';
 import { makeRecord, parseRecord, parseRecordLines, recordLine, RECORDS_KEPT, systemOf, type DeployRecord, type RecordContext } from '../../src/records/record.js';
 import { recordFailureText } from '../../src/deploy/record.js';
@@ -133,4 +133,16 @@ void test('agent probe with a state dir: the records as record= lines, after the
   assert.equal(empty.exitCode, 0, 'no records yet is no error');
   assert.deepEqual(parseRecordLines(empty.stdout), { records: [], unreadable: 0 });
   assert.equal(AGENT_SCRIPT.includes('record)'), true);
+});
+
+void test('agent probe: the profile\'s generations only when asked (fleet rollback), not with the records alone (fleet status)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-generations-'));
+  const profile = join(dir, 'profile');
+  symlinkSync(sys('a'), `${profile}-4-link`);
+  symlinkSync(`${profile}-4-link`, profile);
+  const records = await runAgent(probeArgv(profile, '/nix/store/none', [], dir));
+  assert.equal(records.exitCode, 0, records.stderr);
+  assert.doesNotMatch(records.stdout, /^generation=/m);
+  const generations = await runAgent(probeArgv(profile, '/nix/store/none', [], dir, true));
+  assert.deepEqual([...parseGenerations(generations.stdout)], [[4, sys('a')]]);
 });
