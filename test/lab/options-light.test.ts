@@ -56,6 +56,22 @@ describe('rollout, diff, rollback and magic-rollback options on light hosts', { 
     assert.equal((await readSystemState(ctx.lab, 'o3')).current, before.o1!.current, 'o3 back on the base system');
   });
 
+  test('plan, diff and status print an evaluation error from the fleet\'s Nix without its control characters (a title, a screen clear, C1 controls)', async () => {
+    const evil = `${ctx.lab.dir}/evil.nix`;
+    // Raw ESC, BEL and the C1 controls U+009B (CSI) and U+0085 in the Nix string: they reach Nix's error message.
+    await writeFile(evil, `{ o1 = throw "evil \u001b]0;owned\u0007 \u001b[2J \u009b2J \u0085 end"; }\n`);
+    const file = await ctx.lab.writeFleet({ nixFile: evil, path: `${ctx.lab.dir}/fleet-evil.yaml` });
+    const before = await snapshots();
+    for (const command of ['plan', 'diff', 'status']) {
+      const r = await runFleet(['-f', file, command, '--on', 'o1']);
+      assert.equal(r.code, 1, `${command}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: .*evil .*end/m, `${command} names the error`);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, `${command}: no control character but newlines on stderr`);
+    }
+    assert.deepEqual(await snapshots(), before, 'no host changed');
+  });
+
   test('fleet diff boot compares with the profile (the next boot), diff (switch) with the running system', async () => {
     // o2: `apply boot` of `next` leaves it running base, booting next; then the fleet wants `third`.
     const next = await configure({ o2: { name: `next-${nonce}` } });
