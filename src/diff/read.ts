@@ -25,6 +25,10 @@ export function closureArgv(paths: readonly string[], token: string): string[] {
 /** The marker of the answer about the index-th path of one call. */
 export const answerToken = (token: string, index: number) => `${token}-${index}`;
 
+/** What Nix allows in a store path's components: a target's answer with anything else (an escape sequence that
+ *  `fleet diff` would print) is refused here, once, instead of cleaned in every place that shows a package. */
+const STORE_PATH = /^(\/[A-Za-z0-9+._?=-]+)+$/;
+
 export type ClosureAnswer = { present: true; closure: Closure } | { present: false };
 
 export class ClosureReadError extends Error {
@@ -47,7 +51,7 @@ export function parseClosureOutput(stdout: string, token: string): ClosureAnswer
   const closure = new Map<string, number>();
   for (let i = 0; i < paths.length; i++) {
     const size = sizes[i]!;
-    if (!/^\d+$/.test(size) || !paths[i]!.startsWith('/')) throw new ClosureReadError(`unexpected answer line: ${JSON.stringify(paths[i])} ${JSON.stringify(size)}`);
+    if (!/^\d+$/.test(size) || !STORE_PATH.test(paths[i]!)) throw new ClosureReadError(`unexpected answer line: ${JSON.stringify(paths[i])} ${JSON.stringify(size)}`);
     closure.set(paths[i]!, Number(size));
   }
   return { present: true, closure };

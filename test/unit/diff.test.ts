@@ -200,6 +200,9 @@ test('read: the closure script takes its data as arguments; its answer is parsed
   assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a\n', 'tok'), /^ClosureReadError: unexpected answer: no closure in it$/);
   assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a\n/nix/store/b\ntok sizes\n1', 'tok'), /^ClosureReadError: unexpected answer: 2 paths but 1 sizes$/);
   assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a\ntok sizes\nbig', 'tok'), /^ClosureReadError: unexpected answer line: "\/nix\/store\/a" "big"$/);
+  // A hostile target's package name with an escape sequence (a screen clear) is no store path: refused, named.
+  assert.throws(() => parseClosureOutput('tok paths\n/nix/store/a-x\u001b[2J\ntok sizes\n1', 'tok'), /^ClosureReadError: unexpected answer line: "\/nix\/store\/a-x\\u001b\[2J" "1"$/);
+  assert.throws(() => parseClosureOutput('tok paths\nnix/store/a-x\ntok sizes\n1', 'tok'), /^ClosureReadError: unexpected answer line: "nix\/store\/a-x" "1"$/);
   assert.throws(() => parseClosureOutput('other paths\n/nix/store/a\nother sizes\n1', 'tok'), /no closure in it/);
 });
 
