@@ -75,6 +75,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   } else {
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }
+  // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
+  const waveGate = !steering && rollout.pause.kind === 'confirm' ? (await import('../../rollout/confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal) : undefined;
   let result: ApplyResult;
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
@@ -95,10 +97,14 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
-      ...(steering ? { steering } : rollout.pause.kind === 'confirm' ? { confirmNextWave: askNextWave(io) } : {}),
+      ...(steering ? { steering } : {}),
+      ...(waveGate ? { waveGate } : {}),
       run: runLocal,
       pool,
-      emit: createEventStream(runId, (e) => renderer.onEvent(e)),
+      emit: createEventStream(runId, (e) => {
+        renderer.onEvent(e);
+        waveGate?.onEvent(e); // after the renderer: its "paused" line comes before the question
+      }),
       signal,
       onRun: (run) => session?.track(run.activating),
     }));
@@ -111,11 +117,3 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   return result.exitCode;
 }
 
-/** `pause: confirm`: the question between waves, on the terminal (stderr: stdout may carry --json events). */
-function askNextWave(io: CliIo) {
-  return async (next: number, of: number, signal: AbortSignal): Promise<boolean> => {
-    const { askToContinue } = await import('../../rollout/confirm.js');
-    if (!io.stdin) return false; // resolveRolloutOptions refused `pause: confirm` without a terminal already
-    return askToContinue(io.stdin, io.stderr, `fleet: wave ${next - 1} of ${of} passed; start wave ${next}?`, signal);
-  };
-}
