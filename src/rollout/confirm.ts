@@ -30,9 +30,11 @@ export function askToContinue(terminal: PasswordTerminal, out: NodeJS.WritableSt
   });
 }
 
+export type TerminalWaveGate = WaveGate & { onEvent(event: FleetEvent): void };
+
 /** Without -i: the run's wave gate, fed the run's events. When it pauses for `pause: confirm` it asks on the terminal
  *  (`out`: stderr, as stdout may carry --json events) and goes on or declines; `signal` (Ctrl+C) ends the question. */
-export function confirmOnTerminal(terminal: PasswordTerminal, out: NodeJS.WritableStream, signal: AbortSignal): WaveGate & { onEvent(event: FleetEvent): void } {
+export function confirmOnTerminal(terminal: PasswordTerminal, out: NodeJS.WritableStream, signal: AbortSignal): TerminalWaveGate {
   const gate = createSteering();
   let waves = 0;
   return {
