@@ -25,7 +25,7 @@ export async function rollWaves(run: RunState, waves: readonly Wave[], hooks: Wa
   for (const [index, wave] of waves.entries()) {
     const number = index + 1;
     const later = waves.slice(index + 1).flatMap((w) => w.nodes);
-    const goOn = index === 0 || (await pause(run, number, waves.length));
+    const goOn = index === 0 || (await pause(run, number));
     if (run.options.signal.aborted) return notStarted(run, hooks, wave.nodes.concat(later), 'skipped', stopReason(run));
     if (!goOn) return notStarted(run, hooks, wave.nodes.concat(later), 'held', `not started: the rollout was not continued after wave ${index}`);
     run.emit({ type: 'wave-start', wave: number, nodes: wave.nodes });
@@ -86,21 +86,18 @@ async function notStarted(run: RunState, hooks: WaveHooks, names: readonly strin
 }
 
 /** Between waves: the configured pause, or the question (`pause: confirm`); false: do not go on. */
-async function pause(run: RunState, next: number, of: number): Promise<boolean> {
+async function pause(run: RunState, next: number): Promise<boolean> {
   const rule = run.options.rollout?.pause ?? { kind: 'none' };
   if (rule.kind === 'delay') {
     await sleep(rule.ms, undefined, { signal: run.options.signal }).catch(() => undefined);
     if (run.options.signal.aborted) return false;
   }
-  // Interactive: a pause asked for (key p, also after a delay) and `pause: confirm` wait for the person at the terminal.
-  const steering = run.options.steering;
-  const asked = steering?.takePause() ?? false;
-  if (steering && (asked || rule.kind === 'confirm')) {
-    run.emit({ type: 'paused', wave: next, reason: asked ? 'requested' : 'confirm' });
-    const go = await steering.resumed(run.options.signal);
-    if (go) run.emit({ type: 'resumed', wave: next });
-    return go;
-  }
-  if (rule.kind === 'confirm' && run.options.confirmNextWave) return run.options.confirmNextWave(next, of, run.options.signal);
-  return true;
+  // A pause asked for (key p, also after a delay) and `pause: confirm` wait for the person at the terminal.
+  const gate = run.options.steering ?? run.options.waveGate;
+  const asked = gate?.takePause() ?? false;
+  if (!gate || !(asked || rule.kind === 'confirm')) return true;
+  run.emit({ type: 'paused', wave: next, reason: asked ? 'requested' : 'confirm' });
+  const go = await gate.resumed(run.options.signal);
+  if (go) run.emit({ type: 'resumed', wave: next });
+  return go;
 }

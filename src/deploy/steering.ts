@@ -2,13 +2,17 @@
 // UI's commands; the run only ever awaits it, so the UI never reaches into deploy.
 import type { SteerCommand } from '../steer.js';
 
-export interface Steering {
-  /** Resolves true when the plan is approved; false when declined or `signal` aborts. */
-  review(signal: AbortSignal): Promise<boolean>;
+/** The gate before each wave (src/deploy/rollout.ts): a pause asked for, and `rollout.pause: confirm`, wait here. */
+export interface WaveGate {
   /** Whether a pause before the next wave was asked for; taking it clears it (one p, one pause). */
   takePause(): boolean;
   /** Waits while paused: true on resume, false on decline or when `signal` aborts. */
   resumed(signal: AbortSignal): Promise<boolean>;
+}
+
+export interface Steering extends WaveGate {
+  /** Resolves true when the plan is approved; false when declined or `signal` aborts. */
+  review(signal: AbortSignal): Promise<boolean>;
 }
 
 export interface SteeringControl extends Steering {

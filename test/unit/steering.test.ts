@@ -2,14 +2,16 @@
 // meant for, a pause is taken once, and Ctrl+C (the signal) releases every gate without deploying anything.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getEventListeners } from 'node:events';
+import { EventEmitter, getEventListeners } from 'node:events';
+import { PassThrough } from 'node:stream';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
 import { rollWaves } from '../../src/deploy/rollout.js';
 import type { NodeContext } from '../../src/deploy/stages.js';
-import { createRunState } from '../../src/deploy/state.js';
+import { createRunState, type ExecuteOptions } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';
-import type { EventBody } from '../../src/events.js';
+import { createEventStream, type EventBody, type FleetEvent } from '../../src/events.js';
 import type { NodePlan } from '../../src/plan/types.js';
+import { confirmOnTerminal } from '../../src/rollout/confirm.js';
 import type { RolloutOptions } from '../../src/rollout/options.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import { waitFor } from '../poll.js';
@@ -116,19 +118,25 @@ void test('a settled gate leaves no listener on the run\'s signal (one gate per 
   assert.equal(getEventListeners(c.signal, 'abort').length, 0);
 });
 
-void test('a pause asked for (p) also holds a rollout with a delay between waves (rollout.pause: 1ms), until resume', async () => {
+/** Two one-node waves (a, then b) rolled with `rollout.pause` and the given gate; `deployed` fills as nodes deploy. */
+function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions, 'steering' | 'waveGate'>, onEvent: (e: FleetEvent) => void = () => {}) {
   const events: EventBody[] = [];
   const deployed: string[] = [];
   const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
-  const steering = createSteering();
+  const waves = [{ nodes: ['a'], maxFailures: 0 }, { nodes: ['b'], maxFailures: 0 }];
+  const emit = createEventStream('r', (e) => {
+    const { v: _v, run: _run, seq: _seq, time: _time, ...body } = e;
+    events.push(body as EventBody);
+    onEvent(e);
+  });
   const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, nodes, {
     goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
-    run: async () => { throw new Error('nothing runs in this test'); }, pool: {} as HostPool, emit: (e) => events.push(e), signal: new AbortController().signal,
-    rollout: { staged: true, yes: false, skipHealthChecks: false, pause: { kind: 'delay', ms: 1 } } as RolloutOptions, steering,
+    run: async () => { throw new Error('nothing runs in this test'); }, pool: {} as HostPool, emit, signal: new AbortController().signal,
+    rollout: { staged: true, yes: false, skipHealthChecks: false, pause } as RolloutOptions, ...gate,
   });
+  emit({ type: 'plan', plan: { goal: 'switch', builds: [], nodes: [], waves } });
   const plans = new Map(nodes.map((n) => [n.name, { name: n.name, activate: true } as NodePlan]));
-  steering.send({ type: 'pause' }); // during wave 1
-  const rollout = rollWaves(run, [{ nodes: ['a'], maxFailures: 0 }, { nodes: ['b'], maxFailures: 0 }], {
+  const rollout = rollWaves(run, waves, {
     contextOf: (name) => ({ plan: plans.get(name) }) as NodeContext,
     deploy: async (np) => {
       deployed.push(np.name);
@@ -137,10 +145,61 @@ void test('a pause asked for (p) also holds a rollout with a delay between waves
     everyBuild: async () => {},
     prepared: () => undefined,
   });
+  return { events, deployed, run, rollout };
+}
+
+void test('a pause asked for (p) also holds a rollout with a delay between waves (rollout.pause: 1ms), until resume', async () => {
+  const steering = createSteering();
+  steering.send({ type: 'pause' }); // during wave 1
+  const { events, deployed, rollout } = rollTwoWaves({ kind: 'delay', ms: 1 }, { steering });
   await waitFor('the pause before wave 2', () => events.some((e) => e.type === 'paused'), { timeoutMs: 5000, everyMs: 5 });
   assert.deepEqual(events.find((e) => e.type === 'paused'), { type: 'paused', wave: 2, reason: 'requested' });
   assert.deepEqual(deployed, ['a']);
   steering.send({ type: 'resume' });
   await rollout;
   assert.deepEqual(deployed, ['a', 'b']);
+});
+
+/** A terminal that answers `answer` once the question is on `out`. */
+function answeringTerminal(answer: string) {
+  const out = new PassThrough();
+  let asked = '';
+  const terminal = Object.assign(new EventEmitter(), { isTTY: true, resume() {}, pause() {} });
+  out.on('data', (c: Buffer) => {
+    asked += c.toString();
+    setImmediate(() => terminal.emit('data', Buffer.from(answer)));
+  });
+  return { terminal, out, asked: () => asked };
+}
+
+for (const [answer, outcome] of [['y\n', 'activated'], ['n\n', 'held']] as const) {
+  void test(`without -i, pause: confirm asks on the terminal through the run's wave gate, paused/resumed as with -i; ${answer.trim()}: b ${outcome}`, async () => {
+    const t = answeringTerminal(answer);
+    const gate = confirmOnTerminal(t.terminal, t.out, new AbortController().signal);
+    const { events, deployed, run, rollout } = rollTwoWaves({ kind: 'confirm' }, { waveGate: gate }, (e) => gate.onEvent(e));
+    await rollout;
+    assert.equal(t.asked(), 'fleet: wave 1 of 2 passed; start wave 2? [y/N] ');
+    const gates = events.filter((e) => ['wave-done', 'paused', 'resumed', 'wave-start'].includes(e.type)).map((e) => e.type === 'paused' ? `paused ${e.reason}` : e.type);
+    assert.deepEqual(gates, answer === 'y\n' ? ['wave-start', 'wave-done', 'paused confirm', 'resumed', 'wave-start', 'wave-done'] : ['wave-start', 'wave-done', 'paused confirm']);
+    assert.deepEqual(deployed, answer === 'y\n' ? ['a', 'b'] : ['a']);
+    assert.equal(run.results.get('b')?.outcome, outcome);
+  });
+}
+
+void test('the terminal wave gate asks only for pause: confirm, and Ctrl+C (the signal) ends its question with no', async () => {
+  const t = answeringTerminal('y\n');
+  const c = new AbortController();
+  const gate = confirmOnTerminal(t.terminal, t.out, c.signal);
+  gate.onEvent({ type: 'paused', wave: 2, reason: 'requested', v: 2, run: 'r', seq: 1, time: '' });
+  assert.equal(t.asked(), '', 'a pause asked for is -i\'s: nothing to ask here');
+  assert.equal(gate.takePause(), false);
+
+  const silent = Object.assign(new EventEmitter(), { isTTY: true, resume() {}, pause() {} });
+  const quiet = confirmOnTerminal(silent, new PassThrough(), c.signal);
+  const waiting = quiet.resumed(new AbortController().signal);
+  quiet.onEvent({ type: 'paused', wave: 3, reason: 'confirm', v: 2, run: 'r', seq: 2, time: '' });
+  assert.equal(silent.listenerCount('data'), 1, 'asking');
+  c.abort();
+  assert.equal(await waiting, false);
+  assert.equal(silent.listenerCount('data'), 0);
 });

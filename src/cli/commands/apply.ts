@@ -8,6 +8,7 @@ import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
+import type { TerminalWaveGate } from '../../rollout/confirm.js';
 import type { Renderer } from '../../ui/renderer.js';
 
 export interface ApplyCliOptions extends FileOptions, RolloutFlags {
@@ -62,6 +63,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   ]);
   const runId = newRunId();
   let steering = extras.steering;
+  let waveGate: TerminalWaveGate | undefined;
   let renderer: Renderer;
   let detach = () => {};
   if (options.interactive && io.tty) {
@@ -73,7 +75,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     detach = session?.attach(ui) ?? detach;
     renderer = ui;
   } else {
-    renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
+    // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
+    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../../rollout/confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
+    // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
+    renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }
   let result: ApplyResult;
   try {
@@ -95,10 +100,14 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
-      ...(steering ? { steering } : rollout.pause.kind === 'confirm' ? { confirmNextWave: askNextWave(io) } : {}),
+      ...(steering ? { steering } : {}),
+      ...(waveGate ? { waveGate } : {}),
       run: runLocal,
       pool,
-      emit: createEventStream(runId, (e) => renderer.onEvent(e)),
+      emit: createEventStream(runId, (e) => {
+        renderer.onEvent(e);
+        waveGate?.onEvent(e); // after the renderer: its "paused" line comes before the question
+      }),
       signal,
       onRun: (run) => session?.track(run.activating),
     }));
@@ -111,11 +120,3 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   return result.exitCode;
 }
 
-/** `pause: confirm`: the question between waves, on the terminal (stderr: stdout may carry --json events). */
-function askNextWave(io: CliIo) {
-  return async (next: number, of: number, signal: AbortSignal): Promise<boolean> => {
-    const { askToContinue } = await import('../../rollout/confirm.js');
-    if (!io.stdin) return false; // resolveRolloutOptions refused `pause: confirm` without a terminal already
-    return askToContinue(io.stdin, io.stderr, `fleet: wave ${next - 1} of ${of} passed; start wave ${next}?`, signal);
-  };
-}
