@@ -94,7 +94,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) finishNode(run, np.name, 'locked', np.reason);
     builds.keepOnly(plan);
 
-    if (options.steering && !(await reviewPlan(run, plan, builds, options.steering))) {
+    if (options.review && !(await reviewPlan(run, plan, builds, options.review))) {
       // Declined (or Ctrl+C while waiting): nothing was copied or activated; the builds stop.
       declined = !options.signal.aborted;
       run.stop.abort();

@@ -8,10 +8,10 @@ import type { Plan } from '../plan/types.js';
 import { systemOf } from '../records/record.js';
 import type { Builds } from './builds.js';
 import type { RunState } from './state.js';
-import type { Steering } from './steering.js';
+import type { Review } from './steering.js';
 
 /** True: deploy. False: declined, or interrupted (Ctrl+C) while waiting. */
-export async function reviewPlan(run: RunState, plan: Plan, builds: Builds, steering: Steering): Promise<boolean> {
+export async function reviewPlan(run: RunState, plan: Plan, builds: Builds, gate: Review): Promise<boolean> {
   run.emit({ type: 'review', state: 'waiting' });
   // The diffs only serve the review: once it is decided, reads still under way are cut short.
   const decided = new AbortController();
@@ -27,7 +27,7 @@ export async function reviewPlan(run: RunState, plan: Plan, builds: Builds, stee
     else run.emit({ type: 'log', node: np.name, line: `diff: ${r.error.message}` });
   }) : [];
 
-  const approved = await steering.review(run.options.signal);
+  const approved = await gate.review(run.options.signal);
   decided.abort();
   await Promise.allSettled(diffs);
   if (run.options.signal.aborted) return false;

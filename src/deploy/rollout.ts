@@ -93,7 +93,7 @@ async function pause(run: RunState, next: number): Promise<boolean> {
     if (run.options.signal.aborted) return false;
   }
   // A pause asked for (key p, also after a delay) and `pause: confirm` wait for the person at the terminal.
-  const gate = run.options.steering ?? run.options.waveGate;
+  const gate = run.options.waveGate;
   const asked = gate?.takePause() ?? false;
   if (!gate || !(asked || rule.kind === 'confirm')) return true;
   run.emit({ type: 'paused', wave: next, reason: asked ? 'requested' : 'confirm' });

@@ -9,7 +9,7 @@ import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
-import type { Steering, WaveGate } from './steering.js';
+import type { Review, WaveGate } from './steering.js';
 import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
 
 export interface ExecuteOptions {
@@ -37,9 +37,10 @@ export interface ExecuteOptions {
   breakLock?: boolean;
   /** Waves, failure budget, onFailure, pause, --yes, --skip-health-checks (src/rollout/options.ts); the plan holds the waves. */
   rollout?: RolloutOptions;
-  /** `-i`: the plan waits for approval, and each wave at its gate (a pause asked for, `pause: confirm`; src/deploy/steering.ts). */
-  steering?: Steering;
-  /** Without a steering: where `pause: confirm` waits (the CLI asks on the terminal, src/rollout/confirm.ts). */
+  /** `-i`: the plan waits here for approval (src/deploy/steering.ts); absent: no review. */
+  review?: Review;
+  /** Where each wave waits when a pause was asked for (`-i`, key p) or `pause: confirm` (-i's steering, or the
+   *  terminal question of src/rollout/confirm.ts). */
   waveGate?: WaveGate;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;

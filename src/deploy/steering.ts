@@ -10,10 +10,14 @@ export interface WaveGate {
   resumed(signal: AbortSignal): Promise<boolean>;
 }
 
-export interface Steering extends WaveGate {
+/** The plan review of `-i` (src/deploy/review.ts). */
+export interface Review {
   /** Resolves true when the plan is approved; false when declined or `signal` aborts. */
   review(signal: AbortSignal): Promise<boolean>;
 }
+
+/** Both gates of an interactive run. */
+export interface Steering extends WaveGate, Review {}
 
 export interface SteeringControl extends Steering {
   /** approve, decline, pause, resume; `abort` is the Ctrl+C handler's and `quit` the CLI's, not the steering's. */

@@ -119,7 +119,7 @@ void test('a settled gate leaves no listener on the run\'s signal (one gate per 
 });
 
 /** Two one-node waves (a, then b) rolled with `rollout.pause` and the given gate; `deployed` fills as nodes deploy. */
-function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions, 'steering' | 'waveGate'>, onEvent: (e: FleetEvent) => void = () => {}) {
+function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions, 'waveGate'>, onEvent: (e: FleetEvent) => void = () => {}) {
   const events: EventBody[] = [];
   const deployed: string[] = [];
   const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
@@ -151,7 +151,7 @@ function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions,
 void test('a pause asked for (p) also holds a rollout with a delay between waves (rollout.pause: 1ms), until resume', async () => {
   const steering = createSteering();
   steering.send({ type: 'pause' }); // during wave 1
-  const { events, deployed, rollout } = rollTwoWaves({ kind: 'delay', ms: 1 }, { steering });
+  const { events, deployed, rollout } = rollTwoWaves({ kind: 'delay', ms: 1 }, { waveGate: steering });
   await waitFor('the pause before wave 2', () => events.some((e) => e.type === 'paused'), { timeoutMs: 5000, everyMs: 5 });
   assert.deepEqual(events.find((e) => e.type === 'paused'), { type: 'paused', wave: 2, reason: 'requested' });
   assert.deepEqual(deployed, ['a']);

@@ -100,8 +100,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
-      ...(steering ? { steering } : {}),
-      ...(waveGate ? { waveGate } : {}),
+      // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
+      ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}),
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => {
