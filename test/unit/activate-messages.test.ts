@@ -175,7 +175,8 @@ test('magic rollback: confirmed, but the boot default could not be set: rolled b
   assert.equal(describeConfirmFailure('superseded'), 'the watchdog reported superseded');
 });
 
-test('magic rollback: the run dir is gone after the window (a reboot): judged by what the node runs now', async () => {
+/** A node that restarted within its window (its run dir is gone, no new connection gets through); its probe answers `probe`. */
+function restartedHost(probe: CommandResult): Host {
   const host = fakeHost({
     wait: (action, token) => (action === 'activate'
       ? report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new'])
@@ -183,8 +184,12 @@ test('magic rollback: the run dir is gone after the window (a reboot): judged by
   });
   host.runFresh = async () => fail(255, 'ssh: connect to host h port 22: Connection refused');
   const inner = host.run;
-  host.run = async (argv, options) => (argv[4] === 'probe' ? ok('profileLink=system-3-link\nprofileTarget=/nix/store/old\ncurrentSystem=/nix/store/old') : inner(argv, options));
-  const r = await armed(host, 1000);
+  host.run = async (argv, options) => (argv[4] === 'probe' ? probe : inner(argv, options));
+  return host;
+}
+
+test('magic rollback: the run dir is gone after the window (a reboot): judged by what the node runs now', async () => {
+  const r = await armed(restartedHost(ok('profileLink=system-3-link\nprofileTarget=/nix/store/old\ncurrentSystem=/nix/store/old')), 1000);
   assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the node restarted within its 1s window, before the confirmation; it came back on system-3-link (/nix/store/old)']);
 });
 
@@ -202,15 +207,7 @@ test('an activation that started, whose agent then has no record of it: the stat
 });
 
 test('magic rollback: the run dir is gone and the node cannot be read either: rollback-failed, with the commands to run', async () => {
-  const host = fakeHost({
-    wait: (action, token) => (action === 'activate'
-      ? report(token, ['status=done', 'switchStarted=1', ...before, 'now.currentSystem=/nix/store/new'])
-      : fail(95, 'fleet-agent: no run dir /run/fleet/r/web-1')),
-  });
-  host.runFresh = async () => fail(255, 'ssh: connect to host h port 22: Connection refused');
-  const inner = host.run;
-  host.run = async (argv, options) => (argv[4] === 'probe' ? fail(255, 'ssh: connect to host h port 22: Connection refused') : inner(argv, options));
-  const r = await armed(host, 1000);
+  const r = await armed(restartedHost(fail(255, 'ssh: connect to host h port 22: Connection refused')), 1000);
   assert.deepEqual([r.outcome, r.error], ['rollback-failed', 'the node restarted within its 1s window, before the confirmation, and it cannot be read now: web-1: query: cannot read the node\'s state: exit 255: ssh: connect to host h port 22: Connection refused. On web-1 run: nix-env -p /nix/var/nix/profiles/system --switch-generation 3 && /nix/store/old/bin/switch-to-configuration switch']);
 });
 
