@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules, and for the
-# systemd lab hosts systemd-nspawn, debootstrap, ip/tc, and tmux for terminal UI tests. Only what is missing; the systemd hosts' root fs is built
+# systemd lab hosts systemd-nspawn, debootstrap, ip/tc, tmux for terminal UI tests, and shellcheck for the agent. Only what is missing; the systemd hosts' root fs is built
 # later, once per machine, by the lab itself (lab/systemd/rootfs.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 { [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } || need+=(iproute2)
 { [ -x /usr/sbin/tc ] || [ -x /sbin/tc ]; } || need+=(iproute2)
 command -v tmux >/dev/null 2>&1 || need+=(tmux) # a real terminal for the terminal UI's end-to-end tests (test/tmux.ts)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck) # npm test checks the agent (src/agent/agent.sh)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run --silent lint
+shellcheck src/agent/agent.sh # the target-side agent: POSIX sh, every warning an error
 npm run --silent typecheck
 npm run --silent build
 # One runner invocation, so its closing summary counts every test; lab tests share the machine's 2 cores.

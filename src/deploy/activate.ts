@@ -293,7 +293,6 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
 async function rollbackNode(input: AgentInput, dir: string, before: SystemState | undefined, deadlineMs: number): Promise<RollbackVerdict> {
   const { target } = input;
-  const { node } = target;
   const start = () => runOnNode(target, rollbackArgv(dir, detachOf(input, 'rollback')), { escalate: true });
   let started = await start();
   // 255: the connection dropped and the agent may have started; any other failure: it did not.
