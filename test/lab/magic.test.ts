@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { countGenerations, PROFILE, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
-import { activateArgv, confirmArgv, newToken, parseWait, runDir } from '../../src/agent/agent.js';
+import { countGenerations, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
+import { runDir } from '../../src/agent/client.js';
 import { eventually, waitFor } from '../poll.js';
-import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
+import { configureHive, labAgent, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 
 const NAMES = ['m1', 'm2'];
@@ -61,23 +61,24 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     const recorded = await readSystemState(ctx.lab, 'm2');
     assert.equal(recorded.current, outs.m2);
     const base = outs.m1!; // in m2's store since the first deploy
-    const arm = (dir: string, token: string) => ctx.lab.exec('m2', activateArgv(dir, PROFILE, base, 'switch', true, true, { seconds: 60, systemd: false, unit: 'unused' }, { seconds: 3, token }));
+    const arm = (run: string, token: string) => {
+      const agent = labAgent(ctx.lab, 'm2', { id: run });
+      return agent.activate({ outPath: base, goal: 'switch', setProfile: true, checkSystem: true, systemd: false, waitSeconds: 30, watchdog: { seconds: 3, token } }).then((r) => ({ agent, r }));
+    };
 
     const wrongDir = runDir(`wrong-${nonce}`, 'm2');
-    assert.equal((await arm(wrongDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${wrongDir}/activate.status`), 'done');
-    assert.equal((await ctx.lab.exec('m2', confirmArgv(wrongDir, 'token-of-another-run', newToken(), PROFILE))).exitCode, 0);
+    const wrong = await arm(`wrong-${nonce}`, 'token-of-this-run');
+    assert.deepEqual(wrong.r.report?.status, { kind: 'done' }, 'live: the activation\'s report came back with the call');
+    assert.equal((await wrong.agent.confirm('token-of-another-run', { timeoutMs: 15_000 })).report?.status, undefined, 'refused at once, no verdict');
     assert.equal(await waitForFile('m2', `${wrongDir}/confirm.status`), 'expired');
     assert.match((await ctx.lab.exec('m2', ['cat', `${wrongDir}/confirm.log`])).stdout, /ignored a confirmation that does not carry this run's token/);
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), recorded, 'reverted to exactly what it recorded');
 
     const rightDir = runDir(`right-${nonce}`, 'm2');
-    assert.equal((await arm(rightDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${rightDir}/activate.status`), 'done');
-    const reportToken = newToken();
-    const reply = await ctx.lab.exec('m2', confirmArgv(rightDir, 'token-of-this-run', reportToken, PROFILE));
-    assert.equal(reply.exitCode, 0);
-    assert.equal(parseWait(reply.stdout, reportToken).report?.status, 'done', 'the verdict comes back on the confirmation\'s own connection');
+    const right = await arm(`right-${nonce}`, 'token-of-this-run');
+    assert.deepEqual(right.r.report?.status, { kind: 'done' });
+    const reply = await right.agent.confirm('token-of-this-run', { timeoutMs: 15_000 });
+    assert.deepEqual(reply.report?.status, { kind: 'done' }, 'the verdict comes back on the confirmation\'s own connection');
     assert.equal(await waitForFile('m2', `${rightDir}/confirm.status`), 'done');
     const now = await readSystemState(ctx.lab, 'm2');
     assert.equal(now.current, base);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { readLocks, readSystemState, snapshotHost, type StandInSpec } from '../../lab/index.js';
-import { runDir } from '../../src/agent/agent.js';
+import { runDir } from '../../src/agent/client.js';
 import type { EventOf } from '../../src/events.js';
 import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, planOf, runFleet } from './run-fleet.js';

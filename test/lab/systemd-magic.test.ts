@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { countGenerations, readSystemState, type StandInSpec } from '../../lab/index.js';
-import { runDir } from '../../src/agent/agent.js';
+import { runDir } from '../../src/agent/client.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { finishedRun, nodeDoneText, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
