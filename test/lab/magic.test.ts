@@ -111,6 +111,34 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
   });
 
+  test('a stale watchdog never undoes the next run: fleet SIGKILLed in its window, another run breaks the lock and deploys, the old watchdog stands down', async () => {
+    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-a-${nonce}`, variant: 'slow' } });
+    // A window long enough for run B to deploy inside it.
+    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-stale.yaml`, defaults: { confirmTimeout: '20s' } });
+    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
+    const earlier = new Set(await startedDirs());
+    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    let aDir: string | undefined;
+    const killer = eventually(async () => {
+      aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
+      return aDir !== undefined;
+    }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
+    await a.catch(() => {});
+    assert.ok(await killer, 'run A was killed while m2 activated');
+    assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done', 'A\'s system went live; its watchdog waits for a confirmation that never comes');
+    // Run B: the README's advice for a dead run's lock.
+    const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-b-${nonce}` } });
+    const b = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    assert.deepEqual(outcomesOf(b), { m2: 'activated' }, b.stderr);
+    const afterB = await readSystemState(ctx.lab, 'm2');
+    assert.deepEqual([afterB.current, afterB.profile], [outs.m2, outs.m2]);
+    // A's window closes: its watchdog decides, and must leave B's deploy alone.
+    const verdict = await waitForFile('m2', `${aDir}/confirm.status`);
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), afterB, 'the node still runs B\'s system, as its profile and records say');
+    assert.equal(verdict, 'stood-down lock');
+    assert.equal((await ctx.lab.exec('m2', ['test', '-e', `${aDir}/rollback.status`])).exitCode, 1, 'A\'s watchdog rolled nothing back');
+  });
+
   test('Ctrl+C while a node activates: it is still confirmed (boot default moved), exit 130', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `int-${nonce}`, variant: 'slow' } });
     // The run killed above left m2's lock behind (it expires in lockTimeout): take it over.
