@@ -4,8 +4,6 @@ import type { PackageChange } from '../diff/closure.js';
 import { formatCounts, formatDelta, formatGroupDelta, packageVersions, type PackageKind } from '../diff/format.js';
 import type { DiffGroup } from '../diff/group.js';
 import type { Goal } from '../goal.js';
-import { lockedReason } from '../plan/lock-text.js';
-import type { NodePlan } from '../plan/types.js';
 import { countOf, firstLine } from './labels.js';
 import { mdBlock, mdCode, mdDetails, mdMarker, mdTable, mdText } from './markdown.js';
 
@@ -67,13 +65,6 @@ export function mdFailures(title: string, failures: readonly ReportFailure[]): s
   return `**${title}** (${failures.length})\n\n${collapseLong(failures.length, table)}${full}`;
 }
 
-/** Nodes another live run holds: apply leaves them alone, so a reviewer must know. */
-export function mdLocked(nodes: readonly NodePlan[]): string {
-  if (nodes.length === 0) return '';
-  const table = mdTable(['node', 'lock'], nodes.map((n) => [mdCode(n.name), mdText(lockedReason(n.lock!))]));
-  return `**Locked** (${nodes.length}): another run is deploying them; apply leaves them alone\n\n${collapseLong(nodes.length, table)}`;
-}
-
 /** A table of more than NAMES_SHOWN rows goes into a collapsed section. */
 export function collapseLong(rows: number, table: string): string {
   return rows > NAMES_SHOWN ? mdDetails(`${rows} nodes`, table) : table;
@@ -85,11 +76,10 @@ export interface DiffMarkdownInput {
   goal: Goal;
   groups: readonly DiffGroup[];
   failures: readonly ReportFailure[];
-  /** The plan's nodes another run holds. */
-  locked: readonly NodePlan[];
 }
 
-/** `fleet diff --format markdown`: headline, nodes not compared, locked ones, then each change set. */
+/** `fleet diff --format markdown`: headline, nodes not compared, then each change set. (diff reads no lock: it
+ *  says what would change; `fleet plan` says whether another run is in the way.) */
 export function formatDiffMarkdown(input: DiffMarkdownInput): string {
   const changing = input.groups.filter((g) => !isNoChange(g));
   const unchanged = input.groups.filter(isNoChange).flatMap((g) => g.nodes);
@@ -99,14 +89,12 @@ export function formatDiffMarkdown(input: DiffMarkdownInput): string {
   const facts = [
     `${countOf(changing.length, 'distinct change set')}`,
     ...(input.failures.length > 0 ? [`${input.failures.length} could not be compared`] : []),
-    ...(input.locked.length > 0 ? [`${input.locked.length} locked`] : []),
   ];
   const sections = [
     mdMarker('fleet-diff', input.marker),
     headline,
     facts.join(' · '),
     mdFailures('Could not be compared', input.failures),
-    mdLocked(input.locked),
     ...changing.map((g) => mdGroup(g)),
     unchanged.length > 0 ? `**No change** (${unchanged.length}): ${mdNodeList(unchanged)}` : '',
   ];

@@ -4,8 +4,9 @@
 import type { DiffGroup } from '../diff/group.js';
 import { changingNodes, isLocked } from '../plan/changes.js';
 import { describeCopy, describeFrom, shortStorePath } from '../plan/format.js';
+import { lockedReason } from '../plan/lock-text.js';
 import type { NodePlan, Plan } from '../plan/types.js';
-import { mdFailures, mdGroup, mdLocked, mdNodeList, NAMES_SHOWN, type ReportFailure } from './diff-markdown.js';
+import { collapseLong, mdFailures, mdGroup, mdNodeList, NAMES_SHOWN, type ReportFailure } from './diff-markdown.js';
 import { countOf } from './labels.js';
 import { mdCode, mdDetails, mdMarker, mdTable, mdText } from './markdown.js';
 import { describePlan } from './plan-text.js';
@@ -20,6 +21,13 @@ export interface PlanMarkdownInput {
   notes: Readonly<Record<string, string>>;
   /** Nodes that could not be evaluated or asked. */
   failures: readonly ReportFailure[];
+}
+
+/** Nodes another live run holds: apply leaves them alone, so a reviewer must know. */
+function mdLocked(nodes: readonly NodePlan[]): string {
+  if (nodes.length === 0) return '';
+  const table = mdTable(['node', 'lock'], nodes.map((n) => [mdCode(n.name), mdText(lockedReason(n.lock!))]));
+  return `**Locked** (${nodes.length}): another run is deploying them; apply leaves them alone\n\n${collapseLong(nodes.length, table)}`;
 }
 
 /** Nodes alike in what happens to them (reason and diff note), in plan order. */

@@ -127,25 +127,25 @@ void test('plan Markdown: nothing to do, a locked node and one that could not be
 void test('Markdown: long lists collapse: node names past NAMES_SHOWN, package tables past PACKAGE_ROWS_SHOWN rows', () => {
   const names = Array.from({ length: NAMES_SHOWN + 5 }, (_v, i) => `web-${i + 1}`);
   const packages = Array.from({ length: PACKAGE_ROWS_SHOWN + 1 }, (_v, i) => change(`pkg${i}`, [], ['1'], 10));
-  const md = formatDiffMarkdown({ marker: 'f switch', goal: 'switch', groups: [group(names, { added: packages })], failures: [], locked: [] });
+  const md = formatDiffMarkdown({ marker: 'f switch', goal: 'switch', groups: [group(names, { added: packages })], failures: [] });
   assert.ok(md.includes(`**${names.slice(0, NAMES_SHOWN).map((n) => `\`${n}\``).join(', ')} and 5 more** (25 nodes): 16 added, +2.0 KiB`), md);
   assert.ok(md.includes(`<details><summary>all 25 nodes</summary>\n\n${names.map((n) => `\`${n}\``).join(', ')}\n\n</details>`), md);
   assert.ok(md.includes('<details><summary>16 packages</summary>\n\n|  | package | version | size |'), md);
-  const short = formatDiffMarkdown({ marker: 'f switch', goal: 'switch', groups: [group(['a'], { added: packages.slice(0, PACKAGE_ROWS_SHOWN) })], failures: [], locked: [] });
+  const short = formatDiffMarkdown({ marker: 'f switch', goal: 'switch', groups: [group(['a'], { added: packages.slice(0, PACKAGE_ROWS_SHOWN) })], failures: [] });
   assert.ok(!short.includes('<details>'), short);
 });
 
-void test('diff Markdown: headline, change sets, nodes without change, nodes not compared and locked ones', () => {
+void test('diff Markdown: headline, change sets, nodes without change, nodes not compared', () => {
   const md = formatDiffMarkdown({
     marker: 'fleet.yaml switch', goal: 'switch',
     groups: [group(['d1', 'd2'], { changed: [change('hello', ['2.10'], ['2.12'], 2048)], removed: [change('libfoo', ['1.0'], [], -5000)] }, -2952), group(['d3'], {}, 0)],
-    failures: [{ node: 'd4', message: 'd4: connect: Connection refused' }], locked: [locked('d5')],
+    failures: [{ node: 'd4', message: 'd4: connect: Connection refused' }],
   });
   const parts = md.split('\n\n');
-  assert.deepEqual(parts.slice(0, 4), ['<!-- fleet-diff: fleet.yaml switch -->', '#### fleet diff (switch): 2 of 3 nodes change', '1 distinct change set · 1 could not be compared · 1 locked', '**Could not be compared** (1)']);
+  assert.deepEqual(parts.slice(0, 4), ['<!-- fleet-diff: fleet.yaml switch -->', '#### fleet diff (switch): 2 of 3 nodes change', '1 distinct change set · 1 could not be compared', '**Could not be compared** (1)']);
   assert.ok(md.includes('**`d1`, `d2`** (2 nodes): 1 changed, 1 removed, -2.9 KiB\n\n|  | package | version | size |\n| --- | --- | --- | --- |\n| changed | `hello` | 2.10 → 2.12 | +2.0 KiB |\n| removed | `libfoo` | 1.0 | -4.9 KiB |'), md);
   assert.ok(md.endsWith('**No change** (1): `d3`\n'), md);
-  assert.ok(md.includes('**Locked** (1)'), md);
+  assert.ok(md.includes('| `d4` | d4: connect: Connection refused |'), md);
 });
 
 void test('Markdown rendered by cmark-gfm (GitHub\'s renderer): hostile text from Nix, a lock record and package names stays text', { skip: requireTool('cmark-gfm') }, async () => {

@@ -7,7 +7,6 @@ import { withHosts } from '../hosts.js';
 import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 import { commentId, outputFormat } from '../output-format.js';
-import type { Plan } from '../../plan/types.js';
 
 export interface DiffCliOptions extends FileOptions {
   on?: string;
@@ -25,23 +24,15 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
   const format = outputFormat(options);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ diffFleet }, { formatDiffReport }, { withEventOutput }, { formatDiffMarkdown }, { isLocked }] = await Promise.all([
-    import('../../diff/run.js'), import('../../diff/format.js'), import('../../ui/json.js'), import('../../ui/diff-markdown.js'), import('../../plan/changes.js'),
+  const [{ diffFleet }, { formatDiffReport }, { withEventOutput }, { formatDiffMarkdown }] = await Promise.all([
+    import('../../diff/run.js'), import('../../diff/format.js'), import('../../ui/json.js'), import('../../ui/diff-markdown.js'),
   ]);
   return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {
-    // The plan says which nodes another run holds: the Markdown calls them out.
-    let plan: Plan | undefined;
-    const result = await diffFleet(fleet, nodes, {
-      runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal,
-      emit: (e) => {
-        if (e.type === 'plan') plan = e.plan;
-        emit(e);
-      },
-    });
+    const result = await diffFleet(fleet, nodes, { runId, goal, maxJobs: options.maxJobs ?? 'auto', showTrace: !!options.showTrace, run: runLocal, pool, signal, emit });
     if (format === 'text' && result.groups.length > 0) printLine(io.stdout, formatDiffReport(result.groups));
     if (format === 'markdown') {
       const marker = commentId(fleet.file, io.cwd, goal, options.on);
-      printLine(io.stdout, formatDiffMarkdown({ marker, goal, groups: result.groups, failures: result.failures, locked: plan?.nodes.filter(isLocked) ?? [] }));
+      printLine(io.stdout, formatDiffMarkdown({ marker, goal, groups: result.groups, failures: result.failures }));
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
