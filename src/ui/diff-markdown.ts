@@ -1,5 +1,5 @@
 // `fleet diff --format markdown`, and the pieces `fleet plan --format markdown` shares: per group of alike nodes
-// its package changes as a table, nodes that could not be compared or are locked called out, long lists collapsed.
+// its package changes as a table, nodes that could not be compared called out first, long lists collapsed.
 import type { PackageChange } from '../diff/closure.js';
 import { formatCounts, formatDelta, formatGroupDelta, packageVersions, type PackageKind } from '../diff/format.js';
 import type { DiffGroup } from '../diff/group.js';
