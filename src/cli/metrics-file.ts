@@ -18,6 +18,9 @@ export async function checkMetricsFile(cwd: string, file: string): Promise<strin
   return path;
 }
 
+/** The warning when the file cannot be written once the run ended: the deployment's outcome stands. */
+export const metricsWriteFailed = (path: string, error: unknown) => `--metrics-file: could not write ${path}: ${error instanceof Error ? error.message : String(error)}`;
+
 /** A temporary file beside it (not ending in .prom: the textfile collector skips it), then renamed over it. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

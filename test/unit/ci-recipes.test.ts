@@ -25,6 +25,8 @@ void test('every script parses (bash -n) and is executable; fleet.sh is only sou
     assert.equal(r.exitCode, 0, `${name}: ${String(r.stderr)}`);
   }
   for (const name of SCRIPTS) accessSync(join(CI_DIR, name), constants.X_OK);
+  const usage = await execa(join(CI_DIR, 'plan-comment.sh'), ['apply'], { reject: false });
+  assert.deepEqual([usage.exitCode, String(usage.stderr)], [2, `usage: ${join(CI_DIR, 'plan-comment.sh')} [plan|diff]`]);
 });
 
 void test('GitHub Actions: plan on pull requests (comment permission), deploy on main one at a time and never cancelled, drift on a schedule; artifacts as the scripts write them', () => {

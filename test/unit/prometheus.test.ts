@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { WATCH_NOT_FORMAT } from '../../src/cli/commands/status.js';
 import { runCli } from '../../src/cli/main.js';
-import { checkMetricsFile, metricsDirMissing, metricsFileIsDir, writeFileAtomic } from '../../src/cli/metrics-file.js';
+import { checkMetricsFile, metricsDirMissing, metricsFileIsDir, metricsWriteFailed, writeFileAtomic } from '../../src/cli/metrics-file.js';
 import { FORMAT_CONFLICT } from '../../src/cli/output-format.js';
 import type { EventOf } from '../../src/events.js';
 import type { NodeStatus } from '../../src/status/classify.js';
@@ -133,8 +133,10 @@ void test('--metrics-file: its directory must exist and be writable, and it must
   await writeFileAtomic(file, 'new\n');
   assert.equal(readFileSync(file, 'utf8'), 'new\n');
   assert.deepEqual(readdirSync(dir), ['fleet.prom'], 'no temporary file left');
-  await assert.rejects(writeFileAtomic(join(dir, 'gone', 'x.prom'), 'x'));
+  const failed = await writeFileAtomic(join(dir, 'gone', 'x.prom'), 'x').then(() => undefined, (error: unknown) => error);
+  assert.ok(failed instanceof Error);
   assert.ok(!existsSync(join(dir, 'gone')));
+  assert.match(metricsWriteFailed(join(dir, 'gone', 'x.prom'), failed), new RegExp(`^--metrics-file: could not write ${dir}/gone/x\\.prom: ENOENT: no such file or directory, open '${dir}/gone/x\\.prom\\.\\d+\\.[0-9a-f]{8}\\.tmp'$`));
 });
 
 async function cli(args: string[]) {

@@ -130,6 +130,6 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
 
 /** A metrics file that cannot be written is a warning: the deployment's outcome stands. */
 async function writeMetrics(path: string, text: string, io: CliIo): Promise<void> {
-  const { writeFileAtomic } = await import('../metrics-file.js');
-  await writeFileAtomic(path, text).catch((error: unknown) => io.stderr.write(`fleet: warning: --metrics-file: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`));
+  const { metricsWriteFailed, writeFileAtomic } = await import('../metrics-file.js');
+  await writeFileAtomic(path, text).catch((error: unknown) => io.stderr.write(`fleet: warning: ${metricsWriteFailed(path, error)}\n`));
 }
