@@ -59,7 +59,10 @@ function changes(changing: readonly NodePlan[], input: PlanMarkdownInput): strin
     const nodes = group.nodes.map((name) => byName.get(name)).filter((n): n is NodePlan => !!n);
     if (nodes.length === 0) continue;
     for (const n of nodes) diffed.add(n.name);
-    sections.push(mdGroup({ ...group, nodes: nodes.map((n) => n.name) }, ` · ${mdText(reasons(nodes))}`));
+    // Only the group's changing nodes (a locked one is listed above), and only their sizes in the delta.
+    const names = nodes.map((n) => n.name);
+    const systems = Object.fromEntries(names.map((name) => [name, group.systems[name]!]));
+    sections.push(mdGroup({ ...group, nodes: names, systems }, ` · ${mdText(reasons(nodes))}`));
   }
   const rest = changing.filter((n) => !diffed.has(n.name));
   for (const nodes of groupBy(rest, (n) => `${n.reason}\n${input.notes[n.name] ?? ''}`)) {

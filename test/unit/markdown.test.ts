@@ -104,6 +104,12 @@ void test('plan Markdown: marker, headline, groups of alike nodes with their pac
   assert.ok(md.endsWith('</details>\n'));
 });
 
+void test('plan Markdown: a locked node is left out of its diff group, and out of the group\'s size range', () => {
+  const groups = [{ ...group(['a', 'b'], { changed: [change('hello', ['1'], ['2'], 10)] }), systems: { ...group(['a'], {}, 100).systems, ...group(['b'], {}, 900).systems } }];
+  const md = formatPlanMarkdown({ marker: 'f switch', plan: plan([node('a'), locked('b')]), groups, notes: {}, failures: [] });
+  assert.ok(md.includes('\n\n**`a`**: 1 changed, +100 B · switch needed\n\n'), md);
+});
+
 void test('plan Markdown: nothing to do, a locked node and one that could not be planned are called out first', () => {
   const quiet = formatPlanMarkdown({ marker: 'f switch', plan: plan([upToDate('a')]), groups: [], notes: {}, failures: [] });
   assert.match(quiet, /^<!-- fleet-plan: f switch -->\n\n#### fleet plan \(switch\): no change\n\n0 builds, 0 copies, 0 of 1 node to activate\n\n\*\*No change\*\* \(1\): `a` · up to date\n/);
