@@ -8,6 +8,7 @@ import { formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from './builds.js';
+import { narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from './copy-errors.js';
 import { stopReason, type RunState } from './state.js';
 import { finishNode } from './record.js';
@@ -69,7 +70,12 @@ export const copyStage: Stage = {
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
     ctx.phase('copy', `copying from ${from.label}`);
     const copied = await run.options.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: run.options.useSubstitutes });
-    if (copied.ok) return next;
+    if (copied.ok) {
+      // Sized where they came from: the build host for a direct copy, else here (a relay fetched them first).
+      const bytes = await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
+      run.emit({ type: 'copy-done', node: node.name, route: copied.route, paths: copied.copied.length, ...(bytes !== undefined ? { bytes } : {}) });
+      return next;
+    }
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
     const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(run.options.pool.endpointOf(node)));
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
