@@ -5,7 +5,7 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
-import type { SystemState } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';

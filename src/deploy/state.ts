@@ -4,7 +4,7 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
-import type { TargetState } from '../plan/types.js';
+import type { TargetState } from '../agent/state.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';

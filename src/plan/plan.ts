@@ -5,7 +5,9 @@ import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
 import { lockedReason } from './lock-text.js';
 import { planWaves, type WaveRules } from '../rollout/waves.js';
-import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState, TargetState } from './types.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan } from './types.js';
+import type { TargetState } from '../agent/state.js';
+import type { SystemState } from '../target/state.js';
 
 export interface PlanInput {
   goal: Goal;

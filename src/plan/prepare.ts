@@ -12,7 +12,8 @@ import type { RunCommand } from '../transport/run.js';
 import { createPlan } from './plan.js';
 import { probeTargets, type ProbeLock } from './probe.js';
 import { checkBuildSystems } from './systems.js';
-import type { Plan, TargetState } from './types.js';
+import type { Plan } from './types.js';
+import type { TargetState } from '../agent/state.js';
 
 export interface PrepareOptions {
   goal: Goal;

@@ -8,7 +8,7 @@ import { NodeError } from '../errors.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
-import type { TargetState } from './types.js';
+import type { TargetState } from '../agent/state.js';
 import { parseRecordLines } from '../records/record.js';
 
 /** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */

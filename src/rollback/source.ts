@@ -9,7 +9,7 @@ import type { NodeEval } from '../nix/eval.js';
 import { takeoverText } from '../plan/lock-text.js';
 import type { PrepareOptions } from '../plan/prepare.js';
 import { readTargetState } from '../plan/probe.js';
-import type { TargetState } from '../plan/types.js';
+import type { TargetState } from '../agent/state.js';
 import type { Host } from '../transport/host.js';
 import { chooseRollback, type RollbackChoice } from './choose.js';
 

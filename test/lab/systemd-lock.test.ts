@@ -9,7 +9,7 @@ import { readLocks, readSystemState, type StandInSpec } from '../../lab/index.js
 import { parseLockRecord } from '../../src/agent/lock.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import { lockedReason } from '../../src/plan/lock-text.js';
-import type { LockHolder } from '../../src/plan/types.js';
+import type { LockHolder } from '../../src/target/state.js';
 import { waitFor } from '../poll.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { finishedRun, interruptDuringActivation, nodeDoneText, outcomesOf, planOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';

@@ -15,7 +15,7 @@ import { readTargetState } from '../../src/plan/probe.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
 import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/plan/lock-text.js';
-import type { LockHolder } from '../../src/plan/types.js';
+import type { LockHolder } from '../../src/target/state.js';
 import { waitFor } from '../poll.js';
 import { resolvedNode } from '../resolved-node.js';
 

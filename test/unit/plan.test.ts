@@ -5,7 +5,7 @@ import type { NodeEval } from '../../src/nix/eval.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { createPlan, type PlanInput } from '../../src/plan/plan.js';
 import { resolvedNode } from '../resolved-node.js';
-import type { TargetState } from '../../src/plan/types.js';
+import type { TargetState } from '../../src/agent/state.js';
 
 const node = resolvedNode;
 const evalOf = (cfg: string): NodeEval => ({ drvPath: `/nix/store/d-${cfg}.drv`, outPath: `/nix/store/o-${cfg}` });
