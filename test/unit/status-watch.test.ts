@@ -9,7 +9,7 @@ import { Box } from 'ink';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { runCli } from '../../src/cli/main.js';
-import type { Terminal } from '../../src/cli/io.js';
+import type { Terminal } from '../../src/terminal.js';
 import { INTERVAL_NEEDS_WATCH, WATCH_NEEDS_TERMINAL, WATCH_NO_EXIT_CODE, WATCH_NOT_JSON } from '../../src/cli/commands/status.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import type { NodeStatus } from '../../src/status/classify.js';

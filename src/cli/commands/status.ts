@@ -6,7 +6,8 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { errorLines } from '../../ui/terminal-text.js';
-import { printLine, type CliIo, type Terminal } from '../io.js';
+import { printLine, type CliIo } from '../io.js';
+import type { Terminal } from '../../terminal.js';
 import type { Session } from '../session.js';
 
 export interface StatusCliOptions extends FileOptions {

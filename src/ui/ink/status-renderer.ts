@@ -2,7 +2,7 @@
 import { createElement } from 'react';
 import type { FleetEvent } from '../../events.js';
 import type { SteerCommand } from '../../steer.js';
-import type { Terminal } from '../../cli/io.js';
+import type { Terminal } from '../../terminal.js';
 import { initialView, reduceRun, type RunView } from '../view.js';
 import { mount } from './mount.js';
 import { StatusWatchApp } from './status-watch.js';
