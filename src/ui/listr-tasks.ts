@@ -2,7 +2,7 @@
 import type { ListrRendererFactory, ListrTask, ListrTaskWrapper } from 'listr2';
 import { formatList } from '../select/messages.js';
 import { countOf, describeHealth, describePhase, firstLine } from './labels.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import type { BuildView, NodeView, WaveView } from './view.js';
 
 export type Wrapper = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;

@@ -6,7 +6,7 @@ import { countOf, describeHealth, describePhase, firstLine, formatClock } from '
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import { initialView, reduceRun, type RunView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 

@@ -17,7 +17,7 @@ import { countLine, formatStatus } from '../../src/status/format.js';
 import type { SteerCommand } from '../../src/steer.js';
 import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/status-renderer.js';
 import { StatusTable } from '../../src/ui/ink/status-table.js';
-import { oneLine } from '../../src/ui/terminal-text.js';
+import { oneLine } from '../../src/util/terminal-text.js';
 import { clockTime, StatusWatchApp, StatusWatchScreen } from '../../src/ui/ink/status-watch.js';
 
 const FIXTURE = new URL('../fixtures/ui/status.ndjson', import.meta.url);

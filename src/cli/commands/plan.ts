@@ -4,7 +4,7 @@ import type { Goal } from '../../goal.js';
 import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
+import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 
 export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {

@@ -2,7 +2,7 @@
 import { Box, Text, useInput } from 'ink';
 import { useEffect, useState } from 'react';
 import type { SteerCommand } from '../../steer.js';
-import { oneLine } from '../terminal-text.js';
+import { oneLine } from '../../util/terminal-text.js';
 import type { WatchState } from './status-renderer.js';
 import { StatusTable } from './status-table.js';
 

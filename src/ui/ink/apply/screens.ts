@@ -6,7 +6,7 @@ import type { NodePlan } from '../../../plan/types.js';
 import { countOf, describeHealth } from '../../labels.js';
 import { describePlan } from '../../plan-text.js';
 import { formatReport } from '../../report.js';
-import { forTerminal } from '../../terminal-text.js';
+import { forTerminal } from '../../../util/terminal-text.js';
 import { nodeOf, type NodeView, type RunView } from '../../view.js';
 import { line, piece, type Line } from './lines.js';
 import {

@@ -5,7 +5,7 @@ import type { CopyRoute, NodePlan } from '../../../plan/types.js';
 import type { SystemState, TargetLock } from '../../../target/state.js';
 import type { Outcome } from '../../../events.js';
 import { countOf, describePhase, firstLine } from '../../labels.js';
-import { forTerminal } from '../../terminal-text.js';
+import { forTerminal } from '../../../util/terminal-text.js';
 import { buildOf, nodeOf, type BuildView, type NodeDiffView, type NodeView, type RunView, type WaveView } from '../../view.js';
 
 const storePath = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
