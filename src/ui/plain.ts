@@ -2,7 +2,8 @@
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
 import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
-import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';

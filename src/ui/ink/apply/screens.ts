@@ -3,7 +3,8 @@
 import type { PackageChange } from '../../../diff/closure.js';
 import { formatBytes, formatDelta, packageVersions, type PackageKind } from '../../../diff/format.js';
 import type { NodePlan } from '../../../plan/types.js';
-import { countOf, describeHealth } from '../../labels.js';
+import { describeHealth } from '../../labels.js';
+import { countOf } from '../../../util/text.js';
 import { describePlan } from '../../plan-text.js';
 import { formatReport } from '../../report.js';
 import { forTerminal } from '../../../util/terminal-text.js';

@@ -4,7 +4,8 @@ import { lockTime } from '../../../plan/lock-text.js';
 import type { CopyRoute, NodePlan } from '../../../plan/types.js';
 import type { SystemState, TargetLock } from '../../../target/state.js';
 import type { Outcome } from '../../../events.js';
-import { countOf, describePhase, firstLine } from '../../labels.js';
+import { describePhase, firstLine } from '../../labels.js';
+import { countOf } from '../../../util/text.js';
 import { forTerminal } from '../../../util/terminal-text.js';
 import { buildOf, nodeOf, type BuildView, type NodeDiffView, type NodeView, type RunView, type WaveView } from '../../view.js';
 
