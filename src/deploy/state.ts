@@ -40,7 +40,7 @@ export interface ExecuteOptions {
   /** `-i`: the plan waits here for approval (src/deploy/steering.ts); absent: no review. */
   review?: Review;
   /** Where each wave waits when a pause was asked for (`-i`, key p) or `pause: confirm` (-i's steering, or the
-   *  terminal question of src/rollout/confirm.ts). */
+   *  terminal question of src/cli/confirm.ts). */
   waveGate?: WaveGate;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;
