@@ -15,7 +15,7 @@ import { readEventLines, type FleetEvent } from '../../src/events.js';
 import type { NodeStatus } from '../../src/status/classify.js';
 import { countLine, formatStatus } from '../../src/status/format.js';
 import type { SteerCommand } from '../../src/steer.js';
-import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/status-renderer.js';
+import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/watch-state.js';
 import { StatusTable } from '../../src/ui/ink/status-table.js';
 import { oneLine } from '../../src/util/terminal-text.js';
 import { clockTime, StatusWatchApp, StatusWatchScreen } from '../../src/ui/ink/status-watch.js';
