@@ -2,10 +2,10 @@
 // stages, release the locks; summarise.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
-import { takeoverText } from '../plan/lock-text.js';
+import { takeoverText } from '../lock/text.js';
 import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../plan/prepare.js';
 import type { Command } from '../events.js';
-import type { ProbeLock } from '../plan/probe.js';
+import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';
 import { startBuilds } from './builds.js';
 import { reviewPlan } from './review.js';

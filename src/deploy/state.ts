@@ -10,7 +10,7 @@ import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import type { Review, WaveGate } from './steering.js';
-import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
+import { createLockKeeper, lockRunner, type LockKeeper } from '../lock/keeper.js';
 
 export interface ExecuteOptions {
   goal: Goal;

@@ -1,6 +1,6 @@
 // `fleet plan` as text: one section per build location, one line per node with what it runs now and
 // what it will run; stable order for diffs.
-import { planLockText } from './lock-text.js';
+import { planLockText } from '../lock/text.js';
 import type { NodePlan, Plan } from './types.js';
 import type { SystemState } from '../target/state.js';
 

@@ -3,7 +3,7 @@ import { formatHostSpec } from '../config/hostspec.js';
 import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
 import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
-import { lockedReason } from './lock-text.js';
+import { lockedReason } from '../lock/text.js';
 import { planWaves, type WaveRules } from '../rollout/waves.js';
 import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan } from './types.js';
 import type { TargetState } from '../agent/state.js';

@@ -1,5 +1,5 @@
 // `fleet status`, the pure part: from what the evaluation wants and what a target reported, one state per node.
-import { describeHolder } from '../plan/lock-text.js';
+import { describeHolder } from '../lock/text.js';
 import { shortStorePath } from '../plan/format.js';
 import type { TargetState } from '../agent/state.js';
 import type { SystemState, TargetLock } from '../target/state.js';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { readLocks, readSystemState, type StandInSpec } from '../../lab/index.js';
 import { parseLockRecord } from '../../src/agent/lock.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
-import { lockedReason } from '../../src/plan/lock-text.js';
+import { lockedReason } from '../../src/lock/text.js';
 import type { LockHolder } from '../../src/target/state.js';
 import { waitFor } from '../poll.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';

@@ -10,7 +10,7 @@ import { createRunState, finishNode } from '../../src/deploy/state.js';
 import { ConfigError, formatDiagnostic } from '../../src/errors.js';
 import type { EventBody } from '../../src/events.js';
 import { formatPlan } from '../../src/plan/format.js';
-import { lockedReason } from '../../src/plan/lock-text.js';
+import { lockedReason } from '../../src/lock/text.js';
 import { createPlan } from '../../src/plan/plan.js';
 import type { TargetState } from '../../src/agent/state.js';
 import type { LockHolder } from '../../src/target/state.js';

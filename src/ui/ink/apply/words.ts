@@ -1,6 +1,6 @@
 // The interactive UI's words: pure functions of the run view, shared by its screens and tested on their own.
 import { formatNodeSummary } from '../../../diff/format.js';
-import { lockTime } from '../../../plan/lock-text.js';
+import { lockTime } from '../../../lock/text.js';
 import type { CopyRoute, NodePlan } from '../../../plan/types.js';
 import type { SystemState, TargetLock } from '../../../target/state.js';
 import type { Outcome } from '../../../events.js';

@@ -3,7 +3,7 @@
 // releases them all at the end. A run killed outright leaves them to expire.
 import { lockArgv, parseLockReply, type LockIdentity } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
-import { lostLockText } from '../plan/lock-text.js';
+import { lostLockText } from './text.js';
 import { runOnNode } from '../agent/run.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
