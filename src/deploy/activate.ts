@@ -11,7 +11,7 @@ import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
 import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
 import { privileged, runOnNode } from '../agent/run.js';
-import { readTargetState } from '../plan/probe.js';
+import { readTargetState } from '../probe/probe.js';
 
 export interface ActivationResult {
   outcome: Outcome;

@@ -3,7 +3,7 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
 import { takeoverText } from '../lock/text.js';
-import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../plan/prepare.js';
+import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../prepare/prepare.js';
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';

@@ -8,7 +8,7 @@ import { createRunState, type RunState } from '../deploy/state.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
 import type { Goal } from '../goal.js';
-import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
+import { evaluateFleet, probeAndPlan } from '../prepare/prepare.js';
 import type { NodePlan } from '../plan/types.js';
 import { systemOf } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';

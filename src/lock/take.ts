@@ -1,4 +1,4 @@
-// How a run takes the targets' locks: the probe does it in its one round trip (src/plan/probe.ts), as told here.
+// How a run takes the targets' locks: the probe does it in its one round trip (src/probe/probe.ts), as told here.
 import { deployerIdentity, type LockIdentity, type LockOp } from '../agent/lock.js';
 
 /** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */

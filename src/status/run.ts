@@ -3,8 +3,8 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
-import { evaluateFleet } from '../plan/prepare.js';
-import { probeTargets } from '../plan/probe.js';
+import { evaluateFleet } from '../prepare/prepare.js';
+import { probeTargets } from '../probe/probe.js';
 import { readOnlyLock } from '../lock/take.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';

@@ -11,7 +11,7 @@ import {
   deployerIdentity, formatLockRecord, lockArgs, lockArgv, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity,
 } from '../../src/agent/lock.js';
 import { createLockKeeper, type LockRunner } from '../../src/lock/keeper.js';
-import { readTargetState } from '../../src/plan/probe.js';
+import { readTargetState } from '../../src/probe/probe.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
 import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/lock/text.js';

@@ -18,7 +18,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
   const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../lock/take.js'),
+    import('../../prepare/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../lock/take.js'),
     import('../../diff/plan-summary.js'),
   ]);
   const started = Date.now();

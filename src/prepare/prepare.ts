@@ -9,11 +9,11 @@ import { evaluateNodes, type NodeEval } from '../nix/eval.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
-import { createPlan } from './plan.js';
-import { probeTargets } from './probe.js';
+import { createPlan } from '../plan/plan.js';
+import { probeTargets } from '../probe/probe.js';
 import type { ProbeLock } from '../lock/take.js';
-import { checkBuildSystems } from './systems.js';
-import type { Plan } from './types.js';
+import { checkBuildSystems } from '../evaluate/systems.js';
+import type { Plan } from '../plan/types.js';
 import type { TargetState } from '../agent/state.js';
 
 export interface PrepareOptions {
