@@ -3,7 +3,8 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { createPlan } from '../plan/plan.js';
 import { takeoverText } from '../lock/text.js';
-import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../prepare/prepare.js';
+import { probeAndPlan, type PrepareOptions } from '../prepare/prepare.js';
+import { evaluateFleet, type Evaluated } from '../evaluate/evaluate.js';
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';

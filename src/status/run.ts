@@ -3,7 +3,7 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
-import { evaluateFleet } from '../prepare/prepare.js';
+import { evaluateFleet } from '../evaluate/evaluate.js';
 import { probeTargets } from '../probe/probe.js';
 import { readOnlyLock } from '../lock/take.js';
 import type { HostPool } from '../transport/pool.js';

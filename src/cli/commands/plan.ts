@@ -17,9 +17,9 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
-    import('../../prepare/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../lock/take.js'),
-    import('../../diff/plan-summary.js'),
+  const [{ evaluateFleet }, { probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
+    import('../../evaluate/evaluate.js'), import('../../prepare/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'),
+    import('../../lock/take.js'), import('../../diff/plan-summary.js'),
   ]);
   const started = Date.now();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
