@@ -8,7 +8,7 @@ import { evaluateFleet, type Evaluated } from '../evaluate/evaluate.js';
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';
-import { startBuilds } from './builds.js';
+import { startBuilds } from '../build/builds.js';
 import { reviewPlan } from './review.js';
 import { ExitCode } from '../errors.js';
 import { decideExitCode } from './outcome.js';

@@ -7,7 +7,7 @@ import type { NodePlan } from '../plan/types.js';
 import { buildSshOptions, formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
-import type { Builds } from './builds.js';
+import type { Builds } from '../build/builds.js';
 import { copyToTarget } from '../copy/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunState } from './state.js';

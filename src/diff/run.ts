@@ -3,7 +3,7 @@
 // is changed: the only commands run on targets are the read-only probe and `nix-store --query`.
 import pLimit from 'p-limit';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { startBuilds } from '../deploy/builds.js';
+import { startBuilds } from '../build/builds.js';
 import { createRunState, type RunState } from '../deploy/state.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';

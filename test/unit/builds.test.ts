@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
-import { startBuilds } from '../../src/deploy/builds.js';
+import { startBuilds } from '../../src/build/builds.js';
 import { createRunState } from '../../src/deploy/state.js';
 import type { EventBody } from '../../src/events.js';
 import type { Host } from '../../src/transport/host.js';

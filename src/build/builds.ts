@@ -9,7 +9,7 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Host } from '../transport/host.js';
 import { buildOnHost, type BuildResult } from './build.js';
-import type { RunState } from './state.js';
+import type { RunState } from '../deploy/state.js';
 
 export interface Builds {
   /** The result of the build job with this id (the plan's BuildJob ids are the same). */
