@@ -1,5 +1,4 @@
 // The run's state, in one explicit object passed to every stage: no module-level registry.
-import { setMaxListeners } from 'node:events';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
@@ -9,6 +8,7 @@ import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
+import { linkedStop } from '../util/abort.js';
 import type { Review, WaveGate } from './steering.js';
 import { createLockKeeper, lockRunner, type LockKeeper } from '../lock/keeper.js';
 
@@ -82,11 +82,8 @@ export interface RunState {
 }
 
 export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // every running command listens to it
+  const stop = linkedStop(options.signal);
   const lockIdentity: LockIdentity = { run: id, by: deployerIdentity(), pid: process.pid };
-  if (options.signal.aborted) stop.abort();
-  else options.signal.addEventListener('abort', () => stop.abort(), { once: true });
   return {
     id,
     goal: options.goal,
