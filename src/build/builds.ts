@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildersOption, buildersSshConfig } from '../nix/machines.js';
+import type { Evaluated } from '../evaluate/evaluate.js';
+import { collectBuilds, locateBuild } from '../plan/plan.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { EmitEvent } from '../events.js';
@@ -38,6 +40,17 @@ export function hostForLocation(pool: HostPool, fleet: Pick<ResolvedFleet, 'buil
   if (location.kind === 'node') return pool.forNode(nodes.get(location.node)!);
   if (location.kind === 'builder') return pool.forBuilder(fleet.builders[location.builder]!);
   return pool.forSpec(location, nodes.get(job.nodes[0]!)!);
+}
+
+/** What apply builds before the plan, while the targets are asked: every evaluated node's system on its build
+ *  location (knowing nothing of the targets, every goal needs them all). `keepOnly` then keeps what the plan needs. */
+export function earlyBuilds(evaluated: Pick<Evaluated, 'nodes' | 'evals'>): BuildJob[] {
+  const jobs = collectBuilds();
+  for (const node of evaluated.nodes) {
+    const e = evaluated.evals[node.name];
+    if (e) jobs.add(locateBuild(node.buildHost, node), e.drvPath, node.name);
+  }
+  return jobs.list();
 }
 
 /** `--builders` from the fleet's builders, and an ssh_config (per-builder port, options, config) for Nix's ssh. */
