@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ResolvedNode } from '../config/types.js';
 import type { Goal } from '../goal.js';
-import type { TargetState } from '../plan/types.js';
+import type { TargetState } from './state.js';
 import { failureReason, type CommandResult } from '../transport/run.js';
 import type { Target } from '../transport/target.js';
 import { lockPath, parseLockReply, type LockIdentity, type LockOp, type LockReply } from './lock.js';

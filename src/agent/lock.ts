@@ -3,7 +3,7 @@
 // written there only; src/agent/client.ts sends the operations.
 import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import type { LockHolder, TargetLock } from '../plan/types.js';
+import type { LockHolder, TargetLock } from '../target/state.js';
 
 /** In /run: a reboot clears every lock with the runs it belonged to. */
 export const LOCK_DIR = '/run/fleet/locks';

@@ -1,6 +1,6 @@
 // The agent's protocol: the numbers fleet and src/agent/agent.sh share, and every reply the agent gives, typed.
 // The numbers are defined here only: scripts/gen-agent.ts writes them as shell variables before the script.
-import type { SystemState } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 
 /** Bumped whenever a command's arguments or a reply's fields change; every reply carries it. */
 export const PROTOCOL_VERSION = 1;

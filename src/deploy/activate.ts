@@ -5,13 +5,13 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
-import type { SystemState } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 import { quoteArgv } from '../transport/quote.js';
-import { lostLockText } from '../plan/lock-text.js';
+import { lostLockText } from '../lock/text.js';
 import { lockPath } from '../agent/lock.js';
 import { newConfirmToken, switchSeconds, type AgentClient, type AgentFailure, type Reply } from '../agent/client.js';
 import type { Action, ActivateStatus, ConfirmStatus, Report, StatusOf } from '../agent/protocol.js';
-import { readTargetState } from '../plan/probe.js';
+import { readTargetState } from '../probe/probe.js';
 
 export interface ActivationResult {
   outcome: Outcome;

@@ -9,7 +9,8 @@ import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDon
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
-import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '../../src/plan/types.js';
+import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { record, recordedDiffRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 

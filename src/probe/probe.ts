@@ -1,24 +1,14 @@
 // Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
 import pLimit from 'p-limit';
 import { createAgentClient, parseGenerations } from '../agent/client.js';
-import { deployerIdentity, lockPath, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
+import { lockPath, targetLockOf } from '../agent/lock.js';
+import type { TargetState } from '../agent/state.js';
+import type { ProbeLock } from '../lock/take.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Target } from '../transport/target.js';
-import type { TargetState } from './types.js';
 import { parseRecordLines } from '../records/record.js';
-
-/** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */
-export interface ProbeLock {
-  op: Extract<LockOp, 'read' | 'take' | 'break'>;
-  identity: LockIdentity;
-}
-
-/** `fleet plan` and `fleet status` only read each target's lock (unprivileged); they never take one. */
-export function readOnlyLock(runId: string): ProbeLock {
-  return { op: 'read', identity: { run: runId, by: deployerIdentity(), pid: process.pid } };
-}
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the

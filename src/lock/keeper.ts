@@ -1,4 +1,4 @@
-// The deployer's side of the per-target locks: the probe takes them (src/plan/probe.ts); this keeps them alive
+// The deployer's side of the per-target locks: the probe takes them (src/probe/probe.ts); this keeps them alive
 // while the run lives (renewed every third of lockTimeout) and releases, at the end, those the nodes' last calls
 // did not. Every agent call that changes a node checks the lock itself (src/agent/agent.sh). A run killed
 // outright leaves them to expire.
