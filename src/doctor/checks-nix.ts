@@ -1,7 +1,10 @@
 // Checks of Nix on a machine: nix-store on the PATH of non-interactive sessions, the version and the programs fleet
 // runs there, the store answering (the serve protocol nix-copy-closure speaks), trust, systems and features.
+import { nixFull } from './checks-target.js';
 import { NIX_PLACES, PING_PATH, SERVE_REPLY_MAGIC, type Gathered } from './script.js';
 import { fail, ok, skip, warn, type CheckResult, type DoctorRole } from './types.js';
+
+const FULL_FIX = 'free space on /nix first (see disk-nix): Nix cannot even open its database on a full disk';
 
 /** The oldest Nix fleet is tested with (Debian 12's nix-bin); older ones are not refused, only flagged. */
 export const TESTED_NIX = [2, 8] as const;
@@ -50,7 +53,11 @@ export function nixPathCheck(name: string, g: Gathered): CheckResult {
 }
 
 export function nixVersionCheck(role: DoctorRole, g: Gathered, deployerVersion: string | undefined): CheckResult {
-  if (!g.nixVersion) return skip('nix-version', 'no nix-store to ask');
+  if (!g.nixStore) return skip('nix-version', 'no nix-store to ask');
+  if (!g.nixVersion) {
+    return fail('nix-version', `nix-store --version failed: ${g.nixVersionError ?? 'it printed nothing'}`,
+      nixFull(g) ? FULL_FIX : 'run nix-store --version on it and read what Nix says (a broken store database fails so)');
+  }
   const sides = `${g.nixVersion}${deployerVersion ? ` (the deployer: ${deployerVersion})` : ''}`;
   // nix-store itself may be off the PATH (nix-path says so); the others are looked for next to where it was found.
   const missing = REQUIRED[role].filter((p) => !g.have.has(p) && !(g.nixFoundIn && p.startsWith('nix')));
@@ -81,13 +88,14 @@ export function storeMode(g: Gathered): 'local' | 'daemon' | 'unwritable' {
 }
 
 export function storeCheck(name: string, g: Gathered): CheckResult {
-  if (!g.nixVersion) return skip('store', 'no nix-store to ask');
+  if (!g.nixStore) return skip('store', 'no nix-store to ask');
   const mode = storeMode(g);
   const said = g.ping?.output.join('; ') ?? '';
   if (!g.ping || g.ping.exit !== 0) {
-    const daemonDown = /daemon-socket|Connection refused|No such file or directory.*socket/i.test(said);
-    return fail('store', `the store does not answer (nix-store --check-validity ${PING_PATH}): ${said || `exit ${g.ping?.exit ?? '?'}`}`,
-      daemonDown ? `start nix-daemon on ${name} (systemctl start nix-daemon)` : `run nix-store --verify on ${name} and read what Nix says`);
+    const fix = /daemon-socket|Connection refused|No such file or directory.*socket/i.test(said) ? `start nix-daemon on ${name} (systemctl start nix-daemon)`
+      : nixFull(g) || /disk is full|No space left/i.test(said) ? FULL_FIX
+      : `run nix-store --verify on ${name} and read what Nix says`;
+    return fail('store', `the store does not answer (nix-store --check-validity ${PING_PATH}): ${said || `exit ${g.ping?.exit ?? '?'}`}`, fix);
   }
   if (mode === 'unwritable') {
     return fail('store', `${g.user ?? 'the SSH user'} cannot write /nix/var/nix and there is no nix-daemon socket: copies to ${name} fail`,
@@ -108,7 +116,7 @@ export function matchesUser(list: readonly string[], user: string, groups: reado
 
 /** Nodes receive unsigned copies, builders also unsigned derivations to build: through a daemon both need a trusted user. */
 export function trustedCheck(name: string, role: DoctorRole, g: Gathered): CheckResult {
-  if (!g.nixVersion) return skip('trusted', 'no nix-store to ask');
+  if (!g.nixStore) return skip('trusted', 'no nix-store to ask');
   const user = g.user ?? '?';
   const mode = storeMode(g);
   if (mode !== 'daemon') return ok('trusted', `${user} ${mode === 'local' ? 'writes the store itself (no nix-daemon in between): nothing to trust' : 'cannot use the store (see store)'}`);

@@ -8,6 +8,10 @@ import { fail, ok, skip, warn, type CheckResult } from './types.js';
 
 /** Below this much free space on /nix a deploy is likely to fail half-way through a copy or a build. */
 export const MIN_FREE_NIX = 1024 ** 3;
+/** /nix is (nearly) full: then Nix itself may fail to open its database, and every Nix check says so. */
+export function nixFull(g: Pick<Gathered, 'disk'>): boolean {
+  return g.disk.nix !== undefined && g.disk.nix.availableKiB * 1024 < MIN_FREE_NIX;
+}
 /** /run holds /run/current-system, the lock and the agent's run dirs: small, but a full tmpfs stops activations. */
 export const MIN_FREE_RUN = 16 * 1024 ** 2;
 /** A clock further off than this (after what the measurement cannot tell) is reported. */

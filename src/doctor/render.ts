@@ -17,7 +17,7 @@ function checkLines(c: CheckResult): string[] {
 function skippedLines(skipped: readonly CheckResult[]): string[] {
   const byReason = new Map<string, string[]>();
   for (const c of skipped) byReason.set(c.detail, [...(byReason.get(c.detail) ?? []), c.check]);
-  return [...byReason].map(([reason, names]) => `  ${'skip'.padEnd(4)}  ${(names.length === 1 ? names[0]! : names.join(', ')).padEnd(NAME_WIDTH)}  ${oneLine(reason)}`);
+  return [...byReason].map(([reason, names]) => `  skip  ${names.length === 1 ? `${names[0]!.padEnd(NAME_WIDTH)}  ` : `${names.join(', ')}: `}${oneLine(reason)}`);
 }
 
 export function formatHostReport(r: HostReport): string {

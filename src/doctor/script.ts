@@ -43,7 +43,7 @@ if ! command -v nix-store >/dev/null 2>&1; then
   done
 fi
 if command -v nix-store >/dev/null 2>&1; then
-  echo "nixVersion=$(nix-store --version 2>&1 | head -n 1)"
+  if v=$(nix-store --version 2>&1); then echo "nixVersion=$(printf '%s\n' "$v" | head -n 1)"; else printf '%s\n' "$v" | head -n 2 | sed 's/^/nixVersionError=/'; fi
   echo "serve=$(printf '${SERVE_HELLO}' | nix-store --serve 2>/dev/null | od -An -tx1 | tr -d ' \n')"
   po=$(nix-store --check-validity --print-invalid ${PING_PATH} 2>&1); echo "ping=$?"
   printf '%s\n' "$po" | grep -v '^/nix/store/' | head -n 3 | sed 's/^/pingOut=/'
@@ -96,7 +96,10 @@ export interface Gathered {
   path?: string;
   have: Map<string, string>; // program → where the PATH found it
   nixFoundIn?: string; // nix-store off the PATH, found there
+  /** nix-store runs for the SSH user: on the PATH, or where nixFoundIn says. */
+  nixStore: boolean;
   nixVersion?: string; // nix-store --version's line
+  nixVersionError?: string; // what it said instead, when it failed
   serve?: string; // the serve handshake's answer, hex
   ping?: { exit: number; output: string[] };
   conf: Map<string, string>; // Nix's settings: system, extra-platforms, system-features, trusted-users, allowed-users
@@ -152,7 +155,9 @@ export function parseGathered(stdout: string): Gathered {
     ...(values.has('path') ? { path: values.get('path') } : {}),
     have: prefixed('have.'),
     ...(values.get('nixFoundIn') ? { nixFoundIn: values.get('nixFoundIn') } : {}),
+    nixStore: values.has('have.nix-store') || values.has('nixFoundIn'),
     ...(values.get('nixVersion') ? { nixVersion: values.get('nixVersion') } : {}),
+    ...(many.has('nixVersionError') ? { nixVersionError: many.get('nixVersionError')!.join('; ') } : {}),
     ...(values.has('serve') ? { serve: values.get('serve') } : {}),
     ...(ping !== undefined ? { ping: { exit: ping, output: many.get('pingOut') ?? [] } } : {}),
     conf,
