@@ -28,7 +28,7 @@ echo fleet-doctor=begin
 if [ "$esc" = 1 ]; then
   if command -v timeout >/dev/null 2>&1; then eo=$(timeout 20 "$@" true 2>&1); else eo=$("$@" true 2>&1); fi
   echo "escExit=$?"
-  printf '%s\n' "$eo" | head -n 3 | sed 's/^/escOut=/'
+  [ -n "$eo" ] && printf '%s\n' "$eo" | head -n 3 | sed 's/^/escOut=/'
 fi
 exec </dev/null
 echo "clock=$(date +%s.%N)"
