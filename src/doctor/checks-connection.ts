@@ -84,9 +84,8 @@ export function hostKeyCheck(f: HostKeyFacts): CheckResult {
     const how = f.ssh.strictHostKeyChecking === 'accept-new' ? ' (or accepted on first use: StrictHostKeyChecking accept-new)' : '';
     return ok('host-key', `known${how}: ssh verified it (${files})`);
   }
-  if (f.connected.kind !== 'host-key-unknown' && f.connected.kind !== 'host-key-changed') {
-    return f.connected.kind === 'unreachable' ? skip('host-key', 'the machine did not answer') : ok('host-key', `known: ssh got past it (${files})`);
-  }
+  if (f.connected.kind === 'auth') return ok('host-key', `known: ssh got past it (${files})`);
+  if (f.connected.kind !== 'host-key-unknown' && f.connected.kind !== 'host-key-changed') return skip('host-key', 'no SSH connection (see auth)');
   const scanned = f.scanned;
   const check = scanned ? ` (fingerprint ${fingerprint(scanned)}: compare it with \`ssh-keygen -lf /etc/ssh/ssh_host_${keyFile(scanned)}_key.pub\` run on ${f.name})` : '';
   if (f.pinned) {
@@ -123,10 +122,15 @@ export interface AuthFacts {
 
 export function authCheck(f: AuthFacts): CheckResult {
   const who = `${f.ssh.user}@${f.ssh.hostname}`;
+  if (!f.connected.ok && (f.connected.kind === 'unreachable' || f.connected.kind === 'other')) {
+    // Through a proxy nothing was checked before; else ssh failed past a port that answered (MaxStartups, a firewall's reset…).
+    return fail('auth', `no SSH connection to ${who}${f.ssh.proxy ? ` (through ${f.ssh.proxy})` : ''}: ${f.connected.message}`,
+      `see where it stops: ssh -v -p ${f.ssh.port} ${who} true`);
+  }
   const outcome = f.connected.ok ? { ok: true, message: '' }
     : f.connected.kind === 'auth' ? { ok: false, message: f.connected.message }
     : f.probe;
-  if (!outcome) return skip('auth', f.connected.ok ? 'not asked' : f.connected.kind === 'unreachable' ? 'the machine did not answer' : `no login: ${f.connected.message}`);
+  if (!outcome) return skip('auth', f.connected.ok ? 'not asked' : 'not tried: the host key is not known');
   if (outcome.ok) {
     if (!f.ssh.batchMode) {
       return warn('auth', `${who} logged in, but the ssh options turn BatchMode off: a key with a passphrase or a password would prompt and an unattended run would wait`,

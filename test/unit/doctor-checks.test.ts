@@ -223,7 +223,7 @@ test('host-key: verified; unknown with the exact known_hosts line and its finger
   assert.match(pinned.fix!, /set builder big's publicHostKey in the fleet file to c3NoLWVkMjU1MTkgQUFBQUMzTnph/);
   const off = hostKeyCheck({ name: 'web-1', ssh: { ...ssh, strictHostKeyChecking: 'no' }, connected: { ok: true } });
   assert.equal(off.status, 'warn');
-  assert.equal(hostKeyCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'unreachable', message: 'Connection refused' } }).status, 'skip');
+  assert.deepEqual(hostKeyCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'unreachable', message: 'Connection refused' } }), { check: 'host-key', status: 'skip', detail: 'no SSH connection (see auth)' });
   assert.equal(hostKeyCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'auth', message: 'Permission denied (publickey).' } }).status, 'ok', 'a refused login got past the host key');
 });
 
@@ -235,7 +235,10 @@ test('auth: a login without a prompt; refused (ssh-copy-id with the port and use
     'NixOS: users.users.deploy.openssh.authorizedKeys.keys); a key with a passphrase must be in ssh-agent (fleet never prompts)');
   const probed = authCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'host-key-unknown', message: 'x' }, probe: { ok: true, message: '' } });
   assert.equal(probed.detail, 'deploy@10.0.0.5 logs in without a prompt (BatchMode), with the key ssh-keyscan read trusted for this check only');
-  assert.equal(authCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'host-key-changed', message: 'x' } }).status, 'skip');
+  assert.deepEqual(authCheck({ name: 'web-1', ssh, connected: { ok: false, kind: 'host-key-changed', message: 'x' } }), { check: 'auth', status: 'skip', detail: 'not tried: the host key is not known' });
+  // Through a proxy the TCP checks were left to ssh: its failure must fail a check, or an unreachable node would pass.
+  const proxied = authCheck({ name: 'web-1', ssh: { ...ssh, proxy: 'ProxyJump bastion' }, connected: { ok: false, kind: 'unreachable', message: 'ssh: connect to host bastion port 22: Connection refused' } });
+  assert.deepEqual([proxied.status, proxied.detail, proxied.fix], ['fail', 'no SSH connection to deploy@10.0.0.5 (through ProxyJump bastion): ssh: connect to host bastion port 22: Connection refused', 'see where it stops: ssh -v -p 2222 deploy@10.0.0.5 true']);
   assert.equal(authCheck({ name: 'web-1', ssh: { ...ssh, batchMode: false }, connected: { ok: true } }).status, 'warn');
 });
 
