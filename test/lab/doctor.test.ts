@@ -186,6 +186,29 @@ describe('fleet doctor on light lab hosts', { skip: requireLabCapable() }, () =>
     assert.equal(checkOf(fixed, 'l4', 'disk-nix').status, 'ok');
   });
 
+  test('a builder whose publicHostKey is not the machine\'s: host-key fails with the value to pin; pinned as printed, it passes', async () => {
+    const h = hostOf('l1');
+    const keyOf = async (name: string) => (await readFile(`${hostOf(name).dir}/ssh_host_ed25519_key.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+    const wrong = Buffer.from(await keyOf('l2')).toString('base64');
+    const withKey = (publicHostKey: string) => lab().writeFleet({
+      nixFile: `${lab().dir}/hive.nix`, path: `${lab().dir}/fleet-pinned.yaml`, nodes: { l1: { buildHost: 'bk' } },
+      extra: { builders: { bk: { host: `ssh://root@127.0.0.1:${h.port}`, systems: ['x86_64-linux'], publicHostKey, sshOptions: ['-i', lab().key, '-o', 'IdentitiesOnly=yes'] } } },
+    });
+    const run = await runFleet(['-f', await withKey(wrong), 'doctor', '--on', 'l1', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    const c = checkOf(run, 'bk', 'host-key');
+    assert.equal(c.role, 'builder');
+    assert.match(c.detail, /^the machine's host key is not the publicHostKey of builder bk: /);
+    const right = Buffer.from(await keyOf('l1')).toString('base64');
+    assert.match(c.fix ?? '', new RegExp(`, set builder bk's publicHostKey in the fleet file to ${right.replace(/[+/=]/g, '\\$&')}$`));
+    assert.equal(checkOf(run, 'l1', 'host-key').status, 'ok', 'the node itself, through the lab\'s known_hosts, is fine');
+
+    const pinned = await runFleet(['-f', await withKey(/to (\S+)$/.exec(c.fix!)![1]!), 'doctor', '--on', 'l1', '--json']);
+    assert.equal(pinned.code, 0, pinned.stdout);
+    assert.equal(checkOf(pinned, 'bk', 'host-key').detail, 'matches the publicHostKey of builder bk');
+    assert.match(checkOf(pinned, 'bk', 'systems').detail, /^builds x86_64-linux .*; declared x86_64-linux; builds for l1 \(x86_64-linux\)$/);
+  });
+
   test('a login shell that prints on stdout (~/.bashrc): session fails, naming the line; another run\'s live lock and an unfinished run dir', async () => {
     const h = hostOf('l1');
     await writeFile(`${h.dir}/home/.bashrc`, 'echo "Welcome to l1"\n');
