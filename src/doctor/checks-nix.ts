@@ -48,7 +48,9 @@ export function nixPathCheck(name: string, g: Gathered): CheckResult {
       `on ${name}, add \`SetEnv PATH=${path ? `${path}:` : ''}${g.nixFoundIn}\` to /etc/ssh/sshd_config and reload sshd (systemctl reload sshd); ` +
       `or have the shell's non-interactive start-up put ${g.nixFoundIn} on the PATH (bash: source the Nix profile at the top of /etc/bash.bashrc, before its interactive test)`);
   }
-  return fail('nix-path', `Nix is not installed for ${g.user ?? 'the SSH user'} on ${name}: nix-store is neither on the PATH (${path}) nor in ${NIX_PLACES.join(', ')}`,
+  const user = g.user ?? 'the SSH user';
+  const places = NIX_PLACES.map((p) => p.replace('$HOME', '~').replace('$u', user));
+  return fail('nix-path', `Nix is not installed for ${user} on ${name}: nix-store is neither on the PATH (${path}) nor in ${places.join(', ')}`,
     `install Nix on ${name} (https://nixos.org/download), then run fleet doctor again`);
 }
 

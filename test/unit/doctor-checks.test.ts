@@ -36,7 +36,8 @@ test('nix-path: on the PATH; off it (the SetEnv line with the session PATH and w
   assert.match(off.fix!, /^on web-1, add `SetEnv PATH=\/usr\/bin:\/bin:\/nix\/var\/nix\/profiles\/default\/bin` to \/etc\/ssh\/sshd_config and reload sshd \(systemctl reload sshd\)/);
   const none = nixPathCheck('web-1', gathered({ 'have.nix-store': undefined, nixVersion: undefined }));
   assert.equal(none.status, 'fail');
-  assert.match(none.detail, /^Nix is not installed for root on web-1: nix-store is neither on the PATH \(\/usr\/bin:\/bin\) nor in \/run\/current-system\/sw\/bin, \/nix\/var\/nix\/profiles\/default\/bin/);
+  assert.equal(none.detail, 'Nix is not installed for root on web-1: nix-store is neither on the PATH (/usr/bin:/bin) nor in /run/current-system/sw/bin, /nix/var/nix/profiles/default/bin, ' +
+    '~/.nix-profile/bin, /etc/profiles/per-user/root/bin, /nix/var/nix/profiles/per-user/root/profile/bin, /usr/local/bin, /usr/bin, /opt/homebrew/bin');
   assert.equal(none.fix, 'install Nix on web-1 (https://nixos.org/download), then run fleet doctor again');
 });
 
