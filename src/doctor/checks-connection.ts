@@ -2,13 +2,11 @@
 // prompt, a session that prints nothing of its own. Pure: facts in, results out.
 import type { Gathered } from './script.js';
 import { fingerprint, knownHostsLine, publicHostKeyValue, type EffectiveSsh, type HostKey } from './ssh-facts.js';
-import type { Reached, Resolved } from './tcp.js';
+import { isAddress, type Reached, type Resolved } from './tcp.js';
 import { fail, ok, skip, warn, type CheckResult } from './types.js';
 
 /** A round trip above this slows copies: Nix 2.8 pays about one per copied store path. */
 export const SLOW_RTT_MS = 150;
-
-const isAddress = (host: string) => /^[\d.]+$/.test(host) || host.includes(':');
 
 export function resolveCheck(host: string, ssh: EffectiveSsh, resolved: Resolved | undefined): CheckResult {
   if (ssh.proxy) return skip('resolve', `reached through ${ssh.proxy}: the SSH connection checks the way`);

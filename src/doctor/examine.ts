@@ -5,14 +5,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_CALL_MS } from '../agent/run.js';
-import type { Host } from '../transport/host.js';
+import type { CopyTarget, Host } from '../transport/host.js';
 import { failureReason, type RunCommand } from '../transport/run.js';
 import { authCheck, hostKeyCheck, reachCheck, resolveCheck, rttCheck, sessionCheck, type Connected } from './checks-connection.js';
 import { nixPathCheck, nixVersionCheck, storeCheck, trustedCheck } from './checks-nix.js';
-import { activationCheck, clockCheck, diskCheck, lockCheck, runDirsCheck, sudoCheck, toolsCheck } from './checks-target.js';
+import { activationCheck, clockCheck, diskCheck, lockCheck, runDirsCheck, sudoCheck, toolsCheck, type ClockWindow } from './checks-target.js';
 import { doctorArgv, parseGathered, type Gathered } from './script.js';
 import { classifyConnectFailure, knownHostsLine, parseSshG, pickScannedKey, type EffectiveSsh, type HostKey } from './ssh-facts.js';
-import { reachPort, resolveName, type Reached, type Resolved } from './tcp.js';
+import { isAddress, reachPort, resolveName, type Reached, type Resolved } from './tcp.js';
 import { fail, skip, type CheckName, type CheckResult, type DoctorRole } from './types.js';
 
 /** What a remote machine is asked for: as a node, its lock and privilege escalation too. */
@@ -62,10 +62,8 @@ export function completeChecks(role: Exclude<DoctorRole, 'deployer'>, checks: Ch
 }
 
 export async function examineHost(x: Examination, ctx: ExamineContext): Promise<Examined> {
-  const { host } = x;
-  const target = host.copyTarget;
+  const target = x.host.copyTarget;
   if (!target) throw new Error(`doctor: ${x.name} is the local machine`);
-  const seconds = Math.max(1, Math.ceil(x.connectTimeoutMs / 1000));
   const config = await ctx.run(['ssh', '-G', ...target.sshOpts, target.dest], { timeoutMs: 10_000, signal: ctx.signal });
   const ssh = config.failed ? undefined : parseSshG(config.stdout);
   if (!ssh) {
@@ -74,84 +72,83 @@ export async function examineHost(x: Examination, ctx: ExamineContext): Promise<
     return { checks: completeChecks(x.role, [why], 'ssh cannot be configured for it') };
   }
 
-  const checks: CheckResult[] = [];
-  let resolved: Resolved | undefined;
-  let reached: Reached | undefined;
-  if (!ssh.proxy) {
-    resolved = isAddress(ssh.hostname) ? { ok: true, addresses: [ssh.hostname] } : await resolveName(ssh.hostname, ssh.addressFamily);
-    if (resolved.ok) reached = await reachFirst(resolved.addresses, ssh.port, x.connectTimeoutMs);
-  }
-  checks.push(resolveCheck(hostOfDest(target.dest), ssh, resolved), reachCheck(ssh, reached));
-  if (reached && !reached.ok) return { checks: completeChecks(x.role, checks, 'the machine did not answer') };
+  const { resolved, reached } = await findWay(ssh, x.connectTimeoutMs);
+  const checks = [resolveCheck(hostOfDest(target.dest), ssh, resolved), reachCheck(ssh, reached)];
   if (resolved && !resolved.ok) return { checks: completeChecks(x.role, checks, 'the name does not resolve') };
+  if (reached && !reached.ok) return { checks: completeChecks(x.role, checks, 'the machine did not answer') };
 
-  const connected = await connect(host);
+  const login = await logIn(x, ctx, ssh, target);
   if (ctx.signal.aborted) return { checks: completeChecks(x.role, checks, 'interrupted') };
-  let scanned: HostKey | undefined;
-  let probe: { ok: boolean; message: string } | undefined;
-  if (!connected.ok && (connected.kind === 'host-key-unknown' || connected.kind === 'host-key-changed') && !ssh.proxy) {
-    scanned = await scanHostKey(ctx, ssh, seconds);
-    if (scanned && connected.kind === 'host-key-unknown' && !x.pinnedBy) probe = await loginWithKey(ctx, x, ssh, scanned, target);
-  }
-
-  let gathered: Gathered | undefined;
-  let failure: string | undefined;
-  let sessionMs: number | undefined;
-  let window: { beforeMs: number; afterMs: number } | undefined;
-  if (connected.ok) {
-    const beforeMs = Date.now();
-    const r = await host.run(doctorArgv(x.node?.lockFile ?? '', x.node?.escalation), {
-      timeoutMs: x.connectTimeoutMs + AGENT_CALL_MS,
-      signal: ctx.signal,
-      ...(x.node?.input !== undefined ? { input: x.node.input } : {}),
-    });
-    const afterMs = Date.now();
-    window = { beforeMs, afterMs };
-    sessionMs = afterMs - beforeMs;
-    if (r.failed) failure = failureReason(r);
-    else gathered = parseGathered(r.stdout);
-  }
-
+  const session = login.connected.ok ? await gather(x, ctx) : undefined;
   checks.push(
-    rttCheck(reached, sessionMs),
-    hostKeyCheck({ name: x.name, ssh, connected, ...(scanned ? { scanned } : {}), ...(x.pinnedBy ? { pinned: { builder: x.pinnedBy } } : {}) }),
-    authCheck({ name: x.name, ssh, connected, ...(probe ? { probe } : {}) }),
+    rttCheck(reached, session && session.window.afterMs - session.window.beforeMs),
+    hostKeyCheck({ name: x.name, ssh, connected: login.connected, ...(login.scanned ? { scanned: login.scanned } : {}), ...(x.pinnedBy ? { pinned: { builder: x.pinnedBy } } : {}) }),
+    authCheck({ name: x.name, ssh, connected: login.connected, ...(login.probe ? { probe: login.probe } : {}) }),
   );
-  if (!connected.ok) {
-    const why = connected.kind === 'host-key-unknown' || connected.kind === 'host-key-changed' ? 'not asked: the host key is not known' : `no session: ${connected.message}`;
-    return { checks: completeChecks(x.role, checks, why) };
+  if (!login.connected.ok) {
+    const kind = login.connected.kind;
+    return { checks: completeChecks(x.role, checks, kind === 'host-key-unknown' || kind === 'host-key-changed' ? 'not asked: the host key is not known' : `no session: ${login.connected.message}`) };
   }
-  checks.push(sessionCheck(x.name, ssh, gathered, failure));
-  if (!gathered?.complete) return { checks: completeChecks(x.role, checks, 'the session did not run the checks') };
-
-  const version = await ctx.deployerVersion;
-  const g = gathered;
-  checks.push(nixPathCheck(x.name, g), nixVersionCheck(x.role, g, version), storeCheck(x.name, g), trustedCheck(x.name, x.role, g), diskCheck(x.name, 'nix', g.disk.nix, x.role === 'builder'));
-  if (x.node && window) {
-    checks.push(
-      sudoCheck({ name: x.name, user: x.node.user, escalation: x.node.escalationText, passwordGiven: ctx.passwordGiven }, g),
-      activationCheck(x.name, g), toolsCheck(x.name, g), diskCheck(x.name, 'run', g.disk.run),
-      clockCheck(x.name, g, window), lockCheck(x.name, x.node.lockFile, g), runDirsCheck(x.name, g),
-    );
-  }
+  checks.push(sessionCheck(x.name, ssh, session?.gathered, session?.failure));
+  const g = session?.gathered;
+  if (!session || !g?.complete) return { checks: completeChecks(x.role, checks, 'the session did not run the checks') };
+  checks.push(...machineChecks(x, g, await ctx.deployerVersion, ctx.passwordGiven, session.window));
   return { checks: completeChecks(x.role, checks, 'not asked'), gathered: g };
 }
 
-const isAddress = (host: string) => /^[\d.]+$/.test(host) || host.includes(':');
+/** What the machine's answers say of Nix on it, and for a node of everything a deploy needs there. */
+function machineChecks(x: Examination, g: Gathered, deployerVersion: string | undefined, passwordGiven: boolean, window: ClockWindow): CheckResult[] {
+  const checks = [nixPathCheck(x.name, g), nixVersionCheck(x.role, g, deployerVersion), storeCheck(x.name, g), trustedCheck(x.name, x.role, g), diskCheck(x.name, 'nix', g.disk.nix, x.role === 'builder')];
+  if (!x.node) return checks;
+  return [
+    ...checks,
+    sudoCheck({ name: x.name, user: x.node.user, escalation: x.node.escalationText, passwordGiven }, g),
+    activationCheck(x.name, g), toolsCheck(x.name, g), diskCheck(x.name, 'run', g.disk.run),
+    clockCheck(x.name, g, window), lockCheck(x.name, x.node.lockFile, g), runDirsCheck(x.name, g),
+  ];
+}
 
 /** `user@host` → `host` (what the fleet file named). */
 function hostOfDest(dest: string): string {
   return dest.replace(/^[^@]*@/, '');
 }
 
-/** ssh tries a name's addresses in order: so does doctor, up to the first that answers. */
-async function reachFirst(addresses: readonly string[], port: number, timeoutMs: number): Promise<Reached> {
-  let last: Reached | undefined;
-  for (const address of addresses.slice(0, 3)) {
-    last = await reachPort(address, port, timeoutMs);
-    if (last.ok) return last;
+/** The name's addresses and the first that answers on the SSH port; through a proxy, neither (ssh's to find). */
+async function findWay(ssh: EffectiveSsh, timeoutMs: number): Promise<{ resolved?: Resolved; reached?: Reached }> {
+  if (ssh.proxy) return {};
+  const resolved: Resolved = isAddress(ssh.hostname) ? { ok: true, addresses: [ssh.hostname] } : await resolveName(ssh.hostname, ssh.addressFamily);
+  if (!resolved.ok) return { resolved };
+  // ssh tries a name's addresses in order: so does doctor, up to the first that answers.
+  let reached: Reached | undefined;
+  for (const address of resolved.addresses.slice(0, 3)) {
+    reached = await reachPort(address, ssh.port, timeoutMs);
+    if (reached.ok) break;
   }
-  return last!;
+  return { resolved, ...(reached ? { reached } : {}) };
+}
+
+/** The connection fleet uses (its master: host key and login in one handshake); a key ssh does not know is scanned,
+ *  and the login tried with it trusted. */
+async function logIn(x: Examination, ctx: ExamineContext, ssh: EffectiveSsh, target: CopyTarget): Promise<{ connected: Connected; scanned?: HostKey; probe?: { ok: boolean; message: string } }> {
+  const connected = await connect(x.host);
+  if (connected.ok || (connected.kind !== 'host-key-unknown' && connected.kind !== 'host-key-changed') || ssh.proxy) return { connected };
+  const scanned = await scanHostKey(ctx, ssh, Math.max(1, Math.ceil(x.connectTimeoutMs / 1000)));
+  if (!scanned) return { connected };
+  // A changed key may be someone in the middle, and a pinned builder's key is fleet's to check: no login then.
+  if (connected.kind === 'host-key-changed' || x.pinnedBy) return { connected, scanned };
+  return { connected, scanned, probe: await loginWithKey(ctx, x, ssh, scanned, target) };
+}
+
+/** The one session: the doctor script, timed (the clock's window). */
+async function gather(x: Examination, ctx: ExamineContext): Promise<{ gathered?: Gathered; failure?: string; window: ClockWindow }> {
+  const beforeMs = Date.now();
+  const r = await x.host.run(doctorArgv(x.node?.lockFile ?? '', x.node?.escalation), {
+    timeoutMs: x.connectTimeoutMs + AGENT_CALL_MS,
+    signal: ctx.signal,
+    ...(x.node?.input !== undefined ? { input: x.node.input } : {}),
+  });
+  const window = { beforeMs, afterMs: Date.now() };
+  return r.failed ? { failure: failureReason(r), window } : { gathered: parseGathered(r.stdout), window };
 }
 
 async function connect(host: Host): Promise<Connected> {
@@ -172,7 +169,7 @@ async function scanHostKey(ctx: ExamineContext, ssh: EffectiveSsh, seconds: numb
 }
 
 /** The login alone, with the scanned key trusted for it: no agent or port forwarding, nothing run but `true`. */
-async function loginWithKey(ctx: ExamineContext, x: Examination, ssh: EffectiveSsh, key: HostKey, target: { dest: string; sshOpts: string[] }): Promise<{ ok: boolean; message: string }> {
+async function loginWithKey(ctx: ExamineContext, x: Examination, ssh: EffectiveSsh, key: HostKey, target: CopyTarget): Promise<{ ok: boolean; message: string }> {
   const file = join(ctx.privateDir, `doctor-known-${x.role}-${x.name.replace(/[^A-Za-z0-9._-]/g, '_')}`);
   await writeFile(file, `${knownHostsLine(ssh, key)}\n`);
   // ssh keeps the first value of each -o option: these go before fleet's own.

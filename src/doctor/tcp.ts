@@ -3,6 +3,11 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 
+/** An IPv4 or IPv6 address rather than a name: nothing to resolve. */
+export function isAddress(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
 export type Resolved = { ok: true; addresses: string[] } | { ok: false; error: string };
 
 /** Every address the name resolves to, in the resolver's order (ssh tries them in this order too). */
