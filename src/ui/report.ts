@@ -9,7 +9,7 @@ const tailLength = 20;
 // A node with no outcome at the end (the run was cut short) is shown like a failure; a held node has no log to show.
 const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES.filter((o) => o !== 'held'), undefined]);
 const outcomeOrder: (Outcome | 'unknown')[] = [
-  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed', 'unknown',
+  'activated', 'rebooted', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed', 'unreachable-after-reboot', 'unknown',
 ];
 
 /** The whole report as text (ends with a newline), or '' when the run never started. */
@@ -63,6 +63,8 @@ function formatCounts(view: RunView): string {
   if (stuck.length > 0) {
     lines.push(`ATTENTION: ${stuck.join(', ')} could not be put back on the previous generation; fix by hand (see errors above).`);
   }
+  const gone = view.nodes.filter((n) => n.outcome === 'unreachable-after-reboot').map((n) => forTerminal(n.name));
+  if (gone.length > 0) lines.push(`ATTENTION: ${gone.join(', ')} did not come back after the reboot: their state is unknown; check them (see errors above).`);
   return lines.join('\n');
 }
 
