@@ -111,6 +111,23 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', DOCTOR_HELP + SELECTOR_HELP + '\n\nExamples:\n  fleet doctor\n  fleet doctor --on tag:web\n  fleet doctor --on db-1 --ask-sudo-password\n  fleet doctor --json | jq -r \'select(.type == "doctor-check" and .status == "fail") | "\\(.host) \\(.check): \\(.fix)"\'')
     .action(async (options: object) => setExit(await (await import('./commands/doctor.js')).runDoctor({ ...file(), ...options }, io, signal)));
 
+  program
+    .command('exec')
+    .description('run one command on the selected nodes (argv after --, no shell), --parallel at once, each bounded by --timeout on the node itself; output prefixed by node, a summary by exit code')
+    .argument('[command...]', 'the command and its arguments, after -- (run as an argv: no shell parses it)')
+    .option('--on <selector>', 'nodes to run it on (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('-p, --parallel <n>', 'nodes at once', parsePositive, 10)
+    .option('--shell <text>', 'run one shell line instead (sh -c TEXT on each node): pipes, globs, redirections')
+    .option('--sudo', 'run it privileged, through each node\'s privilegeEscalation (as activation does)')
+    .option('--timeout <duration>', 'per node, e.g. 30s or 5m: the node itself ends the command (SIGTERM, SIGKILL 5 s later)', parseDurationOption)
+    .option('--group', 'print each node\'s whole output as one block when it ends, instead of line by line')
+    .option('--json', 'NDJSON events on stdout: exec-start, exec-output per line, exec-done per node, exec-summary')
+    .option('--waves <sizes>', 'staged: wave sizes in nodes or % of the selected nodes, the last repeating (order: rollout.order), e.g. 1,10%', parseWavesFlag)
+    .option('--max-failures <n|p%>', 'staged: nodes of a wave that may fail before the later waves are held (default: rollout.maxFailures, else 0)', parseMaxFailuresFlag)
+    .option('--ask-sudo-password', 'with --sudo: ask once for the sudo password of non-root nodes (CI: FLEET_SUDO_PASSWORD_FILE)')
+    .addHelpText('after', EXEC_HELP + SELECTOR_HELP + `\n\nExamples:\n  fleet exec --on tag:web -- uname -r\n  fleet exec --on @web --sudo -- systemctl restart nginx\n  fleet exec --sudo --waves 1,10% --max-failures 0 -- systemctl restart app\n  fleet exec --shell 'journalctl -u nginx --since -1h | grep -c error' --group\n  fleet exec --timeout 30s -- nix-store --verify --check-contents\n  fleet exec --json -- cat /etc/machine-id | jq -r 'select(.type == "exec-output") | "\\(.node) \\(.line)"'`)
+    .action(async (argv: string[], options: object) => setExit(await (await import('./commands/exec.js')).runExec(argv, { ...file(), ...(options as { parallel: number }) }, io, signal)));
+
   deployOptions(goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
@@ -154,6 +171,18 @@ function deployOptions(command: Command): Command {
     .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
     .addOption(new Option('-i, --interactive', 'review the plan (waves, from → to, diffs, locks) and confirm it, then watch and steer the rollout: p pause after the wave, r resume, a abort (needs a terminal)').conflicts('json'));
 }
+
+const EXEC_HELP = `
+No shell parses the command: each argument after -- reaches the node as it is (quoted for ssh's remote shell by
+fleet). Output: each line as it comes, "node | line" (the node's stdout on stdout, its stderr on stderr); with
+--group each node's output as one block when it ends. Then, on stderr, the nodes grouped by how they ended:
+exit 0, other exit codes, timed out, unreachable. Terminal control sequences in the output are made visible.
+Ctrl+C starts nothing new and ends the running commands on the nodes (their process group gets SIGTERM, SIGKILL
+5 s later). fleet exec takes no lock: it does not change what fleet deployed.
+
+Exit codes of exec: 0 every node exited 0, 1 some node did not (an exit code other than 0, timed out, unreachable,
+held by --max-failures), 2 usage, 130 interrupted.
+`;
 
 const DOCTOR_HELP = `
 Checks (each ok, WARN, FAIL with its fix, or skip when one it needs failed):

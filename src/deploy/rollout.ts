@@ -1,9 +1,9 @@
 // A staged rollout: the plan's waves one after the other. A wave ends when all its nodes have settled; its
 // failures against its budget decide whether the next one starts, or what is rolled back (onFailure).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FAILED_OUTCOMES, type Outcome, type WaveVerdict } from '../events.js';
+import { FAILED_OUTCOMES, type Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import type { Wave } from '../rollout/waves.js';
+import { waveVerdict, type Wave } from '../rollout/waves.js';
 import { countOf } from '../util/text.js';
 import { completedOutcome, rollbackStarted, type NodeContext, type StageResult } from './stages.js';
 import { finishNode, reviseNode, stopReason, type RunState } from './state.js';
@@ -45,7 +45,7 @@ export async function rollWaves(run: RunState, waves: readonly Wave[], hooks: Wa
       return pending.get(name)!;
     }));
     const failures = outcomes.filter((o) => FAILED_OUTCOMES.includes(o)).length;
-    const verdict: WaveVerdict = failures > wave.maxFailures ? 'failed' : run.options.signal.aborted ? 'interrupted' : 'passed';
+    const verdict = waveVerdict(failures, wave, run.options.signal.aborted);
     run.emit({ type: 'wave-done', wave: number, failures, verdict });
     const activated = [...pending].filter(([, o]) => o === 'activated').map(([name]) => name);
 
