@@ -56,6 +56,8 @@ put() { printf '%s\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
 state() { # $1: key prefix. The profile $p and what runs: one stat (and readlink -f for a profile); sets $ptarget
   ptarget=''
   while IFS= read -r sl; do
+    # A stat that ignores QUOTING_STYLE (coreutils before 8.26) quotes both names: 'name' -> 'target'.
+    case $sl in "'"*"' -> '"*"'") sl=${sl#"'"}; sl=${sl%"'"}; sl="${sl%%"' -> '"*} -> ${sl#*"' -> '"}" ;; esac
     case $sl in
     "$p -> "*) ptarget=$(readlink -f "$p"); echo "$1profileLink=${sl#"$p -> "}"; echo "$1profileTarget=$ptarget" ;;
     "/run/current-system -> "*) echo "$1currentSystem=${sl#* -> }" ;;
