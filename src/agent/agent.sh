@@ -53,11 +53,19 @@ done
 clock() { now=$(date +%s); }
 # Status files are renamed into place: a reader sees none or a whole one.
 put() { printf '%s\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
-state() { # $1: key prefix. The profile $p and what runs; sets $ptarget
+state() { # $1: key prefix. The profile $p and what runs: one stat (and readlink -f for a profile); sets $ptarget
   ptarget=''
-  if l=$(readlink "$p" 2>/dev/null); then ptarget=$(readlink -f "$p"); echo "$1profileLink=$l"; echo "$1profileTarget=$ptarget"; fi
-  c=$(readlink /run/current-system 2>/dev/null) && echo "$1currentSystem=$c"
-  b=$(readlink /run/booted-system 2>/dev/null) && echo "$1bootedSystem=$b"
+  while IFS= read -r sl; do
+    # A stat that ignores QUOTING_STYLE (coreutils before 8.26) quotes both names: 'name' -> 'target'.
+    case $sl in "'"*"' -> '"*"'") sl=${sl#"'"}; sl=${sl%"'"}; sl="${sl%%"' -> '"*} -> ${sl#*"' -> '"}" ;; esac
+    case $sl in
+    "$p -> "*) ptarget=$(readlink -f "$p"); echo "$1profileLink=${sl#"$p -> "}"; echo "$1profileTarget=$ptarget" ;;
+    "/run/current-system -> "*) echo "$1currentSystem=${sl#* -> }" ;;
+    "/run/booted-system -> "*) echo "$1bootedSystem=${sl#* -> }" ;;
+    esac
+  done <<EOF
+$(QUOTING_STYLE=literal stat -c '%N' "$p" /run/current-system /run/booted-system 2>/dev/null)
+EOF
   return 0
 }
 # The per-target lock: a symlink whose target string is the holder record (v=<LOCK_VERSION> run= by= pid= since=
@@ -68,23 +76,29 @@ field() { # $1 record, $2 key: sets $fv, without a fork
   case " $1" in *" $2="*) fv=" $1"; fv=${fv#*" $2="}; fv=${fv%% *} ;; esac
 }
 stale() { field "$1" expires; case $fv in ''|*[!0-9]*) return 0 ;; esac; [ "$now" -ge "$fv" ]; }
-lockop() { # $lop on $lk as $lrun; prints lock=<state> [lockHolder=<record>] [lockExpired=1]; sets $lstate
-  lstate='error'
+lockop() { # $lop on $lk as $lrun; prints lock=<state> [lockHolder=<record>] [lockExpired=1]
+  lockquiet
+  printf '%s' "$lout"
+}
+lockquiet() { # as lockop, into $lout; sets $lstate
+  lstate='error'; lout=''
   lockop_
   exec 9<&-
   return 0
 }
-notalock() { [ -e "$lk" ] && [ ! -L "$lk" ] && echo "lock=error $lk is not a lock (a directory or file is in its place: remove it)"; }
+say() { lout="$lout$1
+"; }
+notalock() { [ -e "$lk" ] && [ ! -L "$lk" ] && say "lock=error $lk is not a lock (a directory or file is in its place: remove it)"; }
 lockop_() {
   ld=${lk%/*}
   if [ "$lop" = read ]; then
     notalock && return
-    lr=$(readlink "$lk" 2>/dev/null) || { lstate='free'; echo lock=free; return; }
-    lstate='held'; echo lock=held; echo "lockHolder=$lr"; clock; stale "$lr" && echo lockExpired=1
+    lr=$(readlink "$lk" 2>/dev/null) || { lstate='free'; say lock=free; return; }
+    lstate='held'; say lock=held; say "lockHolder=$lr"; clock; stale "$lr" && say lockExpired=1
     return
   fi
-  { { [ -d "$ld" ] || mkdir -p "$ld" 2>/dev/null; } && exec 9<"$ld"; } || { echo "lock=error cannot create $ld"; return; }
-  flock -w 10 9 || { echo "lock=error flock on $ld failed (busy for 10 s, or no flock)"; return; }
+  { { [ -d "$ld" ] || mkdir -p "$ld" 2>/dev/null; } && exec 9<"$ld"; } || { say "lock=error cannot create $ld"; return; }
+  flock -w 10 9 || { say "lock=error flock on $ld failed (busy for 10 s, or no flock)"; return; }
   notalock && return
   lr=$(readlink "$lk" 2>/dev/null) || lr=''
   field "$lr" run; lowner=$fv
@@ -92,35 +106,35 @@ lockop_() {
   case $lop in
   take|break)
     if [ -n "$lr" ] && [ "$lowner" != "$lrun" ]; then
-      if [ "$lop" = take ] && ! stale "$lr"; then lstate='held'; echo lock=held; echo "lockHolder=$lr"; return; fi
-      echo "lockHolder=$lr"; stale "$lr" && echo lockExpired=1
+      if [ "$lop" = take ] && ! stale "$lr"; then lstate='held'; say lock=held; say "lockHolder=$lr"; return; fi
+      say "lockHolder=$lr"; stale "$lr" && say lockExpired=1
     fi ;;
   renew)
-    if [ -z "$lr" ] || [ "$lowner" != "$lrun" ]; then lstate='lost'; echo lock=lost; [ -n "$lr" ] && echo "lockHolder=$lr"; return; fi
+    if [ -z "$lr" ] || [ "$lowner" != "$lrun" ]; then lstate='lost'; say lock=lost; [ -n "$lr" ] && say "lockHolder=$lr"; return; fi
     field "$lr" since; lsince=$fv
     # Never shortened: a watchdog extends it over its window (see run-activate).
     field "$lr" expires; case $fv in ''|*[!0-9]*) ;; *) [ "$fv" -gt "$lexp" ] && lexp=$fv ;; esac ;;
   release)
-    if [ -z "$lr" ] || [ "$lowner" != "$lrun" ]; then lstate='lost'; echo lock=lost; [ -n "$lr" ] && echo "lockHolder=$lr"
-    elif rm -f "$lk"; then lstate='released'; echo lock=released
-    else echo "lock=error cannot remove $lk"; fi
+    if [ -z "$lr" ] || [ "$lowner" != "$lrun" ]; then lstate='lost'; say lock=lost; [ -n "$lr" ] && say "lockHolder=$lr"
+    elif rm -f "$lk"; then lstate='released'; say lock=released
+    else say "lock=error cannot remove $lk"; fi
     return ;;
-  *) echo "lock=error unknown lock operation $lop"; return ;;
+  *) say "lock=error unknown lock operation $lop"; return ;;
   esac
   # Replaced by a rename: a reader sees the old record or the new one, never none.
   if ln -s "v=$LOCK_VERSION run=$lrun by=$lby pid=$lpid since=$lsince expires=$lexp" "$lk.$$" && mv -f "$lk.$$" "$lk"; then
-    if [ "$lop" = renew ]; then lstate='renewed'; echo lock=renewed; else lstate='taken'; echo lock=taken; fi
+    if [ "$lop" = renew ]; then lstate='renewed'; say lock=renewed; else lstate='taken'; say lock=taken; fi
   else
-    rm -f "$lk.$$"; echo "lock=error cannot write $lk"
+    rm -f "$lk.$$"; say "lock=error cannot write $lk"
   fi
 }
 # Before changing anything, a run proves it still holds the node's lock (and renews it): else it exits EXIT_LOCK.
 holdlock() {
   [ -n "$lk" ] || return 0
   lop='renew'
-  lreply=$(lockop)
-  case $lreply in lock=renewed*) return 0 ;; esac
-  echo "protocol=$PROTOCOL"; printf '%s\n' "$lreply"; exit "$EXIT_LOCK"
+  lockquiet
+  [ "$lstate" = renewed ] && return 0
+  echo "protocol=$PROTOCOL"; printf '%s' "$lout"; exit "$EXIT_LOCK"
 }
 detach() { # $1 seconds, $2 description; the rest: argv. Survives the SSH session either way.
   dmax=$1; ddesc=$2; shift 2
@@ -139,6 +153,9 @@ busy() { # a run dir whose activation, watchdog or rollback has not finished (a 
 }
 prune() { # keeps the newest RUN_DIRS_KEPT run dirs of this node, counting the new one, and every busy one
   pn=${d##*/}; pr=${d%/*}; pr=${pr%/*}; k=1
+  # Counted with a glob first (no process): most activations have nothing to remove.
+  set -- "$pr"/*/"$pn"
+  [ $# -lt "$RUN_DIRS_KEPT" ] && return 0
   # shellcheck disable=SC2012 # newest first by mtime; run ids and node names hold no newline
   ls -dt "$pr"/*/"$pn" 2>/dev/null | while IFS= read -r od; do
     { [ "${od%/*}" != "$pr/locks" ] && [ -d "$od" ]; } || continue
@@ -166,7 +183,7 @@ await() {
     [ "$1" = confirm ] && [ ! -e "$d/confirm" ] && break
     i=$((i + 1))
     if [ $((i % 25)) = 0 ]; then clock; [ "$now" -ge "$end" ] && break; fi
-    sleep 0.02
+    if [ "$i" -le 50 ]; then sleep 0.01; else sleep 0.02; fi
   done
   exec 7<&-
   # A last line without its newline is shown once the action is done.
@@ -183,8 +200,8 @@ await() {
 }
 # The watchdog acts (confirmed or not) only while its run holds the lock and the node still runs what it
 # activated: a run that took over (--break-lock, an expired lock) or another activation wins. Sets $why.
-mine() {
-  if [ -n "$lk" ]; then
+mine() { # $1: renew (the lock is held on while the watchdog rolls back) or read (its run, alive, renews it)
+  if [ -n "$lk" ] && [ "$1" = renew ]; then
     lop='renew'; lsecs=$((secs + 60))
     lockop
     case $lstate in
@@ -192,6 +209,8 @@ mine() {
     lost) why='lock'; return 1 ;;
     *) lr=$(readlink "$lk" 2>/dev/null); field "$lr" run; [ "$fv" = "$lrun" ] || { why='lock'; return 1; } ;;
     esac
+  elif [ -n "$lk" ]; then
+    lr=$(readlink "$lk" 2>/dev/null); field "$lr" run; [ "$fv" = "$lrun" ] || { why='lock'; return 1; }
   fi
   [ "$(readlink /run/current-system 2>/dev/null)" = "$out" ] || { why='replaced'; return 1; }
   return 0
@@ -279,7 +298,7 @@ run-activate) # dir: the activation, detached
       i=$((i + 1)); if [ $((i % 25)) = 0 ]; then clock; [ "$now" -ge "$end" ] && break; fi
       sleep 0.02
     done
-    mine || { echo "not acting: another run holds the lock now, or the node runs another system ($why)"; put "$d/confirm.status" "stood-down $why"; exit 0; }
+    if [ "$ok" = 1 ]; then mine read; else mine renew; fi || { echo "not acting: another run holds the lock now, or the node runs another system ($why)"; put "$d/confirm.status" "stood-down $why"; exit 0; }
     if [ "$ok" = 1 ]; then
       if [ "$goal" = switch ]; then
         [ "$setp" = none ] || setprofile confirm

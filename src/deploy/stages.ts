@@ -8,7 +8,7 @@ import { formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
-import { narBytes } from '../transport/copy.js';
+import { bytesOf, closureSizes, narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunState } from './state.js';
 import { finishNode } from './record.js';
@@ -69,10 +69,12 @@ export const copyStage: Stage = {
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
     ctx.phase('copy', `copying from ${from.label}`);
+    // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
+    const sizes = closureSizes(from, plan.outPath);
     const copied = await run.options.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: run.options.useSubstitutes });
     if (copied.ok) {
-      // Sized where they came from: the build host for a direct copy, else here (a relay fetched them first).
-      const bytes = await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
+      // A path the closure did not list is asked where it came from: the build host for a direct copy, else here.
+      const bytes = bytesOf(await sizes, copied.copied) ?? await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
       run.emit({ type: 'copy-done', node: node.name, route: copied.route, paths: copied.copied.length, ...(bytes !== undefined ? { bytes } : {}) });
       return next;
     }
