@@ -22,8 +22,10 @@ async function sampledFleet(args: string[]): Promise<{ run: FleetRun; peaks: Tre
 
 /** A default of `fleet apply --help`: `--parallel`'s, or the probe concurrency's (a flag naming probes). */
 async function helpDefault(flag: RegExp): Promise<number | undefined> {
-  const help = (await finishedRun(spawnFleet(['apply', '--help']), false)).stdout.replace(/\n\s+/g, ' ');
-  const m = new RegExp(`${flag.source}[^(]*\\(default: (\\d+)`).exec(help);
+  const help = (await finishedRun(spawnFleet(['apply', '--help']), false)).stdout;
+  // One entry per option: its first line starts with `  -`, its description may go on over the next lines.
+  const entry = help.split(/\n(?= {2}-)/).find((e) => flag.test(e));
+  const m = /\(default: (\d+)\)/.exec(entry?.replace(/\s+/g, ' ') ?? '');
   return m ? Number(m[1]) : undefined;
 }
 
