@@ -2,12 +2,13 @@
 // in flight, one for the waves, and a failed task per failure (the first FAILURES_SHOWN; the rest counted), so the
 // screen stays one screen at any size. Each node's own line is in --json and the final report.
 import type { FleetEvent } from '../events.js';
-import { countOf, firstLine } from './labels.js';
+import { firstLine } from './labels.js';
+import { countOf } from '../util/text.js';
 import type { Task, Wrapper } from './listr-tasks.js';
 import { createPending } from './listr-tasks.js';
 import type { TaskStream } from './listr-stream.js';
 import { currentWaveOf, describeInFlight, describeOutcomes, describeProgress, describeWaveProgress, describeWaves, NAMED_FAILURES } from './scale.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import { nodeOf, type RunView } from './view.js';
 
 /** Failures shown as tasks of their own; later ones are counted (all of them are in the report). */

@@ -3,12 +3,13 @@
 // nodes in flight, and a line for every failure as it happens; each node's own story is in --json and the report.
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
-import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
-import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import { currentWaveOf, describeInFlight, describeProgress, describeWaveProgress, isScaled, NAMED_FAILURES } from './scale.js';
 import { initialView, reduceRun, type RunView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
@@ -107,6 +108,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'copy-done':
+      return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':

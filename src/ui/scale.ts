@@ -2,7 +2,8 @@
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import { formatList } from '../select/messages.js';
-import { countOf, describePhase } from './labels.js';
+import { describePhase } from './labels.js';
+import { countOf } from '../util/text.js';
 import type { Counts, NodeView, RunView, WaveView } from './view.js';
 
 /** More nodes than this and a view shows counts, the nodes in flight and the failures, not a line per node. */
