@@ -41,7 +41,7 @@ export async function rollWaves(run: RunState, waves: readonly Wave[], hooks: Wa
         finishNode(run, name, r.outcome, r.error, r.log);
         return r.outcome;
       }
-      pending.set(name, completedOutcome(run, np));
+      pending.set(name, completedOutcome(run, np, !!hooks.contextOf(name)?.rebooted));
       return pending.get(name)!;
     }));
     const failures = outcomes.filter((o) => FAILED_OUTCOMES.includes(o)).length;

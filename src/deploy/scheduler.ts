@@ -4,7 +4,7 @@
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
 import type { Builds } from '../build/builds.js';
-import { completedOutcome, type NodeContext, type Stage, type StageResult } from './stages.js';
+import { completedOutcome, rollbackStarted, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { finishNode, stopReason, type RunState } from './state.js';
 import { rollWaves } from './rollout.js';
 
@@ -19,10 +19,14 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
     return stage.pool ? pools[stage.pool](go) : go();
   };
 
-  const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => [np.name, {
-    run, plan: np, node: run.nodes.get(np.name)!, builds,
-    phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
-  }]));
+  const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => {
+    const ctx: NodeContext = {
+      run, plan: np, node: run.nodes.get(np.name)!, builds,
+      phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
+      undo: (why) => rollbackStarted(ctx, why),
+    };
+    return [np.name, ctx];
+  }));
 
   /** The stages of one part (preparing or not) in order; a final word ends them. */
   const runPart = async (np: NodePlan, prepares: boolean): Promise<StageResult> => {
@@ -39,7 +43,7 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
   };
-  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? finishNode(run, np.name, r.outcome, r.error, r.log) : finishNode(run, np.name, completedOutcome(run, np)));
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? finishNode(run, np.name, r.outcome, r.error, r.log) : finishNode(run, np.name, completedOutcome(run, np, !!contexts.get(np.name)!.rebooted)));
 
   if (run.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.

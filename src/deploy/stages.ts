@@ -14,6 +14,8 @@ import { stopReason, type RunState } from './state.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
+import { rebootStage, undoAfterReboot } from '../reboot/stage.js';
+import type { Rebooted } from '../reboot/types.js';
 
 export interface NodeContext {
   run: RunState;
@@ -23,12 +25,16 @@ export interface NodeContext {
   phase(phase: Phase, detail: string): void;
   /** Set once the node is activated (and confirmed): what its agent reported. */
   activation?: ActivationResult;
+  /** Set once the node is back from a reboot (src/reboot): from then on the way back goes through another. */
+  rebooted?: Rebooted;
+  /** rollbackStarted for this node: the reboot step undoes an activation with it. */
+  undo(why: string): Promise<ActivationResult>;
 }
 
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'health' | 'record';
+  name: 'build' | 'copy' | 'activate' | 'reboot' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -142,7 +148,8 @@ export const healthStage: Stage = {
   name: 'health',
   prepares: false,
   startsWork: false,
-  applies: (ctx) => ctx.run.traits.changesRunning && ctx.plan.activate && ctx.node.healthChecks.length > 0 && !ctx.run.options.rollout?.skipHealthChecks,
+  // After a reboot the checks run whatever the goal: the node runs the new system now (boot included).
+  applies: (ctx) => (ctx.rebooted !== undefined || (ctx.run.traits.changesRunning && ctx.plan.activate)) && ctx.node.healthChecks.length > 0 && !ctx.run.options.rollout?.skipHealthChecks,
   async run(ctx) {
     const { run, node } = ctx;
     const checks = node.healthChecks;
@@ -158,7 +165,8 @@ export const healthStage: Stage = {
 /** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
 export async function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
   const { run, node } = ctx;
-  const r = await rollbackActivated(agentInput(ctx), why);
+  // After a reboot the agent's run dir is gone: the way back is the previous generation, and a reboot into it.
+  const r = ctx.rebooted ? await undoAfterReboot(ctx, why) : await rollbackActivated(agentInput(ctx), why);
   if (r.outcome === 'rolled-back' && run.recorded.has(node.name)) await record(ctx, 'rollback', r);
   return r;
 }
@@ -199,11 +207,11 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage, recordStage];
+export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, rebootStage, healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
-export function completedOutcome(run: RunState, plan: NodePlan): Outcome {
+export function completedOutcome(run: RunState, plan: NodePlan, rebooted = false): Outcome {
   if (run.goal === 'build') return 'built';
   if (run.goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
-  return plan.activate ? 'activated' : 'unchanged';
+  return plan.activate ? 'activated' : rebooted ? 'rebooted' : 'unchanged';
 }

@@ -66,7 +66,7 @@ function formatCounts(view: RunView): string {
     lines.push(`ATTENTION: ${stuck.join(', ')} could not be put back on the previous generation; fix by hand (see errors above).`);
   }
   const gone = view.nodes.filter((n) => n.outcome === 'unreachable-after-reboot').map((n) => forTerminal(n.name));
-  if (gone.length > 0) lines.push(`ATTENTION: ${gone.join(', ')} did not come back after the reboot: their state is unknown; check them (see errors above).`);
+  if (gone.length > 0) lines.push(`ATTENTION: ${gone.join(', ')} did not come back after ${gone.length === 1 ? 'its reboot: its state is unknown; check it' : 'their reboots: their state is unknown; check them'} (see errors above).`);
   return lines.join('\n');
 }
 

@@ -32,6 +32,10 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   interactive?: boolean;
   /** --metrics-file: the run's metrics in Prometheus's text format, written when it ends. */
   metricsFile?: string;
+  /** --reboot: after a node's activation (boot, switch), reboot it and wait for it (src/reboot). */
+  reboot?: boolean;
+  /** --reboot-timeout: how long a node may take to come back. */
+  rebootTimeout?: number;
 }
 
 export interface ApplyExtras {
@@ -40,9 +44,14 @@ export interface ApplyExtras {
   source?: SystemSource;
   /** Gates driven from elsewhere than the terminal (scripts/record-ui-fixtures.ts); `-i` makes its own. */
   steering?: Steering;
+  /** `fleet reboot`: every planned node is rebooted, deployed or not. */
+  rebootEvery?: boolean;
 }
 
 export const INTERACTIVE_NEEDS_TERMINAL = '-i/--interactive needs a terminal on stdin and stdout (without one, leave it out: fleet never asks unless told to)';
+
+export const REBOOT_NEEDS_GOAL = '--reboot is for the goals boot and switch: the other goals leave the boot entry alone, so a reboot would come back on the old system';
+export const REBOOT_TIMEOUT_ALONE = '--reboot-timeout is for --reboot (and fleet reboot): it bounds the wait for a rebooted node';
 
 export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
@@ -51,6 +60,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { session, source } = extras;
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   if (options.interactive && !io.tty) throw new UsageError(INTERACTIVE_NEEDS_TERMINAL);
+  if (options.reboot && goal !== 'boot' && goal !== 'switch') throw new UsageError(REBOOT_NEEDS_GOAL);
+  if (options.rebootTimeout !== undefined && !options.reboot && !extras.rebootEvery) throw new UsageError(REBOOT_TIMEOUT_ALONE);
+  const { DEFAULT_REBOOT_TIMEOUT_MS } = await import('../../reboot/types.js');
+  const reboot = options.reboot || extras.rebootEvery ? { every: !!extras.rebootEvery, timeoutMs: options.rebootTimeout ?? DEFAULT_REBOOT_TIMEOUT_MS } : undefined;
   const metricsFile = options.metricsFile !== undefined ? await (await import('../metrics-file.js')).checkMetricsFile(io.cwd, options.metricsFile) : undefined;
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
@@ -103,6 +116,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
+      ...(reboot ? { reboot } : {}),
       // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
       ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}),
       run: runLocal,
