@@ -3,10 +3,14 @@
 // inside the sandbox), /run/fleet cleared, /run/booted-system and /run/current-system pointed at the boot entry (as
 // NixOS's stage 2 does) or at whatever a test says the boot loader chose. Lab tests reboot systemd hosts for real.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createAgentClient } from '../../src/agent/client.js';
+import { REBOOT_NEEDS_GOAL, REBOOT_TIMEOUT_ALONE } from '../../src/cli/commands/apply.js';
+import { runCli } from '../../src/cli/main.js';
 import { lockPath, parseLockRecord, type LockIdentity } from '../../src/agent/lock.js';
 import type { ResolvedNode } from '../../src/config/types.js';
 import type { Goal } from '../../src/goal.js';
@@ -219,4 +223,38 @@ test('which nodes --reboot reboots: what the run activates, and those whose boot
   assert.equal(rebootStage.applies(ctx('test', true, '/old')), false);
   assert.equal(rebootStage.applies(ctx('boot', false, '/new', true)), true, 'fleet reboot: every node');
   assert.equal(rebootStage.applies({ run: { goal: 'boot', options: {} }, plan: { outPath: '/new', activate: true } } as unknown as RebootContext), false, 'no --reboot');
+});
+
+async function cli(args: string[]) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => (stdout += c.toString()));
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env: {}, cwd: tmpdir() }, new AbortController().signal);
+  return { code, stdout, stderr };
+}
+
+test('CLI: --reboot only for boot and switch, --reboot-timeout only with it (exit 2, nothing touched); help with examples', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-reboot-'));
+  writeFileSync(join(dir, 'hive.nix'), '{ }');
+  const file = join(dir, 'fleet.yaml');
+  writeFileSync(file, 'version: 1\nnix: { file: ./hive.nix }\nnodes:\n  a: { host: 127.0.0.1, port: 1 }\n');
+  for (const goal of ['test', 'dry-activate', 'build', 'push']) {
+    const r = await cli(['-f', file, 'apply', goal, '--reboot']);
+    assert.deepEqual([r.code, r.stderr], [2, `fleet: ${REBOOT_NEEDS_GOAL}\n`], goal);
+  }
+  const alone = await cli(['-f', file, 'apply', 'boot', '--reboot-timeout', '5m']);
+  assert.deepEqual([alone.code, alone.stderr], [2, `fleet: ${REBOOT_TIMEOUT_ALONE}\n`]);
+  const bad = await cli(['-f', file, 'reboot', '--reboot-timeout', 'later']);
+  assert.equal(bad.code, 2);
+  for (const [command, words] of [
+    ['reboot', ['--reboot-timeout <duration>', '--waves <sizes>', 'unreachable-after-reboot', 'Exit codes of reboot', 'fleet reboot --on web-1']],
+    ['apply', ['--reboot ', '--reboot-timeout <duration>', 'fleet apply boot --reboot --waves 1,10% --reboot-timeout 5m']],
+  ] as const) {
+    const help = await cli([command, '--help']);
+    assert.equal(help.code, 0);
+    for (const word of words) assert.ok(help.stdout.includes(word), `${command} --help: ${word}`);
+  }
 });
