@@ -22,8 +22,6 @@ export interface ExecuteOptions {
   useSubstitutes: boolean;
   showTrace: boolean;
   verbose?: boolean;
-  /** Given once (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE); only ever sent on a command's stdin. */
-  sudoPassword?: string;
   /** false: --no-magic-rollback for every node; undefined: each node's `magicRollback`. */
   magicRollback?: boolean;
   /** --confirm-timeout: overrides every node's `confirmTimeout`. */
@@ -100,7 +98,7 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     activating: new Set(),
     targets: new Map(),
     lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), options.sudoPassword) }),
+    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.targetOf(node)) }),
     startedAt: Date.now(),
     staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
     recorded: new Set(),

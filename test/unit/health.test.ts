@@ -14,8 +14,10 @@ import { healthUrl } from '../../src/health/url.js';
 import type { Host } from '../../src/transport/host.js';
 import { createLocalHost } from '../../src/transport/local.js';
 import type { RunOptions } from '../../src/transport/run.js';
+import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 
-const root = { name: 'web-1', user: 'root', privilegeEscalation: ['sudo', '-H', '--'] };
+const root = resolvedNode('web-1');
 const timing = { timeoutMs: 5000, retries: 0, intervalMs: 10 };
 const command = (name: string, argv: string[], extra: Partial<typeof timing> = {}): HealthCheck => ({ name, kind: 'command', command: argv, ...timing, ...extra });
 const http = (name: string, url: string, extra: Partial<typeof timing & { expectStatus: number; expectBody: string }> = {}): HealthCheck =>
@@ -25,7 +27,7 @@ const http = (name: string, url: string, extra: Partial<typeof timing & { expect
 async function check(checks: HealthCheck[], extra: Partial<HealthInput> = {}) {
   const events: BodyOf<'health'>[] = [];
   const emit = (e: EventBody) => (e.type === 'health' ? events.push(e) : assert.fail(`unexpected ${e.type}`));
-  const result = await runHealthChecks({ host: createLocalHost(), node: root, checks, address: '127.0.0.1', emit, ...extra });
+  const result = await runHealthChecks({ target: targetOver(createLocalHost(), root), checks, address: '127.0.0.1', emit, ...extra });
   return { result, events: events.map(({ check, attempt, attempts, ok, detail }) => ({ check, attempt, attempts, ok, detail })) };
 }
 
@@ -68,9 +70,9 @@ test('command: an attempt that hangs is killed at its timeout; output without a 
 
 test('command: the node\'s privilegeEscalation wraps the command when the SSH user is not root, never for root', async () => {
   const probe = command('escalated', ['sh', '-c', 'test "$FLEET_ESCALATED" = yes']);
-  const ops = { name: 'web-1', user: 'ops', privilegeEscalation: ['env', 'FLEET_ESCALATED=yes'] };
-  assert.deepEqual((await check([probe], { node: ops })).result, { ok: true });
-  assert.equal((await check([probe], { node: { ...ops, user: 'root' } })).result.ok, false);
+  const ops = resolvedNode('web-1', { user: 'ops', privilegeEscalation: ['env', 'FLEET_ESCALATED=yes'] });
+  assert.deepEqual((await check([probe], { target: targetOver(createLocalHost(), ops) })).result, { ok: true });
+  assert.equal((await check([probe], { target: targetOver(createLocalHost(), { ...ops, user: 'root' }) })).result.ok, false);
 });
 
 test('command: with a sudo password, sudo -S reads it on stdin, never in argv', async () => {
@@ -82,8 +84,8 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
       return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
     },
   };
-  const node = { name: 'web-1', user: 'ops', privilegeEscalation: ['sudo', '-H', '--'] };
-  await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { host, node, sudoPassword: 'pw' });
+  const node = resolvedNode('web-1', { user: 'ops' });
+  await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { target: targetOver(host, node, 'pw') });
   assert.deepEqual(calls.map((c) => [c.argv, c.options?.input, c.options?.timeoutMs]), [
     [['sudo', '-S', '-p', '', '-H', '--', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
   ]);
@@ -106,7 +108,7 @@ test('a signal that fired stops before the next attempt: not healthy, interrupte
   const later = new AbortController();
   const { argv } = passesOnRun(9);
   const emitAbort = await runHealthChecks({
-    host: createLocalHost(), node: root, checks: [command('svc', argv, { retries: 5, intervalMs: 60_000 })], address: '127.0.0.1',
+    target: targetOver(createLocalHost(), root), checks: [command('svc', argv, { retries: 5, intervalMs: 60_000 })], address: '127.0.0.1',
     emit: () => later.abort(), signal: later.signal, // aborts during the wait after the first attempt
   });
   assert.deepEqual(emitAbort, { ok: false, interrupted: true, failed: { check: 'svc', detail: 'interrupted (last attempt: exit 3: not yet 1)' } });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { checkPasswordEscalation, readSudoPassword, type PasswordTerminal } from '../../src/cli/password.js';
 import type { CliIo } from '../../src/cli/io.js';
 import type { ResolvedNode } from '../../src/config/types.js';
-import { privileged } from '../../src/agent/run.js';
+import { privileged } from '../../src/transport/target.js';
 
 function io(env: Record<string, string> = {}): CliIo & { err: () => string } {
   const stderr = new PassThrough();

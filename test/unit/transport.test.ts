@@ -80,3 +80,29 @@ test('a master that fails says what ssh said, line by line, without the \\r of i
   assert.ok(!r.ok && r.reason === 'failed');
   assert.match(r.detail, /^kex_exchange_identification: Connection closed by remote host; Connection closed by UNKNOWN port \d+$/);
 });
+
+test('a Target escalates in one place: run as the SSH user, runPrivileged and runFresh through sudo -S with the password on stdin only', async () => {
+  const { createTarget } = await import('../../src/transport/target.js');
+  const { resolvedNode } = await import('../resolved-node.js');
+  const calls: [string, string[], string | undefined][] = [];
+  const answer = (how: string) => async (argv: string[], options?: { input?: string }) => {
+    calls.push([how, argv, options?.input]);
+    return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host = { label: 'web-1', isLocal: false, run: answer('master'), runFresh: answer('fresh'), connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const ops = createTarget({ node: resolvedNode('web-1', { user: 'ops' }), host, run: answer('local'), directSshOpts: [], sudoPassword: 'pw' });
+  await ops.run(['id']);
+  await ops.runPrivileged(['id'], { timeoutMs: 5 });
+  await ops.runFresh(['id']);
+  const root = createTarget({ node: resolvedNode('web-2'), host, run: answer('local'), directSshOpts: [], sudoPassword: 'pw' });
+  await root.runPrivileged(['id']);
+  const nopw = createTarget({ node: resolvedNode('web-3', { user: 'ops' }), host, run: answer('local'), directSshOpts: [] });
+  await nopw.runFresh(['id']);
+  assert.deepEqual(calls, [
+    ['master', ['id'], undefined],
+    ['master', ['sudo', '-S', '-p', '', '-H', '--', 'id'], 'pw\n'],
+    ['fresh', ['sudo', '-S', '-p', '', '-H', '--', 'id'], 'pw\n'],
+    ['master', ['id'], undefined],
+    ['fresh', ['sudo', '-H', '--', 'id'], undefined],
+  ]);
+});

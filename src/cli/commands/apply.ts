@@ -100,7 +100,6 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       breakLock: !!options.breakLock,
       ...(options.on !== undefined ? { selector: options.on } : {}),
       ...(options.message !== undefined ? { message: options.message } : {}),
-      ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
@@ -115,7 +114,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       }),
       signal,
       onRun: (run) => session?.track(run.activating),
-    }));
+    }), sudoPassword);
   } finally {
     // The interactive UI shows the result, then gives the terminal back (also on an error).
     await renderer.finish();
