@@ -5,10 +5,10 @@ import pLimit from 'p-limit';
 import type { SystemSource } from '../deploy/apply.js';
 import { NodeError } from '../errors.js';
 import type { NodeEval } from '../nix/eval.js';
-import { takeoverText } from '../plan/lock-text.js';
-import type { PrepareOptions } from '../plan/prepare.js';
-import { readTargetState } from '../plan/probe.js';
-import type { TargetState } from '../plan/types.js';
+import { takeoverText } from '../lock/text.js';
+import type { PrepareOptions } from '../prepare/prepare.js';
+import { readTargetState } from '../probe/probe.js';
+import type { TargetState } from '../agent/state.js';
 import type { Target } from '../transport/target.js';
 import { chooseRollback, type RollbackChoice } from './choose.js';
 

@@ -1,13 +1,11 @@
 // Closure copies the shortest way: direct build host → target, relayed through the deployer only if that fails.
+import type { CopyDoneRoute } from '../events.js';
 import type { Host } from './host.js';
 import { tailLines, type CommandResult, type RunCommand } from './run.js';
 
-// The copy-done event's routes (CopyDoneRoute): transport does not import the event contract above it.
-export type CopyRoute = 'from-local' | 'direct' | 'relay';
-
 export interface CopyResult {
   ok: boolean;
-  route: CopyRoute;
+  route: CopyDoneRoute;
   error?: string;
   log: string[];
   /** The store paths the last copy (onto the target) said it copied: only those missing there. */
