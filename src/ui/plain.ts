@@ -1,5 +1,6 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
+import { describeChange } from '../keys/protocol.js';
 import { formatList } from '../select/messages.js';
 import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
@@ -67,6 +68,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'keys':
+      return [[e.node, 'keys', `${describeChange({ changed: e.changed.length, unchanged: e.unchanged, removed: e.removed.length })}${e.changed.length > 0 ? `: ${formatList(e.changed)}` : ''}`]];
     case 'copy-done':
       return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':

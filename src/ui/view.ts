@@ -190,6 +190,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
       return d.done();
     case 'copy-done':
       return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
+    case 'keys':
+      return d.done(); // the plain lines and the keys phase's detail say it
     case 'log':
       if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));

@@ -85,8 +85,8 @@ test('a Target escalates in one place: run as the SSH user, runPrivileged and ru
   const { createTarget } = await import('../../src/transport/target.js');
   const { resolvedNode } = await import('../resolved-node.js');
   const calls: [string, string[], string | undefined][] = [];
-  const answer = (how: string) => async (argv: string[], options?: { input?: string }) => {
-    calls.push([how, argv, options?.input]);
+  const answer = (how: string) => async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    calls.push([how, argv, options?.input === undefined ? undefined : Buffer.from(options.input).toString()]);
     return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
   };
   const host = { label: 'web-1', isLocal: false, run: answer('master'), runFresh: answer('fresh'), connect: async () => {}, close: async () => {}, closeSync: () => {} };
@@ -105,4 +105,20 @@ test('a Target escalates in one place: run as the SSH user, runPrivileged and ru
     ['master', ['id'], undefined],
     ['fresh', ['sudo', '-H', '--', 'id'], undefined],
   ]);
+});
+
+test('Target.runPrivileged with input: the sudo password line first, then the bytes as they are; no password: the bytes alone', async () => {
+  const { createTarget } = await import('../../src/transport/target.js');
+  const { resolvedNode } = await import('../resolved-node.js');
+  const seen: (string | Uint8Array | undefined)[] = [];
+  const run = async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    seen.push(options?.input);
+    return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host = { label: 'web-1', isLocal: false, run, runFresh: run, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const bytes = Buffer.from([0, 255, 10, 65]);
+  await createTarget({ node: resolvedNode('web-1', { user: 'ops' }), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-2', { user: 'ops' }), host, run, directSshOpts: [] }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-3'), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: 'text' });
+  assert.deepEqual(seen.map((i) => (i === undefined ? i : Buffer.from(i).toString('hex'))), [Buffer.concat([Buffer.from('pw\n'), bytes]).toString('hex'), bytes.toString('hex'), Buffer.from('text').toString('hex')]);
 });

@@ -61,6 +61,9 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  // Every key is read here, before any target is touched: a source that fails ends the run now (exit 2).
+  const { uploadsKeys } = await import('../../keys/stage.js');
+  const keys = !source && uploadsKeys(goal) ? await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal) : undefined;
   const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }, { createRunMetrics }] = await Promise.all([
     import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'), import('../../ui/run-metrics.js'),
   ]);
@@ -103,6 +106,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
+      ...(keys ? { keys } : {}),
       // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
       ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}),
       run: runLocal,
