@@ -74,6 +74,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--exit-code', 'exit 1 when apply would change a node (0: nothing to do), for CI jobs that deploy only when needed')
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addHelpText('after', '\nExit codes of plan: 0 every node planned (with --exit-code: and none would change), 1 some node could not be\nplanned (with --exit-code: or some node would change), 2 usage.\n\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%\n  fleet plan --format markdown > plan.md\n  fleet plan --exit-code || fleet apply --yes')
@@ -99,6 +100,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--show-trace', 'pass --show-trace to Nix')
     .option('--watch', 'redraw the table in place, refreshed every --interval, until q (exit 0) or Ctrl+C (exit 130); needs a terminal')
     .option('--interval <duration>', 'with --watch: time between refreshes (default 5s), e.g. 2s or 1m', parseDurationOption)
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  keys-missing    runs the desired system, but some of its keys are missing (fleet keys uploads them)\n  keys-outdated   runs the desired system, but some keys differ or should be gone (fleet keys updates them)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
     .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal, session)));
 

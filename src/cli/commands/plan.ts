@@ -22,6 +22,8 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
   exitCode?: boolean;
   force?: boolean;
   showTrace?: boolean;
+  /** For the keys' hashes (root's to read) on targets where sudo wants a password. */
+  askSudoPassword?: boolean;
 }
 
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
@@ -35,6 +37,8 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   // Key sources are read as apply reads them, before any target is asked: one that fails ends the plan (exit 2).
   const [{ uploadsKeys }, { loadFleetKeys }] = await Promise.all([import('../../keys/stage.js'), import('../../keys/sources.js')]);
   const keys = uploadsKeys(goal) ? await loadFleetKeys(fleet, nodes, io.env, signal) : undefined;
+  // Keys are root's to read, even as hashes: sudo may want its password (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE).
+  const sudoPassword = keys ? await (await import('../password.js')).readSudoPassword(!!options.askSudoPassword, io, io.stdin) : undefined;
   const started = Date.now();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
   return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {
@@ -65,7 +69,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
     emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
     return exitCode;
-  }));
+  }, sudoPassword));
 }
 
 /** The planned nodes' keys against their targets (not those another run holds). */
