@@ -23,6 +23,7 @@ describe('keys on systemd hosts (root, sudo, sudo with a password)', { skip: req
   let hive: string;
   let passwordFile: string;
   let generation = 0;
+  let baseHandshakes: number[] = []; // per host: SSH handshakes of an apply that activates, without keys
   const env = () => ({ FLEET_TEST_TOKEN: `${secret}-env`, FLEET_SUDO_PASSWORD_FILE: passwordFile });
   const exec = (host: string, argv: string[], input?: string) => ctx.lab.exec(host, argv, input !== undefined ? { input } : {});
   const sh = async (host: string, script: string) => (await exec(host, ['sh', '-c', script])).stdout.trim();
@@ -76,8 +77,10 @@ describe('keys on systemd hosts (root, sudo, sudo with a password)', { skip: req
     }
     await configure();
     await fleetFile({});
+    const before = await Promise.all(NODES.map((h) => ctx.lab.handshakes(h)));
     const base = await apply();
     assert.equal(base.code, 0, base.stderr);
+    baseHandshakes = (await Promise.all(NODES.map((h) => ctx.lab.handshakes(h)))).map((n, i) => n - before[i]!);
   });
 
   test('first upload: content, owner, group and mode on every host; the secret in no store, argv, event or output', async (t) => {
@@ -115,11 +118,14 @@ describe('keys on systemd hosts (root, sudo, sudo with a password)', { skip: req
     assert.match(await sh('k3', "journalctl -o cat --no-pager -t sudo | grep -c 'deploy-pw : .*COMMAND=/usr/bin/sh -c' || true"), /^[1-9]/);
   });
 
-  test('a second apply with the keys unchanged rewrites nothing (inode, mtime); the plain output holds no secret', async () => {
+  test('a second apply with the keys unchanged rewrites nothing (inode, mtime); the plain output holds no secret; keys ride the existing connection', async () => {
     const paths = ['/run/keys/tls.key', '/run/keys/wg', '/run/keys/big', '/etc/fleet-secrets/token'];
     const before = await Promise.all(NODES.flatMap((h) => paths.map((p) => stat(h, p))));
     await configure();
+    const handshakes = await Promise.all(NODES.map((h) => ctx.lab.handshakes(h)));
     const plain = await runFleet(['-f', `${ctx.lab.dir}/fleet-keys.yaml`, 'apply'], env());
+    const added = (await Promise.all(NODES.map((h) => ctx.lab.handshakes(h)))).map((n, i) => n - handshakes[i]!);
+    assert.deepEqual(added, baseHandshakes, 'as many SSH handshakes as an apply without keys (the master, and magic rollback\'s fresh one)');
     assert.equal(plain.code, 0, plain.stderr);
     noSecretIn('plain output', plain.stdout);
     noSecretIn('stderr', plain.stderr);
