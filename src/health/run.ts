@@ -5,6 +5,7 @@ import type { HealthCheck, ResolvedNode } from '../config/types.js';
 import { privileged } from '../agent/run.js';
 import type { EmitEvent } from '../events.js';
 import type { Host } from '../transport/host.js';
+import { boundedArgv } from '../transport/deadline.js';
 import { tailLines } from '../transport/run.js';
 import { healthUrl } from './url.js';
 
@@ -62,7 +63,10 @@ function interrupted(check: HealthCheck, last: Attempt): HealthResult {
 }
 
 async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind: 'command' }>): Promise<Attempt> {
-  const { argv, input: stdin } = privileged(input.node, check.command, input.sudoPassword);
+  // The transport bounds every remote command on the target; under escalation the bound must also run as root
+  // inside it: sudo does not pass on a signal from the process group it was started in, so the command would stay.
+  const command = input.node.user === 'root' ? check.command : boundedArgv(check.command, check.timeoutMs);
+  const { argv, input: stdin } = privileged(input.node, command, input.sudoPassword);
   const r = await input.host.run(argv, { timeoutMs: check.timeoutMs, ...(stdin !== undefined && { input: stdin }), ...(input.signal && { signal: input.signal }) });
   const output = tailLines(r, DETAIL_LINES);
   const ok = !r.failed && r.exitCode === 0;

@@ -14,6 +14,8 @@ import { healthUrl } from '../../src/health/url.js';
 import type { Host } from '../../src/transport/host.js';
 import { createLocalHost } from '../../src/transport/local.js';
 import type { RunOptions } from '../../src/transport/run.js';
+import { eventually } from '../poll.js';
+import { isRunning } from '../procs.js';
 
 const root = { name: 'web-1', user: 'root', privilegeEscalation: ['sudo', '-H', '--'] };
 const timing = { timeoutMs: 5000, retries: 0, intervalMs: 10 };
@@ -85,8 +87,19 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
   const node = { name: 'web-1', user: 'ops', privilegeEscalation: ['sudo', '-H', '--'] };
   await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { host, node, sudoPassword: 'pw' });
   assert.deepEqual(calls.map((c) => [c.argv, c.options?.input, c.options?.timeoutMs]), [
-    [['sudo', '-S', '-p', '', '-H', '--', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
+    // The check's own deadline runs inside the escalation, as root: sudo ignores a signal from the process group it
+    // was started in, so the transport's bound around sudo could not end the command.
+    [['sudo', '-S', '-p', '', '-H', '--', 'timeout', '-k', '5', '8', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
   ]);
+});
+
+test('command: under escalation a hanging check ends at its timeout with its children, by the deadline inside the escalation', { timeout: 20_000 }, async () => {
+  // A stand-in escalation that, like sudo, leaves its command running when it is killed itself.
+  const ops = { name: 'web-1', user: 'ops', privilegeEscalation: ['sh', '-c', '"$@" & trap "" TERM; wait $!', 'escalate'] };
+  const { result } = await check([command('slow', ['sh', '-c', 'sleep 60 & echo "child $!"; wait'], { timeoutMs: 300 })], { node: ops });
+  const child = Number(/child (\d+)/.exec(result.failed!.detail)?.[1]);
+  assert.match(result.failed!.detail, /^timed out after 300ms: child \d+$/);
+  assert.ok(await eventually(() => !isRunning(child), { timeoutMs: 10_000, everyMs: 20 }), 'the command\'s child ended at the deadline');
 });
 
 test('checks run in order; the first that fails stops the others; all passing is healthy', async () => {
