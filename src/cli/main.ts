@@ -14,7 +14,7 @@ Exit codes:
   1    some nodes failed, and were cleanly rolled back or never touched
   2    usage or fleet file error (nothing was touched)
   3    at least one node could not be rolled back, or its state is unknown: look at it
-  130  interrupted (Ctrl+C / SIGTERM); nodes are on their old or their new generation
+  130  interrupted (Ctrl+C / SIGTERM / SIGHUP); nodes are on their old or their new generation
        (a second Ctrl+C quits at once: exit 3 if activations were running)`;
 
 function parsePositive(value: string): number {
@@ -202,8 +202,9 @@ export async function main(argv: string[]): Promise<void> {
   };
   // Ctrl+C pressed inside the interactive UI (raw mode: no SIGINT) comes here too.
   const session = createSession(process.stderr, () => onSignal('Ctrl+C'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // SIGHUP: the terminal was closed, or the ssh session to this machine dropped. By default it would kill fleet on
+  // the spot and leave every target's lock held until lockTimeout: like SIGTERM, fleet finishes and releases them.
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => onSignal(name));
   const tty = process.stdin.isTTY && process.stdout.isTTY ? { tty: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } } : {};
   const code = await runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), ...tty }, controller.signal, session);
   process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;
