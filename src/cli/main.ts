@@ -17,9 +17,11 @@ Exit codes:
   130  interrupted (Ctrl+C / SIGTERM / SIGHUP); nodes are on their old or their new generation
        (a second Ctrl+C quits at once: exit 3 if activations were running)`;
 
+/** Plain decimal digits only: Number() would also take `1e1` (10), `0x10` (16) or ` 5 `, and a generation
+ *  number must mean exactly what was typed. */
 function parsePositive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
 }
 
