@@ -77,7 +77,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addHelpText('after', '\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%')
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal, session)));
 
   goalArgument(program.command('diff'), 'switch')
     .description('show what a deploy would change in each closure: packages added, removed, changed (old → new version) and the size delta; nodes alike are grouped (builds the new systems where the plan builds them; targets are only read)')
@@ -86,7 +86,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
     .option('--show-trace', 'pass --show-trace to Nix')
     .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal, session)));
 
   program
     .command('status')
@@ -197,9 +197,11 @@ export async function main(argv: string[]): Promise<void> {
       // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.
       session.restore();
       const abandoned = session.activating();
-      if (abandoned.length === 0) process.exit(ExitCode.interrupted);
-      process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
-      process.exit(ExitCode.unsafe);
+      const code = abandoned.length === 0 ? ExitCode.interrupted : ExitCode.unsafe;
+      // The run's summary still comes last on --json (writes to a pipe or file are synchronous here).
+      session.quit(code, abandoned);
+      if (abandoned.length > 0) process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
+      process.exit(code);
     }
   };
   // Ctrl+C pressed inside the interactive UI (raw mode: no SIGINT) comes here too.

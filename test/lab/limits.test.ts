@@ -11,7 +11,9 @@ import type { EventOf } from '../../src/events.js';
 import { parseRecord, type DeployRecord } from '../../src/records/record.js';
 import { eventually } from '../poll.js';
 import { startTmux } from '../tmux.js';
-import { FLEET_BIN, finishedRun, nodeDoneText, outcomesOf, runFleet, spawnFleet } from './run-fleet.js';
+import { QUIT_WHILE_ACTIVATING } from '../../src/ui/quit.js';
+import { assertValidEvents } from '../events-validate.js';
+import { FLEET_BIN, finishedRun, interruptDuringActivation, nodeDoneText, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 import { requireLabCapable, useDeployedLab } from './support.js';
 
 const NAMES = ['b1', 'b2'];
@@ -151,5 +153,19 @@ describe('limits on a 2-node lab', { skip: requireLabCapable() }, () => {
     assert.match(run.stderr, /fleet: SIGHUP: starting nothing new; running activations finish or roll back/);
     assert.ok(run.events.at(-1)?.type === 'summary', 'the summary, last');
     for (const n of NAMES) assert.equal(await readLocks(ctx.lab, n), '', `${n}: its lock released`);
+  });
+
+  // Last: the forced quit leaves b2's lock to expire.
+  test('a second Ctrl+C (forced quit) mid-activation: the --json stream still ends with a summary (exit 3, the node\'s state unknown)', { timeout: 180_000 }, async () => {
+    await configure({ b1: { name: `hup-slow-${nonce}`, variant: 'slow' }, b2: { name: `quit-${nonce}`, variant: 'hang' } });
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-quit.yaml`, nodes: { b2: { activationTimeout: '3s' } } });
+    const { result, sent } = await interruptDuringActivation(['-f', file, 'apply', '--on', 'b2', '--json'], 2);
+    assert.ok(sent, String(result.stderr));
+    assert.equal(result.exitCode, 3, String(result.stderr));
+    const events = parseEvents(String(result.stdout));
+    assertValidEvents(events);
+    const last = events.at(-1);
+    assert.equal(last?.type, 'summary', `the last event: ${JSON.stringify(last)}`);
+    assert.deepEqual(last?.type === 'summary' && [last.exitCode, last.interrupted, last.nodes], [3, true, { b2: { outcome: 'rollback-failed', error: QUIT_WHILE_ACTIVATING } }]);
   });
 });

@@ -6,6 +6,7 @@ import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
+import type { Session } from '../session.js';
 
 export interface DiffCliOptions extends FileOptions {
   on?: string;
@@ -16,7 +17,7 @@ export interface DiffCliOptions extends FileOptions {
 
 export const BUILD_GOAL_REFUSED = 'fleet diff compares with what the targets run, and goal build asks no target: use switch, boot, test, dry-activate or push';
 
-export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   if (goal === 'build') throw new UsageError(BUILD_GOAL_REFUSED);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
@@ -30,5 +31,5 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
       for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     }
     return result.exitCode;
-  }));
+  }), session?.onQuit);
 }

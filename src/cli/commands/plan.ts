@@ -6,6 +6,7 @@ import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import { errorLines } from '../../ui/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
+import type { Session } from '../session.js';
 
 export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
   on?: string;
@@ -14,7 +15,7 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
   showTrace?: boolean;
 }
 
-export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
   const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
@@ -45,5 +46,5 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
     emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
     return exitCode;
-  }));
+  }), session?.onQuit);
 }

@@ -46,7 +46,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
       for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     }
     return result.exitCode;
-  }));
+  }), session?.onQuit);
 }
 
 /**
