@@ -61,8 +61,8 @@ function interrupted(check: HealthCheck, last: Attempt): HealthResult {
 }
 
 async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind: 'command' }>): Promise<Attempt> {
-  // The transport bounds every remote command on the target; under escalation the bound must also run as root
-  // inside it: sudo does not pass on a signal from the process group it was started in, so the command would stay.
+  // The transport bounds every remote command on the target, as the SSH user. Under escalation a bound runs as root
+  // inside it too: sudo passes the deadline's signal on to the command alone, and its children (root) would stay.
   const command = input.node.user === 'root' ? check.command : boundedArgv(check.command, check.timeoutMs);
   const { argv, input: stdin } = privileged(input.node, command, input.sudoPassword);
   const r = await input.host.run(argv, { timeoutMs: check.timeoutMs, ...(stdin !== undefined && { input: stdin }), ...(input.signal && { signal: input.signal }) });

@@ -88,14 +88,14 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
   const node = { name: 'web-1', user: 'ops', privilegeEscalation: ['sudo', '-H', '--'] };
   await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { host, node, sudoPassword: 'pw' });
   assert.deepEqual(calls.map((c) => [c.argv, c.options?.input, c.options?.timeoutMs]), [
-    // The check's own deadline runs inside the escalation, as root: sudo ignores a signal from the process group it
-    // was started in, so the transport's bound around sudo could not end the command.
+    // The check's own deadline runs inside the escalation, as root: sudo passes the transport's signal on to the
+    // command alone, so the command's children would stay.
     [['sudo', '-S', '-p', '', '-H', '--', 'timeout', '-k', '5', '8', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
   ]);
 });
 
 test('command: under escalation a hanging check ends at its timeout with its children, by the deadline inside the escalation', { timeout: 20_000 }, async () => {
-  // A stand-in escalation that, like sudo, leaves its command running when it is killed itself.
+  // A stand-in escalation that leaves its command's children running when it is killed itself, as sudo does.
   const ops = { name: 'web-1', user: 'ops', privilegeEscalation: ['sh', '-c', '"$@" & trap "" TERM; wait $!', 'escalate'] };
   const { result } = await check([command('slow', ['sh', '-c', 'sleep 60 & echo "child $!"; wait'], { timeoutMs: 300 })], { node: ops });
   const child = Number(/child (\d+)/.exec(result.failed!.detail)?.[1]);
