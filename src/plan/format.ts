@@ -23,7 +23,8 @@ export function describeFrom(from: SystemState): string {
   return parts.length > 0 ? parts.join(' ') : 'nothing installed';
 }
 
-function describeCopy(node: NodePlan): string {
+/** How the new system gets to the node: `copy from local`, `-` (nothing to copy)... */
+export function describeCopy(node: NodePlan): string {
   const copy = node.copy;
   if (copy.kind === 'none') return copy.reason === 'not-needed' ? '-' : `no copy (${copy.reason})`;
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;

@@ -1,7 +1,7 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
-import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
@@ -66,6 +66,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'copy-done':
+      return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':

@@ -187,6 +187,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
     case 'node-phase':
       d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
       return d.done();
+    case 'copy-done':
+      return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
     case 'log':
       if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
