@@ -1,7 +1,7 @@
 // ink decides once, when it loads, whether it runs under CI (is-in-ci: then it draws nothing until exit). `-i` and
 // `--watch` are a person at a terminal, whatever the shell exports: ink loads with CI and CONTINUOUS_INTEGRATION
 // hidden, and they are put back at once (Nix, ssh and git still see them).
-import { onlyEscapeSequences } from '../ui/terminal-text.js';
+import { onlyEscapeSequences } from '../util/terminal-text.js';
 
 export async function loadInkUi(): Promise<typeof import('../ui/ink/index.js')> {
   keepEscapesOffStderr(process.stderr);

@@ -1,7 +1,8 @@
 // `fleet plan` as text: one section per build location, one line per node with what it runs now and
 // what it will run; stable order for diffs.
-import { planLockText } from './lock-text.js';
-import type { NodePlan, Plan, SystemState } from './types.js';
+import { planLockText } from '../lock/text.js';
+import type { NodePlan, Plan } from './types.js';
+import type { SystemState } from '../target/state.js';
 
 const storePrefix = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
 

@@ -4,7 +4,8 @@ import type { PackageChange } from '../diff/closure.js';
 import { formatCounts, formatDelta, formatGroupDelta, packageVersions, type PackageKind } from '../diff/format.js';
 import type { DiffGroup } from '../diff/group.js';
 import type { Goal } from '../goal.js';
-import { countOf, firstLine } from './labels.js';
+import { firstLine } from './labels.js';
+import { countOf } from '../util/text.js';
 import { mdBlock, mdCode, mdDetails, mdMarker, mdTable, mdText } from './markdown.js';
 
 /** Names shown inline; a longer list is shown in full, collapsed. */

@@ -1,6 +1,6 @@
 // The one place text becomes Markdown (GitHub/GitLab flavoured) or HTML for a pull-request comment: every
 // word that comes from a target, from Nix or from the fleet file goes through here, so none can inject markup.
-import { forTerminal, oneLine } from './terminal-text.js';
+import { forTerminal, oneLine } from '../util/terminal-text.js';
 
 // Inline syntax: escapes, code, emphasis, links and images, table cells, strikethrough. (Block syntax, `#` or
 // `1.`, means something only at the start of a line, where fleet puts its own words, never a target's.)

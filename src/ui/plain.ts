@@ -2,11 +2,12 @@
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
 import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
-import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import { initialView, reduceRun, type RunView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
@@ -90,6 +91,10 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[e.node, e.state, e.reason]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
+    case 'doctor-start':
+    case 'doctor-check':
+    case 'doctor-summary':
+      return []; // fleet doctor prints its own report
   }
 }
 

@@ -4,10 +4,10 @@
 import type { DiffGroup } from '../diff/group.js';
 import { changingNodes, isLocked } from '../plan/changes.js';
 import { describeCopy, describeFrom, shortStorePath } from '../plan/format.js';
-import { lockedReason } from '../plan/lock-text.js';
+import { lockedReason } from '../lock/text.js';
 import type { NodePlan, Plan } from '../plan/types.js';
 import { collapseLong, mdFailures, mdGroup, mdNodeList, NAMES_SHOWN, type ReportFailure } from './diff-markdown.js';
-import { countOf } from './labels.js';
+import { countOf } from '../util/text.js';
 import { mdCode, mdDetails, mdMarker, mdTable, mdText } from './markdown.js';
 import { describePlan } from './plan-text.js';
 

@@ -4,7 +4,8 @@ import type { PackageChange } from '../diff/closure.js';
 import type { Command, EventOf, FleetEvent, Outcome, PauseReason, ReviewState, WaveVerdict } from '../events.js';
 import type { NodeStatus } from '../status/classify.js';
 import type { Goal } from '../goal.js';
-import type { BuildLocation, Plan, SystemState } from '../plan/types.js';
+import type { BuildLocation, Plan } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 
 /** Output lines kept per node and per build (the newest); `logTotal` still counts every line. */
 export const LOG_CAP = 200;
@@ -223,6 +224,10 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.node(e.node, (n) => ({ ...n, status }));
       return d.done();
     }
+    case 'doctor-start':
+    case 'doctor-check':
+    case 'doctor-summary':
+      return d.done(); // fleet doctor prints its own report (src/doctor/render.ts): no run view
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({

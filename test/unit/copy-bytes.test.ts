@@ -2,7 +2,7 @@
 // came from (the `copy-done` event and --metrics-file's bytes).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { copiedPaths, narBytes } from '../../src/deploy/copy.js';
+import { copiedPaths, narBytes } from '../../src/copy/copy.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult, RunOptions } from '../../src/transport/run.js';
 

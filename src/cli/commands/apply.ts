@@ -8,7 +8,7 @@ import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
-import type { TerminalWaveGate } from '../../rollout/confirm.js';
+import type { TerminalWaveGate } from '../confirm.js';
 import { quitSummary } from '../../ui/quit.js';
 import type { Renderer } from '../../ui/renderer.js';
 
@@ -81,7 +81,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     renderer = ui;
   } else {
     // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
-    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../../rollout/confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
+    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
     // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }

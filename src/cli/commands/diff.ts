@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
+import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 import { commentId, outputFormat } from '../output-format.js';
 import type { Session } from '../session.js';

@@ -4,7 +4,7 @@ import type { Goal } from '../../goal.js';
 import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
+import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 import { commentId, outputFormat } from '../output-format.js';
 import type { Session } from '../session.js';
@@ -24,9 +24,9 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   const format = outputFormat(options);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }, { changingNodes }, { formatPlanMarkdown }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../plan/probe.js'),
-    import('../../diff/plan-summary.js'), import('../../plan/changes.js'), import('../../ui/plan-markdown.js'),
+  const [{ evaluateFleet }, { probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }, { changingNodes }, { formatPlanMarkdown }] = await Promise.all([
+    import('../../evaluate/evaluate.js'), import('../../prepare/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'),
+    import('../../lock/take.js'), import('../../diff/plan-summary.js'), import('../../plan/changes.js'), import('../../ui/plan-markdown.js'),
   ]);
   const started = Date.now();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).

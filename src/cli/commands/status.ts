@@ -5,8 +5,9 @@ import type { ResolvedFleet, ResolvedNode } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
-import { printLine, type CliIo, type Terminal } from '../io.js';
+import { errorLines } from '../../util/terminal-text.js';
+import { printLine, type CliIo } from '../io.js';
+import type { Terminal } from '../../terminal.js';
 import { outputFormat } from '../output-format.js';
 import type { Session } from '../session.js';
 
