@@ -2,6 +2,7 @@
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
 import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { describeAlone, describeEvalChunk, describeEvalDone } from './eval-text.js';
 import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
@@ -84,6 +85,10 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [['fleet', 'resumed', `wave ${e.wave} of ${waveCount} starts`]];
     case 'diff':
       return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
+    case 'eval-chunk':
+      return [['fleet', 'evaluate', describeEvalChunk(e)]];
+    case 'eval-done':
+      return [['fleet', 'evaluated', describeEvalDone(e)], ...e.alone.map((node): Line => ['fleet', 'warning', describeAlone(node, e.budget)])];
     case 'status':
       return [[e.node, e.state, e.reason]];
     case 'summary':

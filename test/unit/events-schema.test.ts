@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type EvalChunkEnd, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
 import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
-import { record, recordedDiffRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedEvalRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -58,6 +58,8 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
     lastDeploy: { kind: 'deploy', run: 'r', time: '2025-01-02T12:00:00.000Z', goal: 'switch', toplevel: path, generation: 4, rev: 'unknown', dirty: true, by: 'ci@runner-1', on: 'all', message: 'm' },
     lock: plan.nodes[0]!.lock!,
   },
+  'eval-chunk': { type: 'eval-chunk', chunk: 1, worker: 1, nodes: ['web-1', 'web-2'], failed: ['web-2'], retried: [], wallMs: 1200, peakRss: 650_000_000, ended: 'failed' },
+  'eval-done': { type: 'eval-done', nodes: 1, failed: 1, chunks: 1, workers: 1, peakRss: 650_000_000, wallMs: 1300, budget: 1_610_612_736, alone: ['web-1'] },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -80,6 +82,8 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   resumed: { type: true, wave: true },
   diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
   status: { type: true, node: true, state: true, reason: true, desired: true },
+  'eval-chunk': { type: true, chunk: true, worker: true, nodes: true, failed: true, retried: true, wallMs: true, peakRss: true, ended: true },
+  'eval-done': { type: true, nodes: true, failed: true, chunks: true, workers: true, peakRss: true, wallMs: true, alone: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true };
@@ -89,6 +93,7 @@ const outcomes: Record<Outcome, true> = {
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
+const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
 const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
@@ -113,14 +118,15 @@ const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VE
 const fixturesDir = new URL('../fixtures/ui/', import.meta.url);
 const labRecordings = Object.fromEntries(readdirSync(fixturesDir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => [f, readFileSync(new URL(f, fixturesDir), 'utf8')]));
 
-void test('schema: every event of the recorded runs (apply, rollout, diff, status, and the lab recordings) is valid, and together they have every event type', () => {
+void test('schema: every event of the recorded runs (apply, rollout, diff, status, evaluation, and the lab recordings) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
   assertValidEvents(recordedDiffRun);
   assertValidEvents(recordedStatusRun);
+  assertValidEvents(recordedEvalRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedEvalRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
@@ -203,6 +209,7 @@ void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outc
   assert.deepEqual(enumOf('WaveVerdict'), sorted(Object.keys(verdicts)));
   assert.deepEqual(enumOf('ReviewState'), sorted(Object.keys(reviewStates)));
   assert.deepEqual(enumOf('PauseReason'), sorted(Object.keys(pauseReasons)));
+  assert.deepEqual(enumOf('EvalChunkEnd'), sorted(Object.keys(chunkEnds)));
 });
 
 void test('schema: the plan structures have the fields of src/plan/types.ts', () => {
