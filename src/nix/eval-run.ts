@@ -50,8 +50,10 @@ export interface EvaluateOptions {
   emit?: EmitEvent;
   /** Each chunk's results and errors as soon as it ends (streaming into the deploy pipeline). */
   onResult?: (part: EvalOutcome) => void;
-  /** Tests: how processes start, and the available memory. */
+  /** Tests: how processes start, what they use, how often it is read, and the available memory. */
   start?: StartProcess;
+  readMemory?: (pid: number) => ProcessMemory | undefined;
+  sampleMs?: number;
   memAvailable?: number;
 }
 
@@ -85,6 +87,7 @@ export function workerCount(setting: number | 'auto' | undefined): number {
 export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: readonly ResolvedNode[], options: EvaluateOptions = {}): Promise<EvaluationRun> {
   const began = performance.now();
   const start = options.start ?? startProcess;
+  const readMemory = options.readMemory ?? readProcessMemory;
   const signal = options.signal;
   const budget = resolveBudget(fleet.nix.evalMemory, 'memAvailable' in options ? options.memAvailable : readMemAvailable());
   const workers = workerCount(fleet.nix.evalWorkers);
@@ -230,7 +233,7 @@ export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
   };
 
   const measure = (chunk: Running) => {
-    const memory: ProcessMemory | undefined = chunk.proc.pid === undefined ? undefined : readProcessMemory(chunk.proc.pid);
+    const memory = chunk.proc.pid === undefined ? undefined : readMemory(chunk.proc.pid);
     if (!memory) return;
     chunk.rss = memory.rss;
     chunk.peak = Math.max(chunk.peak, memory.hwm, memory.rss);
@@ -261,7 +264,7 @@ export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
     changed();
   };
   signal?.addEventListener('abort', onAbort);
-  const timer = setInterval(sample, SAMPLE_MS);
+  const timer = setInterval(sample, options.sampleMs ?? SAMPLE_MS);
   try {
     for (;;) {
       const next = new Promise<void>((resolve) => (changed = resolve));
