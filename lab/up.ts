@@ -1,5 +1,5 @@
 // One entry point for both kinds of lab: `up({ kind: 'systemd', hosts: 4 })` or `up({ hosts: ['a', 'b'] })` (light).
-import { startLab, type StartLabOptions } from './index.js';
+import { startLab, type StartLabOptions } from './light.js';
 import { upSystemdLab } from './systemd/lab.js';
 import type { SystemdLab, SystemdLabOptions } from './systemd/types.js';
 import type { Lab } from './types.js';

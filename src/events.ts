@@ -36,6 +36,9 @@ export type EvalChunkEnd = 'done' | 'failed' | 'over-budget' | 'interrupted';
 export type ReviewState = 'waiting' | 'approved' | 'declined';
 export type PauseReason = 'requested' | 'confirm';
 
+/** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
+export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
+
 export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
@@ -54,6 +57,8 @@ export type EventBody =
   | { type: 'build-start'; build: string; drvPaths: string[]; nodes: string[] }
   | { type: 'build-done'; build: string; ok: boolean; error?: string; log?: string[] }
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
+  /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
+  | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { loadFleet } from '../../src/config/index.js';
 import type { NodeEval } from '../../src/nix/eval.js';
 import { createPlan } from '../../src/plan/plan.js';
-import type { TargetState } from '../../src/plan/types.js';
+import type { TargetState } from '../../src/agent/state.js';
 
 // Real NixOS fleets have one distinct system per node (host names, keys...): the planner's worst case.
 const distinctSystems = (count: number) => Number(process.env.PLAN_CONFIGS) || count;

@@ -2,7 +2,8 @@
 // SSH session, writing its state to files in a per-run directory. fleet decides from those files and from
 // the live system, never from what a switch printed.
 import { randomBytes } from 'node:crypto';
-import type { SystemState, TargetState } from '../plan/types.js';
+import type { TargetState } from './state.js';
+import type { SystemState } from '../target/state.js';
 
 /** Every command takes data as positional arguments: no node-controlled string is parsed by a shell.
  *  Files in the run dir: before (state when recorded), goal, profile-set (the generation link fleet made),

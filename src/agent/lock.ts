@@ -2,7 +2,7 @@
 // The lock itself is the agent's `lockop` (src/agent/agent.ts): a symlink whose target string is the record.
 import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import type { LockHolder, TargetLock } from '../plan/types.js';
+import type { LockHolder, TargetLock } from '../target/state.js';
 import { AGENT_SCRIPT } from './agent.js';
 
 /** In /run: a reboot clears every lock with the runs it belonged to. */

@@ -2,17 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ResolvedNode } from '../config/types.js';
 import { UsageError } from '../errors.js';
+import type { PasswordTerminal } from '../terminal.js';
 import type { CliIo } from './io.js';
-
-/** A terminal to ask on: raw mode, so nothing typed is echoed. */
-export interface PasswordTerminal {
-  isTTY?: boolean;
-  setRawMode?(raw: boolean): unknown;
-  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
-  removeListener(event: 'data', listener: (chunk: Buffer) => void): unknown;
-  resume(): unknown;
-  pause(): unknown;
-}
 
 export async function readSudoPassword(ask: boolean, io: CliIo, terminal: PasswordTerminal | undefined): Promise<string | undefined> {
   const file = io.env.FLEET_SUDO_PASSWORD_FILE;

@@ -2,7 +2,8 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Pair } from 'yaml';
 import { isMergePair, keyText, mergeSources, rangeStart, resolve } from './yaml-nodes.js';
-import type { Path, YamlSource } from './yaml-source.js';
+import type { Path } from './yaml-source.js';
+import type { YamlSource } from './yaml-nodes.js';
 
 /** The pair for `key` in a mapping: its own keys first (the last duplicate wins, as in toJS), then `<<` sources in order. */
 function findPair(source: YamlSource, map: unknown, key: string): Pair | undefined {

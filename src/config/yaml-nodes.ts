@@ -1,7 +1,12 @@
 // Small helpers over yaml's node tree: merge keys, aliases, key text, ranges.
 import { isAlias, isScalar, isSeq } from 'yaml';
-import type { Node, Pair } from 'yaml';
-import type { YamlSource } from './yaml-source.js';
+import type { Document, LineCounter, Node, Pair } from 'yaml';
+
+/** A parsed document and its line counter (positions → line:col). */
+export interface YamlSource {
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
 
 export function isMergePair(pair: Pair): boolean {
   if (!isScalar(pair.key)) return false;

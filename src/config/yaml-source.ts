@@ -1,8 +1,8 @@
 // The YAML layer: parse with positions and merge keys, and turn YAML errors into diagnostics at line:col.
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
-import type { Document, Pair, YAMLError } from 'yaml';
+import type { Pair, YAMLError } from 'yaml';
 import { describeContainer } from './describe.js';
-import { isMergePair, keyText, mergeSources, rangeStart } from './yaml-nodes.js';
+import { isMergePair, keyText, mergeSources, rangeStart, type YamlSource } from './yaml-nodes.js';
 
 export type Path = (string | number)[];
 
@@ -12,11 +12,6 @@ export interface Located {
   col: number;
   severity: 'error' | 'warning';
   message: string;
-}
-
-export interface YamlSource {
-  doc: Document.Parsed;
-  lineCounter: LineCounter;
 }
 
 interface ParsedYaml {

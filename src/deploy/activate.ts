@@ -5,13 +5,13 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
-import type { SystemState } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
 import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
 import { privileged, runOnNode } from '../agent/run.js';
-import { readTargetState } from '../plan/probe.js';
+import { readTargetState } from '../probe/probe.js';
 
 export interface ActivationResult {
   outcome: Outcome;

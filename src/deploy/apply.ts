@@ -1,13 +1,13 @@
 // `apply` as a composition: evaluate, start builds, probe (taking the targets' locks) and plan, then run the
 // stages, release the locks; summarise.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { createPlan } from '../plan/plan.js';
-import { takeoverText } from '../plan/lock-text.js';
-import { evaluateFleet, probeAndPlan, type Evaluated, type PrepareOptions } from '../plan/prepare.js';
+import { takeoverText } from '../lock/text.js';
+import { probeAndPlan, type PrepareOptions } from '../prepare/prepare.js';
+import { evaluateFleet, type Evaluated } from '../evaluate/evaluate.js';
 import type { Command } from '../events.js';
-import type { ProbeLock } from '../plan/probe.js';
+import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';
-import { startBuilds } from './builds.js';
+import { earlyBuilds, startBuilds } from '../build/builds.js';
 import { reviewPlan } from './review.js';
 import { ExitCode } from '../errors.js';
 import { decideExitCode } from './outcome.js';
@@ -73,7 +73,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     const evaluated = await source.resolve(fleet, nodes, prepare);
     const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
     // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
-    const everything = source.buildsEarly ? createPlan({ goal: run.goal, force: true, nodes: evaluated.nodes, builders: fleet.builders, evals: evaluated.evals, targets: {} }).builds : [];
+    const everything = source.buildsEarly ? earlyBuilds(evaluated) : [];
     const builds = startBuilds(run, everything, outOf);
     const prepared = await probeAndPlan(fleet, evaluated, prepare);
     plan = prepared.plan;

@@ -6,7 +6,7 @@ import { groupDiffs } from '../diff/group.js';
 import { diffWhenBuilt } from '../diff/node.js';
 import type { Plan } from '../plan/types.js';
 import { systemOf } from '../records/record.js';
-import type { Builds } from './builds.js';
+import type { Builds } from '../build/builds.js';
 import type { RunState } from './state.js';
 import type { Review } from './steering.js';
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FAILED_OUTCOMES, type Outcome, type WaveVerdict } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
 import type { Wave } from '../rollout/waves.js';
-import { countOf } from '../ui/labels.js';
+import { countOf } from '../util/text.js';
 import { completedOutcome, rollbackStarted, type NodeContext, type StageResult } from './stages.js';
 import { finishNode, reviseNode, stopReason, type RunState } from './state.js';
 

@@ -3,7 +3,7 @@
 // A node's problem never fails the run.
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
-import type { Builds } from './builds.js';
+import type { Builds } from '../build/builds.js';
 import { completedOutcome, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { finishNode, stopReason, type RunState } from './state.js';
 import { rollWaves } from './rollout.js';

@@ -7,9 +7,9 @@ import type { NodePlan } from '../plan/types.js';
 import { buildSshOptions, formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
-import type { Builds } from './builds.js';
-import { copyToTarget } from './copy.js';
-import { explainCopyFailure } from './copy-errors.js';
+import type { Builds } from '../build/builds.js';
+import { copyToTarget, narBytes } from '../copy/copy.js';
+import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunState } from './state.js';
 import { writeRecord } from './record.js';
 import { systemOf, type RecordKind } from '../records/record.js';
@@ -74,7 +74,12 @@ export const copyStage: Stage = {
       directSshOpts: buildSshOptions(endpoint),
       useSubstitutes: run.options.useSubstitutes || node.substituteOnDestination,
     });
-    if (copied.ok) return next;
+    if (copied.ok) {
+      // Sized where they came from: the build host for a direct copy, else here (a relay fetched them first).
+      const bytes = await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
+      run.emit({ type: 'copy-done', node: node.name, route: copied.route, paths: copied.copied.length, ...(bytes !== undefined ? { bytes } : {}) });
+      return next;
+    }
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
     const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(endpoint));
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);

@@ -1,16 +1,16 @@
 // The run's state, in one explicit object passed to every stage: no module-level registry.
-import { setMaxListeners } from 'node:events';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
-import type { TargetState } from '../plan/types.js';
+import type { TargetState } from '../agent/state.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
+import { linkedStop } from '../util/abort.js';
 import type { Review, WaveGate } from './steering.js';
-import { createLockKeeper, lockRunner, type LockKeeper } from './lock.js';
+import { createLockKeeper, lockRunner, type LockKeeper } from '../lock/keeper.js';
 
 export interface ExecuteOptions {
   goal: Goal;
@@ -40,7 +40,7 @@ export interface ExecuteOptions {
   /** `-i`: the plan waits here for approval (src/deploy/steering.ts); absent: no review. */
   review?: Review;
   /** Where each wave waits when a pause was asked for (`-i`, key p) or `pause: confirm` (-i's steering, or the
-   *  terminal question of src/rollout/confirm.ts). */
+   *  terminal question of src/cli/confirm.ts). */
   waveGate?: WaveGate;
   /** apply: each verified activation (and each undoing of one) is recorded on its target; absent: nothing is. */
   records?: Promise<RecordContext>;
@@ -82,11 +82,8 @@ export interface RunState {
 }
 
 export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ExecuteOptions): RunState {
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // every running command listens to it
+  const stop = linkedStop(options.signal);
   const lockIdentity: LockIdentity = { run: id, by: deployerIdentity(), pid: process.pid };
-  if (options.signal.aborted) stop.abort();
-  else options.signal.addEventListener('abort', () => stop.abort(), { once: true });
   return {
     id,
     goal: options.goal,

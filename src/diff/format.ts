@@ -1,7 +1,7 @@
 // Diffs as text: per group its nodes, then one line per added, removed or changed package; sizes in IEC units.
 import type { ClosureDiff, PackageChange } from './closure.js';
 import type { DiffGroup } from './group.js';
-import { countOf } from '../ui/labels.js';
+import { countOf } from '../util/text.js';
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 

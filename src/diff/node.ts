@@ -1,7 +1,7 @@
 // One node's diff once its new system exists: waits for the build that makes it (when the plan builds it),
 // then compares closures where they live. Shared by `fleet diff` and the plan review of `apply -i`.
 import type { LimitFunction } from 'p-limit';
-import type { Builds } from '../deploy/builds.js';
+import type { Builds } from '../build/builds.js';
 import { NodeError } from '../errors.js';
 import type { NodePlan } from '../plan/types.js';
 import type { Host } from '../transport/host.js';

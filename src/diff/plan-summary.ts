@@ -2,9 +2,9 @@
 // the target): plan builds nothing, so elsewhere the line says so instead of guessing.
 import pLimit from 'p-limit';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { hostForLocation } from '../deploy/builds.js';
+import { hostForLocation } from '../build/builds.js';
 import { goalTraits } from '../goal.js';
-import type { Prepared } from '../plan/prepare.js';
+import type { Prepared } from '../prepare/prepare.js';
 import { systemOf } from '../records/record.js';
 import { ClosureReader, compareNode, currentSystemAbsent } from './compare.js';
 import { formatNodeSummary } from './format.js';

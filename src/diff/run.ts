@@ -3,16 +3,17 @@
 // is changed: the only commands run on targets are the read-only probe and `nix-store --query`.
 import pLimit from 'p-limit';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { startBuilds } from '../deploy/builds.js';
-import { createRunState, type RunState } from '../deploy/state.js';
+import { startBuilds, type BuildRun } from '../build/builds.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
 import type { Goal } from '../goal.js';
-import { evaluateFleet, probeAndPlan } from '../plan/prepare.js';
+import { probeAndPlan } from '../prepare/prepare.js';
+import { evaluateFleet } from '../evaluate/evaluate.js';
 import type { NodePlan } from '../plan/types.js';
 import { systemOf } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
+import { linkedStop } from '../util/abort.js';
 import { fleetVersion } from '../version.js';
 import { ClosureReader } from './compare.js';
 import { diffWhenBuilt } from './node.js';
@@ -35,19 +36,19 @@ export interface DiffResult {
   exitCode: number;
 }
 
-/** The run state builds.ts expects; diff never activates, so its deploy options are inert. */
-export function diffRunState(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], o: Omit<DiffOptions, 'maxJobs'> & { maxJobs?: number | 'auto' }): RunState {
-  return createRunState(o.runId, fleet, nodes, {
-    goal: o.goal, force: false, parallel: 1, keepGoing: true, useSubstitutes: false, showTrace: o.showTrace,
-    run: o.run, pool: o.pool, emit: o.emit, signal: o.signal, ...(o.maxJobs !== undefined ? { maxJobs: o.maxJobs } : {}),
-  });
+/** The run builds.ts expects; diff never activates, so it needs nothing else of apply's run state. */
+export function diffBuildRun(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], o: Omit<DiffOptions, 'maxJobs'> & { maxJobs?: number | 'auto' }): BuildRun {
+  return {
+    fleet, nodes: new Map(nodes.map((n) => [n.name, n])), emit: o.emit, stop: linkedStop(o.signal),
+    options: { run: o.run, pool: o.pool, useSubstitutes: false, ...(o.maxJobs !== undefined ? { maxJobs: o.maxJobs } : {}) },
+  };
 }
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: DiffOptions): Promise<DiffResult> {
   const started = Date.now();
-  const run = diffRunState(fleet, nodes, options);
+  const run = diffBuildRun(fleet, nodes, options);
   const prepare = { goal: options.goal, force: false, showTrace: options.showTrace, run: options.run, pool: options.pool, emit: options.emit, signal: run.stop.signal };
   options.emit({ type: 'run-start', command: 'diff', goal: options.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 

@@ -1,7 +1,8 @@
 // `fleet plan` as text: one section per build location, one line per node with what it runs now and
 // what it will run; stable order for diffs.
-import { planLockText } from './lock-text.js';
-import type { NodePlan, Plan, SystemState } from './types.js';
+import { planLockText } from '../lock/text.js';
+import type { NodePlan, Plan } from './types.js';
+import type { SystemState } from '../target/state.js';
 
 const storePrefix = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;
 
@@ -23,7 +24,8 @@ export function describeFrom(from: SystemState): string {
   return parts.length > 0 ? parts.join(' ') : 'nothing installed';
 }
 
-function describeCopy(node: NodePlan): string {
+/** How the new system gets to the node: `copy from local`, `-` (nothing to copy)... */
+export function describeCopy(node: NodePlan): string {
   const copy = node.copy;
   if (copy.kind === 'none') return copy.reason === 'not-needed' ? '-' : `no copy (${copy.reason})`;
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;

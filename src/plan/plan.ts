@@ -3,9 +3,11 @@ import { formatHostSpec } from '../config/hostspec.js';
 import type { BuildHostRef, Builder, ResolvedNode } from '../config/types.js';
 import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
-import { lockedReason } from './lock-text.js';
+import { lockedReason } from '../lock/text.js';
 import { planWaves, type WaveRules } from '../rollout/waves.js';
-import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, SystemState, TargetState } from './types.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan } from './types.js';
+import type { TargetState } from '../agent/state.js';
+import type { SystemState } from '../target/state.js';
 
 export interface PlanInput {
   goal: Goal;
@@ -72,9 +74,25 @@ function systemOf(state: TargetState): SystemState {
   return system;
 }
 
+/** Build jobs, one per location in the order first needed, each derivation once (sorted): the plan's, and the
+ *  builds apply starts before it (earlyBuilds, src/build/builds.ts). */
+export function collectBuilds(): { add(location: BuildLocation, drvPath: string, node: string): void; list(): BuildJob[] } {
+  const jobs = new Map<string, { job: BuildJob; drvs: Set<string> }>();
+  return {
+    add(location, drvPath, node) {
+      const id = buildJobId(location);
+      let entry = jobs.get(id);
+      if (!entry) jobs.set(id, (entry = { job: { id, location, drvPaths: [], nodes: [] }, drvs: new Set() }));
+      entry.drvs.add(drvPath);
+      entry.job.nodes.push(node);
+    },
+    list: () => [...jobs.values()].map(({ job, drvs }) => ({ ...job, drvPaths: [...drvs].sort() })),
+  };
+}
+
 // Linear in nodes: jobs and their drv sets are maps/sets (one distinct system per node is the real case).
 export function createPlan(input: PlanInput): Plan {
-  const jobs = new Map<string, { job: BuildJob; drvs: Set<string> }>();
+  const jobs = collectBuilds();
   const nodes: NodePlan[] = [];
   const traits = goalTraits(input.goal);
   const activating = traits.activates;
@@ -94,12 +112,7 @@ export function createPlan(input: PlanInput): Plan {
     const copy = planCopy(needsOnTarget, state, onTarget, location, jobId);
     const needsBuild = input.goal === 'build' || (needsOnTarget && !state?.hasOut);
 
-    if (needsBuild) {
-      let entry = jobs.get(jobId);
-      if (!entry) jobs.set(jobId, (entry = { job: { id: jobId, location, drvPaths: [], nodes: [] }, drvs: new Set() }));
-      entry.drvs.add(evaluated.drvPath);
-      entry.job.nodes.push(node.name);
-    }
+    if (needsBuild) jobs.add(location, evaluated.drvPath, node.name);
     nodes.push({
       name: node.name,
       drvPath: evaluated.drvPath,
@@ -113,7 +126,7 @@ export function createPlan(input: PlanInput): Plan {
       ...(state?.lock ? { lock: state.lock } : {}),
     });
   }
-  const builds = [...jobs.values()].map(({ job, drvs }) => ({ ...job, drvPaths: [...drvs].sort() }));
+  const builds = jobs.list();
   const waves = input.rollout && activating ? { waves: planWaves(input.selected ?? input.nodes, input.rollout) } : {};
   return { goal: input.goal, builds, nodes, ...waves };
 }

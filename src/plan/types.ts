@@ -1,7 +1,7 @@
 // The plan is data: printable, diffable, and the only thing `deploy` executes.
 import type { Goal } from '../goal.js';
 import type { Wave } from '../rollout/waves.js';
-import type { DeployRecord } from '../records/record.js';
+import type { SystemState, TargetLock } from '../target/state.js';
 
 export type { Wave };
 
@@ -12,47 +12,6 @@ export type BuildLocation =
   | { kind: 'node'; node: string }
   | { kind: 'builder'; builder: string }
   | { kind: 'host'; user?: string; host: string; port?: number };
-
-/** What a node runs, as its target reported it (read-only probe). */
-export interface SystemState {
-  profileLink?: string; // e.g. system-5-link
-  generation?: number;
-  profileTarget?: string; // store path the profile resolves to
-  currentSystem?: string; // readlink /run/current-system
-  bootedSystem?: string; // readlink /run/booted-system
-}
-
-/** Who holds a target's lock, from the record on the target (times by the target's clock, epoch seconds). */
-export interface LockHolder {
-  run: string; // the holder's run id
-  by: string; // user@host of its deployer
-  pid: number; // its fleet process on that deployer
-  since: number;
-  expires: number; // unless renewed: the holder renews it while it runs
-}
-
-/** The per-target lock (/run/fleet/locks) as the probe found it (`fleet plan`) or left it (`fleet apply`). */
-export interface TargetLock {
-  /** held: another run holds it (apply leaves the node alone); taken: this run holds it now. */
-  state: 'held' | 'taken';
-  /** held: its holder; taken: the run it was taken over from (expired, or --break-lock). Absent: an unreadable record. */
-  holder?: LockHolder;
-  /** The holder's expiry had passed by the target's clock (apply takes such a lock over). */
-  expired?: boolean;
-}
-
-/** What a target reported when asked. */
-export interface TargetState extends SystemState {
-  hasOut: boolean; // the desired toplevel is already valid in its store
-  systemd: boolean; // activation can run detached under systemd-run
-  lock?: TargetLock; // absent: nobody holds it (plan), or the goal takes none
-  /** Read when asked for (`fleet status`): the target's deploy records, oldest first, and lines that were not records. */
-  records?: { records: DeployRecord[]; unreadable: number };
-  /** /run/booted-system's kernel, initrd or modules differ from /run/current-system's: a reboot is due. */
-  bootChanged?: boolean;
-  /** Read with the records: the profile's generation number → the system it holds (fleet rollback's choices). */
-  generations?: ReadonlyMap<number, string>;
-}
 
 export interface BuildJob {
   id: string; // stable key of the location, e.g. "local", "builders", "builder:big", "node:web-1"

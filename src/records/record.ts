@@ -1,7 +1,7 @@
 // Deploy records: what fleet put on a target, kept on the target itself (`<stateDir>/records`, one JSON
 // object per line, newest last) so `fleet status` can say which commit runs where without a state database.
 import type { Goal } from '../goal.js';
-import type { SystemState } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 import { GOALS } from '../goal.js';
 
 /** How many records a target keeps (the agent drops the oldest). */

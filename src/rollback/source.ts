@@ -6,10 +6,10 @@ import type { ResolvedNode } from '../config/types.js';
 import type { SystemSource } from '../deploy/apply.js';
 import { NodeError } from '../errors.js';
 import type { NodeEval } from '../nix/eval.js';
-import { takeoverText } from '../plan/lock-text.js';
-import type { PrepareOptions } from '../plan/prepare.js';
-import { readTargetState } from '../plan/probe.js';
-import type { TargetState } from '../plan/types.js';
+import { takeoverText } from '../lock/text.js';
+import type { PrepareOptions } from '../prepare/prepare.js';
+import { readTargetState } from '../probe/probe.js';
+import type { TargetState } from '../agent/state.js';
 import type { Host } from '../transport/host.js';
 import { chooseRollback, type RollbackChoice } from './choose.js';
 

@@ -1,7 +1,8 @@
 // `fleet status`, the pure part: from what the evaluation wants and what a target reported, one state per node.
-import { describeHolder } from '../plan/lock-text.js';
+import { describeHolder } from '../lock/text.js';
 import { shortStorePath } from '../plan/format.js';
-import type { SystemState, TargetLock, TargetState } from '../plan/types.js';
+import type { TargetState } from '../agent/state.js';
+import type { SystemState, TargetLock } from '../target/state.js';
 import type { DeployRecord } from '../records/record.js';
 
 export type NodeState = 'in-sync' | 'outdated' | 'drifted' | 'pending-reboot' | 'unreachable' | 'locked';

@@ -1,6 +1,6 @@
 // `fleet status` as text: one table row per node, a line per node that is not in sync saying why, a count.
 import { shortStorePath } from '../plan/format.js';
-import { oneLine } from '../ui/terminal-text.js';
+import { oneLine } from '../util/terminal-text.js';
 import { describeRev, NODE_STATES, type LastDeploy, type NodeStatus } from './classify.js';
 
 /** `2026-11-21 09:15 UTC` from an ISO time. */

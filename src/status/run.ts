@@ -3,8 +3,9 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { ExitCode, NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
-import { evaluateFleet } from '../plan/prepare.js';
-import { probeTargets, readOnlyLock } from '../plan/probe.js';
+import { evaluateFleet } from '../evaluate/evaluate.js';
+import { probeTargets } from '../probe/probe.js';
+import { readOnlyLock } from '../lock/take.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';

@@ -1,7 +1,7 @@
 // The evaluation in words, for the line and listr renderers and the report.
 import { formatBytes } from '../diff/format.js';
 import type { BodyOf } from '../events.js';
-import { countOf } from './labels.js';
+import { countOf } from '../util/text.js';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -6,4 +6,4 @@ export { createPlainRenderer } from './plain.js';
 export { createListrRenderer, type ListrRendererOptions } from './listr.js';
 export { buildOf, foldEvents, initialView, LOG_CAP, nodeOf, reduceRun, type BuildView, type Counts, type NodeView, type RunView } from './view.js';
 export { formatReport } from './report.js';
-export { forTerminal } from './terminal-text.js';
+export { forTerminal } from '../util/terminal-text.js';

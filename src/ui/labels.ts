@@ -25,11 +25,6 @@ export function formatClock(iso: string): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
-/** `3 nodes` / `1 node`; an irregular plural is given (`countOf(n, 'copy', 'copies')`). */
-export function countOf(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : plural}`;
-}
-
 /** Errors can span lines; titles, table cells and log lines show the first. */
 export function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? '';

@@ -1,5 +1,5 @@
 // The evaluation as one listr task: its title follows the chunks as they end, the eval-done numbers end it.
-import { countOf } from './labels.js';
+import { countOf } from '../util/text.js';
 import type { Pending, Task, Wrapper } from './listr-tasks.js';
 import { describeAlone, describeEvalDone } from './eval-text.js';
 import type { EvalView } from './view.js';

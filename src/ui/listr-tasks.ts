@@ -1,8 +1,9 @@
 // Listr tasks driven by events: each task's function waits for the event that ends it.
 import type { ListrRendererFactory, ListrTask, ListrTaskWrapper } from 'listr2';
 import { formatList } from '../select/messages.js';
-import { countOf, describeHealth, describePhase, firstLine } from './labels.js';
-import { forTerminal } from './terminal-text.js';
+import { describeHealth, describePhase, firstLine } from './labels.js';
+import { countOf } from '../util/text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import type { BuildView, NodeView, WaveView } from './view.js';
 
 export type Wrapper = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;

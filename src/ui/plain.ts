@@ -1,13 +1,14 @@
 // Line renderer for CI and pipes: one timestamped line per state change (per node for the plan), then the report.
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
-import { formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { describeAlone, describeEvalChunk, describeEvalDone } from './eval-text.js';
-import { countOf, describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
+import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { forTerminal } from './terminal-text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import { initialView, reduceRun, type RunView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
@@ -67,6 +68,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'copy-done':
+      return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':

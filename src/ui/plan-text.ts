@@ -2,7 +2,7 @@
 import { describeFrom, shortStorePath } from '../plan/format.js';
 import type { NodePlan, Plan, Wave } from '../plan/types.js';
 import { formatList } from '../select/messages.js';
-import { countOf } from './labels.js';
+import { countOf } from '../util/text.js';
 
 export { describeFrom, shortStorePath };
 

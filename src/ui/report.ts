@@ -1,8 +1,9 @@
 // The end-of-run report both line and listr renderers print: failure log tails, a table, counts.
 import { FAILED_OUTCOMES, type Outcome } from '../events.js';
 import { describeEvalDone } from './eval-text.js';
-import { countOf, firstLine } from './labels.js';
-import { forTerminal } from './terminal-text.js';
+import { firstLine } from './labels.js';
+import { countOf } from '../util/text.js';
+import { forTerminal } from '../util/terminal-text.js';
 import type { BuildView, NodeView, RunView } from './view.js';
 
 const tailLength = 20;

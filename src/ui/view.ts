@@ -4,7 +4,8 @@ import type { PackageChange } from '../diff/closure.js';
 import type { Command, EventOf, FleetEvent, Outcome, PauseReason, ReviewState, WaveVerdict } from '../events.js';
 import type { NodeStatus } from '../status/classify.js';
 import type { Goal } from '../goal.js';
-import type { BuildLocation, Plan, SystemState } from '../plan/types.js';
+import type { BuildLocation, Plan } from '../plan/types.js';
+import type { SystemState } from '../target/state.js';
 
 /** Output lines kept per node and per build (the newest); `logTotal` still counts every line. */
 export const LOG_CAP = 200;
@@ -197,6 +198,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
     case 'node-phase':
       d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
       return d.done();
+    case 'copy-done':
+      return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
     case 'log':
       if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));

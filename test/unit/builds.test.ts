@@ -2,13 +2,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
-import { startBuilds } from '../../src/deploy/builds.js';
+import { earlyBuilds, startBuilds } from '../../src/build/builds.js';
 import { createRunState } from '../../src/deploy/state.js';
 import type { EventBody } from '../../src/events.js';
+import { GOALS } from '../../src/goal.js';
+import { createPlan } from '../../src/plan/plan.js';
 import type { Host } from '../../src/transport/host.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import type { CommandResult, RunOptions } from '../../src/transport/run.js';
 import { waitFor } from '../poll.js';
+import { resolvedNode } from '../resolved-node.js';
 
 const result = (extra: Partial<CommandResult>): CommandResult => ({ argv: [], exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...extra });
 
@@ -50,4 +53,21 @@ test('builds the plan does not need are cancelled (announced ones say so) or res
   const done = events.filter((e) => e.type === 'build-done');
   assert.deepEqual(done.find((e) => e.type === 'build-done' && e.build === 'node:b'), { type: 'build-done', build: 'node:b', ok: false, error: 'cancelled: the plan needs none of its outputs' });
   assert.equal(done.filter((e) => e.type === 'build-done' && e.build === 'local').length, 1, 'the superseded build reports nothing; its successor reports once');
+});
+
+test('earlyBuilds: every evaluated node\'s system on its build location, as a forced plan that knows no target builds them, for every goal', () => {
+  const builder = { name: 'big', host: { host: 'big.example' }, systems: [], maxJobs: 4, speedFactor: 1, supportedFeatures: [], mandatoryFeatures: [], sshOptions: [], connectTimeoutMs: 10_000 };
+  const nodes = [
+    resolvedNode('a'), resolvedNode('b', { buildHost: { kind: 'builder', name: 'big' } }), resolvedNode('c'), resolvedNode('d', { buildHost: { kind: 'target' } }),
+    resolvedNode('e', { buildHost: { kind: 'builders' } }), resolvedNode('f', { buildHost: { kind: 'host', spec: { user: 'u', host: 'h.example', port: 2 } } }),
+    resolvedNode('g', { buildHost: { kind: 'builder', name: 'big' } }),
+  ];
+  // c shares a's system; g's failed to evaluate.
+  const evals = Object.fromEntries(['a', 'b', 'a', 'd', 'e', 'f'].map((s, i) => [nodes[i]!.name, { drvPath: `/nix/store/d-${s}.drv`, outPath: `/nix/store/o-${s}` }]));
+  const early = earlyBuilds({ nodes, evals });
+  assert.deepEqual(early.map((j) => [j.id, j.drvPaths, j.nodes]), [
+    ['local', ['/nix/store/d-a.drv'], ['a', 'c']], ['builder:big', ['/nix/store/d-b.drv'], ['b']], ['node:d', ['/nix/store/d-d.drv'], ['d']],
+    ['builders', ['/nix/store/d-e.drv'], ['e']], ['host:u@h.example:2', ['/nix/store/d-f.drv'], ['f']],
+  ]);
+  for (const goal of GOALS) assert.deepEqual(early, createPlan({ goal, force: true, nodes, builders: { big: builder }, evals, targets: {} }).builds, goal);
 });

@@ -1,7 +1,7 @@
 // Known copy failures get a message that names the fix; unknown ones are left to Nix's own words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainCopyFailure } from '../../src/deploy/copy-errors.js';
+import { explainCopyFailure } from '../../src/copy/copy-errors.js';
 
 // Captured from nix-copy-closure (Nix 2.8) to a systemd lab host whose nix-daemon does not trust `deploy`.
 const NIX_28 = [

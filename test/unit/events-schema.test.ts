@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type EvalChunkEnd, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDoneRoute, type EvalChunkEnd, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
-import type { BuildJob, BuildLocation, CopyRoute, LockHolder, NodePlan, Plan, SystemState, TargetLock, Wave } from '../../src/plan/types.js';
+import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '../../src/plan/types.js';
+import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { record, recordedDiffRun, recordedEvalRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 
@@ -41,6 +42,7 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'build-start': { type: 'build-start', build: 'local', drvPaths: [`${path}.drv`], nodes: ['web-1'] },
   'build-done': { type: 'build-done', build: 'local', ok: false, error: 'failed', log: ['a'] },
   'node-phase': { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' },
+  'copy-done': { type: 'copy-done', node: 'web-1', route: 'direct', paths: 12, bytes: 4096 },
   log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
   'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
   'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
@@ -72,6 +74,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'build-start': { type: true, build: true, drvPaths: true, nodes: true },
   'build-done': { type: true, build: true, ok: true },
   'node-phase': { type: true, node: true, phase: true, detail: true },
+  'copy-done': { type: true, node: true, route: true, paths: true },
   log: { type: true, line: true },
   'node-done': { type: true, node: true, outcome: true },
   'wave-start': { type: true, wave: true, nodes: true },
@@ -93,6 +96,7 @@ const outcomes: Record<Outcome, true> = {
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
+const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true };
 const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
 const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
@@ -209,6 +213,7 @@ void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outc
   assert.deepEqual(enumOf('WaveVerdict'), sorted(Object.keys(verdicts)));
   assert.deepEqual(enumOf('ReviewState'), sorted(Object.keys(reviewStates)));
   assert.deepEqual(enumOf('PauseReason'), sorted(Object.keys(pauseReasons)));
+  assert.deepEqual(enumOf('CopyDoneRoute'), sorted(Object.keys(copyDoneRoutes)));
   assert.deepEqual(enumOf('EvalChunkEnd'), sorted(Object.keys(chunkEnds)));
 });
 

@@ -10,12 +10,12 @@ import { AGENT_SCRIPT, probeArgv } from '../../src/agent/agent.js';
 import {
   deployerIdentity, formatLockRecord, lockArgs, lockArgv, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity,
 } from '../../src/agent/lock.js';
-import { createLockKeeper, type LockRunner } from '../../src/deploy/lock.js';
-import { readTargetState } from '../../src/plan/probe.js';
+import { createLockKeeper, type LockRunner } from '../../src/lock/keeper.js';
+import { readTargetState } from '../../src/probe/probe.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
-import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/plan/lock-text.js';
-import type { LockHolder } from '../../src/plan/types.js';
+import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/lock/text.js';
+import type { LockHolder } from '../../src/target/state.js';
 import { waitFor } from '../poll.js';
 import { resolvedNode } from '../resolved-node.js';
 

@@ -5,7 +5,7 @@ import type { NodeEval } from '../../src/nix/eval.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { createPlan, type PlanInput } from '../../src/plan/plan.js';
 import { resolvedNode } from '../resolved-node.js';
-import type { TargetState } from '../../src/plan/types.js';
+import type { TargetState } from '../../src/agent/state.js';
 
 const node = resolvedNode;
 const evalOf = (cfg: string): NodeEval => ({ drvPath: `/nix/store/d-${cfg}.drv`, outPath: `/nix/store/o-${cfg}` });
@@ -136,7 +136,7 @@ test('store paths are cut to a short hash and the name, anything else is kept', 
 });
 
 test('a node evaluating to a system its builder cannot build fails with both named', async () => {
-  const { checkBuildSystems } = await import('../../src/plan/systems.js');
+  const { checkBuildSystems } = await import('../../src/evaluate/systems.js');
   const nodes = [node('arm', { buildHost: { kind: 'builder', name: 'big' } }), node('x86', { buildHost: { kind: 'builder', name: 'big' } }), node('local')];
   const evals = { arm: { ...evalOf('a'), system: 'aarch64-linux' }, x86: { ...evalOf('b'), system: 'x86_64-linux' }, local: { ...evalOf('c'), system: 'aarch64-linux' } };
   const errors = checkBuildSystems(nodes, evals, { big: builder });
@@ -144,7 +144,7 @@ test('a node evaluating to a system its builder cannot build fails with both nam
 });
 
 test('buildHost: builders: a node whose evaluated system no builder lists fails with the builders named', async () => {
-  const { checkBuildSystems } = await import('../../src/plan/systems.js');
+  const { checkBuildSystems } = await import('../../src/evaluate/systems.js');
   const nodes = [node('arm', { buildHost: { kind: 'builders' } }), node('x86', { buildHost: { kind: 'builders' } })];
   const evals = { arm: { ...evalOf('a'), system: 'aarch64-linux' }, x86: { ...evalOf('b'), system: 'x86_64-linux' } };
   assert.deepEqual(checkBuildSystems(nodes, evals, { big: builder }).map((e) => e.message), [

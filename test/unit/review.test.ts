@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
-import type { BuildResult } from '../../src/deploy/build.js';
-import type { Builds } from '../../src/deploy/builds.js';
+import type { BuildResult } from '../../src/build/build.js';
+import type { Builds } from '../../src/build/builds.js';
 import { reviewPlan } from '../../src/deploy/review.js';
 import { createRunState } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';

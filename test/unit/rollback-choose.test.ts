@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { lockName } from '../../src/agent/lock.js';
 import type { EventBody } from '../../src/events.js';
-import { probeAndPlan, type PrepareOptions } from '../../src/plan/prepare.js';
+import { probeAndPlan, type PrepareOptions } from '../../src/prepare/prepare.js';
 import { chooseRollback, standingDeploys } from '../../src/rollback/choose.js';
 import { rollbackSource } from '../../src/rollback/source.js';
 import { rollbackChoice } from '../../src/cli/commands/rollback.js';

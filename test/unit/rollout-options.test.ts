@@ -100,7 +100,7 @@ test('CLI: apply with `pause: confirm` and no terminal stops before anything run
 
 test('askToContinue: asks once with [y/N]; y or yes goes on, anything else or Ctrl+C (the signal) does not', async () => {
   const { EventEmitter } = await import('node:events');
-  const { askToContinue } = await import('../../src/rollout/confirm.js');
+  const { askToContinue } = await import('../../src/cli/confirm.js');
   const terminal = () => Object.assign(new EventEmitter(), { isTTY: true, resume() {}, pause() {} });
   const ask = async (...typed: string[]) => {
     const t = terminal();

@@ -89,7 +89,7 @@ test('fleet plan text: a waves section with every node of each wave and its budg
 });
 
 test('probeAndPlan: a staged rollout puts every selected node in the waves, unreachable ones too; unstaged options add none', async () => {
-  const { probeAndPlan } = await import('../../src/plan/prepare.js');
+  const { probeAndPlan } = await import('../../src/prepare/prepare.js');
   const { resolveRolloutOptions } = await import('../../src/rollout/options.js');
   const { createLocalHost } = await import('../../src/transport/local.js');
   const selected = [node('a'), node('b'), node('c')];

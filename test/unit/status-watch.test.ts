@@ -9,15 +9,15 @@ import { Box } from 'ink';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { runCli } from '../../src/cli/main.js';
-import type { Terminal } from '../../src/cli/io.js';
+import type { Terminal } from '../../src/terminal.js';
 import { INTERVAL_NEEDS_WATCH, WATCH_NEEDS_TERMINAL, WATCH_NO_EXIT_CODE, WATCH_NOT_JSON } from '../../src/cli/commands/status.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import type { NodeStatus } from '../../src/status/classify.js';
 import { countLine, formatStatus } from '../../src/status/format.js';
 import type { SteerCommand } from '../../src/steer.js';
-import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/status-renderer.js';
+import { foldWatch, initialWatch, NOTICES_KEPT, withNotice, type WatchState } from '../../src/ui/ink/watch-state.js';
 import { StatusTable } from '../../src/ui/ink/status-table.js';
-import { oneLine } from '../../src/ui/terminal-text.js';
+import { oneLine } from '../../src/util/terminal-text.js';
 import { clockTime, StatusWatchApp, StatusWatchScreen } from '../../src/ui/ink/status-watch.js';
 
 const FIXTURE = new URL('../fixtures/ui/status.ndjson', import.meta.url);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
 import { MESSAGE_TOO_LONG } from '../../src/cli/commands/apply.js';
-import type { TargetState } from '../../src/plan/types.js';
+import type { TargetState } from '../../src/agent/state.js';
 import { makeRecord, type DeployRecord, type RecordContext } from '../../src/records/record.js';
 import { classify, describeRev, lastDeployOf, unreachableStatus, type NodeState, type NodeStatus } from '../../src/status/classify.js';
 import { countLine, describeLastDeploy, formatStatus, shortTime } from '../../src/status/format.js';

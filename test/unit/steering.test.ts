@@ -11,7 +11,7 @@ import { createRunState, type ExecuteOptions } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';
 import { createEventStream, type EventBody, type FleetEvent } from '../../src/events.js';
 import type { NodePlan } from '../../src/plan/types.js';
-import { confirmOnTerminal } from '../../src/rollout/confirm.js';
+import { confirmOnTerminal } from '../../src/cli/confirm.js';
 import type { RolloutOptions } from '../../src/rollout/options.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import { waitFor } from '../poll.js';

@@ -97,6 +97,8 @@ export const recordedRun: FleetEvent[] = record([
   [5, { type: 'node-done', node: 'db-1', outcome: 'failed', error: 'build on builder:big failed\nsecond line' }],
   [6, { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' }],
   [6, { type: 'node-phase', node: 'web-3', phase: 'copy', detail: 'from local' }],
+  [7, { type: 'copy-done', node: 'web-1', route: 'from-local', paths: 3, bytes: 125_952 }],
+  [7, { type: 'copy-done', node: 'web-3', route: 'from-local', paths: 0, bytes: 0 }],
   [7, { type: 'node-phase', node: 'web-1', phase: 'activate', detail: 'switch' }],
   [7, { type: 'node-phase', node: 'web-3', phase: 'activate', detail: 'switch' }],
   [7, { type: 'log', node: 'web-1', line: 'starting the following units: nginx.service' }],

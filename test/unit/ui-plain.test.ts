@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readEventLines } from '../../src/events.js';
-import { countOf } from '../../src/ui/labels.js';
+import { countOf } from '../../src/util/text.js';
 import { describePlan } from '../../src/ui/plan-text.js';
 import { buildLog, nodes, record, recordedRun, renderPlain, rollbackLog, storePath } from './ui-fixture.js';
 

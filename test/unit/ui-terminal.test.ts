@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FleetEvent } from '../../src/events.js';
 import { createJsonRenderer, createListrRenderer, createPlainRenderer, forTerminal } from '../../src/ui/index.js';
-import { errorLines } from '../../src/ui/terminal-text.js';
+import { errorLines } from '../../src/util/terminal-text.js';
 import { capture, drive, record } from './ui-fixture.js';
 
 // What a hostile or just careless target prints: a window title, a screen clear, cursor moves, \r, BS, NUL, BEL.

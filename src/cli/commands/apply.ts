@@ -1,6 +1,6 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
 import type { ApplyResult, SystemSource } from '../../deploy/apply.js';
-import { UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import type { RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
@@ -8,7 +8,7 @@ import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
-import type { TerminalWaveGate } from '../../rollout/confirm.js';
+import type { TerminalWaveGate } from '../confirm.js';
 import type { Renderer } from '../../ui/renderer.js';
 
 export interface ApplyCliOptions extends FileOptions, RolloutFlags {
@@ -30,6 +30,8 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   message?: string;
   /** -i: review, confirm, watch and steer on the terminal (the ink UI). */
   interactive?: boolean;
+  /** --metrics-file: the run's metrics in Prometheus's text format, written when it ends. */
+  metricsFile?: string;
 }
 
 export interface ApplyExtras {
@@ -49,6 +51,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { session, source } = extras;
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   if (options.interactive && !io.tty) throw new UsageError(INTERACTIVE_NEEDS_TERMINAL);
+  const metricsFile = options.metricsFile !== undefined ? await (await import('../metrics-file.js')).checkMetricsFile(io.cwd, options.metricsFile) : undefined;
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
   // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
@@ -58,9 +61,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
-  const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }] = await Promise.all([
-    import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'),
+  const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }, { createRunMetrics }] = await Promise.all([
+    import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'), import('../../ui/run-metrics.js'),
   ]);
+  const metrics = metricsFile !== undefined ? createRunMetrics() : undefined;
   const runId = newRunId();
   let steering = extras.steering;
   let waveGate: TerminalWaveGate | undefined;
@@ -76,11 +80,11 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     renderer = ui;
   } else {
     // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
-    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../../rollout/confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
+    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
     // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }
-  let result: ApplyResult;
+  let result: ApplyResult | undefined;
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
@@ -107,6 +111,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       emit: createEventStream(runId, (e) => {
         renderer.onEvent(e);
         waveGate?.onEvent(e); // after the renderer: its "paused" line comes before the question
+        metrics?.onEvent(e);
       }),
       signal,
       onRun: (run) => session?.track(run.activating),
@@ -115,8 +120,16 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     // The interactive UI shows the result, then gives the terminal back (also on an error).
     await renderer.finish();
     detach();
+    // Also after fleet's own error (no result): exit 3, as the CLI then exits.
+    if (metricsFile !== undefined) await writeMetrics(metricsFile, metrics!.render(result?.exitCode ?? ExitCode.unsafe), io);
   }
   for (const warning of result.warnings) io.stderr.write(`fleet: warning: ${warning}\n`);
   return result.exitCode;
 }
 
+
+/** A metrics file that cannot be written is a warning: the deployment's outcome stands. */
+async function writeMetrics(path: string, text: string, io: CliIo): Promise<void> {
+  const { metricsWriteFailed, writeFileAtomic } = await import('../metrics-file.js');
+  await writeFileAtomic(path, text).catch((error: unknown) => io.stderr.write(`fleet: warning: ${metricsWriteFailed(path, error)}\n`));
+}

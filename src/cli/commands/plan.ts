@@ -4,26 +4,32 @@ import type { Goal } from '../../goal.js';
 import { resolveRolloutOptions, type RolloutFlags } from '../../rollout/options.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
+import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
+import { commentId, outputFormat } from '../output-format.js';
 
 export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
   on?: string;
   json?: boolean;
+  /** --format: text (default), json (as --json) or markdown (a pull-request comment). */
+  format?: 'text' | 'json' | 'markdown';
+  /** --exit-code: also exit 1 when apply would change a node. */
+  exitCode?: boolean;
   force?: boolean;
   showTrace?: boolean;
 }
 
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+  const format = outputFormat(options);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const [{ evaluateFleet, probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }] = await Promise.all([
-    import('../../plan/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'), import('../../plan/probe.js'),
-    import('../../diff/plan-summary.js'),
+  const [{ evaluateFleet }, { probeAndPlan }, { formatPlan }, { fleetVersion }, { withEventOutput }, { readOnlyLock }, { diffPlannedNodes }, { changingNodes }, { formatPlanMarkdown }] = await Promise.all([
+    import('../../evaluate/evaluate.js'), import('../../prepare/prepare.js'), import('../../plan/format.js'), import('../../version.js'), import('../../ui/json.js'),
+    import('../../lock/take.js'), import('../../diff/plan-summary.js'), import('../../plan/changes.js'), import('../../ui/plan-markdown.js'),
   ]);
   const started = Date.now();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
-  return withEventOutput(io.stdout, !!options.json, ({ runId, emit, json }) => withHosts(io, signal, async (pool, runLocal) => {
+  return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {
     emit({ type: 'run-start', command: 'plan', goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
     // Read-only: the probe reads each target's lock record (unprivileged), never takes one.
     const lock = readOnlyLock(runId);
@@ -36,11 +42,15 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     const diffs = await diffPlannedNodes(fleet, nodes, prepared, { runId, goal, showTrace: !!options.showTrace, run: runLocal, pool, emit, signal });
     for (const g of diffs.groups) emit({ type: 'diff', ...g });
     for (const f of prepared.failures) emit({ type: 'node-done', node: f.node, outcome: 'failed', error: f.message });
-    if (!json) {
-      printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
-      for (const f of prepared.failures) printLine(io.stderr, errorLines(f.message));
+    if (format === 'text') printLine(io.stdout, formatPlan(prepared.plan, diffs.notes));
+    if (format === 'markdown') {
+      const marker = commentId(fleet.file, io.cwd, goal, options.on);
+      printLine(io.stdout, formatPlanMarkdown({ marker, plan: prepared.plan, groups: diffs.groups, notes: diffs.notes, failures: prepared.failures }));
     }
-    const exitCode = prepared.failures.length ? ExitCode.nodesFailed : ExitCode.ok;
+    if (format !== 'json') for (const f of prepared.failures) printLine(io.stderr, errorLines(f.message));
+    // --exit-code: 1 also when apply would change something ("deploy only if needed").
+    const changes = !!options.exitCode && changingNodes(prepared.plan).length > 0;
+    const exitCode = prepared.failures.length || changes ? ExitCode.nodesFailed : ExitCode.ok;
     // A plan changes nothing: the summary names only the nodes that could not be planned.
     const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
     emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });

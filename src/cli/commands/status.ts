@@ -5,13 +5,17 @@ import type { ResolvedFleet, ResolvedNode } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
-import { errorLines } from '../../ui/terminal-text.js';
-import { printLine, type CliIo, type Terminal } from '../io.js';
+import { errorLines } from '../../util/terminal-text.js';
+import { printLine, type CliIo } from '../io.js';
+import type { Terminal } from '../../terminal.js';
+import { outputFormat } from '../output-format.js';
 import type { Session } from '../session.js';
 
 export interface StatusCliOptions extends FileOptions {
   on?: string;
   json?: boolean;
+  /** --format: text (default), json (as --json) or prometheus (the text exposition format). */
+  format?: 'text' | 'json' | 'prometheus';
   exitCode?: boolean;
   showTrace?: boolean;
   /** --watch: refresh the table in place (the ink UI). */
@@ -25,26 +29,33 @@ export const INTERVAL_NEEDS_WATCH = '--interval is how often --watch refreshes: 
 export const WATCH_NOT_JSON = '--watch redraws a table on the terminal and --json prints events: use one of them (for a stream of states, run fleet status --json in a loop)';
 export const WATCH_NEEDS_TERMINAL = '--watch needs a terminal on stdin and stdout (it redraws the table in place and reads q); without one, run fleet status (or fleet status --json) in a loop';
 export const WATCH_NO_EXIT_CODE = '--exit-code is for one status, not a watch (q always exits 0): leave out one of them';
+export const WATCH_NOT_FORMAT = '--watch redraws a table on the terminal: leave out --format (for metrics, run fleet status --format prometheus on a schedule)';
 
 export async function runStatus(options: StatusCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   if (options.interval !== undefined && !options.watch) throw new UsageError(INTERVAL_NEEDS_WATCH);
+  const format = outputFormat(options);
   if (options.watch) {
-    if (options.json) throw new UsageError(WATCH_NOT_JSON);
+    if (format === 'json') throw new UsageError(WATCH_NOT_JSON);
+    if (format !== 'text') throw new UsageError(WATCH_NOT_FORMAT);
     if (options.exitCode) throw new UsageError(WATCH_NO_EXIT_CODE);
     if (!io.tty) throw new UsageError(WATCH_NEEDS_TERMINAL);
   }
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
   if (options.watch && io.tty) return watchStatus(fleet, nodes, { intervalMs: options.interval ?? WATCH_INTERVAL_DEFAULT_MS, showTrace: !!options.showTrace }, io, io.tty, signal, session);
-  const [{ statusFleet }, { formatStatus }, { withEventOutput }] = await Promise.all([
-    import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'),
+  const [{ statusFleet }, { formatStatus }, { withEventOutput }, { formatStatusMetrics }, { describeBuildHost }] = await Promise.all([
+    import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'), import('../../ui/status-metrics.js'), import('../fleet-file.js'),
   ]);
-  return withEventOutput(io.stdout, !!options.json, ({ runId, emit, json }) => withHosts(io, signal, async (pool, runLocal) => {
+  return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {
     const result = await statusFleet(fleet, nodes, { runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal, emit });
-    if (!json) {
-      printLine(io.stdout, formatStatus(result.statuses));
-      for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
+    if (format === 'text') printLine(io.stdout, formatStatus(result.statuses));
+    if (format === 'prometheus') {
+      const labels = nodes.map((n) => ({ node: n.name, tags: n.tags, buildHost: describeBuildHost(n) }));
+      io.stdout.write(formatStatusMetrics({ nodes: labels, statuses: result.statuses, time: new Date() }));
+      // The metrics say only that a node could not be asked; a cron log keeps why.
+      for (const s of result.statuses) if (s.state === 'unreachable') printLine(io.stderr, errorLines(s.reason));
     }
+    if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
   }));
 }

@@ -1,7 +1,7 @@
 // `fleet apply -i`: the renderer the CLI gets; folds events into the run view and draws it with ink.
 import { createElement } from 'react';
 import type { SteerCommand } from '../../steer.js';
-import type { Terminal } from '../../cli/io.js';
+import type { Terminal } from '../../terminal.js';
 import type { Renderer } from '../renderer.js';
 import { formatReport } from '../report.js';
 import { initialView, reduceRun, type RunView } from '../view.js';

@@ -1,7 +1,7 @@
 // The one place ink takes the terminal, and gives it back: on the result, on an error, on a forced quit.
 import { render, type Instance } from 'ink';
 import type { ReactElement } from 'react';
-import type { Terminal } from '../../cli/io.js';
+import type { Terminal } from '../../terminal.js';
 
 export interface Mounted {
   /** Draw this element instead (ink diffs the frames). */

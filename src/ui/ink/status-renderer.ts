@@ -2,10 +2,10 @@
 import { createElement } from 'react';
 import type { FleetEvent } from '../../events.js';
 import type { SteerCommand } from '../../steer.js';
-import type { Terminal } from '../../cli/io.js';
-import { initialView, reduceRun, type RunView } from '../view.js';
+import type { Terminal } from '../../terminal.js';
 import { mount } from './mount.js';
 import { StatusWatchApp } from './status-watch.js';
+import { foldWatch, initialWatch, withNotice, type WatchState } from './watch-state.js';
 
 export interface StatusWatch {
   /** Every event of every refresh, in order; a `run-start` begins a refresh. */
@@ -14,41 +14,6 @@ export interface StatusWatch {
   restore(): void;
   /** The watch ends: unmount, terminal back. */
   finish(): Promise<void>;
-}
-
-/** Notices kept on the screen (the newest). */
-export const NOTICES_KEPT = 5;
-
-/** What the watch shows: only run views, folded by the run view reducer, one per refresh. */
-export interface WatchState {
-  /** The newest refresh that ended with its summary (not interrupted): the table shown. */
-  latest?: RunView;
-  /** When `latest` ended (its summary's time, ms since the epoch). */
-  refreshedAt?: number;
-  /** The refresh under way (from its run-start to its summary). */
-  current?: RunView;
-  /** Complete refreshes so far. */
-  refreshes: number;
-  notices: readonly string[];
-}
-
-export function initialWatch(): WatchState {
-  return { refreshes: 0, notices: [] };
-}
-
-/** Pure: a run-start opens a new refresh; its summary makes it the one shown, unless it was interrupted. */
-export function foldWatch(state: WatchState, e: FleetEvent): WatchState {
-  if (e.type === 'run-start') return { ...state, current: reduceRun(initialView(), e) };
-  if (!state.current) return state; // nothing to fold it into: an event of no refresh
-  const current = reduceRun(state.current, e);
-  if (!current.summary) return { ...state, current };
-  // A refresh cut short (q, Ctrl+C) asked nobody to the end: the complete one before it stays.
-  if (current.summary.interrupted) return { ...state, current: undefined };
-  return { ...state, latest: current, current: undefined, refreshedAt: Date.parse(current.summary.time), refreshes: state.refreshes + 1 };
-}
-
-export function withNotice(state: WatchState, text: string): WatchState {
-  return { ...state, notices: [...state.notices, text].slice(-NOTICES_KEPT) };
 }
 
 /** q sends `quit`, Ctrl+C `abort`. */

@@ -3,7 +3,7 @@
 import { Box, Text } from 'ink';
 import type { NodeState, NodeStatus } from '../../status/classify.js';
 import { countLine, reasonOf, STATUS_HEADER, statusRow } from '../../status/format.js';
-import { errorLines, oneLine } from '../terminal-text.js';
+import { errorLines, oneLine } from '../../util/terminal-text.js';
 import type { RunView } from '../view.js';
 
 const STATE_COLOR: Record<NodeState, string> = {

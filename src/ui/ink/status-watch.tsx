@@ -2,8 +2,8 @@
 import { Box, Text, useInput } from 'ink';
 import { useEffect, useState } from 'react';
 import type { SteerCommand } from '../../steer.js';
-import { oneLine } from '../terminal-text.js';
-import type { WatchState } from './status-renderer.js';
+import { oneLine } from '../../util/terminal-text.js';
+import type { WatchState } from './watch-state.js';
 import { StatusTable } from './status-table.js';
 
 /** `09:15:02`: the person's own clock. */

@@ -3,10 +3,11 @@
 import type { PackageChange } from '../../../diff/closure.js';
 import { formatBytes, formatDelta, packageVersions, type PackageKind } from '../../../diff/format.js';
 import type { NodePlan } from '../../../plan/types.js';
-import { countOf, describeHealth } from '../../labels.js';
+import { describeHealth } from '../../labels.js';
+import { countOf } from '../../../util/text.js';
 import { describePlan } from '../../plan-text.js';
 import { formatReport } from '../../report.js';
-import { forTerminal } from '../../terminal-text.js';
+import { forTerminal } from '../../../util/terminal-text.js';
 import { nodeOf, type NodeView, type RunView } from '../../view.js';
 import { line, piece, type Line } from './lines.js';
 import {

@@ -1,10 +1,12 @@
 // The interactive UI's words: pure functions of the run view, shared by its screens and tested on their own.
 import { formatNodeSummary } from '../../../diff/format.js';
-import { lockTime } from '../../../plan/lock-text.js';
-import type { CopyRoute, NodePlan, SystemState, TargetLock } from '../../../plan/types.js';
+import { lockTime } from '../../../lock/text.js';
+import type { CopyRoute, NodePlan } from '../../../plan/types.js';
+import type { SystemState, TargetLock } from '../../../target/state.js';
 import type { Outcome } from '../../../events.js';
-import { countOf, describePhase, firstLine } from '../../labels.js';
-import { forTerminal } from '../../terminal-text.js';
+import { describePhase, firstLine } from '../../labels.js';
+import { countOf } from '../../../util/text.js';
+import { forTerminal } from '../../../util/terminal-text.js';
 import { buildOf, nodeOf, type BuildView, type NodeDiffView, type NodeView, type RunView, type WaveView } from '../../view.js';
 
 const storePath = /^\/nix\/store\/([0-9a-z]{32})-(.+)$/;

@@ -2,27 +2,15 @@
 import { runOnNode } from '../agent/run.js';
 import pLimit from 'p-limit';
 import { parseGenerations, parseProbe, probeArgv } from '../agent/agent.js';
-import { deployerIdentity, lockArgs, lockPath, parseLockReply, targetLockOf, type LockIdentity, type LockOp } from '../agent/lock.js';
+import { lockArgs, lockPath, parseLockReply, targetLockOf } from '../agent/lock.js';
+import type { ProbeLock } from '../lock/take.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
-import type { TargetState } from './types.js';
+import type { TargetState } from '../agent/state.js';
 import { parseRecordLines } from '../records/record.js';
-
-/** What the probe does with each target's lock: `read` (fleet plan) or `take`/`break` (apply) it, as `identity`. */
-export interface ProbeLock {
-  op: Extract<LockOp, 'read' | 'take' | 'break'>;
-  identity: LockIdentity;
-  /** Taking a lock writes to /run, so the probe escalates; a sudo password goes on stdin. */
-  sudoPassword?: string;
-}
-
-/** `fleet plan` and `fleet status` only read each target's lock (unprivileged); they never take one. */
-export function readOnlyLock(runId: string): ProbeLock {
-  return { op: 'read', identity: { run: runId, by: deployerIdentity(), pid: process.pid } };
-}
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the

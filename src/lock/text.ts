@@ -1,5 +1,5 @@
 // The per-target lock in words: one wording for `fleet plan`, the run's phase lines and node outcomes.
-import type { LockHolder, TargetLock } from './types.js';
+import type { LockHolder, TargetLock } from '../target/state.js';
 
 /** Epoch seconds (the target's clock) as `2026-11-21T09:15:02Z`. */
 export function lockTime(epochSeconds: number): string {

@@ -4,12 +4,25 @@ import { writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildersOption, buildersSshConfig } from '../nix/machines.js';
+import type { Evaluated } from '../evaluate/evaluate.js';
+import { collectBuilds, locateBuild } from '../plan/plan.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import type { EmitEvent } from '../events.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Host } from '../transport/host.js';
+import type { RunCommand } from '../transport/run.js';
 import { buildOnHost, type BuildResult } from './build.js';
-import type { RunState } from './state.js';
+
+/** What builds need of a run: apply's run state has it all; `fleet diff` makes one of its own. */
+export interface BuildRun {
+  readonly fleet: Pick<ResolvedFleet, 'builders' | 'buildersUseSubstitutes'>;
+  readonly nodes: ReadonlyMap<string, ResolvedNode>;
+  readonly options: { readonly run: RunCommand; readonly pool: HostPool; readonly maxJobs?: number | 'auto'; readonly useSubstitutes: boolean; readonly verbose?: boolean };
+  readonly emit: EmitEvent;
+  /** Aborted: every build stops (Ctrl+C, or the run's fail-fast). */
+  readonly stop: { readonly signal: AbortSignal };
+}
 
 export interface Builds {
   /** The result of the build job with this id (the plan's BuildJob ids are the same). */
@@ -29,8 +42,19 @@ export function hostForLocation(pool: HostPool, fleet: Pick<ResolvedFleet, 'buil
   return pool.forSpec(location, nodes.get(job.nodes[0]!)!);
 }
 
+/** What apply builds before the plan, while the targets are asked: every evaluated node's system on its build
+ *  location (knowing nothing of the targets, every goal needs them all). `keepOnly` then keeps what the plan needs. */
+export function earlyBuilds(evaluated: Pick<Evaluated, 'nodes' | 'evals'>): BuildJob[] {
+  const jobs = collectBuilds();
+  for (const node of evaluated.nodes) {
+    const e = evaluated.evals[node.name];
+    if (e) jobs.add(locateBuild(node.buildHost, node), e.drvPath, node.name);
+  }
+  return jobs.list();
+}
+
 /** `--builders` from the fleet's builders, and an ssh_config (per-builder port, options, config) for Nix's ssh. */
-function remoteBuilders(run: RunState): { args: string[]; env: Record<string, string> } {
+function remoteBuilders(run: BuildRun): { args: string[]; env: Record<string, string> } {
   const builders = Object.values(run.fleet.builders);
   const file = join(run.options.pool.privateDir, 'builders_ssh_config');
   writeFileSync(file, buildersSshConfig(builders, { defaultConfigs: [join(homedir(), '.ssh', 'config'), '/etc/ssh/ssh_config'] }), { mode: 0o600 });
@@ -38,7 +62,7 @@ function remoteBuilders(run: RunState): { args: string[]; env: Record<string, st
   return { args: ['--option', 'builders', buildersOption(builders), ...substitutes], env: { NIX_SSHOPTS: `-F ${file}` } };
 }
 
-export function startBuilds(run: RunState, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
+export function startBuilds(run: BuildRun, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
   const started = new Map<string, { job: BuildJob; cancel: AbortController; superseded: boolean; result: Promise<BuildResult> }>();
   const all: Promise<BuildResult>[] = []; // superseded ones included: settled() waits for their processes too
   let viaBuildersOnce: ReturnType<typeof remoteBuilders> | undefined; // one ssh_config per run, restarts included

@@ -1,5 +1,5 @@
 // `pause: confirm`: ask on the terminal before the next wave; only an explicit yes goes on.
-import type { PasswordTerminal } from '../cli/password.js';
+import type { PasswordTerminal } from '../terminal.js';
 import { createSteering, type WaveGate } from '../deploy/steering.js';
 import type { FleetEvent } from '../events.js';
 

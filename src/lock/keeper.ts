@@ -1,9 +1,9 @@
-// The deployer's side of the per-target locks: the probe takes them (src/plan/probe.ts); this keeps them alive
+// The deployer's side of the per-target locks: the probe takes them (src/probe/probe.ts); this keeps them alive
 // while the run lives (renewed every third of lockTimeout), checks one is still ours before an activation, and
 // releases them all at the end. A run killed outright leaves them to expire.
 import { lockArgv, parseLockReply, type LockIdentity } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
-import { lostLockText } from '../plan/lock-text.js';
+import { lostLockText } from './text.js';
 import { runOnNode } from '../agent/run.js';
 import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
