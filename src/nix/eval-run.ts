@@ -42,7 +42,7 @@ export interface EvalSummary {
   alone: string[];
 }
 
-export interface EvaluateOptions {
+export interface EvaluatorOptions {
   showTrace?: boolean;
   signal?: AbortSignal;
   /** The environment of the nix-instantiate processes (over fleet's own). */
@@ -84,7 +84,7 @@ export function workerCount(setting: number | 'auto' | undefined): number {
   return setting === undefined || setting === 'auto' ? availableParallelism() : setting;
 }
 
-export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: readonly ResolvedNode[], options: EvaluateOptions = {}): Promise<EvaluationRun> {
+export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: readonly ResolvedNode[], options: EvaluatorOptions = {}): Promise<EvaluationRun> {
   const began = performance.now();
   const start = options.start ?? startProcess;
   const readMemory = options.readMemory ?? readProcessMemory;

@@ -2,14 +2,14 @@
 // (eval-run.ts). Two ways to take the results: all at once (evaluateNodes), or chunk by chunk as each ends
 // (evaluateStream), so that a node's build can start while other chunks still evaluate.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
-import { runEvaluation, type EvaluateOptions, type EvaluationRun } from './eval-run.js';
+import { runEvaluation, type EvaluatorOptions, type EvaluationRun } from './eval-run.js';
 import type { EvalOutcome } from './eval-types.js';
 
 export type { EvalOutcome, NodeEval } from './eval-types.js';
 export { attrPathOf, buildEvalArgv } from './eval-chunk.js';
-export type { ChunkReport, EvalSummary, EvaluateOptions, EvaluationRun } from './eval-run.js';
+export type { ChunkReport, EvalSummary, EvaluatorOptions, EvaluationRun } from './eval-run.js';
 
-export type EvalOptions = Omit<EvaluateOptions, 'onResult'>;
+export type EvalOptions = Omit<EvaluatorOptions, 'onResult'>;
 
 /** Every node's result or error (named for its node, with Nix's message), once all chunks have ended. */
 export async function evaluateNodes(fleet: Pick<ResolvedFleet, 'nix'>, nodes: readonly ResolvedNode[], options: EvalOptions = {}): Promise<EvaluationRun> {
