@@ -96,6 +96,10 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[e.node, e.state, e.reason]];
     case 'summary':
       return [['fleet', 'done', `exit code ${e.exitCode}`]];
+    case 'doctor-start':
+    case 'doctor-check':
+    case 'doctor-summary':
+      return []; // fleet doctor prints its own report
   }
 }
 

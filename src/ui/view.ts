@@ -241,6 +241,10 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.node(e.node, (n) => ({ ...n, status }));
       return d.done();
     }
+    case 'doctor-start':
+    case 'doctor-check':
+    case 'doctor-summary':
+      return d.done(); // fleet doctor prints its own report (src/doctor/render.ts): no run view
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({
