@@ -15,6 +15,8 @@ import { readMemAvailable, readProcessMemory, resolveBudget, type ProcessMemory 
 
 export const SAMPLE_MS = 100;
 export const INTERRUPTED = 'evaluation interrupted';
+/** An upper bound on how fast an evaluator can take memory (4 GB/s: faster than a core can fault pages in). */
+export const MAX_ALLOC_PER_MS = 4 * 2 ** 20;
 
 
 /** One chunk as it ended (the eval-chunk event). */
@@ -213,22 +215,24 @@ export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
     }
     Object.assign(results, got);
     const failed = errors.slice(before).map((e) => e.node);
-    learn(chunk, verdict);
-    const ended: EvalChunkEnd = chunk.stop ?? (verdict.kind === 'done' ? 'done' : 'failed');
     const wallMs = Math.round(performance.now() - chunk.startedAt);
+    learn(chunk, verdict, wallMs);
+    const ended: EvalChunkEnd = chunk.stop ?? (verdict.kind === 'done' ? 'done' : 'failed');
     options.emit?.({ type: 'eval-chunk', chunk: chunk.id, worker: chunk.worker, nodes: chunk.names, failed, retried, wallMs, peakRss: chunk.peak, ended });
     if (Object.keys(got).length > 0 || failed.length > 0) options.onResult?.({ results: got, errors: errors.slice(before) });
   };
 
   /** What the chunk's peak says about the cost of nodes; a node alone over the budget is named. */
-  const learn = (chunk: Running, verdict: ChunkVerdict) => {
-    if (chunk.peak <= 0 || chunk.stop === 'interrupted') return;
-    if (chunk.names.length === 1 && chunk.peak > budget && !alone.includes(chunk.names[0]!)) alone.push(chunk.names[0]!);
-    if (verdict.kind === 'done' && verdict.caught.length === 0) samples.push({ nodes: chunk.names.length, peak: chunk.peak });
+  const learn = (chunk: Running, verdict: ChunkVerdict, wallMs: number) => {
+    if (chunk.stop === 'interrupted' || !Number.isFinite(budget)) return;
+    // Ended before it could be read (a busy deployer reads late): it held at most what Nix can allocate in that time.
+    const peak = chunk.peak > 0 ? chunk.peak : wallMs * MAX_ALLOC_PER_MS;
+    if (chunk.names.length === 1 && peak > budget && chunk.peak > 0 && !alone.includes(chunk.names[0]!)) alone.push(chunk.names[0]!);
+    if (verdict.kind === 'done' && verdict.caught.length === 0) samples.push({ nodes: chunk.names.length, peak });
     // Ended over the budget, or by a node's error: a measurement of the nodes it had started.
     else if (verdict.kind === 'stopped' || verdict.kind === 'node-failed') {
       const nodes = verdict.kind === 'stopped' ? chunk.progress.started : chunk.progress.done.size;
-      if (nodes > 0) samples.push({ nodes, peak: chunk.peak });
+      if (nodes > 0) samples.push({ nodes, peak });
     }
   };
 

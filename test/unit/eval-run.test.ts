@@ -193,3 +193,11 @@ test('streaming: each chunk\'s part as it ends, before the others; every node in
   assert.equal(firstWhileRunning, true);
   assert.deepEqual([...seen].sort(), [...all].sort());
 });
+
+test('a chunk that ended before its memory could be read (a busy deployer) still sizes the next ones, by what its wall time allows', async () => {
+  const all = names(20);
+  const nix = fakeNix(Object.fromEntries(all.map((n) => [n, {}])), { perNodeMs: 1 });
+  const r = await evaluateNodes(fleet(4096 * MiB, 1), nodesNamed(all), { start: nix.start, readMemory: () => undefined });
+  assert.equal(Object.keys(r.results).length, 20);
+  assert.deepEqual(nix.calls.map((c) => c.names.length), [1, 19], 'a probe, then the rest: not one process per node');
+});
