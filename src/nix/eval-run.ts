@@ -218,7 +218,8 @@ export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
     const wallMs = Math.round(performance.now() - chunk.startedAt);
     learn(chunk, verdict, wallMs);
     const ended: EvalChunkEnd = chunk.stop ?? (verdict.kind === 'done' ? 'done' : 'failed');
-    options.emit?.({ type: 'eval-chunk', chunk: chunk.id, worker: chunk.worker, nodes: chunk.names, failed, retried, wallMs, peakRss: chunk.peak, ended });
+    const report: ChunkReport = { chunk: chunk.id, worker: chunk.worker, nodes: chunk.names, failed, retried, wallMs, peakRss: chunk.peak, ended };
+    options.emit?.({ type: 'eval-chunk', ...report });
     if (Object.keys(got).length > 0 || failed.length > 0) options.onResult?.({ results: got, errors: errors.slice(before) });
   };
 
