@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createJsonRenderer, createListrRenderer } from '../../src/ui/index.js';
 import { foldEvents } from '../../src/ui/view.js';
-import { capture, drive, recordedEvalRun, renderPlain } from './ui-fixture.js';
+import { SCALE_AT } from '../../src/ui/scale.js';
+import { capture, drive, record, recordedEvalRun, renderPlain } from './ui-fixture.js';
 
 const SUMMARY = 'evaluated 3 nodes (1 failed) in 4 chunks on 2 workers, peak 1.7 GiB of 1.5 GiB, 7.1 s';
 
@@ -41,6 +42,21 @@ test('listr: one evaluation task, titled with the summary when it ends; the repo
   const done = titles.filter((l) => l.event === 'STATE' && l.task?.title === SUMMARY).map((l) => l.data);
   assert.deepEqual(done.at(-1), 'COMPLETED');
   assert.ok(lines.includes(SUMMARY));
+});
+
+test('listr: a fleet too large for a task per node still shows the evaluation task', async () => {
+  const many = Array.from({ length: SCALE_AT + 5 }, (_v, i) => `n${i + 1}`);
+  const events = record([
+    [0, { type: 'run-start', command: 'apply', goal: 'build', nodes: many, fleetVersion: '0.1.0' }],
+    [2, { type: 'eval-chunk', chunk: 1, worker: 1, nodes: many, failed: [], retried: [], wallMs: 2000, peakRss: 2 ** 30, ended: 'done' }],
+    [2, { type: 'eval-done', nodes: many.length, failed: 0, chunks: 1, workers: 1, peakRss: 2 ** 30, wallMs: 2000, budget: 2 ** 31, alone: [] }],
+    [3, { type: 'summary', command: 'apply', goal: 'build', exitCode: 0, durationMs: 3000, interrupted: false, nodes: Object.fromEntries(many.map((n) => [n, { outcome: 'built' as const }])) }],
+  ]);
+  const { out, text } = capture();
+  await drive(createListrRenderer(out, { renderer: 'test', err: out, rendererOptions: { task: ['title'] } }), events, true);
+  const title = `evaluated ${many.length} nodes in 1 chunk on 1 worker, peak 1.0 GiB of 2.0 GiB, 2.0 s`;
+  const states = text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; data: unknown; task?: { title?: string } });
+  assert.equal(states.filter((l) => l.event === 'STATE' && l.task?.title === title).at(-1)?.data, 'COMPLETED');
 });
 
 test('json: the evaluation events pass through as they are', async () => {
