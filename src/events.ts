@@ -28,7 +28,7 @@ export type Outcome =
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
 export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held'];
 
-/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
+/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM / SIGHUP. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
 /** How an evaluation chunk ended: all its nodes answered, Nix failed, fleet ended it (over the memory budget), or Ctrl+C. */

@@ -195,11 +195,11 @@ export interface HealthCheck {
    */
   http?: string;
   /**
-   * With `http`: the expected HTTP status.
+   * With `http`: the expected HTTP status (redirects are not followed: a 302 is the answer).
    */
   expectStatus?: number;
   /**
-   * With `http`: a substring the response body must hold.
+   * With `http`: a substring the response body must hold within its first 64 KiB.
    */
   expectBody?: string;
   /**

@@ -5,8 +5,9 @@ import type { HealthCheck, ResolvedNode } from '../config/types.js';
 import { privileged } from '../agent/run.js';
 import type { EmitEvent } from '../events.js';
 import type { Host } from '../transport/host.js';
+import { boundedArgv } from '../transport/deadline.js';
 import { tailLines } from '../transport/run.js';
-import { healthUrl } from './url.js';
+import { askHttp, seconds } from './http.js';
 
 export interface HealthInput {
   /** The node's host: command checks run there. */
@@ -37,8 +38,6 @@ interface Attempt {
 
 /** Output lines a detail keeps (the newest). */
 const DETAIL_LINES = 5;
-/** Body characters an http detail shows. */
-const BODY_SHOWN = 200;
 
 export async function runHealthChecks(input: HealthInput): Promise<HealthResult> {
   for (const check of input.checks) {
@@ -46,7 +45,7 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthResult>
     let last: Attempt = { ok: false, detail: 'not attempted' };
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (input.signal?.aborted) return interrupted(check, last);
-      last = check.kind === 'command' ? await runCommand(input, check) : await askHttp(input, check);
+      last = check.kind === 'command' ? await runCommand(input, check) : await askHttp(check, input.address, input.signal);
       if (input.signal?.aborted && !last.ok) return interrupted(check, last);
       input.emit({ type: 'health', node: input.node.name, check: check.name, attempt, attempts, ok: last.ok, detail: last.detail });
       if (last.ok) break;
@@ -62,49 +61,13 @@ function interrupted(check: HealthCheck, last: Attempt): HealthResult {
 }
 
 async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind: 'command' }>): Promise<Attempt> {
-  const { argv, input: stdin } = privileged(input.node, check.command, input.sudoPassword);
+  // The transport bounds every remote command on the target, as the SSH user. Under escalation a bound runs as root
+  // inside it too: sudo passes the deadline's signal on to the command alone, and its children (root) would stay.
+  const command = input.node.user === 'root' ? check.command : boundedArgv(check.command, check.timeoutMs);
+  const { argv, input: stdin } = privileged(input.node, command, input.sudoPassword);
   const r = await input.host.run(argv, { timeoutMs: check.timeoutMs, ...(stdin !== undefined && { input: stdin }), ...(input.signal && { signal: input.signal }) });
   const output = tailLines(r, DETAIL_LINES);
   const ok = !r.failed && r.exitCode === 0;
   const how = ok ? 'exit 0' : r.timedOut ? `timed out after ${seconds(check.timeoutMs)}` : r.canceled ? 'interrupted' : r.exitCode === undefined ? `could not run: ${r.message}` : `exit ${r.exitCode}`;
   return { ok, detail: output.length > 0 ? `${how}: ${output.join('\n')}` : how };
-}
-
-async function askHttp(input: HealthInput, check: Extract<HealthCheck, { kind: 'http' }>): Promise<Attempt> {
-  const url = healthUrl(check.url, input.address);
-  const timeout = AbortSignal.timeout(check.timeoutMs);
-  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
-  try {
-    // The body is read under the same deadline: a server that sends headers and then hangs is bounded too.
-    const response = await fetch(url, { signal, redirect: 'follow' });
-    const body = await response.text();
-    const shown = clipBody(body);
-    if (response.status !== check.expectStatus) {
-      return { ok: false, detail: `HTTP ${response.status}, expected ${check.expectStatus}${shown ? `: ${shown}` : ''}` };
-    }
-    if (check.expectBody !== undefined && !body.includes(check.expectBody)) {
-      return { ok: false, detail: `HTTP ${response.status}, but the body does not contain \`${check.expectBody}\`${shown ? `: ${shown}` : ''}` };
-    }
-    return { ok: true, detail: `HTTP ${response.status}` };
-  } catch (e) {
-    if (timeout.aborted) return { ok: false, detail: `timed out after ${seconds(check.timeoutMs)} (${url})` };
-    if (input.signal?.aborted) return { ok: false, detail: 'interrupted' };
-    return { ok: false, detail: `cannot reach ${url}: ${describeFetchError(e)}` };
-  }
-}
-
-/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
-function describeFetchError(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
-function clipBody(body: string): string {
-  const text = body.trim().replace(/\s+/g, ' ');
-  return text.length > BODY_SHOWN ? `${text.slice(0, BODY_SHOWN)}…` : text;
-}
-
-function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -10,13 +10,15 @@ import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { TargetState } from '../agent/state.js';
-import { parseRecordLines } from '../records/record.js';
+import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
  *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
 export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
-  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '', records === 'generations');
+  // Status and fleet rollback need no more than the records the agent keeps.
+  const wanted = records ? { stateDir: node.stateDir, newest: RECORDS_KEPT } : undefined;
+  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], wanted, records === 'generations');
   const escalate = !!lock && lock.op !== 'read';
   const r = await runOnNode(host, node, argv, { escalate, ...(lock?.sudoPassword !== undefined ? { sudoPassword: lock.sudoPassword } : {}), ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
