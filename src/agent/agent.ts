@@ -68,8 +68,8 @@ lockop_() {
   return 0
 }
 case $cmd in
-probe) # profile out state-dir generations(0|1) [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
-  pp=$1; po=$2; psd=$3; pgen=$4; shift 4
+probe) # profile out state-dir generations(0|1) records-wanted [lock arguments]: with them, the lock first (one round trip), so the state read is the locked one
+  pp=$1; po=$2; psd=$3; pgen=$4; pkeep=$5; shift 5
   [ $# -gt 0 ] && lockop "$@"
   set -- "$pp" "$po"
   state '' "$1"
@@ -83,8 +83,9 @@ probe) # profile out state-dir generations(0|1) [lock arguments]: with them, the
         [ "$(readlink -f "/run/booted-system/$f")" = "$(readlink -f "/run/current-system/$f")" ] || { echo bootChanged=1; break; }
       done
     fi
-    # Records are replaced by a rename: a reader sees the old file or the new one, never half of one.
-    [ -f "$psd/records" ] && sed 's/^/record=/' "$psd/records"
+    # Records are replaced by a rename: a reader sees the old file or the new one, never half of one. Only the
+    # newest (what record keeps), each line cut at 64 KiB: a file grown by other hands cannot swamp the reply.
+    [ -f "$psd/records" ] && tail -n "$pkeep" "$psd/records" | cut -b 1-65536 | sed 's/^/record=/'
   fi
   # Every generation of the profile and the system it holds: fleet rollback's choices (only it asks).
   if [ "$pgen" = 1 ]; then
@@ -230,7 +231,8 @@ record) # state-dir line keep: appends one record (a JSON line fleet made) and k
   flock -w 10 9 || { echo "fleet-agent: flock on $rd failed (busy for 10 s, or no flock)" >&2; exit 98; }
   # Written aside, then renamed over: a reader or a crash sees the old records or the new ones, never a mix.
   rt="$rf.tmp.$$"
-  if { if [ -f "$rf" ]; then tail -n "$((keep - 1))" "$rf"; fi; printf '%s\n' "$line"; } > "$rt" && { sync "$rt" 2>/dev/null || :; } && mv -f "$rt" "$rf"; then exit 0; fi
+  # A last line cut short (a full disk, a crash of another writer) ends where it ends: the record starts a line of its own.
+  if { if [ -f "$rf" ]; then tail -n "$((keep - 1))" "$rf"; [ -n "$(tail -c 1 "$rf")" ] && echo; fi; printf '%s\n' "$line"; } > "$rt" && { sync "$rt" 2>/dev/null || :; } && mv -f "$rt" "$rf"; then exit 0; fi
   rm -f "$rt"; echo "fleet-agent: cannot write $rf" >&2; exit 98 ;;
 lock) # op file run by pid seconds: renew or release this run's lock (see lockop)
   lockop "$@"; exit 0 ;;
@@ -245,10 +247,16 @@ export function runDir(runId: string, node: string): string {
   return `/run/fleet/${runId}/${node}`;
 }
 
+/** Which deploy records a probe reads: the newest `newest` lines of `<stateDir>/records`. */
+export interface RecordsWanted {
+  stateDir: string;
+  newest: number;
+}
+
 /** lockArgs (src/agent/lock.ts): take or read the target's lock in the same call, before reading the state.
- *  stateDir: also read the deploy records kept there, whether a reboot is due and the profile's generations. */
-export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], stateDir = '', generations = false): string[] {
-  return agent('probe', profile, outPath, stateDir, generations ? '1' : '0', ...lockArgs);
+ *  records: also read those deploy records, whether a reboot is due and the profile's generations. */
+export function probeArgv(profile: string, outPath: string, lockArgs: readonly string[] = [], records?: RecordsWanted, generations = false): string[] {
+  return agent('probe', profile, outPath, records?.stateDir ?? '', generations ? '1' : '0', String(records?.newest ?? 0), ...lockArgs);
 }
 
 /** `generation=system-5-link /nix/store/...` lines → generation number → the system it holds. */

@@ -10,14 +10,16 @@ import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Target } from '../transport/target.js';
 import type { TargetState } from '../agent/state.js';
-import { parseRecordLines } from '../records/record.js';
+import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
  *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
 export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
   const { node } = target;
-  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], records ? node.stateDir : '', records === 'generations');
+  // Status and fleet rollback need no more than the records the agent keeps.
+  const wanted = records ? { stateDir: node.stateDir, newest: RECORDS_KEPT } : undefined;
+  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], wanted, records === 'generations');
   // Taking a lock writes to /run: the probe escalates then.
   const r = await runOnNode(target, argv, { escalate: !!lock && lock.op !== 'read', ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });

@@ -1,10 +1,14 @@
 // Interactive renderer: one listr2 task per node and per build, driven by the run view; listr2 loads lazily.
+// A large fleet gets the scaled tasks instead of one per node (listr-scale.ts).
 import type { FleetEvent } from '../events.js';
+import { createScaledTasks, type ScaledTasks } from './listr-scale.js';
 import { createBuildTask, createNodeTask, createPending, createWaveTask, showHealth, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
 import { createTaskStream } from './listr-stream.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
-import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type WaveView } from './view.js';
+import { createEvalTask, type EvalTask } from './listr-eval.js';
+import { isScaled } from './scale.js';
+import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type EvalView, type WaveView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 export interface ListrRendererOptions {
@@ -23,13 +27,22 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
   const nodes = new Map<string, NodeTask>();
   const builds = new Map<string, Pending<BuildView>>(); // by build id
   const waves = new Map<number, Pending<WaveView>>(); // by wave number
+  let evaluation: { task: EvalTask; done: Pending<EvalView> } | undefined;
   const stream = createTaskStream();
   let running: Promise<unknown> | undefined;
+  let scaled: ScaledTasks | undefined;
 
   const onEvent = (e: FleetEvent) => {
+    // Builds and the evaluation keep their own tasks at any scale.
+    if (scaled && e.type !== 'build-start' && e.type !== 'build-done' && e.type !== 'eval-chunk' && e.type !== 'eval-done') return scaled.onEvent(e);
     switch (e.type) {
       case 'run-start':
         if (running) return;
+        if (isScaled(e.nodes.length)) {
+          scaled = createScaledTasks(stream, () => view);
+          running = runListr(out, opts, [scaled.task, stream.task]);
+          return;
+        }
         for (const name of e.nodes) nodes.set(name, { name, title: name, done: createPending() });
         running = runListr(out, opts, [stream.task, ...[...nodes.values()].map(createNodeTask)]);
         return;
@@ -67,6 +80,16 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
       }
       case 'wave-done':
         return waves.get(e.wave)?.settle(view.waves[e.wave - 1]);
+      case 'eval-chunk':
+      case 'eval-done':
+        if (!evaluation) {
+          const done = createPending<EvalView>();
+          evaluation = { task: createEvalTask(done), done };
+          stream.add(evaluation.task.task);
+        }
+        if (view.evaluation) evaluation.task.show(view.evaluation, view.nodes.length);
+        if (e.type === 'eval-done') evaluation.done.settle(view.evaluation);
+        return;
     }
   };
 
@@ -78,10 +101,12 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
     },
     async finish() {
       // Anything still waiting has no outcome coming: end it so listr2 can finish (the summary may still say it).
+      scaled?.finish();
       stream.close();
       for (const [name, task] of nodes) task.done.settle(nodeOf(view, name));
       for (const pending of builds.values()) pending.settle(undefined);
       for (const [wave, pending] of waves) pending.settle(view.waves[wave - 1]);
+      evaluation?.done.settle(view.evaluation);
       try {
         await running;
       } finally {

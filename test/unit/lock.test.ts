@@ -96,10 +96,11 @@ void test('messages name the holder (run id, user@host, pid) and since when', ()
 void test('argv: the probe carries the lock operation after its own arguments; a lock command stands alone', () => {
   const args = lockArgs('take', '/nix/var/nix/profiles/system', A, 300);
   assert.deepEqual(args, ['take', '/run/fleet/locks/nix-var-nix-profiles-system', 'runA', 'alice@laptop', '11', '300']);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', ...args]);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0']);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, '/var/lib/fleet').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '0', ...args]);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, '/var/lib/fleet', true).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '1', ...args]);
+  const records = { stateDir: '/var/lib/fleet', newest: 50 };
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', '0', ...args]);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', '0']);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, records).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '0', '50', ...args]);
+  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, records, true).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '1', '50', ...args]);
   assert.deepEqual(lockArgv('release', '/p', A, 0.4).slice(3), ['fleet-agent', 'lock', 'release', '/run/fleet/locks/p', 'runA', 'alice@laptop', '11', '1']);
 });
 

@@ -123,13 +123,13 @@ void test('agent probe with a state dir: the records as record= lines, after the
   const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
   const record: DeployRecord = makeRecord(ctx, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('a'), now: {}, time });
   assert.equal((await runAgent(recordArgv(dir, recordLine(record), RECORDS_KEPT))).exitCode, 0);
-  const withRecords = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', ['read', join(dir, 'lock'), 'r', 'u@h', '1', '60'], dir));
+  const withRecords = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', ['read', join(dir, 'lock'), 'r', 'u@h', '1', '60'], { stateDir: dir, newest: RECORDS_KEPT }));
   assert.equal(withRecords.exitCode, 0, withRecords.stderr);
   assert.deepEqual(parseRecordLines(withRecords.stdout), { records: [record], unreadable: 0 });
   assert.match(withRecords.stdout, /^lock=free$/m);
   const without = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none'));
   assert.doesNotMatch(without.stdout, /^record=/m);
-  const empty = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], join(dir, 'nothing-here')));
+  const empty = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: join(dir, 'nothing-here'), newest: RECORDS_KEPT }));
   assert.equal(empty.exitCode, 0, 'no records yet is no error');
   assert.deepEqual(parseRecordLines(empty.stdout), { records: [], unreadable: 0 });
   assert.equal(AGENT_SCRIPT.includes('record)'), true);
@@ -140,9 +140,60 @@ void test('agent probe: the profile\'s generations only when asked (fleet rollba
   const profile = join(dir, 'profile');
   symlinkSync(sys('a'), `${profile}-4-link`);
   symlinkSync(`${profile}-4-link`, profile);
-  const records = await runAgent(probeArgv(profile, '/nix/store/none', [], dir));
+  const records = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
   assert.equal(records.exitCode, 0, records.stderr);
   assert.doesNotMatch(records.stdout, /^generation=/m);
-  const generations = await runAgent(probeArgv(profile, '/nix/store/none', [], dir, true));
+  const generations = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }, true));
   assert.deepEqual([...parseGenerations(generations.stdout)], [[4, sys('a')]]);
+});
+
+const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
+  kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
+});
+
+void test('agent record: a records file whose last line was cut short gets the new record on a line of its own', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
+  const [older, cut, newer] = [recordOf('older', 3), recordOf('cut', 4), recordOf('newer', 5)].map(recordLine);
+  writeFileSync(join(dir, 'records'), `${older}\n${cut!.slice(0, 40)}`); // a full disk, a crash: no newline at its end
+  assert.equal((await runAgent(recordArgv(dir, newer!, RECORDS_KEPT))).exitCode, 0);
+  assert.equal(readFileSync(join(dir, 'records'), 'utf8'), `${older}\n${cut!.slice(0, 40)}\n${newer}\n`);
+  const probed = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
+  assert.deepEqual(parseRecordLines(probed.stdout).records.map((r) => r.run), ['older', 'newer'], 'the cut line skipped, the newest record last');
+  assert.equal(parseRecordLines(probed.stdout).unreadable, 1);
+});
+
+void test('agent probe: a records file ending in a cut line cannot swallow the generations printed after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
+  const profile = join(dir, 'profile');
+  symlinkSync(sys('a'), `${profile}-4-link`);
+  symlinkSync(`${profile}-4-link`, profile);
+  writeFileSync(join(dir, 'records'), `${recordLine(recordOf('older', 3))}\n{"v":1,"kind":"dep`);
+  const probed = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }, true));
+  assert.deepEqual([...parseGenerations(probed.stdout)], [[4, sys('a')]]);
+  assert.deepEqual(parseRecordLines(probed.stdout).unreadable, 1);
+});
+
+void test('reading records: one an older agent appended onto a cut line is read; the cut part counts as unreadable', () => {
+  const cut = recordLine(recordOf('cut', 4)).slice(0, 60);
+  const newer = recordOf('newer', 5);
+  const parsed = parseRecordLines([`record=${recordLine(recordOf('older', 3))}`, `record=${cut}${recordLine(newer)}`, `record=${cut}`].join('\n'));
+  assert.deepEqual(parsed.records.map((r) => r.run), ['older', 'newer']);
+  assert.deepEqual(parsed.records[1], newer);
+  assert.equal(parsed.unreadable, 2);
+  // A record text inside a string (a --message) is escaped: it never starts a record.
+  const quoting = recordLine(makeRecord({ ...ctx, message: recordLine(newer) }, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('q'), now: {}, time }));
+  assert.deepEqual(parseRecordLines(`record=${quoting.slice(0, -2)}`), { records: [], unreadable: 1 });
+});
+
+void test('agent probe: only the newest records (what record keeps), each line cut at 64 KiB: a grown file cannot swamp the reply', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
+  const huge = `{"v":1,"pad":"${'x'.repeat(200_000)}"}`;
+  const lines = [huge, ...Array.from({ length: 60 }, (_, i) => recordLine(recordOf(`r${i}`, i + 1))), huge, recordLine(recordOf('last', 99))];
+  writeFileSync(join(dir, 'records'), `${lines.join('\n')}\n`);
+  const probed = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
+  assert.equal(probed.exitCode, 0, probed.stderr);
+  const parsed = parseRecordLines(probed.stdout);
+  assert.deepEqual(parsed.records.map((r) => r.run), [...Array.from({ length: 48 }, (_, i) => `r${i + 12}`), 'last']);
+  assert.equal(parsed.unreadable, 1, 'the huge line among the newest, cut');
+  assert.ok(probed.stdout.length < 200_000, `${probed.stdout.length} characters`);
 });

@@ -12,6 +12,7 @@ import { withHosts } from '../hosts.js';
 import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 import { commentId, outputFormat } from '../output-format.js';
+import type { Session } from '../session.js';
 
 export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | 'maxFailures'> {
   on?: string;
@@ -26,7 +27,7 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
   askSudoPassword?: boolean;
 }
 
-export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   const format = outputFormat(options);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
@@ -69,7 +70,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
     emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
     return exitCode;
-  }, sudoPassword));
+  }, sudoPassword), session?.onQuit);
 }
 
 /** The planned nodes' keys against their targets (not those another run holds). */

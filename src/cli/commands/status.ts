@@ -64,7 +64,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
-  }, sudoPassword));
+  }, sudoPassword), session?.onQuit);
 }
 
 /**
