@@ -40,7 +40,7 @@ export type PauseReason = 'requested' | 'confirm';
 /** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
 export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
 
-export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback';
+export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -60,6 +60,10 @@ export type EventBody =
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
   /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
   | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
+  /** A node's keys against its target, by hash only: `changed` (names) go up, `unchanged` stay as they are, `removed` (paths) are
+   *  files fleet wrote that no key wants any more. `uploadAt`: which of an apply's two uploads this is; absent: all the node's keys
+   *  (`fleet plan`, `fleet keys`). */
+  | { type: 'keys'; node: string; changed: string[]; unchanged: number; removed: string[]; uploadAt?: 'pre-activation' | 'post-activation' }
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }

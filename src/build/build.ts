@@ -2,7 +2,7 @@
 // and outputs already valid on the build host are not built again.
 import type { Host } from '../transport/host.js';
 import { tailLines, type RunCommand } from '../transport/run.js';
-import { copyWithLocal } from '../copy/copy.js';
+import { copyWithLocal } from '../transport/copy.js';
 
 export interface BuildInput {
   run: RunCommand; // the deployer's, for shipping .drv closures

@@ -90,6 +90,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--exit-code', 'exit 1 when apply would change a node (0: nothing to do), for CI jobs that deploy only when needed')
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
@@ -111,7 +112,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
 
   program
     .command('status')
-    .description('what each node runs against what the fleet file wants: in-sync, outdated, drifted, pending-reboot, unreachable or locked, with its last deploy (commit, who, when); read-only')
+    .description('what each node runs against what the fleet file wants: in-sync, outdated, drifted, pending-reboot, keys-missing, keys-outdated, unreachable or locked, with its last deploy (commit, who, when); read-only')
     .option('--on <selector>', 'nodes to ask')
     .option('--json', 'NDJSON events on stdout: one status event per node, then a summary')
     .addOption(new Option('--format <format>', 'text (default), json (as --json), or prometheus: the text exposition format, for node_exporter\'s textfile directory or a Pushgateway').choices(['text', 'json', 'prometheus']))
@@ -121,7 +122,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(evalWorkersOption())
     .option('--watch', 'redraw the table in place, refreshed every --interval, until q (exit 0) or Ctrl+C (exit 130); needs a terminal')
     .option('--interval <duration>', 'with --watch: time between refreshes (default 5s), e.g. 2s or 1m', parseDurationOption)
-    .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
+    .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  keys-missing    runs the desired system, but some of its keys are missing (fleet keys uploads them)\n  keys-outdated   runs the desired system, but some keys differ or should be gone (fleet keys updates them)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
     .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal, session)));
 
   program
@@ -142,6 +144,16 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --yes --json --metrics-file /var/lib/prometheus/node-exporter/fleet-apply.prom > run.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, { ...(session ? { session } : {}) })));
 
+  program
+    .command('keys')
+    .description('upload the selected nodes\' keys (the fleet file\'s `keys:`) without deploying: only those that differ on the target, all of a node\'s at once; keys that left the fleet file are removed')
+    .option('--on <selector>', 'nodes whose keys to upload (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('--json', 'NDJSON events on stdout: one keys event per node, its node-done, then a summary')
+    .option('-p, --parallel <n>', 'nodes at once', parsePositive, 10)
+    .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
+    .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
+    .addHelpText('after', `\nThe keys' sources (file, command, env) are read on this machine first: one that fails ends the command before\nany target is touched. Content goes only on the SSH connection's stdin; fleet compares salted hashes, never content.\nOutcomes: pushed (keys written or removed), unchanged, failed, locked. Exit codes as apply.\n${SELECTOR_HELP}\n\nExamples:\n  fleet keys\n  fleet keys --on web-1\n  fleet keys --on tag:vpn --json | jq -c 'select(.type == "keys")'`)
+    .action(async (options: object) => setExit(await (await import('./commands/keys.js')).runKeys({ ...file(), ...(options as { parallel: number }) }, io, signal)));
 
   deployOptions(program.command('rollback')
     .description('put nodes back on the generation they ran before their last fleet deploy (from the records on each target), or on --to GEN / --to-run RUN_ID, exactly and verified; through the same lock, agent, magic rollback, waves and health checks as apply')

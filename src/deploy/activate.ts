@@ -6,11 +6,11 @@ import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
 import type { SystemState } from '../target/state.js';
-import type { Host } from '../transport/host.js';
 import { quoteArgv } from '../transport/quote.js';
 import { failureReason } from '../transport/run.js';
+import type { Target } from '../transport/target.js';
 import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
-import { privileged, runOnNode } from '../agent/run.js';
+import { runOnNode } from '../agent/run.js';
 import { readTargetState } from '../probe/probe.js';
 
 export interface ActivationResult {
@@ -24,8 +24,7 @@ export interface ActivationResult {
 
 /** What every call to a node's agent in a run needs. */
 export interface AgentInput {
-  host: Host;
-  node: ResolvedNode;
+  target: Target;
   runId: string;
   goal: Goal;
   /** From the probe: detach under systemd-run where the target has systemd, else setsid. */
@@ -33,8 +32,6 @@ export interface AgentInput {
   onPhase: (phase: Phase, detail: string) => void;
   /** --verbose: activation output as it comes. */
   onLine?: (line: string) => void;
-  /** For `sudo -S` (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE). */
-  sudoPassword?: string;
 }
 
 export interface ActivateInput extends AgentInput {
@@ -53,8 +50,9 @@ function switchSeconds(node: ResolvedNode): number {
 }
 
 /** How the agent detaches an action of this run on this node (a transient unit's name, or setsid). */
-function detachOf(input: Pick<ActivateInput, 'node' | 'runId' | 'systemd'>, action: Action): Detach {
-  return { seconds: switchSeconds(input.node), systemd: input.systemd, unit: `fleet-${input.runId}-${input.node.name}-${action}` };
+function detachOf(input: Pick<ActivateInput, 'target' | 'runId' | 'systemd'>, action: Action): Detach {
+  const { node } = input.target;
+  return { seconds: switchSeconds(node), systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` };
 }
 
 /** Until when fleet waits for the agent's word: the switch's own deadline, a grace, and what comes before it. */
@@ -83,17 +81,18 @@ function outputUntil(token: string, onLine?: (line: string) => void): (line: str
 
 /** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline.
  *  `first`: a report the call that started it already brought back (from there on, or final when it has a status). */
-export async function awaitAgent(host: Host, node: ResolvedNode, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void, first?: WaitReply): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
+export async function awaitAgent(target: Target, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void, first?: WaitReply): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
   let seen = first?.report?.lines ?? 0;
   let log: string[] = first?.report ? first.log.slice(-TAIL) : [];
   if (first?.report && first.report.status !== '') return { report: first.report, log };
+  const { node } = target;
   let lastError = '';
   for (;;) {
     const remaining = deadlineMs - Date.now();
     if (remaining <= 0) return { log, error: `no result from the target's agent in time${lastError ? ` (last error: ${lastError})` : ''}` };
     const seconds = Math.max(1, Math.min(Math.ceil(remaining / 1000), 300));
     const token = newToken();
-    const r = await host.run(waitArgv(dir, action, seconds, seen, token, node.profile), {
+    const r = await target.run(waitArgv(dir, action, seconds, seen, token, node.profile), {
       timeoutMs: seconds * 1000 + node.connectTimeoutMs + 15_000,
       onLine: outputUntil(token, onLine),
     });
@@ -161,7 +160,8 @@ export function restored(goal: Goal, before: SystemState, now: SystemState): boo
 }
 
 export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
-  const { host, node, goal, outPath, onPhase } = input;
+  const { target, goal, outPath, onPhase } = input;
+  const { node } = target;
   const dir = runDir(input.runId, node.name);
   const deadline = (extraMs = 0) => agentDeadline(node, input.graceMs, extraMs);
   // Magic rollback: the new system goes live with `test`; the target's watchdog reverts it unless confirmed.
@@ -174,10 +174,10 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const setsProfile = goalTraits(goal).setsProfile;
   const profileStep = setsProfile && input.generation !== undefined ? input.generation : setsProfile;
   const argv = activateArgv(dir, node.profile, outPath, goal, profileStep, node.checkSystem, detachOf(input, 'activate'), watchdog);
-  const started = await runOnNode(host, node, argv, { escalate: true, ...sudo(input) });
+  const started = await runOnNode(target, argv, { escalate: true });
   if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
   // Whatever the answer (a dropped connection included), the agent's files say whether it started.
-  const activation = await awaitAgent(host, node, dir, 'activate', deadline(), input.onLine);
+  const activation = await awaitAgent(target, dir, 'activate', deadline(), input.onLine);
   const log = activation.log;
   const report = activation.report;
   if (!report) {
@@ -210,14 +210,14 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   const windowEnds = Date.now() + watchdog.seconds * 1000;
   onPhase('confirm', `over a new SSH connection; without it the node reverts by itself after ${watchdog.seconds}s`);
   const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
-  const confirmed = await awaitAgent(host, node, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
+  const confirmed = await awaitAgent(target, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
   log.push(...confirmed.log);
   if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
   if (!confirmed.report) return stateUnknown(confirmed.error, log);
   const status = confirmed.report.status;
   if (status === 'expired') {
     const why = `the confirmation did not arrive within ${watchdog.seconds}s${sent.error ? ` (${sent.error})` : ''}`;
-    const reverted = judgeRollback(await awaitAgent(host, node, dir, 'rollback', deadline(), input.onLine), goal, report.before);
+    const reverted = judgeRollback(await awaitAgent(target, dir, 'rollback', deadline(), input.onLine), goal, report.before);
     log.push(...reverted.log);
     if (reverted.ok) return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
     return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${reverted.error}. ${manualRecovery(node, report.before)}`, log };
@@ -233,11 +233,12 @@ function stateUnknown(error: string | undefined, log: string[]): ActivationResul
 /** The run dir vanished inside the window: the node restarted (/run is cleared). The profile never moved,
  *  so it must have come back on the recorded system; fleet checks that rather than assume it. */
 async function afterRestart(input: ActivateInput, before: SystemState, windowSeconds: number, log: string[]): Promise<ActivationResult> {
-  const { host, node, goal } = input;
+  const { target, goal } = input;
+  const { node } = target;
   const why = `the node restarted within its ${windowSeconds}s window, before the confirmation`;
   let now: SystemState;
   try {
-    now = await readTargetState(host, node, input.outPath);
+    now = await readTargetState(target, input.outPath);
   } catch (error) {
     return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${(error as Error).message}. ${manualRecovery(node, before)}`, log };
   }
@@ -249,7 +250,7 @@ async function afterRestart(input: ActivateInput, before: SystemState, windowSec
 /** Puts a node this run activated (and confirmed) back on what its agent recorded before: a failed health
  *  check, or a wave that failed. `why` leads the message. */
 export async function rollbackActivated(input: AgentInput, why: string): Promise<ActivationResult> {
-  const { node } = input;
+  const { node } = input.target;
   const dir = runDir(input.runId, node.name);
   input.onPhase('rollback', `back to what ${dir}/before records`);
   const r = await rollbackNode(input, dir, undefined, agentDeadline(node));
@@ -280,14 +281,15 @@ interface Confirmation {
  *  the node can still be reached, which a multiplexed session cannot. Tried again until the window ends.
  *  reply: the watchdog's report, as `wait confirm` gives it (with its verdict when that came quickly). */
 async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<Confirmation> {
-  const { host, node } = input;
+  const { target } = input;
+  const { node } = target;
   const reportToken = newToken();
-  const command = privileged(node, confirmArgv(dir, token, reportToken, node.profile), input.sudoPassword);
+  const argv = confirmArgv(dir, token, reportToken, node.profile);
   let failure: string | undefined;
   // The window is at least 1 s from now (activateNode): there is always time for a first attempt.
   for (;;) {
-    const r = await host.runFresh(command.argv, {
-      timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), node.connectTimeoutMs + 10_000)), onLine: outputUntil(reportToken, input.onLine), ...(command.input ? { input: command.input } : {}),
+    const r = await target.runFresh(argv, {
+      timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), node.connectTimeoutMs + 10_000)), onLine: outputUntil(reportToken, input.onLine),
     });
     if (!r.failed) return { ok: true, reply: parseWait(r.stdout, reportToken) };
     // 97: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
@@ -301,17 +303,17 @@ async function sendConfirmation(input: ActivateInput, dir: string, token: string
 
 /** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
 async function rollbackNode(input: AgentInput, dir: string, before: SystemState | undefined, deadlineMs: number): Promise<RollbackVerdict> {
-  const { host, node } = input;
-  const start = () => runOnNode(host, node, rollbackArgv(dir, detachOf(input, 'rollback')), { escalate: true, ...sudo(input) });
+  const { target } = input;
+  const start = () => runOnNode(target, rollbackArgv(dir, detachOf(input, 'rollback')), { escalate: true });
   let started = await start();
   // 255: the connection dropped and the agent may have started; any other failure: it did not.
   if (started.failed && started.exitCode !== 255) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
-  let result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+  let result = await awaitAgent(target, dir, 'rollback', deadlineMs, input.onLine);
   if (result.notStarted && started.exitCode === 255) {
     // The connection dropped before the agent began: ask once more now that it answers.
     started = await start();
     if (started.failed) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
-    result = await awaitAgent(host, node, dir, 'rollback', deadlineMs, input.onLine);
+    result = await awaitAgent(target, dir, 'rollback', deadlineMs, input.onLine);
   }
   return judgeRollback(result, input.goal, before);
 }
@@ -334,5 +336,3 @@ function judgeRollback(result: Awaited<ReturnType<typeof awaitAgent>>, goal: Goa
   if (!restored(goal, recorded, report.now)) return { ok: false, error: `after rollback ${mismatch(goal, recorded, report.now)}`, log, before: recorded };
   return { ok: true, log, before: recorded, now: report.now };
 }
-
-const sudo = (input: { sudoPassword?: string }) => (input.sudoPassword !== undefined ? { sudoPassword: input.sudoPassword } : {});

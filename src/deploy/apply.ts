@@ -62,7 +62,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const run = createRunState(options.runId, fleet, nodes, { ...options, recordKind: source.recordKind, ...(records ? { records } : {}) });
   options.onRun?.(run);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
-  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity, ...(options.sudoPassword !== undefined ? { sudoPassword: options.sudoPassword } : {}) };
+  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity };
   const prepare = { ...options, signal: run.stop.signal, lock };
   run.emit({ type: 'run-start', command: source.command, goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 

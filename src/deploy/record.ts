@@ -4,8 +4,8 @@
 import { recordArgv } from '../agent/agent.js';
 import type { ResolvedNode } from '../config/types.js';
 import { makeRecord, recordLine, RECORDS_KEPT, type RecordContext, type RecordInput } from '../records/record.js';
-import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
+import type { Target } from '../transport/target.js';
 import { runOnNode } from '../agent/run.js';
 
 export function recordFailureText(node: Pick<ResolvedNode, 'name' | 'stateDir'>, kind: RecordInput['kind'], reason: string): string {
@@ -13,10 +13,11 @@ export function recordFailureText(node: Pick<ResolvedNode, 'name' | 'stateDir'>,
 }
 
 /** undefined when written; else the warning to show. */
-export async function writeRecord(host: Host, node: ResolvedNode, ctx: RecordContext, input: RecordInput, sudoPassword?: string): Promise<string | undefined> {
+export async function writeRecord(target: Target, ctx: RecordContext, input: RecordInput): Promise<string | undefined> {
+  const { node } = target;
   const line = recordLine(makeRecord(ctx, input));
   try {
-    const r = await runOnNode(host, node, recordArgv(node.stateDir, line, RECORDS_KEPT), { escalate: true, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
+    const r = await runOnNode(target, recordArgv(node.stateDir, line, RECORDS_KEPT), { escalate: true });
     return r.failed ? recordFailureText(node, input.kind, failureReason(r)) : undefined;
   } catch (error) {
     return recordFailureText(node, input.kind, error instanceof Error ? error.message : String(error));

@@ -4,15 +4,16 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import { buildSshOptions, formatDestination } from '../transport/ssh.js';
+import { formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
-import { copyToTarget, narBytes } from '../copy/copy.js';
+import { narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunState } from './state.js';
 import { writeRecord } from './record.js';
 import { systemOf, type RecordKind } from '../records/record.js';
+import { keysStage } from '../keys/stage.js';
 
 export interface NodeContext {
   run: RunState;
@@ -27,7 +28,7 @@ export interface NodeContext {
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'health' | 'record';
+  name: 'build' | 'copy' | 'keys' | 'activate' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -67,13 +68,8 @@ export const copyStage: Stage = {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
-    const endpoint = run.options.pool.endpointOf(node);
     ctx.phase('copy', `copying from ${from.label}`);
-    const copied = await copyToTarget({
-      run: run.options.run, from, to: run.options.pool.forNode(node), path: plan.outPath, signal: run.stop.signal,
-      directSshOpts: buildSshOptions(endpoint),
-      useSubstitutes: run.options.useSubstitutes || node.substituteOnDestination,
-    });
+    const copied = await run.options.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: run.options.useSubstitutes });
     if (copied.ok) {
       // Sized where they came from: the build host for a direct copy, else here (a relay fetched them first).
       const bytes = await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
@@ -81,7 +77,7 @@ export const copyStage: Stage = {
       return next;
     }
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
-    const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(endpoint));
+    const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(run.options.pool.endpointOf(node)));
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
   },
 };
@@ -121,12 +117,11 @@ export const activateStage: Stage = {
   },
 };
 
-/** What every call to the node's agent needs: its host, how it detaches, escalation, --verbose output. */
+/** What every call to the node's agent needs: its target, how it detaches, --verbose output. */
 function agentInput(ctx: NodeContext): AgentInput {
   const { run, node } = ctx;
   return {
-    host: run.options.pool.forNode(node), node, runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
-    ...(run.options.sudoPassword !== undefined ? { sudoPassword: run.options.sudoPassword } : {}),
+    target: run.options.pool.targetOf(node), runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
     ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
   };
 }
@@ -147,8 +142,7 @@ export const healthStage: Stage = {
     const { run, node } = ctx;
     const checks = node.healthChecks;
     ctx.phase('health', `${checks.length === 1 ? 'check' : `${checks.length} checks`}: ${checks.map((c) => c.name).join(', ')}`);
-    const { host, sudoPassword } = agentInput(ctx);
-    const health = await runHealthChecks({ host, node, checks, address: node.host, emit: run.emit, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
+    const health = await runHealthChecks({ target: run.options.pool.targetOf(node), checks, address: node.host, emit: run.emit });
     if (health.ok) return next;
     const failed = health.failed!;
     const r = await rollbackStarted(ctx, `health check \`${failed.check}\` failed: ${failed.detail}`);
@@ -171,9 +165,9 @@ async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult): 
   const toplevel = kind === 'deploy' ? ctx.plan.outPath : systemOf(run.goal, r.now);
   if (!toplevel) return;
   const context = await run.options.records;
-  const warning = await writeRecord(run.options.pool.forNode(node), node, context, {
+  const warning = await writeRecord(run.options.pool.targetOf(node), context, {
     kind, goal: run.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date(),
-  }, run.options.sudoPassword);
+  });
   if (warning) run.warnings.push(warning);
   else if (kind === 'deploy') run.recorded.add(node.name);
 }
@@ -190,7 +184,7 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage, recordStage];
+export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(run: RunState, plan: NodePlan): Outcome {

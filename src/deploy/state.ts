@@ -5,6 +5,7 @@ import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
+import type { LoadedKeys } from '../keys/sources.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
@@ -22,8 +23,6 @@ export interface ExecuteOptions {
   useSubstitutes: boolean;
   showTrace: boolean;
   verbose?: boolean;
-  /** Given once (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE); only ever sent on a command's stdin. */
-  sudoPassword?: string;
   /** false: --no-magic-rollback for every node; undefined: each node's `magicRollback`. */
   magicRollback?: boolean;
   /** --confirm-timeout: overrides every node's `confirmTimeout`. */
@@ -46,6 +45,8 @@ export interface ExecuteOptions {
   records?: Promise<RecordContext>;
   /** `rollback` (fleet rollback, set from its SystemSource): the run's activations are recorded as rollbacks, once healthy. */
   recordKind?: RecordKind;
+  /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
+  keys?: LoadedKeys;
 }
 
 export interface NodeResult {
@@ -97,7 +98,7 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     activating: new Set(),
     targets: new Map(),
     lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.forNode(node), options.sudoPassword) }),
+    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.targetOf(node)) }),
     startedAt: Date.now(),
     staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
     recorded: new Set(),

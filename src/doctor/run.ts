@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import pLimit from 'p-limit';
 import { lockPath } from '../agent/lock.js';
-import { privileged } from '../agent/run.js';
+import { privileged } from '../transport/target.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import type { EmitEvent } from '../events.js';

@@ -5,8 +5,8 @@ import { lockArgv, parseLockReply, type LockIdentity } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { lostLockText } from './text.js';
 import { runOnNode } from '../agent/run.js';
-import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
+import type { Target } from '../transport/target.js';
 
 /** Runs a lock command on the node with its privilege escalation (and sudo password). */
 export type LockRunner = (node: ResolvedNode, argv: string[]) => Promise<{ stdout: string; reason: string }>;
@@ -100,10 +100,10 @@ function formatSeconds(s: number): string {
   return s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${Math.ceil(s)} s`;
 }
 
-/** A LockRunner over the run's hosts, with the nodes' privilege escalation (locks live in /run). */
-export function lockRunner(hostOf: (node: ResolvedNode) => Host, sudoPassword?: string): LockRunner {
+/** A LockRunner over the run's targets, privileged (locks live in /run). */
+export function lockRunner(targetOf: (node: ResolvedNode) => Target): LockRunner {
   return async (node, argv) => {
-    const r = await runOnNode(hostOf(node), node, argv, { escalate: true, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
+    const r = await runOnNode(targetOf(node), argv, { escalate: true });
     return { stdout: r.stdout, reason: r.failed ? failureReason(r) : '' };
   };
 }

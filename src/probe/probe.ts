@@ -6,21 +6,22 @@ import { lockArgs, lockPath, parseLockReply, targetLockOf } from '../agent/lock.
 import type { ProbeLock } from '../lock/take.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
-import type { Host } from '../transport/host.js';
 import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
+import type { Target } from '../transport/target.js';
 import type { TargetState } from '../agent/state.js';
 import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
  *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
-export async function readTargetState(host: Host, node: ResolvedNode, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
+export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
+  const { node } = target;
   // Status and fleet rollback need no more than the records the agent keeps.
   const wanted = records ? { stateDir: node.stateDir, newest: RECORDS_KEPT } : undefined;
   const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], wanted, records === 'generations');
-  const escalate = !!lock && lock.op !== 'read';
-  const r = await runOnNode(host, node, argv, { escalate, ...(lock?.sudoPassword !== undefined ? { sudoPassword: lock.sudoPassword } : {}), ...(signal ? { signal } : {}) });
+  // Taking a lock writes to /run: the probe escalates then.
+  const r = await runOnNode(target, argv, { escalate: !!lock && lock.op !== 'read', ...(signal ? { signal } : {}) });
   if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
   const probed = parseProbe(r.stdout);
   const state: TargetState = records
@@ -48,15 +49,15 @@ export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[
   await Promise.all(
     nodes.map((node) =>
       limit(async () => {
-        const host = pool.forNode(node);
+        const target = pool.targetOf(node);
         try {
-          await host.connect();
+          await target.host.connect();
         } catch (error) {
           errors.push(new NodeError(node.name, 'connect', (error as Error).message, { cause: error }));
           return;
         }
         try {
-          states[node.name] = await readTargetState(host, node, outPaths[node.name] ?? '/nonexistent', signal, lock, records);
+          states[node.name] = await readTargetState(target, outPaths[node.name] ?? '/nonexistent', signal, lock, records);
         } catch (error) {
           errors.push(error as NodeError);
         }

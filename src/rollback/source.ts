@@ -2,7 +2,6 @@
 // one round trip that takes its lock), not evaluated. The rest is apply's pipeline: lock, agent, magic rollback,
 // waves, health checks.
 import pLimit from 'p-limit';
-import type { ResolvedNode } from '../config/types.js';
 import type { SystemSource } from '../deploy/apply.js';
 import { NodeError } from '../errors.js';
 import type { NodeEval } from '../nix/eval.js';
@@ -10,7 +9,7 @@ import { takeoverText } from '../lock/text.js';
 import type { PrepareOptions } from '../prepare/prepare.js';
 import { readTargetState } from '../probe/probe.js';
 import type { TargetState } from '../agent/state.js';
-import type { Host } from '../transport/host.js';
+import type { Target } from '../transport/target.js';
 import { chooseRollback, type RollbackChoice } from './choose.js';
 
 export function rollbackSource(choice: RollbackChoice): SystemSource {
@@ -25,7 +24,7 @@ export function rollbackSource(choice: RollbackChoice): SystemSource {
       const limit = pLimit(64);
       await Promise.all(nodes.map((node) => limit(async () => {
         try {
-          const { target, state } = await readChoice(node, options.pool.forNode(node), choice, options);
+          const { target, state } = await readChoice(options.pool.targetOf(node), choice, options);
           if (target.ok) {
             // Nothing is built: the "derivation" is the system itself, which the target holds already.
             evals[node.name] = { drvPath: target.system, outPath: target.system, generation: target.generation };
@@ -43,11 +42,12 @@ export function rollbackSource(choice: RollbackChoice): SystemSource {
   };
 }
 
-async function readChoice(node: ResolvedNode, host: Host, choice: RollbackChoice, options: PrepareOptions) {
-  await host.connect();
+async function readChoice(on: Target, choice: RollbackChoice, options: PrepareOptions) {
+  const { node } = on;
+  await on.host.connect();
   // Under the run's lock already, so no other run's deploy lands between reading the records and acting on
   // them (a refused node's lock is released as a maybe-held).
-  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(host, node, '/nonexistent', options.signal, options.lock, 'generations');
+  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(on, '/nonexistent', options.signal, options.lock, 'generations');
   const lock = state.lock;
   if (lock?.state === 'taken' && (lock.holder || lock.expired)) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: takeoverText(lock) });
   return {

@@ -4,14 +4,17 @@ import { join } from 'node:path';
 import type { Builder, HostSpec, ResolvedNode } from '../config/types.js';
 import type { Host } from './host.js';
 import { createLocalHost } from './local.js';
-import type { RunCommand } from './run.js';
-import { createSshHost, type SshEndpoint } from './ssh.js';
+import { runLocal, type RunCommand } from './run.js';
+import { buildSshOptions, createSshHost, type SshEndpoint } from './ssh.js';
+import { createTarget, type Target } from './target.js';
 
 export interface HostPool {
   local: Host;
   /** fleet's private runtime dir (mode 700, removed at closeAll): control sockets, pinned keys, generated configs. */
   readonly privateDir: string;
   forNode(node: ResolvedNode): Host;
+  /** The node as deploy steps reach it (its escalation, the run's sudo password): one per node for the run. */
+  targetOf(node: ResolvedNode): Target;
   forBuilder(builder: Builder): Host;
   forSpec(spec: HostSpec, template: ResolvedNode): Host;
   endpointOf(node: ResolvedNode): SshEndpoint;
@@ -42,6 +45,8 @@ export interface HostPoolOptions {
   env?: NodeJS.ProcessEnv; // for NIX_SSHOPTS
   /** Ctrl+C: cancels every connect in progress and refuses new ones; masters already up stay until closeAll. */
   signal?: AbortSignal;
+  /** Given once (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE): the targets send it on a command's stdin only. */
+  sudoPassword?: string;
 }
 
 export function createHostPool(options: HostPoolOptions = {}): HostPool {
@@ -49,6 +54,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const dir = mkdtempSync('/tmp/fleet-');
   const nixSshOpts = readNixSshOpts(options.env);
   const hosts = new Map<string, Host>();
+  const targets = new Map<string, Target>();
   const local = createLocalHost(options.run);
   // Any exit (a forced quit, a crash) still closes the masters: none outlives fleet for ControlPersist.
   const closeAllSync = () => {
@@ -81,6 +87,18 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     local,
     endpointOf: (node) => nodeEndpoint(node, nixSshOpts),
     forNode: (node) => obtain(nodeEndpoint(node, nixSshOpts)),
+    targetOf: (node) => {
+      let target = targets.get(node.name);
+      if (!target) {
+        const endpoint = nodeEndpoint(node, nixSshOpts);
+        target = createTarget({
+          node, host: obtain(endpoint), run: options.run ?? runLocal, directSshOpts: buildSshOptions(endpoint),
+          ...(options.sudoPassword !== undefined ? { sudoPassword: options.sudoPassword } : {}),
+        });
+        targets.set(node.name, target);
+      }
+      return target;
+    },
     forBuilder: (builder) =>
       obtain({
         label: builder.name,

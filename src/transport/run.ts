@@ -14,7 +14,8 @@ export interface CommandResult {
 }
 
 export interface RunOptions {
-  input?: string;
+  /** stdin: text, or bytes as they are (a key's content); absent: stdin is closed. */
+  input?: string | Uint8Array;
   env?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;

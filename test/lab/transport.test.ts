@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Builder, ResolvedNode } from '../../src/config/types.js';
-import { copyWithLocal } from '../../src/copy/copy.js';
+import { copyWithLocal } from '../../src/transport/copy.js';
 import { createHostPool } from '../../src/transport/pool.js';
 import { runLocal } from '../../src/transport/run.js';
 import { SshConnectError } from '../../src/transport/ssh.js';

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { ResolvedNode } from '../../src/config/types.js';
 import { activateNode, describeConfirmFailure } from '../../src/deploy/activate.js';
 import type { Host } from '../../src/transport/host.js';
+import { targetOver } from '../target.js';
 import type { CommandResult } from '../../src/transport/run.js';
 
 const node = { name: 'web-1', host: 'h', user: 'root', profile: '/nix/var/nix/profiles/system', privilegeEscalation: ['sudo'], checkSystem: true, connectTimeoutMs: 1000, activationTimeoutMs: 1000 } as ResolvedNode;
@@ -26,7 +27,7 @@ function fakeHost(answer: { activate?: CommandResult; rollback?: CommandResult; 
 }
 
 const activate = (host: Host, goal: 'switch' | 'dry-activate' = 'switch') =>
-  activateNode({ host, node, runId: 'r', goal, outPath: '/nix/store/new', systemd: false, onPhase: () => {} });
+  activateNode({ target: targetOver(host, node), runId: 'r', goal, outPath: '/nix/store/new', systemd: false, onPhase: () => {} });
 const before = ['before.profileLink=system-3-link', 'before.profileTarget=/nix/store/old', 'before.currentSystem=/nix/store/old'];
 
 test('an activation that cannot start says why (the agent\'s or sudo\'s own words), and changes nothing', async () => {
@@ -61,7 +62,7 @@ test('a failed dry-activate changed nothing: failed, no rollback', async () => {
 test('no answer from the agent before the deadline: the state is unknown, said as such', async () => {
   let waits = 0;
   const host = fakeHost({ wait: () => (++waits > 1 ? fail(255, 'ssh: connect to host h port 22: Connection refused') : fail(255, 'Connection reset')) });
-  const r = await activateNode({ host, node, runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, graceMs: 500 });
+  const r = await activateNode({ target: targetOver(host, node), runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, graceMs: 500 });
   assert.ok(waits >= 2, 'it asked again after the connection dropped');
   assert.equal(r.outcome, 'rollback-failed');
   assert.match(r.error!, /^no result from the target's agent in time \(last error: exit 255: ssh: connect to host h port 22: Connection refused\); the node's state is unknown: check it \(fleet plan\)$/);
@@ -104,7 +105,7 @@ function magicHost(fresh: CommandResult[], verdict: string, after: string[], rev
 }
 
 const armed = (host: Host, confirmTimeoutMs: number) =>
-  activateNode({ host, node, runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, confirmTimeoutMs });
+  activateNode({ target: targetOver(host, node), runId: 'r', goal: 'switch', outPath: '/nix/store/new', systemd: false, onPhase: () => {}, confirmTimeoutMs });
 
 test('magic rollback: the confirmation rides runFresh with the run\'s token; confirmed and verified is activated', async () => {
   const { host, freshCalls } = magicHost([ok()], 'done', ['profileSet=system-4-link', 'now.currentSystem=/nix/store/new', 'now.profileLink=system-4-link', 'now.profileTarget=/nix/store/new']);

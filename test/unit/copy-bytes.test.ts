@@ -2,7 +2,7 @@
 // came from (the `copy-done` event and --metrics-file's bytes).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { copiedPaths, narBytes } from '../../src/copy/copy.js';
+import { copiedPaths, narBytes } from '../../src/transport/copy.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult, RunOptions } from '../../src/transport/run.js';
 
@@ -15,7 +15,7 @@ void test('copiedPaths: the paths nix-copy-closure said it copies (Nix 2.8 and l
   assert.deepEqual(copiedPaths({ stdout: `warning: copying path '${p('x')}' to 'ssh://y'`, stderr: '' }), [], 'only at the start of a line');
 });
 
-function fakeHost(answer: Partial<CommandResult>, seen: { argv?: string[]; input?: string }[]): Host {
+function fakeHost(answer: Partial<CommandResult>, seen: { argv?: string[]; input?: RunOptions['input'] }[]): Host {
   const run = async (argv: string[], options: RunOptions = {}): Promise<CommandResult> => {
     seen.push({ argv, ...(options.input !== undefined ? { input: options.input } : {}) });
     return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...answer };

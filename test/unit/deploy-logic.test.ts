@@ -4,7 +4,7 @@ import { decideExitCode } from '../../src/deploy/outcome.js';
 import { spawnSync } from 'node:child_process';
 import { activateArgv, AGENT_SCRIPT, newToken, parseProbe, parseWait } from '../../src/agent/agent.js';
 import { describeFailure, manualRecovery, restored } from '../../src/deploy/activate.js';
-import { withPrivilege } from '../../src/agent/run.js';
+import { withPrivilege } from '../../src/transport/target.js';
 import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
 
 test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', () => {

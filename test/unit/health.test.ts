@@ -15,10 +15,12 @@ import { healthUrl } from '../../src/health/url.js';
 import type { Host } from '../../src/transport/host.js';
 import { createLocalHost } from '../../src/transport/local.js';
 import type { RunOptions } from '../../src/transport/run.js';
+import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 import { eventually } from '../poll.js';
 import { isRunning } from '../procs.js';
 
-const root = { name: 'web-1', user: 'root', privilegeEscalation: ['sudo', '-H', '--'] };
+const root = resolvedNode('web-1');
 const timing = { timeoutMs: 5000, retries: 0, intervalMs: 10 };
 const command = (name: string, argv: string[], extra: Partial<typeof timing> = {}): HealthCheck => ({ name, kind: 'command', command: argv, ...timing, ...extra });
 const http = (name: string, url: string, extra: Partial<typeof timing & { expectStatus: number; expectBody: string }> = {}): HealthCheck =>
@@ -28,7 +30,7 @@ const http = (name: string, url: string, extra: Partial<typeof timing & { expect
 async function check(checks: HealthCheck[], extra: Partial<HealthInput> = {}) {
   const events: BodyOf<'health'>[] = [];
   const emit = (e: EventBody) => (e.type === 'health' ? events.push(e) : assert.fail(`unexpected ${e.type}`));
-  const result = await runHealthChecks({ host: createLocalHost(), node: root, checks, address: '127.0.0.1', emit, ...extra });
+  const result = await runHealthChecks({ target: targetOver(createLocalHost(), root), checks, address: '127.0.0.1', emit, ...extra });
   return { result, events: events.map(({ check, attempt, attempts, ok, detail }) => ({ check, attempt, attempts, ok, detail })) };
 }
 
@@ -71,9 +73,9 @@ test('command: an attempt that hangs is killed at its timeout; output without a 
 
 test('command: the node\'s privilegeEscalation wraps the command when the SSH user is not root, never for root', async () => {
   const probe = command('escalated', ['sh', '-c', 'test "$FLEET_ESCALATED" = yes']);
-  const ops = { name: 'web-1', user: 'ops', privilegeEscalation: ['env', 'FLEET_ESCALATED=yes'] };
-  assert.deepEqual((await check([probe], { node: ops })).result, { ok: true });
-  assert.equal((await check([probe], { node: { ...ops, user: 'root' } })).result.ok, false);
+  const ops = resolvedNode('web-1', { user: 'ops', privilegeEscalation: ['env', 'FLEET_ESCALATED=yes'] });
+  assert.deepEqual((await check([probe], { target: targetOver(createLocalHost(), ops) })).result, { ok: true });
+  assert.equal((await check([probe], { target: targetOver(createLocalHost(), { ...ops, user: 'root' }) })).result.ok, false);
 });
 
 test('command: with a sudo password, sudo -S reads it on stdin, never in argv', async () => {
@@ -85,8 +87,8 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
       return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
     },
   };
-  const node = { name: 'web-1', user: 'ops', privilegeEscalation: ['sudo', '-H', '--'] };
-  await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { host, node, sudoPassword: 'pw' });
+  const node = resolvedNode('web-1', { user: 'ops' });
+  await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { target: targetOver(host, node, 'pw') });
   assert.deepEqual(calls.map((c) => [c.argv, c.options?.input, c.options?.timeoutMs]), [
     // The check's own deadline runs inside the escalation, as root: sudo passes the transport's signal on to the
     // command alone, so the command's children would stay.
@@ -96,8 +98,8 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
 
 test('command: under escalation a hanging check ends at its timeout with its children, by the deadline inside the escalation', { timeout: 20_000 }, async () => {
   // A stand-in escalation that leaves its command's children running when it is killed itself, as sudo does.
-  const ops = { name: 'web-1', user: 'ops', privilegeEscalation: ['sh', '-c', '"$@" & trap "" TERM; wait $!', 'escalate'] };
-  const { result } = await check([command('slow', ['sh', '-c', 'sleep 60 & echo "child $!"; wait'], { timeoutMs: 300 })], { node: ops });
+  const ops = resolvedNode('web-1', { user: 'ops', privilegeEscalation: ['sh', '-c', '"$@" & trap "" TERM; wait $!', 'escalate'] });
+  const { result } = await check([command('slow', ['sh', '-c', 'sleep 60 & echo "child $!"; wait'], { timeoutMs: 300 })], { target: targetOver(createLocalHost(), ops) });
   const child = Number(/child (\d+)/.exec(result.failed!.detail)?.[1]);
   assert.match(result.failed!.detail, /^timed out after 300ms: child \d+$/);
   assert.ok(await eventually(() => !isRunning(child), { timeoutMs: 10_000, everyMs: 20 }), 'the command\'s child ended at the deadline');
@@ -120,7 +122,7 @@ test('a signal that fired stops before the next attempt: not healthy, interrupte
   const later = new AbortController();
   const { argv } = passesOnRun(9);
   const emitAbort = await runHealthChecks({
-    host: createLocalHost(), node: root, checks: [command('svc', argv, { retries: 5, intervalMs: 60_000 })], address: '127.0.0.1',
+    target: targetOver(createLocalHost(), root), checks: [command('svc', argv, { retries: 5, intervalMs: 60_000 })], address: '127.0.0.1',
     emit: () => later.abort(), signal: later.signal, // aborts during the wait after the first attempt
   });
   assert.deepEqual(emitAbort, { ok: false, interrupted: true, failed: { check: 'svc', detail: 'interrupted (last attempt: exit 3: not yet 1)' } });

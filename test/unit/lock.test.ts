@@ -18,6 +18,7 @@ import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, tak
 import type { LockHolder } from '../../src/target/state.js';
 import { waitFor } from '../poll.js';
 import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 
 const holder: LockHolder = { run: '20261121T091502Z-3fa9c1d2', by: 'alice@laptop', pid: 4242, since: 1795252502, expires: 1795252802 };
 const A: LockIdentity = { run: 'runA', by: 'alice@laptop', pid: 11 };
@@ -201,16 +202,16 @@ void test('probe: why a node\'s state or lock could not be read, in the node\'s 
   });
   const result = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ argv: [], exitCode, stdout, stderr, failed: exitCode !== 0, timedOut: false, canceled: false, message: '' });
   const refused = host(async () => result(1, '', 'sudo: a password is required'));
-  await assert.rejects(readTargetState(refused, n, '/nix/store/x', undefined, take), { message: 'web-1: query: cannot read the node\'s state: exit 1: sudo: a password is required' });
+  await assert.rejects(readTargetState(targetOver(refused, n), '/nix/store/x', undefined, take), { message: 'web-1: query: cannot read the node\'s state: exit 1: sudo: a password is required' });
   const mute = host(async () => result(0, 'profileLink=system-1-link\nprofileTarget=/nix/store/x'));
-  await assert.rejects(readTargetState(mute, n, '/nix/store/x', undefined, take), { message: 'web-1: query: the agent gave no answer about the lock' });
+  await assert.rejects(readTargetState(targetOver(mute, n), '/nix/store/x', undefined, take), { message: 'web-1: query: the agent gave no answer about the lock' });
   // The real agent, its lock directory moved where it cannot be created.
   const agent = host(async (argv) => {
     const r = await execa(argv[0]!, argv.slice(1).map((a) => a.replace('/run/fleet/locks/', '/proc/no-such-dir/')), { reject: false });
     return result(r.exitCode ?? 1, r.stdout, r.stderr);
   });
-  await assert.rejects(readTargetState(agent, n, '/nix/store/x', undefined, take), { message: 'web-1: query: cannot take the lock /run/fleet/locks/nix-var-nix-profiles-system: cannot create /proc/no-such-dir' });
-  await assert.rejects(readTargetState(agent, n, '/nix/store/x', undefined, { ...take, op: 'break' }), { message: /: cannot take the lock / });
+  await assert.rejects(readTargetState(targetOver(agent, n), '/nix/store/x', undefined, take), { message: 'web-1: query: cannot take the lock /run/fleet/locks/nix-var-nix-profiles-system: cannot create /proc/no-such-dir' });
+  await assert.rejects(readTargetState(targetOver(agent, n), '/nix/store/x', undefined, { ...take, op: 'break' }), { message: /: cannot take the lock / });
 });
 
 // --- the keeper, over the real agent (the lock path moved into a temporary directory) ---

@@ -8,7 +8,7 @@ import { checkPasswordEscalation, readSudoPassword } from '../../src/cli/passwor
 import type { PasswordTerminal } from '../../src/terminal.js';
 import type { CliIo } from '../../src/cli/io.js';
 import type { ResolvedNode } from '../../src/config/types.js';
-import { privileged } from '../../src/agent/run.js';
+import { privileged } from '../../src/transport/target.js';
 
 function io(env: Record<string, string> = {}): CliIo & { err: () => string } {
   const stderr = new PassThrough();

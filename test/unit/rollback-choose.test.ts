@@ -15,6 +15,7 @@ import type { DeployRecord } from '../../src/records/record.js';
 import type { Host } from '../../src/transport/host.js';
 import type { HostPool } from '../../src/transport/pool.js';
 import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 
 const P = '/nix/var/nix/profiles/system';
 const sys = (n: number) => `/nix/store/${String(n).repeat(32).slice(0, 32)}-nixos-system-${n}`;
@@ -78,7 +79,7 @@ test('the source asks each target once (lock, state, records, generations) and t
   const node = resolvedNode('r1', { profile, stateDir: join(dir, 'state') });
   const events: EventBody[] = [];
   const options: PrepareOptions = {
-    goal: 'switch', force: false, showTrace: false, run: async () => assert.fail('nothing is evaluated'), pool: { forNode: () => host } as unknown as HostPool,
+    goal: 'switch', force: false, showTrace: false, run: async () => assert.fail('nothing is evaluated'), pool: { targetOf: () => targetOver(host, node) } as unknown as HostPool,
     emit: (e) => events.push(e), lock: { op: 'take', identity: { run: 'now', by: 'alice@laptop', pid: 11 } },
   };
   const evaluated = await rollbackSource({ kind: 'generation', generation: 1 }).resolve({ builders: {} } as never, [node], options);

@@ -7,6 +7,7 @@ import { formatPlan } from '../../src/plan/format.js';
 import { createPlan } from '../../src/plan/plan.js';
 import { failureBudget, planWaves, waveSize, type WaveRules } from '../../src/rollout/waves.js';
 import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 
 const fleetOf = (n: number, tags: (i: number) => string[] = () => []) => Array.from({ length: n }, (_, i) => ({ name: `n${i + 1}`, tags: tags(i + 1) }));
 const rules = (waves: Amount[], extra: Partial<WaveRules> = {}): WaveRules => ({ waves, order: [], maxFailures: { count: 0 }, ...extra });
@@ -94,7 +95,7 @@ test('probeAndPlan: a staged rollout puts every selected node in the waves, unre
   const { createLocalHost } = await import('../../src/transport/local.js');
   const selected = [node('a'), node('b'), node('c')];
   const unreachable = { ...createLocalHost(), connect: async () => Promise.reject(new Error('connection refused')) };
-  const pool = { forNode: () => unreachable } as unknown as Parameters<typeof probeAndPlan>[2]['pool'];
+  const pool = { targetOf: (n: ReturnType<typeof node>) => targetOver(unreachable, n) } as unknown as Parameters<typeof probeAndPlan>[2]['pool'];
   const evaluated = { selected, nodes: selected, evals: Object.fromEntries(selected.map((n) => [n.name, evalOf(n.name)])), failures: [] };
   const options = { goal: 'switch' as const, force: false, showTrace: false, run: async () => assert.fail('no command runs'), pool, emit: () => {} };
   const staged = resolveRolloutOptions(undefined, { waves: [{ count: 1 }, { count: 2 }] }, false);

@@ -83,6 +83,48 @@ test('a master that fails says what ssh said, line by line, without the \\r of i
   assert.match(r.detail, /^kex_exchange_identification: Connection closed by remote host; Connection closed by UNKNOWN port \d+$/);
 });
 
+test('a Target escalates in one place: run as the SSH user, runPrivileged and runFresh through sudo -S with the password on stdin only', async () => {
+  const { createTarget } = await import('../../src/transport/target.js');
+  const { resolvedNode } = await import('../resolved-node.js');
+  const calls: [string, string[], string | undefined][] = [];
+  const answer = (how: string) => async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    calls.push([how, argv, options?.input === undefined ? undefined : Buffer.from(options.input).toString()]);
+    return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host = { label: 'web-1', isLocal: false, run: answer('master'), runFresh: answer('fresh'), connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const ops = createTarget({ node: resolvedNode('web-1', { user: 'ops' }), host, run: answer('local'), directSshOpts: [], sudoPassword: 'pw' });
+  await ops.run(['id']);
+  await ops.runPrivileged(['id'], { timeoutMs: 5 });
+  await ops.runFresh(['id']);
+  const root = createTarget({ node: resolvedNode('web-2'), host, run: answer('local'), directSshOpts: [], sudoPassword: 'pw' });
+  await root.runPrivileged(['id']);
+  const nopw = createTarget({ node: resolvedNode('web-3', { user: 'ops' }), host, run: answer('local'), directSshOpts: [] });
+  await nopw.runFresh(['id']);
+  assert.deepEqual(calls, [
+    ['master', ['id'], undefined],
+    ['master', ['sudo', '-S', '-p', '', '-H', '--', 'id'], 'pw\n'],
+    ['fresh', ['sudo', '-S', '-p', '', '-H', '--', 'id'], 'pw\n'],
+    ['master', ['id'], undefined],
+    ['fresh', ['sudo', '-H', '--', 'id'], undefined],
+  ]);
+});
+
+test('Target.runPrivileged with input: the sudo password line first, then the bytes as they are; no password: the bytes alone', async () => {
+  const { createTarget } = await import('../../src/transport/target.js');
+  const { resolvedNode } = await import('../resolved-node.js');
+  const seen: (string | Uint8Array | undefined)[] = [];
+  const run = async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    seen.push(options?.input);
+    return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host = { label: 'web-1', isLocal: false, run, runFresh: run, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const bytes = Buffer.from([0, 255, 10, 65]);
+  await createTarget({ node: resolvedNode('web-1', { user: 'ops' }), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-2', { user: 'ops' }), host, run, directSshOpts: [] }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-3'), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: 'text' });
+  assert.deepEqual(seen.map((i) => (i === undefined ? i : Buffer.from(i).toString('hex'))), [Buffer.concat([Buffer.from('pw\n'), bytes]).toString('hex'), bytes.toString('hex'), Buffer.from('text').toString('hex')]);
+});
+
 /** A command that prints the pid of a child it leaves holding its stdout, then hangs: what an ssh client riding a
  *  master looks like (the master keeps the client's pipes open after the client is killed). */
 const HOLDS_PIPES = ['sh', '-c', 'sleep 60 & echo "holder $!"; exec sleep 60'];

@@ -62,6 +62,9 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  // Every key is read here, before any target is touched: a source that fails ends the run now (exit 2).
+  const { uploadsKeys } = await import('../../keys/stage.js');
+  const keys = !source && uploadsKeys(goal) ? await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal) : undefined;
   const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }, { createRunMetrics }] = await Promise.all([
     import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'), import('../../ui/run-metrics.js'),
   ]);
@@ -111,10 +114,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       breakLock: !!options.breakLock,
       ...(options.on !== undefined ? { selector: options.on } : {}),
       ...(options.message !== undefined ? { message: options.message } : {}),
-      ...(sudoPassword !== undefined ? { sudoPassword } : {}),
       ...(options.magicRollback === false ? { magicRollback: false } : {}),
       ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
       rollout,
+      ...(keys ? { keys } : {}),
       // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
       ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}),
       run: runLocal,
@@ -122,7 +125,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       emit,
       signal,
       onRun: (run) => session?.track(run.activating),
-    }));
+    }), sudoPassword);
   } finally {
     // The interactive UI shows the result, then gives the terminal back (also on an error).
     stopQuit();

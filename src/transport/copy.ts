@@ -1,7 +1,7 @@
 // Closure copies the shortest way: direct build host → target, relayed through the deployer only if that fails.
 import type { CopyDoneRoute } from '../events.js';
-import type { Host } from '../transport/host.js';
-import { tailLines, type CommandResult, type RunCommand } from '../transport/run.js';
+import type { Host } from './host.js';
+import { tailLines, type CommandResult, type RunCommand } from './run.js';
 
 export interface CopyResult {
   ok: boolean;
