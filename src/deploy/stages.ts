@@ -14,6 +14,7 @@ import { stopReason, type RunState } from './state.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
+import { keysStage } from '../keys/stage.js';
 
 export interface NodeContext {
   run: RunState;
@@ -28,7 +29,7 @@ export interface NodeContext {
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'health' | 'record';
+  name: 'build' | 'copy' | 'keys' | 'activate' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -199,7 +200,7 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage, recordStage];
+export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(run: RunState, plan: NodePlan): Outcome {
