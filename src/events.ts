@@ -53,8 +53,11 @@ export interface ExecGroup {
 
 export type OutputStream = 'stdout' | 'stderr';
 
-/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
+/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM / SIGHUP. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
+
+/** How an evaluation chunk ended: all its nodes answered, Nix failed, fleet ended it (over the memory budget), or Ctrl+C. */
+export type EvalChunkEnd = 'done' | 'failed' | 'over-budget' | 'interrupted';
 
 export type ReviewState = 'waiting' | 'approved' | 'declined';
 export type PauseReason = 'requested' | 'confirm';
@@ -62,7 +65,7 @@ export type PauseReason = 'requested' | 'confirm';
 /** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
 export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
 
-export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'reboot';
+export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys' | 'reboot';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -82,6 +85,10 @@ export type EventBody =
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
   /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
   | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
+  /** A node's keys against its target, by hash only: `changed` (names) go up, `unchanged` stay as they are, `removed` (paths) are
+   *  files fleet wrote that no key wants any more. `uploadAt`: which of an apply's two uploads this is; absent: all the node's keys
+   *  (`fleet plan`, `fleet keys`). */
+  | { type: 'keys'; node: string; changed: string[]; unchanged: number; removed: string[]; uploadAt?: 'pre-activation' | 'post-activation' }
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }
@@ -98,6 +105,20 @@ export type EventBody =
   | { type: 'resumed'; wave: number }
   /** `fleet diff` (and `fleet plan`, where the new system is already built; `-i` while the plan waits): nodes whose closures change alike. */
   | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
+  /** One evaluation chunk ended: a nix-instantiate process of `nodes` in worker slot `worker`. */
+  | {
+      type: 'eval-chunk';
+      chunk: number;
+      worker: number;
+      nodes: string[];
+      failed: string[];
+      retried: string[];
+      wallMs: number;
+      peakRss: number;
+      ended: EvalChunkEnd;
+    }
+  /** Every node evaluated (or failed): the whole evaluation in numbers. */
+  | { type: 'eval-done'; nodes: number; failed: number; chunks: number; workers: number; peakRss: number; wallMs: number; budget?: number; alone: string[] }
   /** `fleet status`: one per node that evaluated, asked or not (unreachable). */
   | ({ type: 'status' } & NodeStatus)
   /** `fleet doctor` (its own stream, no run-start/summary): first, the machines it looks at, in report order. */

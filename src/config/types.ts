@@ -52,6 +52,27 @@ export interface ResolvedNode {
   lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
   stateDir: string; // on the target: where the deploy records are kept (default /var/lib/fleet)
   healthChecks: HealthCheck[]; // the node's own list, else `defaults.healthChecks`, else none
+  keys: ResolvedKey[]; // by name: the node's own, else its tags' (tagDefaults), else `defaults.keys`; sorted by name
+}
+
+/** Where a key's content is read on the deployer, at run time (never from the fleet file itself). */
+export type KeySource =
+  | { kind: 'file'; path: string } // absolute
+  | { kind: 'command'; argv: string[] } // run in the fleet file's directory, stdin closed
+  | { kind: 'env'; name: string };
+
+export type KeyUploadAt = 'pre-activation' | 'post-activation';
+
+/** One secret of a node (`keys:`), defaults applied. */
+export interface ResolvedKey {
+  name: string; // its file name
+  source: KeySource;
+  destDir: string; // absolute, without a trailing `/`
+  path: string; // destDir/name on the node
+  user: string;
+  group: string;
+  permissions: number; // the file's mode bits, e.g. 0o600
+  uploadAt: KeyUploadAt;
 }
 
 /** One health check, defaults applied: at most `retries + 1` attempts, `intervalMs` apart, each bounded by `timeoutMs`. */
@@ -82,10 +103,19 @@ export interface RolloutConfig {
   pause: Pause;
 }
 
+/** How much memory evaluation may use: the deployer's available memory less a reserve, a size, or a share of it. */
+export type MemorySetting = { kind: 'auto' } | { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number };
+
+/** How nodes are evaluated: `nix.evalMemory` of the fleet file, `--eval-memory` and `--eval-workers` over it. */
+export interface EvalSettings {
+  evalMemory?: MemorySetting; // absent: auto
+  evalWorkers?: number | 'auto'; // absent: auto (one per CPU)
+}
+
 export interface ResolvedFleet {
   file: string; // absolute path of the fleet file
   dir: string; // its directory: relative paths in the file resolve against it
-  nix: { file: string } | { flake: string }; // absolute path (file) or flake reference (local paths made absolute)
+  nix: ({ file: string } | { flake: string }) & EvalSettings; // absolute path (file) or flake reference (local paths made absolute)
   allowApplyAll: boolean;
   buildersUseSubstitutes: boolean; // Nix's `builders-use-substitutes` for `buildHost: builders`
   builders: Record<string, Builder>; // in file order

@@ -14,6 +14,7 @@ import { stopReason, type RunState } from './state.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
+import { keysStage } from '../keys/stage.js';
 import { rebootStage, undoAfterReboot } from '../reboot/stage.js';
 import type { Rebooted } from '../reboot/types.js';
 
@@ -34,7 +35,7 @@ export interface NodeContext {
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'reboot' | 'health' | 'record';
+  name: 'build' | 'copy' | 'keys' | 'activate' | 'reboot' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -207,7 +208,8 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, rebootStage, healthStage, recordStage];
+// The reboot right after the activation: post-activation keys then land in the new boot (a reboot empties /run/keys).
+export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, rebootStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(run: RunState, plan: NodePlan, rebooted = false): Outcome {

@@ -6,6 +6,7 @@ import { createAgentClient } from '../agent/client.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
+import type { LoadedKeys } from '../keys/sources.js';
 import type { RebootOptions } from '../reboot/types.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { HostPool } from '../transport/pool.js';
@@ -46,6 +47,8 @@ export interface ExecuteOptions {
   records?: Promise<RecordContext>;
   /** `rollback` (fleet rollback, set from its SystemSource): the run's activations are recorded as rollbacks, once healthy. */
   recordKind?: RecordKind;
+  /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
+  keys?: LoadedKeys;
   /** --reboot, fleet reboot: the reboot step after activation (src/reboot). */
   reboot?: RebootOptions;
 }

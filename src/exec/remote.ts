@@ -4,10 +4,10 @@
 // one `kill` over the master.
 import { randomBytes } from 'node:crypto';
 import type { ExecResult } from '../events.js';
+import { KILL_AFTER_S } from '../transport/deadline.js';
 
-/** After its limit or a Ctrl+C, a command that ignores SIGTERM gets SIGKILL this many seconds later. */
-export const KILL_AFTER_S = 5;
-
+// The transport's own remote deadline (src/transport/deadline.ts) bounds the ssh command from outside, and outside
+// sudo; this one is inside the escalation and leads the command's own process group, which Ctrl+C ends by its pid.
 // $1 the marker, $2 the limit in seconds (0: none); the rest is the command. `exec` keeps the shell's pid, so the
 // pid printed is timeout's: it calls setpgid(0, 0), and on SIGTERM passes the signal to its whole group, then
 // SIGKILL after -k (for its own limit and for a signal it receives alike).

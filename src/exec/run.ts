@@ -9,7 +9,8 @@ import type { HostPool } from '../transport/pool.js';
 import type { RunOptions } from '../transport/run.js';
 import { countOf } from '../util/text.js';
 import { fleetVersion } from '../version.js';
-import { execResult, KILL_AFTER_S, killArgv, markerPid, newMarker, remoteArgv } from './remote.js';
+import { KILL_AFTER_S } from '../transport/deadline.js';
+import { execResult, killArgv, markerPid, newMarker, remoteArgv } from './remote.js';
 import { execExitCode, groupResults } from './summary.js';
 
 export interface ExecInput {

@@ -2,8 +2,10 @@
 // A large fleet (scale.ts) gets progress lines instead of a line per node change: counts per phase and wave, the
 // nodes in flight, and a line for every failure as it happens; each node's own story is in --json and the report.
 import type { FleetEvent } from '../events.js';
+import { describeChange } from '../keys/protocol.js';
 import { formatList } from '../select/messages.js';
 import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { describeAlone, describeEvalChunk, describeEvalDone } from './eval-text.js';
 import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
 import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
@@ -108,6 +110,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'keys':
+      return [[e.node, 'keys', `${describeChange({ changed: e.changed.length, unchanged: e.unchanged, removed: e.removed.length })}${e.changed.length > 0 ? `: ${formatList(e.changed)}` : ''}`]];
     case 'copy-done':
       return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':
@@ -128,6 +132,10 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [['fleet', 'resumed', `wave ${e.wave} of ${waveCount} starts`]];
     case 'diff':
       return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
+    case 'eval-chunk':
+      return [['fleet', 'evaluate', describeEvalChunk(e)]];
+    case 'eval-done':
+      return [['fleet', 'evaluated', describeEvalDone(e)], ...e.alone.map((node): Line => ['fleet', 'warning', describeAlone(node, e.budget)])];
     case 'status':
       return [[e.node, e.state, e.reason]];
     case 'summary':

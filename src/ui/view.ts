@@ -86,6 +86,14 @@ export interface BuildView {
   endedAt?: string;
 }
 
+/** The evaluation: chunks as they end, then its numbers (eval-done). */
+export interface EvalView {
+  chunks: number;
+  evaluated: number; // nodes that answered so far
+  peakRss: number; // the largest chunk peak so far
+  done?: EventOf<'eval-done'>;
+}
+
 /** Per outcome how many nodes have it; `pending`: no outcome yet. */
 export type Counts = Readonly<Record<Outcome | 'pending', number>>;
 
@@ -113,6 +121,8 @@ export interface RunView {
   waves: readonly WaveView[];
   /** `-i`: where the plan review stands (absent: no review in this run). */
   review?: ReviewState;
+  /** From the eval-chunk and eval-done events (absent: nothing evaluated yet). */
+  evaluation?: EvalView;
   /** A staged rollout waiting before a wave (cleared when it resumes). */
   paused?: { wave: number; reason: PauseReason };
   /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
@@ -128,7 +138,7 @@ const noCounts: Counts = {
 };
 
 const noPhases: PhaseCounts = {
-  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, reboot: 0, health: 0, rollback: 0, ready: 0,
+  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, reboot: 0, health: 0, rollback: 0, ready: 0, keys: 0,
 };
 
 export function initialView(): RunView {
@@ -208,6 +218,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
       return d.done();
     case 'copy-done':
       return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
+    case 'keys':
+      return d.done(); // the plain lines and the keys phase's detail say it
     case 'log':
       if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));
@@ -237,6 +249,13 @@ function apply(view: RunView, e: FleetEvent): RunView {
         if (system) d.node(name, (n) => ({ ...n, diff: { added: e.added, removed: e.removed, changed: e.changed, ...system } }));
       }
       return d.done();
+    case 'eval-chunk': {
+      const was = view.evaluation ?? { chunks: 0, evaluated: 0, peakRss: 0 };
+      const answered = e.nodes.length - e.failed.length - e.retried.length;
+      return d.done({ evaluation: { ...was, chunks: was.chunks + 1, evaluated: was.evaluated + answered, peakRss: Math.max(was.peakRss, e.peakRss) } });
+    }
+    case 'eval-done':
+      return d.done({ evaluation: { ...view.evaluation, chunks: e.chunks, evaluated: e.nodes, peakRss: e.peakRss, done: e } });
     case 'status': {
       const { type: _t, v: _v, run: _r, seq: _s, time: _time, ...status } = e;
       d.node(e.node, (n) => ({ ...n, status }));
