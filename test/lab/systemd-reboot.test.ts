@@ -86,6 +86,19 @@ describe('reboots with a deadline on systemd hosts', { skip: requireSystemdLabCa
     assert.deepEqual([await booted('b3'), (await readSystemState(ctx.lab, 'b3')).current], [outs.b3, outs.b3]);
   });
 
+  test('the SSH master dies with the reboot and is opened again: the calls after it ride it (sshd\'s own log of the new boot)', async () => {
+    // Five checks: with the probe, the lock's release and the poll that saw the new boot id, 8 calls after the reboot.
+    const checks = Array.from({ length: 5 }, (_v, i) => ({ name: `c${i}`, command: ['true'] }));
+    const many = await ctx.lab.writeFleet({ nixFile: hive, path: `${ctx.lab.dir}/fleet-checks.yaml`, defaults: { healthChecks: checks } });
+    const run = await runFleet(['-f', many, 'reboot', '--json', '--on', 'b2']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(eventsOf(run, 'health').filter((e) => e.ok).length, 5);
+    await ctx.lab.exec('b2', ['journalctl', '--sync']);
+    const logins = (await read('b2', ['sh', '-c', 'journalctl -b 0 -t sshd -o cat -q --no-pager | grep -c "Accepted publickey" || true']));
+    // The first poll of the new boot connects on its own while the master is opened again; the rest ride the master.
+    assert.ok(Number(logins) >= 1 && Number(logins) <= 3, `${logins} SSH logins in the new boot for 8 calls`);
+  });
+
   test('a health check that fails after the reboot: the old generation is the boot entry again and the node reboots into it', async () => {
     const before = await readSystemState(ctx.lab, 'b1');
     const outs = await configure(['b1']);
