@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules, and for the
-# systemd lab hosts systemd-nspawn, debootstrap, ip/tc, tmux for terminal UI tests, and the checkers of fleet's
-# output formats: promtool (Debian's prometheus package) and cmark-gfm (GitHub's Markdown renderer). Only what is
-# missing; the systemd hosts' root fs is built later, once per machine, by the lab itself (lab/systemd/rootfs.ts).
+# systemd lab hosts systemd-nspawn, debootstrap, ip/tc, tmux for terminal UI tests, shellcheck for the agent, and the
+# checkers of fleet's output formats: promtool (Debian's prometheus package) and cmark-gfm (GitHub's Markdown
+# renderer). Only what is missing; the systemd hosts' root fs is built later, once per machine, by the lab itself
+# (lab/systemd/rootfs.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -16,6 +17,7 @@ command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)
 { [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } || need+=(iproute2)
 { [ -x /usr/sbin/tc ] || [ -x /sbin/tc ]; } || need+=(iproute2)
 command -v tmux >/dev/null 2>&1 || need+=(tmux) # a real terminal for the terminal UI's end-to-end tests (test/tmux.ts)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck) # npm test checks the agent (src/agent/agent.sh)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus) # promtool check metrics (test/tools.ts); Debian ships it nowhere smaller
 command -v cmark-gfm >/dev/null 2>&1 || need+=(cmark-gfm) # renders the Markdown plan as GitHub does (test/tools.ts)
 if [ ${#need[@]} -gt 0 ]; then

@@ -12,6 +12,7 @@ if [ "${1:-}" = --quick ]; then
   exec node --import tsx --test --test-concurrency=1 test/unit/*.test.ts "${light[@]}"
 fi
 npm run --silent lint
+shellcheck src/agent/agent.sh # the target-side agent: POSIX sh, every warning an error
 npm run --silent typecheck
 npm run --silent build
 # One runner invocation, so its closing summary counts every test; lab tests share the machine's 2 cores.

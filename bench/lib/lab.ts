@@ -1,5 +1,6 @@
 // The light lab the benchmarks run on, and reading its hosts: what they run, how often they were logged into, what was built.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { evalOutPaths as evalAllOutPaths, readSystemState, readWitness, startLab, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
 import { expectOutcomes, runFleet, type FleetRun } from './fleet.js';
 
@@ -63,6 +64,12 @@ export async function verifyDeployed(lab: Lab, expected: Record<string, string>)
 
 export async function countHandshakes(lab: Lab): Promise<Record<string, number>> {
   const counts = await Promise.all(lab.hosts.map(async (h) => [h.name, await lab.handshakes(h.name)] as const));
+  return Object.fromEntries(counts);
+}
+
+/** SSH sessions (commands) each host started, over a master or not: sshd (LogLevel VERBOSE) logs one "Starting session" each. */
+export async function countSessions(lab: Lab): Promise<Record<string, number>> {
+  const counts = await Promise.all(lab.hosts.map(async (h) => [h.name, (await readFile(`${h.dir}/sshd.log`, 'utf8')).split('\n').filter((l) => l.includes('Starting session: command')).length] as const));
   return Object.fromEntries(counts);
 }
 

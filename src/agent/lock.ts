@@ -1,9 +1,9 @@
-// The per-target lock's data: where it lives on a target, the agent's argv for it, and what the agent answers.
-// The lock itself is the agent's `lockop` (src/agent/agent.ts): a symlink whose target string is the record.
+// The per-target lock's data: where it lives on a target, its record, and what the agent answers about it.
+// The lock itself is the agent's `lockop` (src/agent/agent.sh): a symlink whose target string is the record,
+// written there only; src/agent/client.ts sends the operations.
 import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { LockHolder, TargetLock } from '../target/state.js';
-import { AGENT_SCRIPT } from './agent.js';
 
 /** In /run: a reboot clears every lock with the runs it belonged to. */
 export const LOCK_DIR = '/run/fleet/locks';
@@ -43,17 +43,8 @@ export function deployerIdentity(user = userInfo().username, host = hostname()):
   return `${clean(user)}@${clean(host)}`;
 }
 
-/** The agent's arguments for a lock operation; appended to the probe's, or after `lock`. */
-export function lockArgs(op: LockOp, profile: string, id: LockIdentity, seconds: number): string[] {
-  return [op, lockPath(profile), id.run, id.by, String(id.pid), String(Math.max(1, Math.ceil(seconds)))];
-}
-
-/** A lock operation on its own (renew, release). */
-export function lockArgv(op: LockOp, profile: string, id: LockIdentity, seconds: number): string[] {
-  return ['sh', '-c', AGENT_SCRIPT, 'fleet-agent', 'lock', ...lockArgs(op, profile, id, seconds)];
-}
-
-/** `run=<id> by=<user@host> pid=<n> since=<epoch> expires=<epoch>`; undefined when it is not one. */
+/** `v=1 run=<id> by=<user@host> pid=<n> since=<epoch> expires=<epoch>` (records before the version have no `v=`,
+ *  and read the same); undefined when it is not one. */
 export function parseLockRecord(record: string): LockHolder | undefined {
   const fields = new Map<string, string>();
   for (const word of record.trim().split(/ +/)) {
@@ -65,10 +56,6 @@ export function parseLockRecord(record: string): LockHolder | undefined {
   const [pid, since, expires] = ['pid', 'since', 'expires'].map((k) => (/^\d+$/.test(fields.get(k) ?? '') ? Number(fields.get(k)) : undefined));
   if (!run || !by || pid === undefined || since === undefined || expires === undefined) return undefined;
   return { run, by, pid, since, expires };
-}
-
-export function formatLockRecord(h: LockHolder): string {
-  return `run=${h.run} by=${h.by} pid=${h.pid} since=${h.since} expires=${h.expires}`;
 }
 
 export type LockState = 'free' | 'held' | 'taken' | 'renewed' | 'released' | 'lost' | 'error';

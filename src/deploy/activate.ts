@@ -1,5 +1,5 @@
 // Activation of one node through the target-side agent, and rollback to exactly what it recorded, verified.
-// fleet decides from the agent's files and the live system (AgentReport), never from a switch's output.
+// fleet decides from the agent's files and the live system (its Report), never from a switch's output.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
@@ -7,10 +7,10 @@ import type { Outcome } from '../events.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
 import type { SystemState } from '../target/state.js';
 import { quoteArgv } from '../transport/quote.js';
-import { failureReason } from '../transport/run.js';
-import type { Target } from '../transport/target.js';
-import { activateArgv, confirmArgv, newConfirmToken, newToken, parseWait, rollbackArgv, runDir, waitArgv, type Action, type AgentReport, type Detach, type Watchdog } from '../agent/agent.js';
-import { runOnNode } from '../agent/run.js';
+import { lostLockText } from '../lock/text.js';
+import { lockPath } from '../agent/lock.js';
+import { newConfirmToken, switchSeconds, type AgentClient, type AgentFailure, type Reply } from '../agent/client.js';
+import type { Action, ActivateStatus, ConfirmStatus, Report, StatusOf } from '../agent/protocol.js';
 import { readTargetState } from '../probe/probe.js';
 
 export interface ActivationResult {
@@ -24,8 +24,8 @@ export interface ActivationResult {
 
 /** What every call to a node's agent in a run needs. */
 export interface AgentInput {
-  target: Target;
-  runId: string;
+  /** The node's agent client (its Target, this run's id and lock). */
+  agent: AgentClient;
   goal: Goal;
   /** From the probe: detach under systemd-run where the target has systemd, else setsid. */
   systemd: boolean;
@@ -44,89 +44,76 @@ export interface ActivateInput extends AgentInput {
   generation?: number;
 }
 
-/** The switch's own deadline on the target; fleet waits a minute longer for the agent to report it. */
-function switchSeconds(node: ResolvedNode): number {
-  return Math.max(1, Math.ceil(node.activationTimeoutMs / 1000));
-}
-
-/** How the agent detaches an action of this run on this node (a transient unit's name, or setsid). */
-function detachOf(input: Pick<ActivateInput, 'target' | 'runId' | 'systemd'>, action: Action): Detach {
-  const { node } = input.target;
-  return { seconds: switchSeconds(node), systemd: input.systemd, unit: `fleet-${input.runId}-${node.name}-${action}` };
-}
-
 /** Until when fleet waits for the agent's word: the switch's own deadline, a grace, and what comes before it. */
 function agentDeadline(node: ResolvedNode, graceMs = 60_000, extraMs = 0): number {
   return Date.now() + extraMs + switchSeconds(node) * 1000 + graceMs;
 }
 
+/** How long one agent call waits on the target before it reports what it has (at most 5 minutes a call). */
+function waitSeconds(deadlineMs: number): number {
+  return Math.max(1, Math.min(Math.ceil((deadlineMs - Date.now()) / 1000), 300));
+}
+
 /** How a switch-to-configuration exit reads: timeout(1) gives 124, or 137 once it had to kill. */
-function exitText(code: string | undefined): string {
-  return code === '124' || code === '137' ? 'timed out' : `exit ${code}`;
+function exitText(code: number): string {
+  return code === 124 || code === 137 ? 'timed out' : `exit ${code}`;
 }
 
 const TAIL = 20;
 
-/** An agent call's reply that ends as `wait` does: the action's output, then the report after `token`. */
-type WaitReply = ReturnType<typeof parseWait>;
-
-/** --verbose: the action's output lines as they come, up to the report's token. */
-function outputUntil(token: string, onLine?: (line: string) => void): (line: string) => void {
-  let afterToken = false;
-  return (line) => {
-    if (line === token) afterToken = true;
-    else if (!afterToken && line.trim() !== '') onLine?.(line);
-  };
+interface Awaited<S> {
+  report?: Report<S>;
+  log: string[];
+  error?: string;
+  /** The agent has no record of the action (no run dir, or not that action). */
+  notStarted?: boolean;
 }
 
 /** Waits for the agent's result of `action`, reconnecting while the connection is down, until the deadline.
- *  `first`: a report the call that started it already brought back (from there on, or final when it has a status). */
-export async function awaitAgent(target: Target, dir: string, action: Action, deadlineMs: number, onLine?: (line: string) => void, first?: WaitReply): Promise<{ report?: AgentReport; log: string[]; error?: string; notStarted?: boolean }> {
-  let seen = first?.report?.lines ?? 0;
-  let log: string[] = first?.report ? first.log.slice(-TAIL) : [];
-  if (first?.report && first.report.status !== '') return { report: first.report, log };
-  const { node } = target;
+ *  `first`: the reply of the call that started it (from there on, or final when its report has a status). */
+export async function awaitAgent<A extends Action>(agent: AgentClient, action: A, deadlineMs: number, onLine?: (line: string) => void, first?: Reply<StatusOf[A]>): Promise<Awaited<StatusOf[A]>> {
+  let seen = first?.seen ?? 0;
+  let log: string[] = first ? first.log.slice(-TAIL) : [];
+  if (first?.report?.status) return { report: first.report, log };
   let lastError = '';
   for (;;) {
-    const remaining = deadlineMs - Date.now();
-    if (remaining <= 0) return { log, error: `no result from the target's agent in time${lastError ? ` (last error: ${lastError})` : ''}` };
-    const seconds = Math.max(1, Math.min(Math.ceil(remaining / 1000), 300));
-    const token = newToken();
-    const r = await target.run(waitArgv(dir, action, seconds, seen, token, node.profile), {
-      timeoutMs: seconds * 1000 + node.connectTimeoutMs + 15_000,
-      onLine: outputUntil(token, onLine),
-    });
-    const parsed = parseWait(r.stdout, token);
-    log = [...log, ...parsed.log].slice(-TAIL);
-    if (parsed.report) {
-      seen = parsed.report.lines;
-      if (parsed.report.status !== '') return { report: parsed.report, log };
+    if (deadlineMs - Date.now() <= 0) return { log, error: `no result from the target's agent in time${lastError ? ` (last error: ${lastError})` : ''}` };
+    const r = await agent.wait(action, { seconds: waitSeconds(deadlineMs), seen, ...(onLine ? { onLine } : {}) });
+    log = [...log, ...r.log].slice(-TAIL);
+    seen = r.seen;
+    if (r.report) {
+      if (r.report.status) return { report: r.report, log };
       continue; // still running on the target
     }
-    // Raw lines, as the agent counts them (the last one is the empty line before the token that never came).
-    seen += Math.max(0, r.stdout.split('\n').length - 1);
-    if (r.exitCode === 95 || r.exitCode === 96) return { log, notStarted: true, error: `the agent has no record of this ${action} on ${node.name}: ${failureReason(r)}` };
+    const failure = r.failure!;
+    if (failure.kind === 'agent' && (failure.exit === 'noRunDir' || failure.exit === 'noAction')) {
+      return { log, notStarted: true, error: `the agent has no record of this ${action} on ${agent.node.name}: ${failure.reason}` };
+    }
     // The connection dropped (a switch that restarts the network, a cut): the agent goes on; ask again.
-    lastError = failureReason(r);
+    lastError = failure.reason;
     await sleep(1000);
   }
 }
 
 /** Why a finished activation did not succeed, or undefined when it did. */
-export function describeFailure(report: AgentReport, goal: Goal, outPath: string): string | undefined {
-  const [status = '', code] = report.status.split(' ');
-  switch (status) {
+export function describeFailure(report: Report<ActivateStatus>, goal: Goal, outPath: string): string | undefined {
+  const status = report.status;
+  switch (status?.kind) {
     case 'done':
       if (isVerified(goal, report.now, outPath)) return undefined;
       return `verification failed: /run/current-system is ${report.now.currentSystem ?? 'absent'}, profile is ${report.now.profileTarget ?? 'absent'}`;
     case 'profile-failed':
-      return `setting the profile failed (nix-env exit ${code})`;
+      return `setting the profile failed (nix-env exit ${status.code})`;
     case 'switch-failed':
-      return `switch-to-configuration ${goal} failed (${exitText(code)})`;
+      return `switch-to-configuration ${goal} failed (${exitText(status.code)})`;
     case 'detach-failed':
       return 'the agent could not start the activation in the background (systemd-run or setsid failed)';
+    case 'refused':
+      return 'the agent refused the system';
+    case 'unknown':
+      return `the agent reported ${status.text}`;
     default:
-      return `the agent reported ${report.status}`;
+      return 'the agent reported no status';
   }
 }
 
@@ -159,45 +146,55 @@ export function restored(goal: Goal, before: SystemState, now: SystemState): boo
   return (!t.setsProfile || now.profileLink === before.profileLink) && (!t.changesRunning || now.currentSystem === before.currentSystem);
 }
 
+/** An agent call refused because the lock is not this run's (or could not be checked): nothing was changed. */
+function lockRefusal(agent: AgentClient, failure: Extract<AgentFailure, { kind: 'lock' }>, what: string): ActivationResult {
+  if (failure.lock?.state === 'lost') return { outcome: 'locked', error: lostLockText(failure.lock.holder, what) };
+  return { outcome: 'failed', error: `cannot check the lock ${lockPath(agent.node.profile)}: ${failure.lock?.error ?? failure.reason}; ${what}` };
+}
+
 export async function activateNode(input: ActivateInput): Promise<ActivationResult> {
-  const { target, goal, outPath, onPhase } = input;
-  const { node } = target;
-  const dir = runDir(input.runId, node.name);
+  const { agent, goal, outPath, onPhase } = input;
+  const { node } = agent;
   const deadline = (extraMs = 0) => agentDeadline(node, input.graceMs, extraMs);
   // Magic rollback: the new system goes live with `test`; the target's watchdog reverts it unless confirmed.
-  const watchdog: Watchdog | undefined = input.confirmTimeoutMs !== undefined && (goal === 'switch' || goal === 'test')
+  const watchdog = input.confirmTimeoutMs !== undefined && (goal === 'switch' || goal === 'test')
     ? { seconds: Math.max(1, Math.ceil(input.confirmTimeoutMs / 1000)), token: newConfirmToken() }
     : undefined;
   const live: Goal = watchdog ? 'test' : goal;
 
   onPhase('activate', `switch-to-configuration ${live}${input.systemd ? ' (systemd-run)' : ''}`);
   const setsProfile = goalTraits(goal).setsProfile;
-  const profileStep = setsProfile && input.generation !== undefined ? input.generation : setsProfile;
-  const argv = activateArgv(dir, node.profile, outPath, goal, profileStep, node.checkSystem, detachOf(input, 'activate'), watchdog);
-  const started = await runOnNode(target, argv, { escalate: true });
-  if (started.exitCode === 93) return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}` };
-  // Whatever the answer (a dropped connection included), the agent's files say whether it started.
-  const activation = await awaitAgent(target, dir, 'activate', deadline(), input.onLine);
+  // One round trip: the lock checked (and renewed), the state recorded, the activation started and waited for.
+  const started = await agent.activate({
+    outPath, goal, setProfile: setsProfile && input.generation !== undefined ? input.generation : setsProfile, checkSystem: node.checkSystem,
+    systemd: input.systemd, ...(watchdog ? { watchdog } : {}), waitSeconds: waitSeconds(deadline()), ...(input.onLine ? { onLine: input.onLine } : {}),
+  });
+  if (started.failure?.kind === 'lock') return lockRefusal(agent, started.failure, 'not activated');
+  if (!started.started && started.failure && started.failure.kind !== 'cut') return { outcome: 'failed', error: `activation did not start: ${started.failure.reason}` };
+  // Whatever else (a dropped connection included), the agent's files say whether it started.
+  const activation = await awaitAgent(agent, 'activate', deadline(), input.onLine, started);
   const log = activation.log;
   const report = activation.report;
   if (!report) {
-    if (!started.failed) return stateUnknown(activation.error, log);
-    return { outcome: 'failed', error: `activation did not start: ${failureReason(started)}`, log };
+    // Only an agent that never said it started, and has no record of it, did not start it.
+    if (activation.notStarted && !started.started) return { outcome: 'failed', error: `activation did not start: ${started.failure?.reason ?? activation.error}`, log };
+    return stateUnknown(activation.error, log);
   }
-  if (report.status === 'refused') {
+  if (report.status?.kind === 'refused') {
     return { outcome: 'failed', error: `${outPath} is not a system: bin/switch-to-configuration is missing (set checkSystem: false to skip this check)`, log };
   }
   onPhase('verify', goal === 'boot' ? 'profile points at the new system' : '/run/current-system points at the new system');
   const undo = async (problem: string): Promise<ActivationResult> => {
     onPhase('rollback', `back to ${describe(report.before)}`);
-    const rollback = await rollbackNode(input, dir, report.before, deadline());
+    const rollback = await rollbackNode(input, report.before, deadline());
     log.push(...rollback.log);
+    if (rollback.refusal) return { ...rollback.refusal, error: `${problem}; ${rollback.refusal.error}`, log };
     return rollback.ok
       ? { outcome: 'rolled-back', error: `${problem}; rolled back to ${describe(report.before)}`, log }
       : { outcome: 'rollback-failed', error: `${problem}; ROLLBACK FAILED: ${rollback.error}. ${manualRecovery(node, report.before)}`, log };
   };
   // Already decided by the watchdog (fleet could not reach the node during the window): judge that instead.
-  const decided = watchdog !== undefined && report.status === 'done' && report.confirmStatus !== undefined;
+  const decided = watchdog !== undefined && report.status?.kind === 'done' && report.confirmStatus !== undefined;
   const problem = decided ? undefined : describeFailure(report, live, outPath);
   if (problem) {
     // Nothing was changed (the profile could not be set, or a dry run failed): there is nothing to undo.
@@ -209,20 +206,21 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   // The window started when the agent finished the live activation, a moment before fleet saw it.
   const windowEnds = Date.now() + watchdog.seconds * 1000;
   onPhase('confirm', `over a new SSH connection; without it the node reverts by itself after ${watchdog.seconds}s`);
-  const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, dir, watchdog.token, windowEnds);
-  const confirmed = await awaitAgent(target, dir, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
+  const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, watchdog.token, windowEnds);
+  const confirmed = await awaitAgent(agent, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
   log.push(...confirmed.log);
   if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
   if (!confirmed.report) return stateUnknown(confirmed.error, log);
-  const status = confirmed.report.status;
-  if (status === 'expired') {
+  const status = confirmed.report.status!;
+  if (status.kind === 'expired') {
     const why = `the confirmation did not arrive within ${watchdog.seconds}s${sent.error ? ` (${sent.error})` : ''}`;
-    const reverted = judgeRollback(await awaitAgent(target, dir, 'rollback', deadline(), input.onLine), goal, report.before);
+    const reverted = judgeRollback(await awaitAgent(agent, 'rollback', deadline(), input.onLine), goal, report.before);
     log.push(...reverted.log);
     if (reverted.ok) return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
     return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${reverted.error}. ${manualRecovery(node, report.before)}`, log };
   }
-  const confirmProblem = status === 'done' ? describeFailure(confirmed.report, goal, outPath) : describeConfirmFailure(status);
+  if (status.kind === 'stood-down') return stoodDown(status.why, confirmed.report.now, log);
+  const confirmProblem = status.kind === 'done' ? describeFailure({ ...confirmed.report, status }, goal, outPath) : describeConfirmFailure(status);
   return confirmProblem ? undo(confirmProblem) : { outcome: 'activated', log, now: confirmed.report.now, before: report.before };
 }
 
@@ -230,15 +228,21 @@ function stateUnknown(error: string | undefined, log: string[]): ActivationResul
   return { outcome: 'rollback-failed', error: `${error ?? 'no result'}; the node's state is unknown: check it (fleet plan)`, log };
 }
 
+/** The watchdog did not act: another run took the node over during its window, or switched it to another system. */
+function stoodDown(why: 'lock' | 'replaced', now: SystemState, log: string[]): ActivationResult {
+  if (why === 'lock') return { outcome: 'locked', error: `another run took over this node's lock during its confirmation window; its watchdog left the node to that run (it runs ${describe(now)})`, log };
+  return { outcome: 'failed', error: `the node was switched to another system during its confirmation window, not by this run; its watchdog left it so (it runs ${describe(now)})`, log };
+}
+
 /** The run dir vanished inside the window: the node restarted (/run is cleared). The profile never moved,
  *  so it must have come back on the recorded system; fleet checks that rather than assume it. */
 async function afterRestart(input: ActivateInput, before: SystemState, windowSeconds: number, log: string[]): Promise<ActivationResult> {
-  const { target, goal } = input;
-  const { node } = target;
+  const { agent, goal } = input;
+  const { node } = agent;
   const why = `the node restarted within its ${windowSeconds}s window, before the confirmation`;
   let now: SystemState;
   try {
-    now = await readTargetState(target, input.outPath);
+    now = await readTargetState(agent.target, input.outPath);
   } catch (error) {
     return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${(error as Error).message}. ${manualRecovery(node, before)}`, log };
   }
@@ -246,76 +250,57 @@ async function afterRestart(input: ActivateInput, before: SystemState, windowSec
   return { outcome: 'rollback-failed', error: `${why}; ${mismatch(goal, before, now)}. ${manualRecovery(node, before)}`, log };
 }
 
-
 /** Puts a node this run activated (and confirmed) back on what its agent recorded before: a failed health
- *  check, or a wave that failed. `why` leads the message. */
+ *  check, or a wave that failed. `why` leads the message. A node another run holds now is not touched (`locked`). */
 export async function rollbackActivated(input: AgentInput, why: string): Promise<ActivationResult> {
-  const { node } = input.target;
-  const dir = runDir(input.runId, node.name);
-  input.onPhase('rollback', `back to what ${dir}/before records`);
-  const r = await rollbackNode(input, dir, undefined, agentDeadline(node));
+  const { agent } = input;
+  input.onPhase('rollback', `back to what ${agent.dir}/before records`);
+  const r = await rollbackNode(input, undefined, agentDeadline(agent.node));
+  if (r.refusal) return { ...r.refusal, error: `${why}; ${r.refusal.error}`, log: r.log };
   if (r.ok) return { outcome: 'rolled-back', error: `${why}; rolled back to ${describe(r.before!)}`, log: r.log, ...(r.now ? { now: r.now } : {}) };
-  return { outcome: 'rollback-failed', error: `${why}; ROLLBACK FAILED: ${r.error}.${r.before ? ` ${manualRecovery(node, r.before)}` : ''}`, log: r.log };
+  return { outcome: 'rollback-failed', error: `${why}; ROLLBACK FAILED: ${r.error}.${r.before ? ` ${manualRecovery(agent.node, r.before)}` : ''}`, log: r.log };
 }
 
 /** Why the step after a confirmation failed (the watchdog's `confirm.status`). */
-export function describeConfirmFailure(status: string): string {
-  const [what = '', code] = status.split(' ');
-  switch (what) {
+export function describeConfirmFailure(status: ConfirmStatus): string {
+  switch (status.kind) {
     case 'profile-failed':
-      return `confirmed, but setting the profile failed (nix-env exit ${code})`;
+      return `confirmed, but setting the profile failed (nix-env exit ${status.code})`;
     case 'boot-failed':
-      return `confirmed, but making it the boot default failed (switch-to-configuration boot ${exitText(code)})`;
+      return `confirmed, but making it the boot default failed (switch-to-configuration boot ${exitText(status.code)})`;
+    case 'unknown':
+      return `the watchdog reported ${status.text}`;
     default:
-      return `the watchdog reported ${status}`;
+      return `the watchdog reported ${status.kind}`;
   }
 }
 
 interface Confirmation {
   ok: boolean;
   error?: string;
-  reply?: WaitReply;
+  reply?: Reply<ConfirmStatus>;
 }
 
 /** The confirmation rides a brand-new SSH connection (own TCP connection and authentication): it proves
  *  the node can still be reached, which a multiplexed session cannot. Tried again until the window ends.
- *  reply: the watchdog's report, as `wait confirm` gives it (with its verdict when that came quickly). */
-async function sendConfirmation(input: ActivateInput, dir: string, token: string, windowEndsMs: number): Promise<Confirmation> {
-  const { target } = input;
-  const { node } = target;
-  const reportToken = newToken();
-  const argv = confirmArgv(dir, token, reportToken, node.profile);
+ *  reply: the watchdog's report, with its verdict when that came quickly. */
+async function sendConfirmation(input: ActivateInput, token: string, windowEndsMs: number): Promise<Confirmation> {
+  const { agent } = input;
   let failure: string | undefined;
   // The window is at least 1 s from now (activateNode): there is always time for a first attempt.
   for (;;) {
-    const r = await target.runFresh(argv, {
-      timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), node.connectTimeoutMs + 10_000)), onLine: outputUntil(reportToken, input.onLine),
+    const r = await agent.confirm(token, {
+      timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), agent.node.connectTimeoutMs + 10_000)), ...(input.onLine ? { onLine: input.onLine } : {}),
     });
-    if (!r.failed) return { ok: true, reply: parseWait(r.stdout, reportToken) };
-    // 97: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
-    if (r.exitCode === 97) return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
-    failure = `a new SSH connection failed: ${failureReason(r)}`;
-    // 255 or a timeout: ssh could not get through; anything else is the target's answer, final.
-    if ((r.exitCode !== 255 && !r.timedOut) || windowEndsMs - Date.now() <= 0) return { ok: false, error: failure };
+    if (r.report) return { ok: true, reply: r };
+    const f = r.failure!;
+    // tooLate: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
+    if (f.kind === 'agent' && f.exit === 'tooLate') return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
+    failure = `a new SSH connection failed: ${f.reason}`;
+    // A cut (ssh could not get through, or timed out) is tried again; anything else is the target's answer, final.
+    if (f.kind !== 'cut' || windowEndsMs - Date.now() <= 0) return { ok: false, error: failure };
     await sleep(Math.min(1000, Math.max(0, windowEndsMs - Date.now())));
   }
-}
-
-/** Ask the agent to undo this run's changes, then check the live system against what it recorded. */
-async function rollbackNode(input: AgentInput, dir: string, before: SystemState | undefined, deadlineMs: number): Promise<RollbackVerdict> {
-  const { target } = input;
-  const start = () => runOnNode(target, rollbackArgv(dir, detachOf(input, 'rollback')), { escalate: true });
-  let started = await start();
-  // 255: the connection dropped and the agent may have started; any other failure: it did not.
-  if (started.failed && started.exitCode !== 255) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
-  let result = await awaitAgent(target, dir, 'rollback', deadlineMs, input.onLine);
-  if (result.notStarted && started.exitCode === 255) {
-    // The connection dropped before the agent began: ask once more now that it answers.
-    started = await start();
-    if (started.failed) return { ok: false, error: `the rollback did not start: ${failureReason(started)}`, log: [] };
-    result = await awaitAgent(target, dir, 'rollback', deadlineMs, input.onLine);
-  }
-  return judgeRollback(result, input.goal, before);
 }
 
 interface RollbackVerdict {
@@ -324,14 +309,36 @@ interface RollbackVerdict {
   log: string[];
   before?: SystemState;
   now?: SystemState;
+  /** Refused by the lock check: nothing was undone. */
+  refusal?: ActivationResult;
+}
+
+/** Ask the agent to undo this run's changes (after checking the lock), then check the live system against what it recorded. */
+async function rollbackNode(input: AgentInput, before: SystemState | undefined, deadlineMs: number): Promise<RollbackVerdict> {
+  const { agent } = input;
+  const start = () => agent.rollback({ systemd: input.systemd, waitSeconds: waitSeconds(deadlineMs), ...(input.onLine ? { onLine: input.onLine } : {}) });
+  let started = await start();
+  if (started.failure?.kind === 'lock') return { ok: false, log: [], refusal: lockRefusal(agent, started.failure, 'not rolled back') };
+  // A cut: the agent may have started; anything else: it did not.
+  if (!started.started && started.failure && started.failure.kind !== 'cut') return { ok: false, error: `the rollback did not start: ${started.failure.reason}`, log: [] };
+  let result = await awaitAgent(agent, 'rollback', deadlineMs, input.onLine, started);
+  if (result.notStarted && !started.started) {
+    // The connection dropped before the agent began: ask once more now that it answers.
+    started = await start();
+    if (started.failure?.kind === 'lock') return { ok: false, log: [], refusal: lockRefusal(agent, started.failure, 'not rolled back') };
+    if (!started.started && started.failure) return { ok: false, error: `the rollback did not start: ${started.failure.reason}`, log: [] };
+    result = await awaitAgent(agent, 'rollback', deadlineMs, input.onLine, started);
+  }
+  return judgeRollback(result, input.goal, before);
 }
 
 /** A finished rollback (fleet's, or the watchdog's own) is good only if the node runs exactly what was
  *  recorded; `before` defaults to the agent's own record. */
-function judgeRollback(result: Awaited<ReturnType<typeof awaitAgent>>, goal: Goal, before: SystemState | undefined): RollbackVerdict {
+function judgeRollback(result: Awaited<StatusOf['rollback']>, goal: Goal, before: SystemState | undefined): RollbackVerdict {
   const { report, log } = result;
   if (!report) return { ok: false, error: result.error ?? 'no result', log };
-  if (report.status !== 'done') return { ok: false, error: report.status.replace(/^failed /, ''), log };
+  const status = report.status!;
+  if (status.kind !== 'done') return { ok: false, error: status.kind === 'failed' ? status.why : status.kind === 'unknown' ? status.text : 'the agent could not start the rollback in the background (systemd-run or setsid failed)', log };
   const recorded = before ?? report.before;
   if (!restored(goal, recorded, report.now)) return { ok: false, error: `after rollback ${mismatch(goal, recorded, report.now)}`, log, before: recorded };
   return { ok: true, log, before: recorded, now: report.now };

@@ -8,10 +8,11 @@ import { formatDestination } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
-import { narBytes } from '../transport/copy.js';
+import { bytesOf, closureSizes, narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunState } from './state.js';
-import { writeRecord } from './record.js';
+import { finishNode } from './record.js';
+import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
 import { keysStage } from '../keys/stage.js';
 
@@ -69,10 +70,12 @@ export const copyStage: Stage = {
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
     ctx.phase('copy', `copying from ${from.label}`);
+    // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
+    const sizes = closureSizes(from, plan.outPath);
     const copied = await run.options.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: run.options.useSubstitutes });
     if (copied.ok) {
-      // Sized where they came from: the build host for a direct copy, else here (a relay fetched them first).
-      const bytes = await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
+      // A path the closure did not list is asked where it came from: the build host for a direct copy, else here.
+      const bytes = bytesOf(await sizes, copied.copied) ?? await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
       run.emit({ type: 'copy-done', node: node.name, route: copied.route, paths: copied.copied.length, ...(bytes !== undefined ? { bytes } : {}) });
       return next;
     }
@@ -91,9 +94,7 @@ export const activateStage: Stage = {
   applies: (ctx) => ctx.run.traits.activates && ctx.plan.activate,
   async run(ctx) {
     const { run, node } = ctx;
-    // --break-lock (or an expiry) may have handed this node to another run meanwhile: then it is not ours to change.
-    const lost = await run.locks.confirm(node);
-    if (lost) return done('locked', lost);
+    // The agent checks the lock itself (--break-lock or an expiry may have handed the node to another run): `locked`.
     run.activating.add(node.name);
     try {
       const r = await activateNode({
@@ -106,7 +107,7 @@ export const activateStage: Stage = {
       // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
       // rollback then fails; a failed check's rollback gets its own record. A fleet rollback is recorded once
       // its node is healthy (recordStage): it never stands half-done.
-      if (run.options.recordKind !== 'rollback') await record(ctx, 'deploy', r);
+      if (run.options.recordKind !== 'rollback') await record(ctx, 'deploy', r, finalCall(ctx, 'activate'));
       return next;
     } catch (error) {
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
@@ -117,11 +118,16 @@ export const activateStage: Stage = {
   },
 };
 
-/** What every call to the node's agent needs: its target, how it detaches, --verbose output. */
+/** The node's agent client: its Target, this run's id (run dirs, units) and lock identity. */
+function agentOf(ctx: NodeContext): AgentClient {
+  return createAgentClient(ctx.run.options.pool.targetOf(ctx.node), { id: ctx.run.id, lock: ctx.run.lockIdentity });
+}
+
+/** What every call to the node's agent needs: its client, how it detaches, --verbose output. */
 function agentInput(ctx: NodeContext): AgentInput {
   const { run, node } = ctx;
   return {
-    target: run.options.pool.targetOf(node), runId: run.id, goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+    agent: agentOf(ctx), goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
     ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
   };
 }
@@ -158,18 +164,28 @@ export async function rollbackStarted(ctx: NodeContext, why: string): Promise<Ac
   return r;
 }
 
-/** A record on the target of what this run left there (dry-activate changes nothing: no record). */
-async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult): Promise<void> {
+/** Whether the node's call after `stage` is its last of the run, so it may release the lock: no later stage
+ *  applies, and no wave of a staged rollout can still roll it back. */
+function finalCall(ctx: NodeContext, stage: Stage['name']): boolean {
+  if (ctx.run.staged) return false;
+  return !STAGES.slice(STAGES.findIndex((s) => s.name === stage) + 1).some((s) => s.applies(ctx));
+}
+
+/** A record on the target of what this run left there (dry-activate changes nothing: no record); with
+ *  `release`, the same round trip releases the node's lock (its last call of the run). */
+async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult, release = false): Promise<void> {
   const { run, node } = ctx;
-  if (!run.options.records || !r.now || !(run.traits.setsProfile || run.traits.changesRunning)) return;
-  const toplevel = kind === 'deploy' ? ctx.plan.outPath : systemOf(run.goal, r.now);
-  if (!toplevel) return;
-  const context = await run.options.records;
-  const warning = await writeRecord(run.options.pool.targetOf(node), context, {
-    kind, goal: run.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date(),
-  });
-  if (warning) run.warnings.push(warning);
-  else if (kind === 'deploy') run.recorded.add(node.name);
+  const toplevel = run.options.records && r.now && (run.traits.setsProfile || run.traits.changesRunning)
+    ? (kind === 'deploy' ? ctx.plan.outPath : systemOf(run.goal, r.now))
+    : undefined;
+  const input = toplevel && r.now
+    ? { kind, goal: run.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date() }
+    : undefined;
+  const finished = await finishNode(agentOf(ctx), input ? await run.options.records : undefined, input, release);
+  if (finished.warning) run.warnings.push(finished.warning);
+  else if (input && kind === 'deploy') run.recorded.add(node.name);
+  // Released (or found another run's): the end of the run has nothing left to release there.
+  if (finished.lock && finished.lock.state !== 'error') run.locks.released(node);
 }
 
 /** `fleet rollback`: the record of going back, written after the health checks passed. */
@@ -179,7 +195,7 @@ export const recordStage: Stage = {
   startsWork: false,
   applies: (ctx) => ctx.run.options.recordKind === 'rollback' && ctx.run.traits.activates && ctx.plan.activate,
   async run(ctx) {
-    if (ctx.activation) await record(ctx, 'rollback', ctx.activation);
+    if (ctx.activation) await record(ctx, 'rollback', ctx.activation, finalCall(ctx, 'record'));
     return next;
   },
 };

@@ -2,6 +2,7 @@
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
 import { goalTraits, type Goal, type GoalTraits } from '../goal.js';
+import { createAgentClient } from '../agent/client.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
@@ -98,7 +99,7 @@ export function createRunState(id: string, fleet: ResolvedFleet, nodes: readonly
     activating: new Set(),
     targets: new Map(),
     lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => options.pool.targetOf(node)) }),
+    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => createAgentClient(options.pool.targetOf(node), { id, lock: lockIdentity })) }),
     startedAt: Date.now(),
     staged: !!options.rollout?.staged && goalTraits(options.goal).activates,
     recorded: new Set(),

@@ -2,6 +2,7 @@
 // emptied /run/keys. Under each target's lock, as apply: one probe takes it, then per node one read (hashes)
 // and, when something differs, one write of every changed key at once; the locks are released at the end.
 import pLimit from 'p-limit';
+import { createAgentClient } from '../agent/client.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
 import { ExitCode } from '../errors.js';
@@ -44,7 +45,7 @@ export async function uploadKeys(nodes: readonly ResolvedNode[], options: Upload
   // `goal`: the keys are those a switch would upload.
   emit({ type: 'run-start', command: 'keys', goal: 'switch', nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
   const identity: LockIdentity = { run: options.runId, by: deployerIdentity(), pid: process.pid };
-  const locks = createLockKeeper({ identity, run: lockRunner((node) => pool.targetOf(node)) });
+  const locks = createLockKeeper({ identity, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { lock: identity })) });
   const results = new Map<string, NodeResult>();
   const finish = (node: string, outcome: Outcome, error?: string) => {
     if (results.has(node)) return;

@@ -4,7 +4,7 @@
 // that one `true`: nothing else runs on a machine whose key is not known.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_CALL_MS } from '../agent/run.js';
+import { AGENT_CALL_MS } from '../agent/client.js';
 import type { CopyTarget, Host } from '../transport/host.js';
 import { failureReason, type RunCommand } from '../transport/run.js';
 import { authCheck, hostKeyCheck, reachCheck, resolveCheck, rttCheck, sessionCheck, type Connected } from './checks-connection.js';

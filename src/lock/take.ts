@@ -5,8 +5,6 @@ import { deployerIdentity, type LockIdentity, type LockOp } from '../agent/lock.
 export interface ProbeLock {
   op: Extract<LockOp, 'read' | 'take' | 'break'>;
   identity: LockIdentity;
-  /** Taking a lock writes to /run, so the probe escalates; a sudo password goes on stdin. */
-  sudoPassword?: string;
 }
 
 /** `fleet plan` and `fleet status` only read each target's lock (unprivileged); they never take one. */

@@ -34,9 +34,9 @@ export function planLockText(lock: TargetLock): string {
   return lockedReason(lock);
 }
 
-/** A lock this run held, found in another run's hands (or gone) before activation. */
-export function lostLockText(holder?: LockHolder): string {
+/** A lock this run held, found in another run's hands (or gone) before it changed the node: `what` it did not do. */
+export function lostLockText(holder?: LockHolder, what = 'not activated'): string {
   return holder
-    ? `this run's lock was taken over by ${describeHolder(holder)} (--break-lock, or it expired); not activated`
-    : 'this run\'s lock is gone (it expired and was taken and released by another run, or was removed); not activated';
+    ? `this run's lock was taken over by ${describeHolder(holder)} (--break-lock, or it expired); ${what}`
+    : `this run's lock is gone (it expired and was taken and released by another run, or was removed); ${what}`;
 }

@@ -1,15 +1,13 @@
 // Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
-import { runOnNode } from '../agent/run.js';
 import pLimit from 'p-limit';
-import { parseGenerations, parseProbe, probeArgv } from '../agent/agent.js';
-import { lockArgs, lockPath, parseLockReply, targetLockOf } from '../agent/lock.js';
+import { createAgentClient, parseGenerations } from '../agent/client.js';
+import { lockPath, targetLockOf } from '../agent/lock.js';
+import type { TargetState } from '../agent/state.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
-import { failureReason } from '../transport/run.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Target } from '../transport/target.js';
-import type { TargetState } from '../agent/state.js';
 import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
@@ -17,20 +15,16 @@ import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
  *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
 export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
   const { node } = target;
-  // Status and fleet rollback need no more than the records the agent keeps.
-  const wanted = records ? { stateDir: node.stateDir, newest: RECORDS_KEPT } : undefined;
-  const argv = probeArgv(node.profile, outPath, lock ? lockArgs(lock.op, node.profile, lock.identity, node.lockTimeoutMs / 1000) : [], wanted, records === 'generations');
-  // Taking a lock writes to /run: the probe escalates then.
-  const r = await runOnNode(target, argv, { escalate: !!lock && lock.op !== 'read', ...(signal ? { signal } : {}) });
-  if (r.failed) throw new NodeError(node.name, 'query', `cannot read the node's state: ${failureReason(r)}`, { log: r.stderr });
-  const probed = parseProbe(r.stdout);
+  const agent = createAgentClient(target, lock ? { lock: lock.identity } : {});
+  const r = await agent.probe({ outPath, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
+  if (!r.ok) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.reason}`, { log: r.stderr });
   const state: TargetState = records
-    ? { ...probed, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }
-    : probed;
+    ? { ...r.state, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }
+    : r.state;
   if (!lock) return state;
-  const reply = parseLockReply(r.stdout);
-  if (!reply) throw new NodeError(node.name, 'query', 'the agent gave no answer about the lock', { log: r.stderr });
-  if (reply.state === 'error') throw new NodeError(node.name, 'query', `cannot ${lock.op === 'read' ? 'read' : 'take'} the lock ${lockPath(node.profile)}: ${reply.error}`, { log: r.stderr });
+  const reply = r.lock;
+  if (!reply) throw new NodeError(node.name, 'query', 'the agent gave no answer about the lock');
+  if (reply.state === 'error') throw new NodeError(node.name, 'query', `cannot ${lock.op === 'read' ? 'read' : 'take'} the lock ${lockPath(node.profile)}: ${reply.error}`);
   const held = targetLockOf(reply);
   return held ? { ...state, lock: held } : state;
 }
@@ -59,7 +53,7 @@ export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[
         try {
           states[node.name] = await readTargetState(target, outPaths[node.name] ?? '/nonexistent', signal, lock, records);
         } catch (error) {
-          errors.push(error as NodeError);
+          errors.push(error instanceof NodeError ? error : new NodeError(node.name, 'query', (error as Error).message, { cause: error }));
         }
       }),
     ),

@@ -30,6 +30,36 @@ export async function narBytes(host: Host, paths: readonly string[], signal?: Ab
   return sizes.reduce((sum, n) => sum + n, 0);
 }
 
+/** The NAR size of every path in `path`'s closure on `host` (two commands), or undefined when it cannot tell.
+ *  Asked while the copy runs, so sizing what the copy sent costs it nothing; once per host and path a run. */
+export function closureSizes(host: Host, path: string): Promise<ReadonlyMap<string, number> | undefined> {
+  let byPath = closures.get(host);
+  if (!byPath) closures.set(host, (byPath = new Map()));
+  let sizes = byPath.get(path);
+  if (!sizes) {
+    sizes = (async () => {
+      const closure = await host.run(['nix-store', '--query', '--requisites', path]);
+      const paths = closure.stdout.split('\n').filter(Boolean);
+      if (closure.failed || paths.length === 0) return undefined;
+      const r = await host.run(['xargs', 'nix-store', '--query', '--size'], { input: `${paths.join('\n')}\n` });
+      const each = r.stdout.trim().split('\n').map(Number);
+      if (r.failed || each.length !== paths.length || each.some((n) => !Number.isSafeInteger(n) || n < 0)) return undefined;
+      return new Map(paths.map((p, i) => [p, each[i]!]));
+    })().catch(() => undefined);
+    byPath.set(path, sizes);
+  }
+  return sizes;
+}
+
+// Per host object (one pool per run): nothing outlives the run's hosts.
+const closures = new WeakMap<Host, Map<string, Promise<ReadonlyMap<string, number> | undefined>>>();
+
+/** The bytes of `copied` from a closure's sizes; undefined when one of them is not in it. */
+export function bytesOf(sizes: ReadonlyMap<string, number> | undefined, copied: readonly string[]): number | undefined {
+  if (!sizes || copied.some((p) => !sizes.has(p))) return undefined;
+  return copied.reduce((sum, p) => sum + sizes.get(p)!, 0);
+}
+
 function copyArgv(direction: '--to' | '--from', dest: string, paths: string[], useSubstitutes: boolean): string[] {
   return ['nix-copy-closure', direction, dest, ...(useSubstitutes ? ['--use-substitutes'] : []), ...paths];
 }

@@ -13,6 +13,8 @@ const NODES = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
 const readState = readSystemState;
 const witnessLines = readWitness;
 const outPathOf = async (hive: string, node: string): Promise<string> => (await evalOutPaths(hive))[node]!;
+/** sshd (LogLevel VERBOSE) logs one "Starting session" per command, over the master or a connection of its own. */
+const sessionsOn = async (lab: Lab, node: string) => (await readFile(`${lab.hosts.find((h) => h.name === node)!.dir}/sshd.log`, 'utf8')).split('\n').filter((l) => l.includes('Starting session: command')).length;
 
 async function hasLocally(path: string): Promise<boolean> {
   return (await execa('nix-store', ['--check-validity', path], { reject: false, env: NIX_ENV })).exitCode === 0;
@@ -41,7 +43,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
   });
   after(async () => lab?.down());
 
-  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 + 1 handshakes per target (the master, then the magic-rollback confirmation)', async (t) => {
+  test('3 identical + 2 identical + 1 unique: exactly 3 builds, all 6 activated, 1 + 1 handshakes and 4 + 1 sessions per target (the master, then the magic-rollback confirmation)', async (t) => {
     const a = { name: `a-${nonce}` }, b = { name: `b-${nonce}` }, c = { name: `c-${nonce}` };
     await configure({ n1: a, n2: a, n3: a, n4: b, n5: b, n6: c });
     const witnessBefore = (await witnessLines(lab)).length;
@@ -54,6 +56,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     for (const node of NODES) assert.deepEqual(await readState(lab, node), { current: undefined, link: undefined, profile: `/nix/var/nix/profiles/system` }, `${node}: plan touched nothing`);
     assert.equal((await witnessLines(lab)).length, witnessBefore, 'plan built nothing');
     const handshakesBefore = await Promise.all(NODES.map((n) => lab.handshakes(n)));
+    const sessionsBefore = await Promise.all(NODES.map((n) => sessionsOn(lab, n)));
 
     const started = performance.now();
     const run = await runFleet(['-f', fleetFile, 'apply', '--json']);
@@ -69,6 +72,9 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
       assert.equal(state.link, 'system-1-link', `${node}: first generation`);
       // The master carries everything but the confirmation, which must prove a brand-new connection works.
       assert.equal(await lab.handshakes(node), handshakesBefore[i]! + 2, `${node}: ssh handshakes in one apply`);
+      // Over the master: the probe (taking the lock), the copy, the activation (lock check, switch, report), the
+      // last call (record, lock released); on its own connection: the confirmation (verdict and boot step).
+      assert.equal(await sessionsOn(lab, node), sessionsBefore[i]! + 4 + 1, `${node}: ssh sessions in one apply`);
       const activations = (await lab.exec(node, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout.trim().split('\n');
       assert.deepEqual(activations, [`test ${out}`, `boot ${out}`], `${node}: live once, then the boot default after the confirmation`);
     }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, snapshotHost, stateDirOf, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { lockArgv, lockPath } from '../../src/agent/lock.js';
+import { lockPath } from '../../src/agent/lock.js';
 import { commentId } from '../../src/cli/output-format.js';
 import { formatDelta } from '../../src/diff/format.js';
 import { readEventLines, type EventOf } from '../../src/events.js';
@@ -19,7 +19,7 @@ import { parseRecord } from '../../src/records/record.js';
 import { assertValidEvents } from '../events-validate.js';
 import { promtoolCheck, renderGfm, requireTool, tagsOf } from '../tools.js';
 import { FLEET_BIN, NIX_ENV, runFleet } from './run-fleet.js';
-import { requireLabCapable, startDeployedLab } from './support.js';
+import { labAgent, requireLabCapable, startDeployedLab } from './support.js';
 
 const NODES = ['g1', 'g2', 'g3', 'g4'];
 const CI_DIR = fileURLToPath(new URL('../../examples/ci/', import.meta.url));
@@ -155,8 +155,8 @@ describe('fleet from CI (GitOps) on a 4-node lab', { skip: requireLabCapable() }
 
   test('a locked and an unreachable node are called out by the plan (diff: the unreachable one); the lock is left as it was', async () => {
     const holder = { run: `other-${tag}`, by: 'bob@elsewhere', pid: 4242 };
-    const taken = await lab.exec('g3', lockArgv('take', PROFILE, holder, 600));
-    assert.match(taken.stdout, /^lock=taken$/m, taken.stderr);
+    const taken = await labAgent(lab, 'g3', { lock: holder }, { profile: PROFILE, lockTimeoutMs: 600_000 }).probe({ outPath: '/nonexistent', lock: 'take' });
+    assert.equal(taken.ok && taken.lock?.state, 'taken');
     const link = (await lab.exec('g3', ['readlink', lockPath(PROFILE)])).stdout;
     const g4 = lab.hosts.find((h) => h.name === 'g4')!;
     process.kill(g4.sshdPid, 'SIGSTOP'); // accepts TCP, never answers: connectTimeout (3s) decides

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { countGenerations, PROFILE, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
-import { activateArgv, confirmArgv, newToken, parseWait, runDir } from '../../src/agent/agent.js';
+import { countGenerations, readActivations, readSystemState, type StandInSpec } from '../../lab/index.js';
+import { runDir } from '../../src/agent/client.js';
 import { eventually, waitFor } from '../poll.js';
-import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
+import { configureHive, labAgent, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, parseEvents, runFleet, spawnFleet } from './run-fleet.js';
 
 const NAMES = ['m1', 'm2'];
@@ -61,23 +61,24 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     const recorded = await readSystemState(ctx.lab, 'm2');
     assert.equal(recorded.current, outs.m2);
     const base = outs.m1!; // in m2's store since the first deploy
-    const arm = (dir: string, token: string) => ctx.lab.exec('m2', activateArgv(dir, PROFILE, base, 'switch', true, true, { seconds: 60, systemd: false, unit: 'unused' }, { seconds: 3, token }));
+    const arm = (run: string, token: string) => {
+      const agent = labAgent(ctx.lab, 'm2', { id: run });
+      return agent.activate({ outPath: base, goal: 'switch', setProfile: true, checkSystem: true, systemd: false, waitSeconds: 30, watchdog: { seconds: 3, token } }).then((r) => ({ agent, r }));
+    };
 
     const wrongDir = runDir(`wrong-${nonce}`, 'm2');
-    assert.equal((await arm(wrongDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${wrongDir}/activate.status`), 'done');
-    assert.equal((await ctx.lab.exec('m2', confirmArgv(wrongDir, 'token-of-another-run', newToken(), PROFILE))).exitCode, 0);
+    const wrong = await arm(`wrong-${nonce}`, 'token-of-this-run');
+    assert.deepEqual(wrong.r.report?.status, { kind: 'done' }, 'live: the activation\'s report came back with the call');
+    assert.equal((await wrong.agent.confirm('token-of-another-run', { timeoutMs: 15_000 })).report?.status, undefined, 'refused at once, no verdict');
     assert.equal(await waitForFile('m2', `${wrongDir}/confirm.status`), 'expired');
     assert.match((await ctx.lab.exec('m2', ['cat', `${wrongDir}/confirm.log`])).stdout, /ignored a confirmation that does not carry this run's token/);
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), recorded, 'reverted to exactly what it recorded');
 
     const rightDir = runDir(`right-${nonce}`, 'm2');
-    assert.equal((await arm(rightDir, 'token-of-this-run')).exitCode, 0);
-    assert.equal(await waitForFile('m2', `${rightDir}/activate.status`), 'done');
-    const reportToken = newToken();
-    const reply = await ctx.lab.exec('m2', confirmArgv(rightDir, 'token-of-this-run', reportToken, PROFILE));
-    assert.equal(reply.exitCode, 0);
-    assert.equal(parseWait(reply.stdout, reportToken).report?.status, 'done', 'the verdict comes back on the confirmation\'s own connection');
+    const right = await arm(`right-${nonce}`, 'token-of-this-run');
+    assert.deepEqual(right.r.report?.status, { kind: 'done' });
+    const reply = await right.agent.confirm('token-of-this-run', { timeoutMs: 15_000 });
+    assert.deepEqual(reply.report?.status, { kind: 'done' }, 'the verdict comes back on the confirmation\'s own connection');
     assert.equal(await waitForFile('m2', `${rightDir}/confirm.status`), 'done');
     const now = await readSystemState(ctx.lab, 'm2');
     assert.equal(now.current, base);
@@ -108,6 +109,59 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     };
     assert.ok(await eventually(reverted, { timeoutMs: 20_000 }), `the new system went live, then the recorded one was re-activated: ${(await activations('m2')).slice(-3).join(', ')}`);
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
+  });
+
+  test('a stale watchdog never undoes the next run: fleet SIGKILLed in its window, another run breaks the lock and deploys, the old watchdog stands down', async () => {
+    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-a-${nonce}`, variant: 'slow' } });
+    // A window long enough for run B to deploy inside it.
+    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-stale.yaml`, defaults: { confirmTimeout: '20s' } });
+    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
+    const earlier = new Set(await startedDirs());
+    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    let aDir: string | undefined;
+    const killer = eventually(async () => {
+      aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
+      return aDir !== undefined;
+    }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
+    await a.catch(() => {});
+    assert.ok(await killer, 'run A was killed while m2 activated');
+    assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done', 'A\'s system went live; its watchdog waits for a confirmation that never comes');
+    // Run B: the README's advice for a dead run's lock.
+    const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-b-${nonce}` } });
+    const b = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    assert.deepEqual(outcomesOf(b), { m2: 'activated' }, b.stderr);
+    const afterB = await readSystemState(ctx.lab, 'm2');
+    assert.deepEqual([afterB.current, afterB.profile], [outs.m2, outs.m2]);
+    // A's window closes: its watchdog decides, and must leave B's deploy alone.
+    const verdict = await waitForFile('m2', `${aDir}/confirm.status`);
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), afterB, 'the node still runs B\'s system, as its profile and records say');
+    assert.equal(verdict, 'stood-down lock');
+    assert.equal((await ctx.lab.exec('m2', ['test', '-e', `${aDir}/rollback.status`])).exitCode, 1, 'A\'s watchdog rolled nothing back');
+  });
+
+  test('lockTimeout shorter than confirmTimeout: a killed run\'s lock lasts until its watchdog decided; the next apply finds the node locked, then the node reverts', async () => {
+    const before = await readSystemState(ctx.lab, 'm2');
+    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `short-lock-${nonce}`, variant: 'slow' } });
+    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-short-lock.yaml`, defaults: { confirmTimeout: '15s', lockTimeout: '2s' } });
+    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
+    const earlier = new Set(await startedDirs());
+    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    let aDir: string | undefined;
+    const killer = eventually(async () => {
+      aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
+      return aDir !== undefined;
+    }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
+    await a.catch(() => {});
+    assert.ok(await killer, 'run A was killed while m2 activated');
+    assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done');
+    // Past A's lockTimeout by the host's own clock: without the watchdog's hold, its lock would have expired.
+    const live = Number((await ctx.lab.exec('m2', ['stat', '-c', '%Y', `${aDir}/activate.status`])).stdout.trim());
+    await waitFor('2 s past A\'s activation on m2\'s clock', async () => Number((await ctx.lab.exec('m2', ['date', '+%s'])).stdout.trim()) > live + 2);
+    const b = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json']);
+    assert.deepEqual(outcomesOf(b), { m2: 'locked' }, 'the node is still A\'s: its watchdog has not decided');
+    assert.match(nodeDoneText(b, 'm2'), new RegExp(`locked by run ${aDir!.split('/')[3]}`));
+    assert.equal(await waitForFile('m2', `${aDir}/confirm.status`), 'expired', 'no confirmation came: A\'s watchdog reverted');
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'back on what A found');
   });
 
   test('Ctrl+C while a node activates: it is still confirmed (boot default moved), exit 130', async () => {

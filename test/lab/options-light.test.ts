@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { readLocks, readSystemState, snapshotHost, type StandInSpec } from '../../lab/index.js';
-import { runDir } from '../../src/agent/agent.js';
+import { runDir } from '../../src/agent/client.js';
 import type { EventOf } from '../../src/events.js';
 import { configureHive, requireLabCapable, useDeployedLab } from './support.js';
 import { nodeDoneText, outcomesOf, planOf, runFleet } from './run-fleet.js';
@@ -118,7 +118,7 @@ describe('rollout, diff, rollback and magic-rollback options on light hosts', { 
       assert.deepEqual(outcomesOf(run), { o1: 'activated' });
       const dir = runDir(run.events[0]!.run, 'o1');
       // The agent's own files: a watchdog gets a window and a token; this activation got neither.
-      assert.equal((await ctx.lab.exec('o1', ['cat', `${dir}/confirm-seconds`])).stdout.trim(), '0', 'no confirmation window');
+      assert.equal((await ctx.lab.exec('o1', ['sed', '-n', '6p', `${dir}/params`])).stdout.trim(), '0', 'no confirmation window (params: the window is its 6th value)');
       assert.equal((await ctx.lab.exec('o1', ['ls', dir])).stdout.split('\n').filter((f) => /^(token|confirm\.log|confirm\.status)$/.test(f)).length, 0, 'no watchdog files');
       const after = await snapshotHost(ctx.lab, 'o1');
       assert.deepEqual([after.current, after.profile, after.generations], [outs.o1, outs.o1, gens + 1], 'on its new system, made the boot default at once');

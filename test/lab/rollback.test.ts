@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, PROFILE, readSystemState, stateDirOf, type StandInSpec } from '../../lab/index.js';
-import { formatLockRecord, lockPath } from '../../src/agent/lock.js';
+import { lockPath } from '../../src/agent/lock.js';
 import type { EventOf } from '../../src/events.js';
 import { parseRecord, type DeployRecord } from '../../src/records/record.js';
 import { nodeDoneText, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
@@ -73,7 +73,7 @@ describe('fleet rollback on a 3-node lab', { skip: requireLabCapable() }, () => 
 
   test('--to GEN and --to-run RUN_ID go to exactly that generation, taking over an expired lock; as many commands as apply', async () => {
     const v2Run = (await recordsOn('b2')).find((r) => r.kind === 'deploy' && r.toplevel === systems.v2)!.run;
-    const gone = formatLockRecord({ run: 'gone', by: 'bob@ci', pid: 7, since: 1, expires: 2 });
+    const gone = 'v=1 run=gone by=bob@ci pid=7 since=1 expires=2';
     assert.equal((await ctx.lab.exec('b2', ['sh', '-c', 'mkdir -p "${1%/*}" && ln -s "$2" "$1"', 'sh', lockPath(PROFILE), gone])).exitCode, 0);
     const to = await runFleet(['-f', ctx.fleetFile, 'rollback', '--on', 'b2', '--to', '1', '--json']);
     assert.equal(to.code, 0, to.stderr);

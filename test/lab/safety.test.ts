@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { evalOutPaths, PROFILE, readSystemState, readWitness, writeHive, type StandInSpec } from '../../lab/index.js';
 import { eventually } from '../poll.js';
 import { requireLabCapable, useDeployedLab } from './support.js';
-import { interruptDuringActivation, NIX_ENV, nodeDoneText, outcomesOf, runFleet } from './run-fleet.js';
+import { finishedRun, interruptDuringActivation, NIX_ENV, nodeDoneText, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
 const NAMES = ['s1', 's2', 's3'];
 
@@ -183,6 +183,61 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const run = await runFleet(['-f', file, 'apply', '--on', 's2', '--json'], { NIX_SSHOPTS: `-F ${ctx.lab.sshConfig}` });
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await stateOf('s2')).current, await outPathOf('s2'));
+  });
+
+  test('rollback-all after another run took an earlier wave\'s node: that node is not rolled back (locked), it keeps the other run\'s system', async () => {
+    const file = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-waves.yaml`, extra: { rollout: { waves: [1, 1], onFailure: 'rollback-all', pause: '15s' } } });
+    await configure({ s1: { name: `wave1-${nonce}` }, s2: { name: `wave2-${nonce}`, variant: 'fail-halfway' }, s3: { name: `base-${nonce}` } });
+    const a = spawnFleet(['-f', file, 'apply', '--on', 's1,s2', '--json']);
+    // In the pause after wave 1 (s1 activated by A), run B takes s1 over and deploys its own system.
+    let b: Promise<FleetRun> | undefined;
+    let outsB: Record<string, string> | undefined;
+    a.stdout!.on('data', (chunk: Buffer) => {
+      if (b || !/"type":"wave-done","wave":1,/.test(chunk.toString())) return;
+      b = (async () => {
+        await configure({ s1: { name: `other-run-${nonce}` }, s2: { name: `base-${nonce}` }, s3: { name: `base-${nonce}` } });
+        outsB = await evalOutPaths(ctx.hive);
+        return runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's1', '--json', '--break-lock']);
+      })();
+    });
+    const runA = await finishedRun(a);
+    assert.ok(b, 'wave 1 was done before wave 2');
+    assert.deepEqual(outcomesOf(await b), { s1: 'activated' }, 'B deployed s1 inside A\'s pause');
+    assert.deepEqual(outcomesOf(runA), { s1: 'locked', s2: 'rolled-back' });
+    assert.match(nodeDoneText(runA, 's1'), /rolled back with the rest of the rollout: wave 2 failed .*; this run's lock (was taken over by|is gone).*; not rolled back/);
+    const s1 = await readSystemState(ctx.lab, 's1');
+    assert.deepEqual([s1.current, s1.profile], [outsB!.s1, outsB!.s1], 's1 runs B\'s system: A did not touch it');
+  });
+
+  test('run dirs: a node keeps the newest 5 (this run\'s among them) and any still in use; older ones go', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Six finished runs and one whose activation never finished, all older than the next one.
+    const plant = ['rm -rf /run/fleet/[!l]*/s3', 'for i in 1 2 3 4 5 6; do d=/run/fleet/old-$i/s3; mkdir -p $d; : > $d/activate.log; echo done > $d/activate.status; touch -d @$((T + i)) $d; done',
+      'mkdir -p /run/fleet/busy/s3; : > /run/fleet/busy/s3/activate.log; touch -d @$T /run/fleet/busy/s3'].join('; ');
+    assert.equal((await ctx.lab.exec('s3', ['sh', '-c', `T=${now - 600}; ${plant}`])).exitCode, 0);
+    await configure({ s1: { name: `base-${nonce}` }, s2: { name: `base-${nonce}` }, s3: { name: `dirs-${nonce}` } });
+    const run = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's3', '--json']);
+    assert.deepEqual(outcomesOf(run), { s3: 'activated' }, run.stderr);
+    const left = (await ctx.lab.exec('s3', ['sh', '-c', 'ls -d /run/fleet/*/s3'])).stdout.split('\n').sort();
+    assert.deepEqual(left, ['busy', 'old-3', 'old-4', 'old-5', 'old-6', run.events[0]!.run].map((r) => `/run/fleet/${r}/s3`).sort());
+    assert.equal((await ctx.lab.exec('s3', ['test', '-e', '/run/fleet/old-1'])).exitCode, 1, 'an emptied run\'s dir goes with it');
+  });
+
+  test('a directory in the lock\'s place: the node fails saying so, untouched, and nothing is written into the directory', async () => {
+    const lock = '/run/fleet/locks/nix-var-nix-profiles-system';
+    assert.equal((await ctx.lab.exec('s2', ['sh', '-c', `rm -f ${lock}; mkdir -p ${lock}`])).exitCode, 0);
+    try {
+      const before = await readSystemState(ctx.lab, 's2');
+      await configure({ s1: { name: `base-${nonce}` }, s2: { name: `lockdir-${nonce}` }, s3: { name: `base-${nonce}` } });
+      const run = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 's2', '--json']);
+      assert.equal(run.code, 1, run.stderr);
+      assert.deepEqual(outcomesOf(run), { s2: 'failed' });
+      assert.match(nodeDoneText(run, 's2'), new RegExp(`cannot take the lock ${lock}: ${lock} is not a lock \\(a directory or file is in its place: remove it\\)`));
+      assert.deepEqual(await readSystemState(ctx.lab, 's2'), before, 'not activated');
+      assert.equal((await ctx.lab.exec('s2', ['ls', '-A', lock])).stdout, '', 'no stray symlink left in it');
+    } finally {
+      await ctx.lab.exec('s2', ['rm', '-rf', lock]);
+    }
   });
 
   test('a second Ctrl+C quits at once: exit 3 naming the nodes left mid-activation, no ssh left behind', async () => {

@@ -6,11 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, startLab, stateDirOf, writeHive, type Lab, type StandInSpec } from '../../lab/index.js';
-import { deployerIdentity, lockArgv, lockPath } from '../../src/agent/lock.js';
+import { deployerIdentity, lockPath } from '../../src/agent/lock.js';
 import type { EventOf } from '../../src/events.js';
 import { parseRecord, type DeployRecord } from '../../src/records/record.js';
 import { runFleet, summaryOf } from './run-fleet.js';
-import { requireLabCapable } from './support.js';
+import { labAgent, requireLabCapable } from './support.js';
 
 const NODES = ['s1', 's2', 's3', 's4'];
 
@@ -212,8 +212,8 @@ describe('deploy records and fleet status on a 4-node lab', { skip: requireLabCa
     const lock = lockPath(profile);
     const holder = { run: `other-${tag}`, by: 'bob@elsewhere', pid: 4242 };
     // The real agent takes s1's lock, as another run's probe does.
-    const taken = await lab.exec('s1', lockArgv('take', profile, holder, 600));
-    assert.match(taken.stdout, /^lock=taken$/m, taken.stderr);
+    const taken = await labAgent(lab, 's1', { lock: holder }, { lockTimeoutMs: 600_000 }).probe({ outPath: '/nonexistent', lock: 'take' });
+    assert.equal(taken.ok && taken.lock?.state, 'taken');
     const link = (await lab.exec('s1', ['readlink', lock])).stdout;
     const writeLock = async (record: string) => assert.equal((await lab.exec('s1', ['sh', '-c', `ln -sfn "${record}" ${lock}`])).exitCode, 0);
     try {

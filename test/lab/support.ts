@@ -5,6 +5,13 @@ import { execaSync } from 'execa';
 import { evalOutPaths, findExecutable, rootfsPaths, startLab, up, writeHive, type Lab, type StandInSpec, type StartLabOptions, type SystemdLab, type SystemdLabOptions } from '../../lab/index.js';
 import { downAndMaybeKeep } from '../../lab/keep.js';
 import { isCi } from '../../src/ui/choose.js';
+import { createAgentClient, type AgentClient } from '../../src/agent/client.js';
+import type { LockIdentity } from '../../src/agent/lock.js';
+import type { ResolvedNode } from '../../src/config/types.js';
+import type { Host } from '../../src/transport/host.js';
+import { runLocal, type CommandResult } from '../../src/transport/run.js';
+import { createTarget } from '../../src/transport/target.js';
+import { resolvedNode } from '../resolved-node.js';
 import { runFleet } from './run-fleet.js';
 
 export type { Lab, SystemdLab } from '../../lab/index.js';
@@ -150,4 +157,15 @@ export function useSystemdLab(scope: HookScope, opts: SystemdLabOptions): { read
     console.error(`# systemd lab of ${lab.hosts.length} hosts up in ${t.upMs} ms (root fs ${t.rootfsBuilt ? `built in ${t.rootfsMs} ms` : 'cached'})`);
     return lab;
   });
+}
+
+/** The agent client of a lab host, its commands run as root on the host itself (not over SSH): for tests that
+ *  act as another run would (take a lock, arm a watchdog) or look at what a run left. */
+export function labAgent(lab: Pick<Lab | SystemdLab, 'exec'>, host: string, run: { id?: string; lock?: LockIdentity } = {}, extra: Partial<ResolvedNode> = {}): AgentClient {
+  const exec = async (argv: string[]): Promise<CommandResult> => {
+    const r = await lab.exec(host, argv);
+    return { argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, failed: r.exitCode !== 0, timedOut: false, canceled: false, message: r.exitCode !== 0 ? `exit ${r.exitCode}` : '' };
+  };
+  const on: Host = { label: host, isLocal: false, run: exec, runFresh: exec, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  return createAgentClient(createTarget({ node: resolvedNode(host, { host, ...extra }), host: on, run: runLocal, directSshOpts: [] }), run);
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { countGenerations, readSystemState, type StandInSpec } from '../../lab/index.js';
-import { runDir } from '../../src/agent/agent.js';
+import { runDir } from '../../src/agent/client.js';
 import { configureHive, requireSystemdLabCapable, useSystemdLab } from './support.js';
 import { finishedRun, nodeDoneText, outcomesOf, runFleet, spawnFleet, type FleetRun } from './run-fleet.js';
 
@@ -48,6 +48,9 @@ describe('magic rollback on systemd hosts', { skip: requireSystemdLabCapable() }
     const reverted = await writtenAt('g1', runId, 'rollback.status');
     assert.ok(reverted - live >= 5 && reverted - live <= 5 + 5, `reverted ${reverted - live}s after going live (window 5s)`);
     assert.equal((await ctx.lab.exec('g1', ['sh', '-c', 'ip -o link show eth0 | grep -c "state UP"'])).stdout.trim(), '1', 'the old system brought the link back');
+    // The transient unit says what it runs, in the journal: test, and boot only once confirmed.
+    const journal = (await ctx.lab.exec('g1', ['sh', '-c', 'journalctl --sync; journalctl -o cat --no-pager -u "$1"', 'sh', `fleet-${runId}-g1-activate.service`])).stdout;
+    assert.match(journal, /switch-to-configuration test, then nix-env --set and switch-to-configuration boot once confirmed; back to what \/run\/fleet\/\S+\/before records unless fleet confirms within 5s/, journal);
   });
 
   test('a system whose sshd refuses new connections (open ones go on): the confirmation fails, the host reverts', async () => {

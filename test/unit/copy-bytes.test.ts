@@ -33,3 +33,22 @@ void test('narBytes: one command with the paths on stdin; the sum of its sizes, 
   assert.equal(await narBytes(fakeHost({ stdout: 'error: x\n' }, seen), [p('a')]), undefined);
   assert.equal(await narBytes(fakeHost({ stdout: '5\n', failed: true, exitCode: 1 }, seen), [p('a')]), undefined);
 });
+
+void test('closureSizes: asked once per host and path (while the copy runs); bytesOf sums what was copied, undefined for a path it does not list', async () => {
+  const { bytesOf, closureSizes } = await import('../../src/transport/copy.js');
+  const seen: { argv?: string[]; input?: string }[] = [];
+  const run = async (argv: string[], options: RunOptions = {}): Promise<CommandResult> => {
+    seen.push({ argv, ...(options.input !== undefined ? { input: String(options.input) } : {}) });
+    const stdout = argv[2] === '--requisites' ? `${p('dep')}\n${p('sys')}\n` : '100\n2000\n';
+    return { argv, exitCode: 0, stdout, stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host: Host = { label: 'local', isLocal: true, run, runFresh: run, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const [a, b] = await Promise.all([closureSizes(host, p('sys')), closureSizes(host, p('sys'))]);
+  assert.equal(a, b, 'one answer for every node copying the same system');
+  assert.deepEqual(seen, [{ argv: ['nix-store', '--query', '--requisites', p('sys')] }, { argv: ['xargs', 'nix-store', '--query', '--size'], input: `${p('dep')}\n${p('sys')}\n` }]);
+  assert.equal(bytesOf(a, [p('sys')]), 2000);
+  assert.equal(bytesOf(a, [p('dep'), p('sys')]), 2100);
+  assert.equal(bytesOf(a, []), 0);
+  assert.equal(bytesOf(a, [p('other')]), undefined);
+  assert.equal(bytesOf(undefined, [p('sys')]), undefined);
+});

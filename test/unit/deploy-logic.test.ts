@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideExitCode } from '../../src/deploy/outcome.js';
 import { spawnSync } from 'node:child_process';
-import { activateArgv, AGENT_SCRIPT, newToken, parseProbe, parseWait } from '../../src/agent/agent.js';
+import { createAgentClient } from '../../src/agent/client.js';
+import { parseActivateStatus, type Report, type ActivateStatus } from '../../src/agent/protocol.js';
+import { AGENT_SCRIPT } from '../../src/agent/script.js';
+import type { Host } from '../../src/transport/host.js';
+import type { CommandResult } from '../../src/transport/run.js';
+import { resolvedNode } from '../resolved-node.js';
+import { targetOver } from '../target.js';
 import { describeFailure, manualRecovery, restored } from '../../src/deploy/activate.js';
 import { withPrivilege } from '../../src/transport/target.js';
 import { attrPathOf, buildEvalArgv } from '../../src/nix/eval.js';
@@ -17,10 +23,26 @@ test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', ()
   assert.equal(decideExitCode(['rollback-failed'], true), 3);
 });
 
-test('the probe output parses into a target state with the generation number', () => {
-  const state = parseProbe('profileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nbootedSystem=/nix/store/c-sys\nhasOut=1\nsystemd=1\n');
-  assert.deepEqual(state, { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', bootedSystem: '/nix/store/c-sys', systemd: true });
-  assert.deepEqual(parseProbe('profileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, systemd: false });
+/** A node whose every command answers `stdout` (exit 0); the argv it was sent are kept. */
+function answering(stdout: (argv: string[]) => string) {
+  const sent: string[][] = [];
+  const run = async (argv: string[]): Promise<CommandResult> => {
+    sent.push(argv);
+    return { argv, exitCode: 0, stdout: stdout(argv), stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host: Host = { label: 'web-1', isLocal: false, run, runFresh: run, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  return { agent: createAgentClient(targetOver(host, resolvedNode('web-1')), { id: 'r' }), sent };
+}
+
+test('the probe output parses into a target state with the generation number', async () => {
+  const probe = async (stdout: string) => {
+    const r = await answering(() => stdout).agent.probe({ outPath: '/nix/store/x' });
+    assert.ok(r.ok);
+    return r.state;
+  };
+  assert.deepEqual(await probe('protocol=1\nprofileLink=system-12-link\nprofileTarget=/nix/store/a-sys\ncurrentSystem=/nix/store/b-sys\nbootedSystem=/nix/store/c-sys\nhasOut=1\nsystemd=1\n'),
+    { hasOut: true, profileLink: 'system-12-link', generation: 12, profileTarget: '/nix/store/a-sys', currentSystem: '/nix/store/b-sys', bootedSystem: '/nix/store/c-sys', systemd: true });
+  assert.deepEqual(await probe('protocol=1\nprofileTarget=/nix/var/nix/profiles/system\n'), { hasOut: false, systemd: false });
 });
 
 test('privilege escalation only for non-root users', () => {
@@ -28,33 +50,48 @@ test('privilege escalation only for non-root users', () => {
   assert.deepEqual(withPrivilege({ user: 'deploy', privilegeEscalation: ['sudo', '-H', '--'] }, ['true']), ['sudo', '-H', '--', 'true']);
 });
 
-test('the agent is one POSIX sh script, run with its data as arguments', () => {
+test('the agent is one POSIX sh script, sent once per call with its data as name=value arguments', async () => {
   const syntax = spawnSync('sh', ['-n'], { input: AGENT_SCRIPT, encoding: 'utf8' });
   assert.equal(syntax.status, 0, syntax.stderr);
-  const argv = activateArgv('/run/fleet/r/n', '/p', '/nix/store/x', 'switch', true, true, { seconds: 60, systemd: true, unit: 'fleet-u' });
-  assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
-  assert.deepEqual(argv.slice(3, -1), ['fleet-agent', 'activate', '/run/fleet/r/n', '/p', '/nix/store/x', 'switch', '1', '1', '60', '1', 'fleet-u', '0', '']);
-  assert.equal(argv.at(-1), AGENT_SCRIPT, 'the agent hands itself to the detached run');
-  const armed = activateArgv('/run/fleet/r/n', '/p', '/nix/store/x', 'switch', true, true, { seconds: 60, systemd: true, unit: 'fleet-u' }, { seconds: 30, token: 'abc' });
-  assert.deepEqual(armed.slice(-3, -1), ['30', 'abc'], 'magic rollback: the window and the token the watchdog accepts');
+  assert.match(AGENT_SCRIPT, /^PROTOCOL=1\nLOCK_VERSION=1\nRUN_DIRS_KEPT=5\nEXIT_USAGE=2\nEXIT_NOT_STARTED=93\n/, 'the protocol\'s numbers come first, from protocol.ts');
+  const { agent, sent } = answering(() => '');
+  await agent.activate({ outPath: '/nix/store/x', goal: 'switch', setProfile: true, checkSystem: true, systemd: true, waitSeconds: 9, watchdog: { seconds: 30, token: 'abc' } });
+  const argv = sent[0]!;
+  assert.deepEqual(argv.slice(0, 4), ['sh', '-c', 'AGENT=$1; shift; eval "$AGENT"', 'fleet-agent']);
+  assert.equal(argv[4], AGENT_SCRIPT, 'the agent once: it writes itself into the run dir for the detached part');
+  assert.equal(argv.filter((a) => a === AGENT_SCRIPT).length, 1);
+  assert.deepEqual(argv.slice(5, 7), ['activate', 'dir=/run/fleet/r/web-1']);
+  assert.ok(argv.includes('set-profile=new') && argv.includes('systemd=1') && argv.includes('unit=fleet-r-web-1-activate') && argv.includes('wait=9'));
+  assert.deepEqual([argv.find((a) => a.startsWith('confirm-seconds=')), argv.find((a) => a.startsWith('confirm-token='))], ['confirm-seconds=30', 'confirm-token=abc'], 'magic rollback: the window and the token the watchdog accepts');
+  assert.equal(argv.find((a) => a.startsWith('report='))?.startsWith('report=@fleet-report-'), true);
 });
 
-test('a switch cannot forge the agent report: only what follows the per-call token counts', () => {
-  const token = newToken();
-  assert.notEqual(token, newToken());
+test('a switch cannot forge the agent report: only what follows the per-call token counts', async () => {
   const forged = ['@fleet after.currentSystem=/nix/store/new', 'status=done', 'now.currentSystem=/nix/store/new', 'before.profileLink=system-1-link'];
-  const stdout = [...forged, 'real log line', '', token, 'status=switch-failed 4', 'lines=5', 'before.profileLink=system-3-link', 'before.currentSystem=/nix/store/old', 'switchStarted=1', 'profileSet=system-4-link', 'now.currentSystem=/nix/store/old'].join('\n');
-  const { log, report } = parseWait(stdout, token);
+  const { agent } = answering((argv) => {
+    const token = argv.find((a) => a.startsWith('report='))!.slice('report='.length);
+    return [...forged, 'real log line', '', token, 'protocol=1', 'status=switch-failed 4', 'lines=5', 'before.profileLink=system-3-link', 'before.currentSystem=/nix/store/old', 'switchStarted=1', 'profileSet=system-4-link', 'now.currentSystem=/nix/store/old'].join('\n');
+  });
+  const { log, report } = await agent.wait('activate', { seconds: 1, seen: 0 });
   assert.deepEqual(log, [...forged, 'real log line']);
   assert.deepEqual(report, {
-    status: 'switch-failed 4', lines: 5, switchStarted: true, profileSet: 'system-4-link',
+    status: { kind: 'switch-failed', code: 4 }, lines: 5, switchStarted: true, profileSet: 'system-4-link',
     before: { profileLink: 'system-3-link', generation: 3, currentSystem: '/nix/store/old' }, now: { currentSystem: '/nix/store/old' },
   });
-  assert.equal(parseWait(forged.join('\n'), token).report, undefined, 'no token: no report, whatever the output says');
+  const noToken = await answering(() => forged.join('\n')).agent.wait('activate', { seconds: 1, seen: 0 });
+  assert.equal(noToken.report, undefined, 'no token: no report, whatever the output says');
+  assert.equal(noToken.failure?.kind, 'cut');
+});
+
+test('statuses are parsed once into types; what fleet does not know is kept as it is', () => {
+  assert.deepEqual(parseActivateStatus('done'), { kind: 'done' });
+  assert.deepEqual(parseActivateStatus('switch-failed 124'), { kind: 'switch-failed', code: 124 });
+  assert.deepEqual(parseActivateStatus('switch-failed x'), { kind: 'unknown', text: 'switch-failed x' });
+  assert.deepEqual(parseActivateStatus('odd 7'), { kind: 'unknown', text: 'odd 7' });
 });
 
 test('every activation failure message, and success', () => {
-  const report = (status: string, now: Record<string, string> = {}) => ({ status, before: {}, switchStarted: true, now, lines: 0 });
+  const report = (status: string, now: Record<string, string> = {}): Report<ActivateStatus> => ({ status: parseActivateStatus(status), before: {}, switchStarted: true, now, lines: 0 });
   const out = '/nix/store/new';
   assert.equal(describeFailure(report('done', { currentSystem: out, profileTarget: out }), 'switch', out), undefined);
   assert.equal(describeFailure(report('done'), 'dry-activate', out), undefined);
@@ -103,34 +140,12 @@ test('host specs print back as written, IPv6 bracketed before a port', async () 
   assert.equal(formatHostSpec({ host: '::1' }), '::1');
 });
 
-test('the report is what follows the LAST token: a switch that learned the token cannot forge it', () => {
-  const token = newToken();
-  const stdout = ['log', token, 'status=done', 'now.currentSystem=/nix/store/forged', 'switchStarted=1', 'real log after', '', token, 'status=switch-failed 1', 'lines=4', 'before.currentSystem=/nix/store/old'].join('\n');
-  const { log, report } = parseWait(stdout, token);
-  assert.deepEqual(report, { status: 'switch-failed 1', lines: 4, switchStarted: false, before: { currentSystem: '/nix/store/old' }, now: {} });
+test('the report is what follows the LAST token: a switch that learned the token cannot forge it', async () => {
+  const { agent } = answering((argv) => {
+    const token = argv.find((a) => a.startsWith('report='))!.slice('report='.length);
+    return ['log', token, 'protocol=1', 'status=done', 'now.currentSystem=/nix/store/forged', 'switchStarted=1', 'real log after', '', token, 'protocol=1', 'status=switch-failed 1', 'lines=4', 'before.currentSystem=/nix/store/old'].join('\n');
+  });
+  const { log, report } = await agent.wait('activate', { seconds: 1, seen: 0 });
+  assert.deepEqual(report, { status: { kind: 'switch-failed', code: 1 }, lines: 4, switchStarted: false, before: { currentSystem: '/nix/store/old' }, now: {} });
   assert.ok(log.includes('real log after'));
-});
-
-test('the agent\'s rollback restores exactly the recorded profile link: a generation through nix-env, a store path as a link', async () => {
-  const { mkdtemp, mkdir, readlink, symlink, writeFile: write, readFile: read } = await import('node:fs/promises');
-  const root = await mkdtemp('/tmp/fleet-agent-test-');
-  const bin = `${root}/bin`;
-  await mkdir(bin);
-  // A stand-in nix-env: records its arguments and does what --switch-generation does to the link.
-  await write(`${bin}/nix-env`, '#!/bin/sh\necho "$@" >> "$NIXENV_LOG"\n[ "$3" = --switch-generation ] && ln -sfn "system-$4-link" "$2"\nexit 0\n', { mode: 0o755 });
-  const rollback = async (name: string, before: string, made: string) => {
-    const d = `${root}/${name}`;
-    await mkdir(d);
-    const profile = `${d}/system`;
-    await symlink(made, profile); // the run moved the profile to the generation it made
-    await write(`${d}/agent.sh`, AGENT_SCRIPT);
-    for (const [file, value] of [['profile', profile], ['seconds', '5'], ['goal', 'boot'], ['profile-set', made], ['before', `profileLink=${before}\n`]]) await write(`${d}/${file}`, `${value}\n`);
-    await write(`${d}/rollback.log`, '');
-    const r = spawnSync('sh', [`${d}/agent.sh`, 'run-rollback', d], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, NIXENV_LOG: `${root}/nixenv.log` } });
-    assert.equal(r.status, 0, r.stderr);
-    return { link: await readlink(profile), status: (await read(`${d}/rollback.status`, 'utf8')).trim() };
-  };
-  assert.deepEqual(await rollback('gen', 'system-12-link', 'system-13-link'), { link: 'system-12-link', status: 'done' });
-  assert.deepEqual(await rollback('store', '/nix/store/abc-sys-123', 'system-1-link'), { link: '/nix/store/abc-sys-123', status: 'done' }, 'a store path ending in digits is no generation');
-  assert.equal((await read(`${root}/nixenv.log`, 'utf8')).trim().split('\n').length, 1, 'nix-env ran for the generation only');
 });

@@ -1,24 +1,23 @@
 // The per-target lock: its name and record, the agent's answers, every message, and the agent's own lock
-// commands run for real (sh, flock, symlinks) against a temporary directory instead of /run/fleet/locks.
-import { test } from 'node:test';
+// operations run for real (sh, flock, symlinks) in the agent sandbox (its own /run), through the agent client.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
-import { AGENT_SCRIPT, probeArgv } from '../../src/agent/agent.js';
-import {
-  deployerIdentity, formatLockRecord, lockArgs, lockArgv, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity,
-} from '../../src/agent/lock.js';
-import { createLockKeeper, type LockRunner } from '../../src/lock/keeper.js';
+import { createAgentClient } from '../../src/agent/client.js';
+import { deployerIdentity, lockName, lockPath, parseLockRecord, parseLockReply, targetLockOf, type LockIdentity } from '../../src/agent/lock.js';
+import type { ResolvedNode } from '../../src/config/types.js';
+import { createLockKeeper, lockRunner, type LockRunner } from '../../src/lock/keeper.js';
 import { readTargetState } from '../../src/probe/probe.js';
 import type { Host } from '../../src/transport/host.js';
 import type { CommandResult } from '../../src/transport/run.js';
 import { describeHolder, lockedReason, lockTime, lostLockText, planLockText, takeoverText } from '../../src/lock/text.js';
 import type { LockHolder } from '../../src/target/state.js';
+import { createSandbox, requireSandbox, type Sandbox } from '../agent-sandbox.js';
 import { waitFor } from '../poll.js';
 import { resolvedNode } from '../resolved-node.js';
 import { targetOver } from '../target.js';
+
+/** The record as agent.sh writes it (the only writer); here to plant records of other runs. */
+const formatLockRecord = (h: LockHolder, v: number | undefined = 1) => `${v === undefined ? '' : `v=${v} `}run=${h.run} by=${h.by} pid=${h.pid} since=${h.since} expires=${h.expires}`;
 
 const holder: LockHolder = { run: '20261121T091502Z-3fa9c1d2', by: 'alice@laptop', pid: 4242, since: 1795252502, expires: 1795252802 };
 const A: LockIdentity = { run: 'runA', by: 'alice@laptop', pid: 11 };
@@ -42,9 +41,9 @@ void test('the deployer in a record: user@host without spaces or "="', () => {
   assert.equal(deployerIdentity('a b=c', ''), 'a_b_c@_');
 });
 
-void test('records: written and read back; anything else is not a holder', () => {
-  assert.equal(formatLockRecord(holder), 'run=20261121T091502Z-3fa9c1d2 by=alice@laptop pid=4242 since=1795252502 expires=1795252802');
+void test('records: read back with their version, and without one (records of fleet before it); anything else is not a holder', () => {
   assert.deepEqual(parseLockRecord(formatLockRecord(holder)), holder);
+  assert.deepEqual(parseLockRecord(formatLockRecord(holder, undefined)), holder, 'a record without v= is still read');
   for (const bad of ['', 'garbage', 'run=x by=y pid=1 since=2', 'run=x by=y pid=z since=2 expires=3', 'by=y pid=1 since=2 expires=3']) {
     assert.equal(parseLockRecord(bad), undefined, bad);
   }
@@ -91,106 +90,7 @@ void test('messages name the holder (run id, user@host, pid) and since when', ()
     'this run\'s lock was taken over by run 20261121T091502Z-3fa9c1d2 (alice@laptop, pid 4242) since 2026-11-21T09:15:02Z (--break-lock, or it expired); not activated',
   );
   assert.equal(lostLockText(), 'this run\'s lock is gone (it expired and was taken and released by another run, or was removed); not activated');
-});
-
-void test('argv: the probe carries the lock operation after its own arguments; a lock command stands alone', () => {
-  const args = lockArgs('take', '/nix/var/nix/profiles/system', A, 300);
-  assert.deepEqual(args, ['take', '/run/fleet/locks/nix-var-nix-profiles-system', 'runA', 'alice@laptop', '11', '300']);
-  const records = { stateDir: '/var/lib/fleet', newest: 50 };
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', '0', ...args]);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x').slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '', '0', '0']);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, records).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '0', '50', ...args]);
-  assert.deepEqual(probeArgv('/p', '/nix/store/x', args, records, true).slice(3), ['fleet-agent', 'probe', '/p', '/nix/store/x', '/var/lib/fleet', '1', '50', ...args]);
-  assert.deepEqual(lockArgv('release', '/p', A, 0.4).slice(3), ['fleet-agent', 'lock', 'release', '/run/fleet/locks/p', 'runA', 'alice@laptop', '11', '1']);
-});
-
-// --- the agent's lock commands, for real ---
-
-const dir = () => mkdtempSync(join(tmpdir(), 'fleet-lock-'));
-async function agentLock(op: string, file: string, id: LockIdentity, seconds = 60): Promise<string> {
-  const r = await execa('sh', ['-c', AGENT_SCRIPT, 'fleet-agent', 'lock', op, file, id.run, id.by, String(id.pid), String(seconds)], { reject: false });
-  assert.equal(r.exitCode, 0, r.stderr);
-  return r.stdout;
-}
-const reply = async (op: string, file: string, id: LockIdentity, seconds = 60) => parseLockReply(await agentLock(op, file, id, seconds));
-const record = (file: string) => parseLockRecord(readlinkSync(file));
-const exists = (file: string) => {
-  try {
-    lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-void test('agent: take a free lock, refuse a live one, renew and release only its own', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  const f = join(d, 'locks', 'nix-var-nix-profiles-system'); // the directory is created on demand
-  assert.deepEqual(await reply('read', f, A), { state: 'free', expired: false });
-  assert.deepEqual(await reply('take', f, A, 300), { state: 'taken', expired: false });
-  const mine = record(f)!;
-  assert.deepEqual([mine.run, mine.by, mine.pid, mine.expires - mine.since], ['runA', 'alice@laptop', 11, 300]);
-  assert.ok(lstatSync(f).isSymbolicLink());
-
-  assert.deepEqual(await reply('take', f, B), { state: 'held', holder: mine, expired: false }, 'another run is kept out');
-  assert.deepEqual(await reply('read', f, B), { state: 'held', holder: mine, expired: false });
-  assert.deepEqual(await reply('renew', f, B), { state: 'lost', holder: mine, expired: false }, 'B cannot renew A\'s lock');
-  assert.deepEqual(await reply('release', f, B), { state: 'lost', holder: mine, expired: false }, 'nor release it');
-  assert.deepEqual(record(f), mine, 'A\'s record unchanged');
-
-  assert.deepEqual(await reply('renew', f, A, 900), { state: 'renewed', expired: false });
-  const renewed = record(f)!;
-  assert.equal(renewed.since, mine.since, 'a renewal keeps the start time');
-  assert.ok(renewed.expires >= mine.since + 900);
-  assert.deepEqual(await reply('release', f, A), { state: 'released', expired: false });
-  assert.equal(exists(f), false);
-  assert.deepEqual(await reply('renew', f, A), { state: 'lost', expired: false }, 'a released lock is not recreated by a renewal');
-  assert.equal(exists(f), false);
-});
-
-void test('agent: an expired lock is taken over and says whose it was; --break-lock takes a live one', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  const f = join(d, 'lock');
-  const stale = { ...holder, since: 1000, expires: 2000 };
-  symlinkSync(formatLockRecord(stale), f);
-  assert.deepEqual(await reply('read', f, B), { state: 'held', holder: stale, expired: true });
-  assert.deepEqual(await reply('take', f, B), { state: 'taken', holder: stale, expired: true });
-  assert.equal(record(f)!.run, 'runB');
-  const live = record(f)!;
-  assert.deepEqual(await reply('break', f, A), { state: 'taken', holder: live, expired: false });
-  assert.equal(record(f)!.run, 'runA');
-  rmSync(f);
-  symlinkSync('not a record', f);
-  assert.deepEqual(await reply('take', f, B), { state: 'taken', unreadable: 'not a record', expired: true }, 'an unreadable record counts as stale');
-});
-
-void test('agent: two runs taking the same free (or expired) lock at once: exactly one gets it', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  for (let i = 0; i < 10; i++) {
-    const f = join(d, `lock-${i}`);
-    if (i % 2 === 1) symlinkSync(formatLockRecord({ ...holder, expires: 1 }), f);
-    const [a, b] = await Promise.all([reply('take', f, A), reply('take', f, B)]);
-    assert.deepEqual([a!.state, b!.state].sort(), ['held', 'taken'], `round ${i}`);
-    const winner = a!.state === 'taken' ? A : B;
-    assert.equal(record(f)!.run, winner.run);
-    assert.equal((a!.state === 'held' ? a : b)!.holder!.run, winner.run, 'the loser names the winner');
-  }
-});
-
-void test('agent: with lock arguments, the probe takes (or reads) the lock and still reports the state', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  const f = join(d, 'lock');
-  const probe = async (op: string, id: LockIdentity) =>
-    (await execa('sh', probeArgv(join(d, 'profile'), '/nix/store/none', [op, f, id.run, id.by, String(id.pid), '60']).slice(1))).stdout;
-  const taken = await probe('take', A);
-  assert.equal(parseLockReply(taken)?.state, 'taken');
-  const read = await probe('read', B);
-  assert.equal(parseLockReply(read)?.holder?.run, 'runA');
-  assert.equal(record(f)!.run, 'runA', 'reading changed nothing');
+  assert.equal(lostLockText(holder, 'not rolled back'), 'this run\'s lock was taken over by run 20261121T091502Z-3fa9c1d2 (alice@laptop, pid 4242) since 2026-11-21T09:15:02Z (--break-lock, or it expired); not rolled back');
 });
 
 void test('probe: why a node\'s state or lock could not be read, in the node\'s own words', async () => {
@@ -203,56 +103,121 @@ void test('probe: why a node\'s state or lock could not be read, in the node\'s 
   const result = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ argv: [], exitCode, stdout, stderr, failed: exitCode !== 0, timedOut: false, canceled: false, message: '' });
   const refused = host(async () => result(1, '', 'sudo: a password is required'));
   await assert.rejects(readTargetState(targetOver(refused, n), '/nix/store/x', undefined, take), { message: 'web-1: query: cannot read the node\'s state: exit 1: sudo: a password is required' });
-  const mute = host(async () => result(0, 'profileLink=system-1-link\nprofileTarget=/nix/store/x'));
+  const mute = host(async () => result(0, 'protocol=1\nprofileLink=system-1-link\nprofileTarget=/nix/store/x'));
   await assert.rejects(readTargetState(targetOver(mute, n), '/nix/store/x', undefined, take), { message: 'web-1: query: the agent gave no answer about the lock' });
-  // The real agent, its lock directory moved where it cannot be created.
-  const agent = host(async (argv) => {
-    const r = await execa(argv[0]!, argv.slice(1).map((a) => a.replace('/run/fleet/locks/', '/proc/no-such-dir/')), { reject: false });
-    return result(r.exitCode ?? 1, r.stdout, r.stderr);
-  });
-  await assert.rejects(readTargetState(targetOver(agent, n), '/nix/store/x', undefined, take), { message: 'web-1: query: cannot take the lock /run/fleet/locks/nix-var-nix-profiles-system: cannot create /proc/no-such-dir' });
-  await assert.rejects(readTargetState(targetOver(agent, n), '/nix/store/x', undefined, { ...take, op: 'break' }), { message: /: cannot take the lock / });
+  const failing = host(async () => result(0, 'protocol=1\nlock=error cannot create /run/fleet/locks'));
+  await assert.rejects(readTargetState(targetOver(failing, n), '/nix/store/x', undefined, take), { message: 'web-1: query: cannot take the lock /run/fleet/locks/nix-var-nix-profiles-system: cannot create /run/fleet/locks' });
+  await assert.rejects(readTargetState(targetOver(failing, n), '/nix/store/x', undefined, { ...take, op: 'break' }), { message: /: cannot take the lock / });
 });
 
-// --- the keeper, over the real agent (the lock path moved into a temporary directory) ---
+// --- the agent's lock operations and the keeper, for real, in the sandbox ---
+
+describe('the lock on a target', { skip: requireSandbox() }, () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox();
+  });
+  after(() => sb?.close());
+  let count = 0;
+  const fresh = (lockTimeoutMs = 60_000) => sb.node(`l${++count}`, { lockTimeoutMs });
+  const client = (node: ResolvedNode, id: LockIdentity) => createAgentClient(sb.target(node), { lock: id });
+  const probe = async (node: ResolvedNode, id: LockIdentity, op: 'read' | 'take' | 'break') => {
+    const r = await client(node, id).probe({ outPath: '/nonexistent', lock: op });
+    assert.ok(r.ok);
+    return r.lock;
+  };
+  const lock = async (node: ResolvedNode, id: LockIdentity, op: 'renew' | 'release') => (await client(node, id).lock(op)).reply;
+  const record = async (node: ResolvedNode) => {
+    const text = await sb.readlink(lockPath(node.profile));
+    return text === undefined ? undefined : parseLockRecord(text);
+  };
+  const plant = (node: ResolvedNode, text: string) => sb.exec(['sh', '-c', 'mkdir -p "${1%/*}" && ln -sfn "$2" "$1"', 'plant', lockPath(node.profile), text]);
+
+  void test('take a free lock, refuse a live one, renew and release only its own', async () => {
+    const n = fresh(300_000);
+    assert.deepEqual(await probe(n, A, 'read'), { state: 'free', expired: false });
+    assert.deepEqual(await probe(n, A, 'take'), { state: 'taken', expired: false });
+    const mine = (await record(n))!;
+    assert.deepEqual([mine.run, mine.by, mine.pid, mine.expires - mine.since], ['runA', 'alice@laptop', 11, 300]);
+    assert.deepEqual(await probe(n, B, 'take'), { state: 'held', holder: mine, expired: false }, 'another run is kept out');
+    assert.deepEqual(await probe(n, B, 'read'), { state: 'held', holder: mine, expired: false });
+    assert.deepEqual(await lock(n, B, 'renew'), { state: 'lost', holder: mine, expired: false }, 'B cannot renew A\'s lock');
+    assert.deepEqual(await lock(n, B, 'release'), { state: 'lost', holder: mine, expired: false }, 'nor release it');
+    assert.deepEqual(await record(n), mine, 'A\'s record unchanged');
+    assert.deepEqual(await lock(n, A, 'renew'), { state: 'renewed', expired: false });
+    const renewed = (await record(n))!;
+    assert.equal(renewed.since, mine.since, 'a renewal keeps the start time');
+    assert.deepEqual(await lock(n, A, 'release'), { state: 'released', expired: false });
+    assert.equal(await record(n), undefined);
+    assert.deepEqual(await lock(n, A, 'renew'), { state: 'lost', expired: false }, 'a released lock is not recreated by a renewal');
+    assert.equal(await sb.readlink(lockPath(n.profile)), undefined);
+  });
+
+  void test('an expired lock is taken over and says whose it was; --break-lock takes a live one; an old record without v= reads the same', async () => {
+    const n = fresh();
+    const stale = { ...holder, since: 1000, expires: 2000 };
+    await plant(n, formatLockRecord(stale, undefined));
+    assert.deepEqual(await probe(n, B, 'read'), { state: 'held', holder: stale, expired: true });
+    assert.deepEqual(await probe(n, B, 'take'), { state: 'taken', holder: stale, expired: true });
+    const live = (await record(n))!;
+    assert.equal(live.run, 'runB');
+    assert.deepEqual(await probe(n, A, 'break'), { state: 'taken', holder: live, expired: false });
+    assert.equal((await record(n))!.run, 'runA');
+    await plant(n, 'not a record');
+    assert.deepEqual(await probe(n, B, 'take'), { state: 'taken', unreadable: 'not a record', expired: true }, 'an unreadable record counts as stale');
+  });
+
+  void test('two runs taking the same free (or expired) lock at once: exactly one gets it', async () => {
+    for (let i = 0; i < 6; i++) {
+      const n = fresh();
+      if (i % 2 === 1) await plant(n, formatLockRecord({ ...holder, expires: 1 }));
+      const [a, b] = await Promise.all([probe(n, A, 'take'), probe(n, B, 'take')]);
+      assert.deepEqual([a!.state, b!.state].sort(), ['held', 'taken'], `round ${i}`);
+      const winner = a!.state === 'taken' ? A : B;
+      assert.equal((await record(n))!.run, winner.run);
+      assert.equal((a!.state === 'held' ? a : b)!.holder!.run, winner.run, 'the loser names the winner');
+    }
+  });
+
+  const keeperOf = (renewEveryMs: number) => createLockKeeper({ identity: A, run: lockRunner((n) => client(n, A)), renewEveryMs: () => renewEveryMs });
+
+  void test('keeper: renews on its own while the run lives; releases what it holds at the end, leaves another run\'s alone', async () => {
+    const n1 = fresh(120_000);
+    const n2 = fresh();
+    await probe(n1, A, 'take');
+    await probe(n2, A, 'take');
+    await sb.exec(['sh', '-c', `ln -sfn "$(readlink "$1" | sed 's/expires=[0-9]*/expires=1/')" "$1"`, 'shorten', lockPath(n1.profile)]);
+    const keeper = keeperOf(50);
+    keeper.hold(n1);
+    keeper.hold(n2);
+    // Waits for the renewal to be seen (no timing assertion: only that it happens).
+    await waitFor('a renewal with its lockTimeout', async () => ((await record(n1))?.expires ?? 0) >= ((await record(n1))?.since ?? 0) + 120, { everyMs: 20 });
+    assert.equal((await probe(n2, B, 'break'))!.state, 'taken');
+    assert.deepEqual(await keeper.releaseAll(), []);
+    assert.equal(await record(n1), undefined, 'its own lock released');
+    assert.equal((await record(n2))!.run, 'runB', 'the other run\'s lock left alone');
+  });
+
+  void test('keeper: a lock a node\'s last call released is not released again', async () => {
+    const n = fresh();
+    await probe(n, A, 'take');
+    const calls: string[] = [];
+    const keeper = createLockKeeper({ identity: A, run: async (node, op) => { calls.push(op); return client(node, A).lock(op); }, renewEveryMs: () => 3_600_000 });
+    keeper.hold(n);
+    assert.equal((await client(n, A).finish({ release: true })).lock?.state, 'released');
+    keeper.released(n);
+    assert.deepEqual(await keeper.releaseAll(), []);
+    assert.deepEqual(calls, []);
+  });
+});
+
+// --- the keeper's warnings, over runners that fail ---
 
 const node = (name: string, lockTimeoutMs = 60_000) => resolvedNode(name, { profile: `/nix/var/nix/profiles/${name}`, lockTimeoutMs });
 
-function localRunner(d: string, fail = false): LockRunner {
-  return async (_node, argv) => {
-    if (fail) return { stdout: '', reason: 'ssh: connect to host h port 22: Connection refused' };
-    const args = argv.map((a) => a.replace('/run/fleet/locks/', `${d}/`));
-    const r = await execa(args[0]!, args.slice(1), { reject: false });
-    return { stdout: r.stdout, reason: r.stderr };
-  };
-}
-
-void test('keeper: confirm renews its lock; a lock broken by another run is reported and left to that run', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  const n1 = node('n1');
-  const n2 = node('n2');
-  const f1 = join(d, lockName(n1.profile));
-  const f2 = join(d, lockName(n2.profile));
-  assert.equal((await reply('take', f1, A, 1))!.state, 'taken');
-  assert.equal((await reply('take', f2, A, 1))!.state, 'taken');
-  const keeper = createLockKeeper({ identity: A, run: localRunner(d), renewEveryMs: () => 3_600_000 });
-  keeper.hold(n1);
-  keeper.hold(n2);
-  assert.equal(await keeper.confirm(n1), undefined, 'still ours');
-  assert.ok(record(f1)!.expires >= record(f1)!.since + 60, 'renewed with its lockTimeout');
-  assert.equal(await keeper.confirm(node('other')), undefined, 'a node it never held: nothing to say');
-
-  assert.equal((await reply('break', f2, B))!.state, 'taken');
-  const bs = record(f2)!;
-  assert.equal(await keeper.confirm(n2), lostLockText(bs));
-  assert.deepEqual(await keeper.releaseAll(), []);
-  assert.equal(exists(f1), false, 'its own lock released');
-  assert.equal(record(f2)!.run, 'runB', 'the other run\'s lock left alone');
-});
-
 void test('keeper: a lock it cannot release is a warning naming the node and when it expires', async () => {
-  const keeper = createLockKeeper({ identity: A, run: localRunner('/nonexistent', true) });
+  const refused: LockRunner = async () => ({ reason: 'ssh: connect to host h port 22: Connection refused' });
+  const keeper = createLockKeeper({ identity: A, run: refused });
   keeper.hold(node('n1', 300_000));
   keeper.maybeHeld(node('n2', 90_000));
   assert.deepEqual(await keeper.releaseAll(), [
@@ -266,20 +231,9 @@ void test('keeper: a runner that throws is a transient renewal failure and a rel
   const keeper = createLockKeeper({ identity: A, run: async () => { attempts++; throw new Error('no host for n1'); }, renewEveryMs: () => 10 });
   keeper.hold(node('n1', 30_000));
   await waitFor('a few renewals to fail', () => attempts >= 3);
-  assert.equal(await keeper.confirm(node('n1')), undefined, 'not known to be lost: the activation reports what is wrong');
   assert.deepEqual(await keeper.releaseAll(), ['n1: could not release its lock (no host for n1); it expires within 30 s (lockTimeout) or with a reboot']);
 });
 
-void test('keeper: renews on its own while the run lives', async (t) => {
-  const d = dir();
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  const n1 = node('n1', 120_000);
-  const f1 = join(d, lockName(n1.profile));
-  await reply('take', f1, A, 1);
-  const keeper = createLockKeeper({ identity: A, run: localRunner(d), renewEveryMs: () => 50 });
-  keeper.hold(n1);
-  // Waits for the renewal to be seen (no timing assertion: only that it happens).
-  await waitFor('a renewal with its lockTimeout', () => record(f1)!.expires >= record(f1)!.since + 120, { everyMs: 20 });
-  await keeper.releaseAll();
-  assert.equal(exists(f1), false);
+void test('the agent\'s lock answers: an error record, and no answer at all', () => {
+  assert.deepEqual(parseLockReply('protocol=1\nlock=error flock on /run/fleet/locks failed (busy for 10 s, or no flock)'), { state: 'error', expired: false, error: 'flock on /run/fleet/locks failed (busy for 10 s, or no flock)' });
 });

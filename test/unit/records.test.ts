@@ -1,12 +1,13 @@
-// Deploy records: their shape, parsing, the git revision, and the agent's `record` command and probe run for
-// real (sh, flock, mv) against a temporary state directory.
-import { test } from 'node:test';
+// Deploy records: their shape, parsing, the git revision, and the agent's record writing (finish) and probe run
+// for real (sh, flock, mv) in the agent sandbox, through the agent client.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { AGENT_SCRIPT, parseGenerations, probeArgv, recordArgv } from '../../src/agent/agent.js';
+import { createAgentClient, parseGenerations } from '../../src/agent/client.js';
+import { createSandbox, requireSandbox, type Sandbox } from '../agent-sandbox.js';
 import { gitRevision } from '../../src/records/git.js';
 import { makeRecord, parseRecord, parseRecordLines, recordLine, RECORDS_KEPT, systemOf, type DeployRecord, type RecordContext } from '../../src/records/record.js';
 import { recordFailureText } from '../../src/deploy/record.js';
@@ -57,8 +58,8 @@ void test('the system a goal leaves in charge: the profile for boot, the running
 });
 
 void test('a record that cannot be written: named with where and why', () => {
-  assert.equal(recordFailureText({ name: 'web-1', stateDir: '/var/lib/fleet' }, 'deploy', 'exit 98: fleet-agent: cannot create /var/lib/fleet'),
-    'web-1: the deploy record could not be written to /var/lib/fleet/records (exit 98: fleet-agent: cannot create /var/lib/fleet); fleet status will not know of this deploy');
+  assert.equal(recordFailureText({ name: 'web-1', stateDir: '/var/lib/fleet' }, 'deploy', 'cannot create /var/lib/fleet'),
+    'web-1: the deploy record could not be written to /var/lib/fleet/records (cannot create /var/lib/fleet); fleet status will not know of this deploy');
   assert.match(recordFailureText({ name: 'a', stateDir: '/s' }, 'rollback', 'x'), /will not know of this rollback$/);
 });
 
@@ -83,97 +84,121 @@ void test('git revision: the commit and whether tracked files changed; no reposi
   assert.deepEqual(await gitRevision(dir, () => Promise.reject(new Error('boom'))), { rev: 'unknown' });
 });
 
-const runAgent = (argv: string[]) => execa(argv[0]!, argv.slice(1), { reject: false });
+describe('records on a target, for real', { skip: requireSandbox() }, () => {
+  let sb: Sandbox;
+  before(async () => {
+    sb = await createSandbox();
+  });
+  after(() => sb?.close());
+  let count = 0;
+  const fresh = () => {
+    const node = sb.node(`r${++count}`);
+    return { node, agent: createAgentClient(sb.target(node)) };
+  };
+  const write = async (agent: ReturnType<typeof fresh>['agent'], stateDir: string, line: string) => agent.finish({ record: { stateDir, line, keep: RECORDS_KEPT }, release: false });
 
-void test('agent record: appends one line, keeps the newest 50, replaces the file by a rename, leaves no temp file', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'state');
-  const file = join(dir, 'records');
-  for (let i = 1; i <= 60; i++) {
-    const r = await runAgent(recordArgv(dir, `{"n":${i}}`, RECORDS_KEPT));
-    assert.equal(r.exitCode, 0, r.stderr);
-    if (i === 1) assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n', 'created with its directory');
-  }
-  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-  assert.equal(lines.length, 50);
-  assert.deepEqual([lines[0], lines.at(-1)], ['{"n":11}', '{"n":60}']);
-  const inode = statSync(file).ino;
-  await runAgent(recordArgv(dir, '{"n":61}', RECORDS_KEPT));
-  assert.notEqual(statSync(file).ino, inode, 'a new file renamed over the old one, never rewritten in place');
-  assert.deepEqual(readdirSync(dir), ['records']);
-});
+  void test('finish writes one line, keeps the newest 50, replaces the file by a rename, leaves no temp file', async () => {
+    const { node, agent } = fresh();
+    const file = join(node.stateDir, 'records');
+    for (let i = 1; i <= 60; i++) {
+      assert.deepEqual(await write(agent, node.stateDir, `{"n":${i}}`), { recorded: true });
+      if (i === 1) assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n', 'created with its directory');
+    }
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, 50);
+    assert.deepEqual([lines[0], lines.at(-1)], ['{"n":11}', '{"n":60}']);
+    const inode = statSync(file).ino;
+    await write(agent, node.stateDir, '{"n":61}');
+    assert.notEqual(statSync(file).ino, inode, 'a new file renamed over the old one, never rewritten in place');
+    assert.deepEqual(readdirSync(node.stateDir), ['records']);
+  });
 
-void test('agent record: writers at once never lose a record (flock); a multi-line or empty record is refused', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'state');
-  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => runAgent(recordArgv(dir, `{"w":${i}}`, RECORDS_KEPT))));
-  assert.deepEqual(results.map((r) => r.exitCode), Array(12).fill(0));
-  assert.deepEqual(readFileSync(join(dir, 'records'), 'utf8').trimEnd().split('\n').sort(), Array.from({ length: 12 }, (_, i) => `{"w":${i}}`).sort());
-  for (const line of ['{"a":1}\n{"b":2}', '']) {
-    const r = await runAgent(recordArgv(dir, line, RECORDS_KEPT));
-    assert.equal(r.exitCode, 2);
-    assert.equal(r.stderr, 'fleet-agent: a record is one non-empty line');
-  }
-  const blocked = join(mkdtempSync(join(tmpdir(), 'fleet-records-')), 'file');
-  writeFileSync(blocked, '');
-  const r = await runAgent(recordArgv(join(blocked, 'state'), '{}', RECORDS_KEPT));
-  assert.equal(r.exitCode, 98);
-  assert.match(r.stderr, /^fleet-agent: cannot create .*\/file\/state$/m);
-});
+  void test('writers at once never lose a record (flock); a state dir that cannot be made is said so', async () => {
+    const { node, agent } = fresh();
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => write(agent, node.stateDir, `{"w":${i}}`)));
+    assert.deepEqual(results, Array(12).fill({ recorded: true }));
+    assert.deepEqual(readFileSync(join(node.stateDir, 'records'), 'utf8').trimEnd().split('\n').sort(), Array.from({ length: 12 }, (_, i) => `{"w":${i}}`).sort());
+    const blocked = join(sb.dir, 'a-file');
+    writeFileSync(blocked, '');
+    assert.deepEqual(await write(agent, join(blocked, 'state'), '{}'), { recorded: false, recordError: `cannot create ${blocked}/state` });
+  });
 
-void test('agent probe with a state dir: the records as record= lines, after the state; none without one', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
-  const record: DeployRecord = makeRecord(ctx, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('a'), now: {}, time });
-  assert.equal((await runAgent(recordArgv(dir, recordLine(record), RECORDS_KEPT))).exitCode, 0);
-  const withRecords = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', ['read', join(dir, 'lock'), 'r', 'u@h', '1', '60'], { stateDir: dir, newest: RECORDS_KEPT }));
-  assert.equal(withRecords.exitCode, 0, withRecords.stderr);
-  assert.deepEqual(parseRecordLines(withRecords.stdout), { records: [record], unreadable: 0 });
-  assert.match(withRecords.stdout, /^lock=free$/m);
-  const without = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none'));
-  assert.doesNotMatch(without.stdout, /^record=/m);
-  const empty = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: join(dir, 'nothing-here'), newest: RECORDS_KEPT }));
-  assert.equal(empty.exitCode, 0, 'no records yet is no error');
-  assert.deepEqual(parseRecordLines(empty.stdout), { records: [], unreadable: 0 });
-  assert.equal(AGENT_SCRIPT.includes('record)'), true);
-});
+  void test('probe with records: the records as record= lines, after the state; none without asking', async () => {
+    const { node, agent } = fresh();
+    const record: DeployRecord = makeRecord(ctx, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('a'), now: {}, time });
+    await write(agent, node.stateDir, recordLine(record));
+    const withRecords = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(withRecords.ok);
+    assert.deepEqual(parseRecordLines(withRecords.stdout), { records: [record], unreadable: 0 });
+    const without = await agent.probe({ outPath: '/nix/store/none' });
+    assert.ok(without.ok);
+    assert.doesNotMatch(without.stdout, /^record=/m);
+    const { agent: empty } = fresh();
+    const none = await empty.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(none.ok, 'no records yet is no error');
+    assert.deepEqual(parseRecordLines(none.stdout), { records: [], unreadable: 0 });
+  });
 
-void test('agent probe: the profile\'s generations only when asked (fleet rollback), not with the records alone (fleet status)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-generations-'));
-  const profile = join(dir, 'profile');
-  symlinkSync(sys('a'), `${profile}-4-link`);
-  symlinkSync(`${profile}-4-link`, profile);
-  const records = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
-  assert.equal(records.exitCode, 0, records.stderr);
-  assert.doesNotMatch(records.stdout, /^generation=/m);
-  const generations = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }, true));
-  assert.deepEqual([...parseGenerations(generations.stdout)], [[4, sys('a')]]);
-});
+  void test('probe: the profile\'s generations only when asked (fleet rollback), not with the records alone (fleet status)', async () => {
+    const { node, agent } = fresh();
+    symlinkSync(sys('a'), `${node.profile}-4-link`);
+    symlinkSync(`${node.profile}-4-link`, node.profile);
+    const records = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(records.ok);
+    assert.doesNotMatch(records.stdout, /^generation=/m);
+    const generations = await agent.probe({ outPath: '/nix/store/none', records: 'generations' });
+    assert.ok(generations.ok);
+    assert.deepEqual([...parseGenerations(generations.stdout)], [[4, sys('a')]]);
+  });
 
-const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
-  kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
-});
+  const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
+    kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
+  });
 
-void test('agent record: a records file whose last line was cut short gets the new record on a line of its own', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
-  const [older, cut, newer] = [recordOf('older', 3), recordOf('cut', 4), recordOf('newer', 5)].map(recordLine);
-  writeFileSync(join(dir, 'records'), `${older}\n${cut!.slice(0, 40)}`); // a full disk, a crash: no newline at its end
-  assert.equal((await runAgent(recordArgv(dir, newer!, RECORDS_KEPT))).exitCode, 0);
-  assert.equal(readFileSync(join(dir, 'records'), 'utf8'), `${older}\n${cut!.slice(0, 40)}\n${newer}\n`);
-  const probed = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
-  assert.deepEqual(parseRecordLines(probed.stdout).records.map((r) => r.run), ['older', 'newer'], 'the cut line skipped, the newest record last');
-  assert.equal(parseRecordLines(probed.stdout).unreadable, 1);
-});
+  void test('finish: a records file whose last line was cut short gets the new record on a line of its own', async () => {
+    const { node, agent } = fresh();
+    const [older, cut, newer] = [recordOf('older', 3), recordOf('cut', 4), recordOf('newer', 5)].map(recordLine);
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${older}\n${cut!.slice(0, 40)}`); // a full disk, a crash: no newline at its end
+    assert.deepEqual(await write(agent, node.stateDir, newer!), { recorded: true });
+    assert.equal(readFileSync(join(node.stateDir, 'records'), 'utf8'), `${older}\n${cut!.slice(0, 40)}\n${newer}\n`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(probed.ok);
+    assert.deepEqual(parseRecordLines(probed.stdout).records.map((r) => r.run), ['older', 'newer'], 'the cut line skipped, the newest record last');
+    assert.equal(parseRecordLines(probed.stdout).unreadable, 1);
+  });
 
-void test('agent probe: a records file ending in a cut line cannot swallow the generations printed after it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
-  const profile = join(dir, 'profile');
-  symlinkSync(sys('a'), `${profile}-4-link`);
-  symlinkSync(`${profile}-4-link`, profile);
-  writeFileSync(join(dir, 'records'), `${recordLine(recordOf('older', 3))}\n{"v":1,"kind":"dep`);
-  const probed = await runAgent(probeArgv(profile, '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }, true));
-  assert.deepEqual([...parseGenerations(probed.stdout)], [[4, sys('a')]]);
-  assert.deepEqual(parseRecordLines(probed.stdout).unreadable, 1);
+  void test('probe: a records file ending in a cut line cannot swallow the generations printed after it', async () => {
+    const { node, agent } = fresh();
+    symlinkSync(sys('a'), `${node.profile}-4-link`);
+    symlinkSync(`${node.profile}-4-link`, node.profile);
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${recordLine(recordOf('older', 3))}\n{"v":1,"kind":"dep`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: 'generations' });
+    assert.ok(probed.ok);
+    assert.deepEqual([...parseGenerations(probed.stdout)], [[4, sys('a')]]);
+    assert.deepEqual(parseRecordLines(probed.stdout).unreadable, 1);
+  });
+
+  void test('probe: only the newest records (what finish keeps), each line cut at 64 KiB: a grown file cannot swamp the reply', async () => {
+    const { node, agent } = fresh();
+    const huge = `{"v":1,"pad":"${'x'.repeat(200_000)}"}`;
+    const lines = [huge, ...Array.from({ length: 60 }, (_, i) => recordLine(recordOf(`r${i}`, i + 1))), huge, recordLine(recordOf('last', 99))];
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${lines.join('\n')}\n`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(probed.ok);
+    const parsed = parseRecordLines(probed.stdout);
+    assert.deepEqual(parsed.records.map((r) => r.run), [...Array.from({ length: 48 }, (_, i) => `r${i + 12}`), 'last']);
+    assert.equal(parsed.unreadable, 1, 'the huge line among the newest, cut');
+    assert.ok(probed.stdout.length < 200_000, `${probed.stdout.length} characters`);
+  });
 });
 
 void test('reading records: one an older agent appended onto a cut line is read; the cut part counts as unreadable', () => {
+  const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
+    kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
+  });
   const cut = recordLine(recordOf('cut', 4)).slice(0, 60);
   const newer = recordOf('newer', 5);
   const parsed = parseRecordLines([`record=${recordLine(recordOf('older', 3))}`, `record=${cut}${recordLine(newer)}`, `record=${cut}`].join('\n'));
@@ -183,17 +208,4 @@ void test('reading records: one an older agent appended onto a cut line is read;
   // A record text inside a string (a --message) is escaped: it never starts a record.
   const quoting = recordLine(makeRecord({ ...ctx, message: recordLine(newer) }, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('q'), now: {}, time }));
   assert.deepEqual(parseRecordLines(`record=${quoting.slice(0, -2)}`), { records: [], unreadable: 1 });
-});
-
-void test('agent probe: only the newest records (what record keeps), each line cut at 64 KiB: a grown file cannot swamp the reply', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-records-'));
-  const huge = `{"v":1,"pad":"${'x'.repeat(200_000)}"}`;
-  const lines = [huge, ...Array.from({ length: 60 }, (_, i) => recordLine(recordOf(`r${i}`, i + 1))), huge, recordLine(recordOf('last', 99))];
-  writeFileSync(join(dir, 'records'), `${lines.join('\n')}\n`);
-  const probed = await runAgent(probeArgv(join(dir, 'profile'), '/nix/store/none', [], { stateDir: dir, newest: RECORDS_KEPT }));
-  assert.equal(probed.exitCode, 0, probed.stderr);
-  const parsed = parseRecordLines(probed.stdout);
-  assert.deepEqual(parsed.records.map((r) => r.run), [...Array.from({ length: 48 }, (_, i) => `r${i + 12}`), 'last']);
-  assert.equal(parsed.unreadable, 1, 'the huge line among the newest, cut');
-  assert.ok(probed.stdout.length < 200_000, `${probed.stdout.length} characters`);
 });
