@@ -2,37 +2,14 @@
 import type { ApplyResult, SystemSource } from '../../deploy/apply.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
-import type { RolloutFlags } from '../../rollout/options.js';
-import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
+import type { ApplyCliOptions } from '../apply-policy.js';
+import { openFleet, selectFromFleet } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
 import type { TerminalWaveGate } from '../confirm.js';
 import type { Renderer } from '../../ui/renderer.js';
-
-export interface ApplyCliOptions extends FileOptions, RolloutFlags {
-  on?: string;
-  json?: boolean;
-  force?: boolean;
-  parallel: number;
-  maxJobs?: number | 'auto';
-  keepGoing?: boolean;
-  useSubstitutes?: boolean;
-  showTrace?: boolean;
-  verbose?: boolean;
-  askSudoPassword?: boolean;
-  /** commander's --no-magic-rollback: false when given. */
-  magicRollback?: boolean;
-  confirmTimeout?: number;
-  breakLock?: boolean;
-  /** --message: kept in each target's deploy record. */
-  message?: string;
-  /** -i: review, confirm, watch and steer on the terminal (the ink UI). */
-  interactive?: boolean;
-  /** --metrics-file: the run's metrics in Prometheus's text format, written when it ends. */
-  metricsFile?: string;
-}
 
 export interface ApplyExtras {
   session?: Session;
@@ -55,9 +32,10 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
   // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
-  const { resolveRolloutOptions } = await import('../../rollout/options.js');
+  const { applyPolicy } = await import('../apply-policy.js');
   // `pause: confirm` is asked on the terminal, or waits at the steering's gate.
-  const rollout = resolveRolloutOptions(fleet.rollout, options, !!io.stdin?.isTTY || !!extras.steering || !!options.interactive);
+  const canAsk = !!io.stdin?.isTTY || !!extras.steering || !!options.interactive;
+  const policy = applyPolicy(goal, options, fleet.rollout, { canAsk, recordKind: source?.recordKind ?? 'deploy' });
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
@@ -80,7 +58,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     renderer = ui;
   } else {
     // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
-    if (!steering && rollout.pause.kind === 'confirm') waveGate = (await import('../confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
+    if (!steering && policy.rollout.pause.kind === 'confirm') waveGate = (await import('../confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
     // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }
@@ -89,22 +67,8 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
       ...(source ? { source } : {}),
-      goal,
-      force: !!options.force,
-      parallel: options.parallel,
-      maxJobs: options.maxJobs ?? 'auto',
-      keepGoing: !!options.keepGoing,
-      useSubstitutes: !!options.useSubstitutes,
-      showTrace: !!options.showTrace,
-      verbose: !!options.verbose,
-      breakLock: !!options.breakLock,
-      ...(options.on !== undefined ? { selector: options.on } : {}),
-      ...(options.message !== undefined ? { message: options.message } : {}),
-      ...(options.magicRollback === false ? { magicRollback: false } : {}),
-      ...(options.confirmTimeout !== undefined ? { confirmTimeoutMs: options.confirmTimeout } : {}),
-      rollout,
       // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
-      ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}),
+      policy: { ...policy, ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}) },
       run: runLocal,
       pool,
       emit: createEventStream(runId, (e) => {
@@ -113,7 +77,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
         metrics?.onEvent(e);
       }),
       signal,
-      onRun: (run) => session?.track(run.activating),
+      onActivating: (activating) => session?.track(activating),
     }), sudoPassword);
   } finally {
     // The interactive UI shows the result, then gives the terminal back (also on an error).

@@ -2,7 +2,8 @@
 import type { RollbackChoice } from '../../rollback/choose.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
-import { runApply, type ApplyCliOptions } from './apply.js';
+import type { ApplyCliOptions } from '../apply-policy.js';
+import { runApply } from './apply.js';
 
 export interface RollbackCliOptions extends ApplyCliOptions {
   to?: number;
