@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { downSystemdLab, readSystemdManifest } from './systemd/lab.js';
-import { isAlive, killHostSync, listHostPids, type HostProcs } from './procs.js';
+import { isAlive, killHostSync, listHostPids, snapshotNamespaces, type HostProcs } from './procs.js';
 
 export interface LabManifest {
   dir: string;
@@ -56,7 +56,8 @@ export async function waitHostsGone(hosts: HostProcs[], timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs;
   const signalled = new Set<number>();
   for (;;) {
-    for (const h of hosts) killHostSync(h).forEach((pid) => signalled.add(pid));
+    const snapshot = snapshotNamespaces(); // one pass over /proc for every host, not one per host
+    for (const h of hosts) killHostSync(h, snapshot).forEach((pid) => signalled.add(pid));
     const left = [...signalled].filter(isAlive);
     if (left.length === 0) return;
     if (Date.now() > deadline) throw new Error(`lab processes still alive after ${timeoutMs} ms: ${left.join(' ')}`);
@@ -66,9 +67,10 @@ export async function waitHostsGone(hosts: HostProcs[], timeoutMs: number): Prom
 
 export async function readLabStatus(dir: string): Promise<{ manifest: LabManifest; hosts: HostStatus[] }> {
   const manifest = await readManifest(dir);
+  const snapshot = snapshotNamespaces();
   const hosts = await Promise.all(
     manifest.hosts.map(async (h) => {
-      const pids = listHostPids(await readHostProcs(h.dir));
+      const pids = listHostPids(await readHostProcs(h.dir), snapshot);
       return { ...h, running: pids.length > 0, pids };
     }),
   );
@@ -81,7 +83,8 @@ export async function downLab(dir: string): Promise<string[]> {
   if (systemd) return (await downSystemdLab(systemd)) ? systemd.hosts.map((h) => h.name) : [];
   const manifest = await readManifest(dir);
   const hosts = await Promise.all(manifest.hosts.map(async (h) => ({ name: h.name, procs: await readHostProcs(h.dir) })));
-  const running = hosts.filter((h) => listHostPids(h.procs).length > 0).map((h) => h.name);
+  const snapshot = snapshotNamespaces();
+  const running = hosts.filter((h) => listHostPids(h.procs, snapshot).length > 0).map((h) => h.name);
   await waitHostsGone(hosts.map((h) => h.procs), 10_000);
   return running;
 }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PackageChange } from './diff/closure.js';
 import type { DiffGroup } from './diff/group.js';
+import type { CheckCounts, CheckResult, DoctorHost, DoctorRole } from './doctor/types.js';
 import type { Phase } from './errors.js';
 import type { Goal } from './goal.js';
 import type { Plan } from './plan/types.js';
@@ -74,6 +75,12 @@ export type EventBody =
   | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
   /** `fleet status`: one per node that evaluated, asked or not (unreachable). */
   | ({ type: 'status' } & NodeStatus)
+  /** `fleet doctor` (its own stream, no run-start/summary): first, the machines it looks at, in report order. */
+  | { type: 'doctor-start'; hosts: DoctorHost[]; fleetVersion: string }
+  /** One check of one machine: ok, or what is wrong (`detail`) and what to do (`fix`). */
+  | ({ type: 'doctor-check'; host: string; role: DoctorRole } & CheckResult)
+  /** Last: exit 0 when no check failed, 1 when one did, 130 when interrupted. */
+  | { type: 'doctor-summary'; exitCode: number; durationMs: number; interrupted: boolean; checks: CheckCounts }
   | {
       type: 'summary';
       command: Command;

@@ -102,6 +102,15 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
     .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal, session)));
 
+  program
+    .command('doctor')
+    .description('check, read-only and in parallel, that the deployer, every selected node and every builder they use are ready for a deploy: per check ok, or what is wrong and the exact fix')
+    .option('--on <selector>', 'nodes to check (default: all, and every builder; with --on, the builders those nodes use)')
+    .option('--json', 'NDJSON events on stdout: doctor-start, one doctor-check per check, doctor-summary')
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets and check sudo with it (CI: FLEET_SUDO_PASSWORD_FILE)')
+    .addHelpText('after', DOCTOR_HELP + SELECTOR_HELP + '\n\nExamples:\n  fleet doctor\n  fleet doctor --on tag:web\n  fleet doctor --on db-1 --ask-sudo-password\n  fleet doctor --json | jq -r \'select(.type == "doctor-check" and .status == "fail") | "\\(.host) \\(.check): \\(.fix)"\'')
+    .action(async (options: object) => setExit(await (await import('./commands/doctor.js')).runDoctor({ ...file(), ...options }, io, signal)));
+
   deployOptions(goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
@@ -145,6 +154,23 @@ function deployOptions(command: Command): Command {
     .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
     .addOption(new Option('-i, --interactive', 'review the plan (waves, from → to, diffs, locks) and confirm it, then watch and steer the rollout: p pause after the wave, r resume, a abort (needs a terminal)').conflicts('json'));
 }
+
+const DOCTOR_HELP = `
+Checks (each ok, WARN, FAIL with its fix, or skip when one it needs failed):
+  every machine  resolve, reach (TCP to its SSH port), rtt, host-key (the line to add when unknown),
+                 auth (a login without a prompt), session (the login shell prints nothing on stdout),
+                 nix-path (nix-store on the PATH of non-interactive sessions), nix-version and the programs
+                 fleet runs there, store (nix-store --serve answers), trusted (trusted-users), disk-nix
+  nodes          sudo (privilege escalation without a prompt), activation (systemd or setsid), tools,
+                 disk-run, clock (offset from this machine), lock (another run's), run-dirs (/run/fleet)
+  builders       systems and features against what the machine builds and the nodes built there
+Thresholds: FAIL below 1 GiB free on /nix or 16 MiB on /run; WARN for a clock off by more than 10 s,
+a TCP round trip above 150 ms, or run dirs above 64 MiB.
+Read-only: one SSH connection and one session per machine (a TCP connection first; ssh-keyscan only
+for an unknown host key); sudo runs only \`true\`, and never asks (sudo -n) unless a password is given.
+
+Exit codes of doctor: 0 no check failed (warnings allowed), 1 a check failed, 2 usage, 130 interrupted.
+`;
 
 const SELECTOR_HELP = `
 Selectors (--on):

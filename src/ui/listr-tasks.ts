@@ -93,7 +93,7 @@ function finishNodeTask(wrapper: Wrapper, name: string, done: NodeView | undefin
 
 /** One build (a BuildJob of the plan): its derivations on its location. */
 export function createBuildTask(start: BuildView, done: Pending<BuildView>): Task {
-  const what = `${countOf(start.drvPaths.length, 'derivation')} for ${start.nodes.join(', ')}`;
+  const what = `${countOf(start.drvPaths.length, 'derivation')} for ${formatList(start.nodes)}`;
   return {
     title: `build on ${start.id}: ${what}`,
     task: async (_ctx, wrapper: Wrapper) => {

@@ -1,9 +1,12 @@
 // Interactive renderer: one listr2 task per node and per build, driven by the run view; listr2 loads lazily.
+// A large fleet gets the scaled tasks instead of one per node (listr-scale.ts).
 import type { FleetEvent } from '../events.js';
+import { createScaledTasks, type ScaledTasks } from './listr-scale.js';
 import { createBuildTask, createNodeTask, createPending, createWaveTask, showHealth, showPhase, type NodeTask, type Pending, type Task } from './listr-tasks.js';
 import { createTaskStream } from './listr-stream.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
+import { isScaled } from './scale.js';
 import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type WaveView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
@@ -25,11 +28,18 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
   const waves = new Map<number, Pending<WaveView>>(); // by wave number
   const stream = createTaskStream();
   let running: Promise<unknown> | undefined;
+  let scaled: ScaledTasks | undefined;
 
   const onEvent = (e: FleetEvent) => {
+    if (scaled && e.type !== 'build-start' && e.type !== 'build-done') return scaled.onEvent(e);
     switch (e.type) {
       case 'run-start':
         if (running) return;
+        if (isScaled(e.nodes.length)) {
+          scaled = createScaledTasks(stream, () => view);
+          running = runListr(out, opts, [scaled.task, stream.task]);
+          return;
+        }
         for (const name of e.nodes) nodes.set(name, { name, title: name, done: createPending() });
         running = runListr(out, opts, [stream.task, ...[...nodes.values()].map(createNodeTask)]);
         return;
@@ -78,6 +88,7 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
     },
     async finish() {
       // Anything still waiting has no outcome coming: end it so listr2 can finish (the summary may still say it).
+      scaled?.finish();
       stream.close();
       for (const [name, task] of nodes) task.done.settle(nodeOf(view, name));
       for (const pending of builds.values()) pending.settle(undefined);

@@ -1,6 +1,7 @@
 // The end-of-run report both line and listr renderers print: failure log tails, a table, counts.
 import { FAILED_OUTCOMES, type Outcome } from '../events.js';
 import { firstLine } from './labels.js';
+import { isScaled, OUTCOME_ORDER } from './scale.js';
 import { countOf } from '../util/text.js';
 import { forTerminal } from '../util/terminal-text.js';
 import type { BuildView, NodeView, RunView } from './view.js';
@@ -8,9 +9,7 @@ import type { BuildView, NodeView, RunView } from './view.js';
 const tailLength = 20;
 // A node with no outcome at the end (the run was cut short) is shown like a failure; a held node has no log to show.
 const failures: ReadonlySet<Outcome | undefined> = new Set([...FAILED_OUTCOMES.filter((o) => o !== 'held'), undefined]);
-const outcomeOrder: (Outcome | 'unknown')[] = [
-  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed', 'unknown',
-];
+const outcomeOrder: readonly (Outcome | 'unknown')[] = [...OUTCOME_ORDER, 'unknown'];
 
 /** The whole report as text (ends with a newline), or '' when the run never started. */
 export function formatReport(view: RunView): string {
@@ -42,9 +41,12 @@ function formatTail(heading: string, r: NodeView | BuildView): string {
   return lines.join('\n');
 }
 
+/** One row per node; a large fleet's rows grouped by outcome, failures last (run-start order within a group). */
 function formatTable(view: RunView): string {
   const rows = [['NODE', 'OUTCOME', 'ERROR']];
-  for (const node of view.nodes) rows.push([forTerminal(node.name), node.outcome ?? 'unknown', errorLine(node.error)]);
+  const rank = (n: NodeView) => outcomeOrder.indexOf(n.outcome ?? 'unknown');
+  const nodes = isScaled(view.nodes.length) ? [...view.nodes].sort((a, b) => rank(a) - rank(b)) : view.nodes;
+  for (const node of nodes) rows.push([forTerminal(node.name), node.outcome ?? 'unknown', errorLine(node.error)]);
   const widths = [0, 1].map((col) => Math.max(...rows.map((row) => row[col]!.length)));
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }

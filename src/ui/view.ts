@@ -62,6 +62,8 @@ export interface HealthView {
 export interface WaveView {
   wave: number; // 1-based
   nodes: readonly string[];
+  /** Its nodes (those whose `wave` is this one) per outcome; `pending`: not ended. */
+  counts: Counts;
   maxFailures?: number; // from the plan
   state: 'planned' | 'running' | 'done';
   failures?: number;
@@ -86,6 +88,10 @@ export interface BuildView {
 
 /** Per outcome how many nodes have it; `pending`: no outcome yet. */
 export type Counts = Readonly<Record<Outcome | 'pending', number>>;
+
+/** Nodes not ended yet, by the phase they are in; `waiting`: none yet. Kept by the reducer: at 10k nodes no
+ *  renderer can afford to count them per event. */
+export type PhaseCounts = Readonly<Record<Phase | 'waiting', number>>;
 
 export interface RunView {
   run?: string;
@@ -112,6 +118,7 @@ export interface RunView {
   /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
   summary?: EventOf<'summary'>;
   counts: Counts;
+  phases: PhaseCounts;
   /** Events left out: from another run, a seq already seen, or after the summary. */
   ignored: number;
 }
@@ -120,9 +127,20 @@ const noCounts: Counts = {
   unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, held: 0, pending: 0,
 };
 
+const noPhases: PhaseCounts = {
+  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, health: 0, rollback: 0, ready: 0,
+};
+
 export function initialView(): RunView {
-  return { lastSeq: 0, nodes: [], nodeIndex: new Map(), builds: [], buildIndex: new Map(), waves: [], counts: noCounts, ignored: 0 };
+  return { lastSeq: 0, nodes: [], nodeIndex: new Map(), builds: [], buildIndex: new Map(), waves: [], counts: noCounts, phases: noPhases, ignored: 0 };
 }
+
+/** Where a node stands in the phase counts: nowhere once ended. */
+function phaseKey(n: NodeView): keyof PhaseCounts | undefined {
+  return n.outcome ? undefined : (n.phase ?? 'waiting');
+}
+
+const emptyWave = (wave: number): WaveView => ({ wave, nodes: [], state: 'planned', counts: noCounts });
 
 export function nodeOf(view: RunView, name: string): NodeView | undefined {
   const i = view.nodeIndex.get(name);
@@ -224,6 +242,10 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.node(e.node, (n) => ({ ...n, status }));
       return d.done();
     }
+    case 'doctor-start':
+    case 'doctor-check':
+    case 'doctor-summary':
+      return d.done(); // fleet doctor prints its own report (src/doctor/render.ts): no run view
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({
@@ -265,21 +287,52 @@ function draft(view: RunView): Draft {
   let builds: BuildView[] | undefined;
   let buildIndex: Map<string, number> | undefined;
   let counts: Record<keyof Counts, number> | undefined;
+  let phases: Record<keyof PhaseCounts, number> | undefined;
   let waves: WaveView[] | undefined;
+  // A wave's counts are copied once per event too (a plan placing 10k nodes in waves is one copy per wave).
+  const waveCounts = new Map<number, Record<keyof Counts, number>>();
+  const wavesUpTo = (wave: number): WaveView[] => {
+    waves ??= view.waves.slice();
+    while (waves.length < wave) waves.push(emptyWave(waves.length + 1));
+    return waves;
+  };
+  const countInWave = (wave: number | undefined, outcome: keyof Counts, by: number) => {
+    if (wave === undefined) return;
+    const list = wavesUpTo(wave);
+    let c = waveCounts.get(wave);
+    if (!c) {
+      c = { ...list[wave - 1]!.counts };
+      waveCounts.set(wave, c);
+      list[wave - 1] = { ...list[wave - 1]!, counts: c };
+    }
+    c[outcome] += by;
+  };
   return {
     node(name, change) {
       nodes ??= view.nodes.slice();
       counts ??= { ...view.counts };
+      phases ??= { ...view.phases };
       let i = (nodeIndex ?? view.nodeIndex).get(name);
       if (i === undefined) {
-        i = nodes.push({ name, log: [], logTotal: 0 }) - 1;
+        const fresh: NodeView = { name, log: [], logTotal: 0 };
+        i = nodes.push(fresh) - 1;
         (nodeIndex ??= new Map(view.nodeIndex)).set(name, i);
         counts.pending += 1;
+        phases.waiting += 1;
       }
       const before = nodes[i]!;
       const after = change(before);
       counts[before.outcome ?? 'pending'] -= 1;
       counts[after.outcome ?? 'pending'] += 1;
+      const [from, to] = [phaseKey(before), phaseKey(after)];
+      if (from !== to) {
+        if (from) phases[from] -= 1;
+        if (to) phases[to] += 1;
+      }
+      if (before.wave !== after.wave || before.outcome !== after.outcome) {
+        countInWave(before.wave, before.outcome ?? 'pending', -1);
+        countInWave(after.wave, after.outcome ?? 'pending', 1);
+      }
       nodes[i] = after;
     },
     build(id, change) {
@@ -292,9 +345,10 @@ function draft(view: RunView): Draft {
       builds[i] = change(builds[i]!);
     },
     wave(wave, change) {
-      waves ??= view.waves.slice();
-      while (waves.length < wave) waves.push({ wave: waves.length + 1, nodes: [], state: 'planned' });
-      waves[wave - 1] = change(waves[wave - 1]!);
+      const list = wavesUpTo(wave);
+      list[wave - 1] = change(list[wave - 1]!);
+      const c = waveCounts.get(wave);
+      if (c) list[wave - 1] = { ...list[wave - 1]!, counts: c }; // a change never replaces what the nodes counted
     },
     done(fields = {}) {
       return {
@@ -306,6 +360,7 @@ function draft(view: RunView): Draft {
         buildIndex: buildIndex ?? view.buildIndex,
         waves: waves ?? view.waves,
         counts: counts ?? view.counts,
+        phases: phases ?? view.phases,
       };
     },
   };

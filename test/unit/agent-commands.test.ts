@@ -108,6 +108,23 @@ describe('the agent, command by command', { skip: requireSandbox() }, () => {
     assert.deepEqual(sb.log('activations.log').slice(-1), [`switch ${first}`], 'no second re-activation');
   });
 
+  test('rollback: a profile that pointed at a store path itself (no generation) is pointed there again, without nix-env', async () => {
+    const { node, agentOf } = fresh();
+    const agent = agentOf(A);
+    const old = sb.system('rb-store-old');
+    await sb.exec(['ln', '-sfn', old, node.profile]);
+    await sb.exec(['ln', '-sfn', old, '/run/current-system']);
+    await deploy(agent, sb.system('rb-store-new'));
+    assert.equal(await sb.readlink(node.profile), 'system-1-link');
+    const calls = sb.log('calls.log').length;
+    const r = await agent.rollback({ systemd: false, waitSeconds: 20 });
+    assert.deepEqual(r.report?.status, { kind: 'done' });
+    assert.deepEqual(r.report?.before, { profileLink: old, profileTarget: old, currentSystem: old });
+    assert.equal(await sb.readlink(node.profile), old, 'the link itself, as it was');
+    assert.equal(await sb.readlink('/run/current-system'), old);
+    assert.deepEqual(sb.log('calls.log').slice(calls), [], 'no nix-env for a link that was no generation');
+  });
+
   test('wait: resumes after the lines already seen; no run dir and no such action are told apart', async () => {
     const { agentOf } = fresh();
     const agent = agentOf(A);

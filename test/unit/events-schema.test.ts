@@ -12,7 +12,8 @@ import type { PackageChange } from '../../src/diff/closure.js';
 import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '../../src/plan/types.js';
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
-import { record, recordedDiffRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
+import { record, recordedDiffRun, recordedDoctorRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -60,6 +61,9 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
     lastDeploy: { kind: 'deploy', run: 'r', time: '2025-01-02T12:00:00.000Z', goal: 'switch', toplevel: path, generation: 4, rev: 'unknown', dirty: true, by: 'ci@runner-1', on: 'all', message: 'm' },
     lock: plan.nodes[0]!.lock!,
   },
+  'doctor-start': { type: 'doctor-start', hosts: [{ name: 'web-1', role: 'node', address: 'root@web-1:22' }], fleetVersion: '0.1.0' },
+  'doctor-check': { type: 'doctor-check', host: 'web-1', role: 'node', check: 'disk-nix', status: 'fail', detail: 'full', fix: 'free space', value: 1024 },
+  'doctor-summary': { type: 'doctor-summary', exitCode: 1, durationMs: 10, interrupted: false, checks: { ok: 1, warn: 0, fail: 1, skip: 0 } },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -83,6 +87,9 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   resumed: { type: true, wave: true },
   diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
   status: { type: true, node: true, state: true, reason: true, desired: true },
+  'doctor-start': { type: true, hosts: true, fleetVersion: true },
+  'doctor-check': { type: true, host: true, role: true, check: true, status: true, detail: true },
+  'doctor-summary': { type: true, exitCode: true, durationMs: true, interrupted: true, checks: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
 const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true };
@@ -117,14 +124,15 @@ const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VE
 const fixturesDir = new URL('../fixtures/ui/', import.meta.url);
 const labRecordings = Object.fromEntries(readdirSync(fixturesDir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => [f, readFileSync(new URL(f, fixturesDir), 'utf8')]));
 
-void test('schema: every event of the recorded runs (apply, rollout, diff, status, and the lab recordings) is valid, and together they have every event type', () => {
+void test('schema: every event of the recorded runs (apply, rollout, diff, status, doctor, and the lab recordings) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
   assertValidEvents(recordedDiffRun);
   assertValidEvents(recordedStatusRun);
+  assertValidEvents(recordedDoctorRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
@@ -169,6 +177,29 @@ void test('schema: a diff event has the fields of src/diff (PackageChange, syste
   assert.match(eventProblems({ ...diff, nodes: [] }).join('\n'), /\/nodes must NOT have fewer than 1 items/);
   const { systems: _systems, ...noSystems } = diff as EventOf<'diff'>;
   assert.match(eventProblems(noSystems).join('\n'), /must have required property 'systems'/);
+});
+
+void test('schema: doctor events have the fields of src/doctor/types.ts; check names, statuses and roles equal its unions', () => {
+  const def = schema.$defs;
+  const enumOf = (name: string) => sorted(def[name]!.enum as string[]);
+  const names: Record<CheckName, true> = Object.fromEntries(CHECK_NAMES.map((n) => [n, true])) as Record<CheckName, true>;
+  const statuses: Record<CheckStatus, true> = { ok: true, warn: true, fail: true, skip: true };
+  const roles: Record<DoctorRole, true> = { deployer: true, node: true, builder: true };
+  assert.deepEqual(enumOf('CheckName'), sorted(Object.keys(names)));
+  assert.deepEqual(enumOf('CheckStatus'), sorted(Object.keys(statuses)));
+  assert.deepEqual(sorted(CHECK_STATUSES), sorted(Object.keys(statuses)));
+  assert.deepEqual(enumOf('DoctorRole'), sorted(Object.keys(roles)));
+  const host: Required<DoctorHost> = everyField['doctor-start'].hosts[0]!;
+  assert.deepEqual(sorted(Object.keys(def.DoctorHost!.properties!)), sorted(Object.keys(host)));
+  const counts = (def.DoctorSummaryEvent!.properties!.checks as SchemaNode).properties!;
+  assert.deepEqual(sorted(Object.keys(counts)), sorted(Object.keys(statuses)));
+  const check = recordedDoctorRun.find((e) => e.type === 'doctor-check')!;
+  assert.match(eventProblems({ ...check, status: 'fine' }).join('\n'), /\/status must be equal to one of the allowed values/);
+  assert.match(eventProblems({ ...check, check: 'vibes' }).join('\n'), /\/check must be equal to one of the allowed values/);
+  const { detail: _detail, ...noDetail } = check as EventOf<'doctor-check'>;
+  assert.match(eventProblems(noDetail).join('\n'), /must have required property 'detail'/);
+  const summary = recordedDoctorRun.at(-1)!;
+  assert.match(eventProblems({ ...summary, checks: { ok: 1, warn: 0, fail: 0 } }).join('\n'), /must have required property 'skip'/);
 });
 
 void test('schema: its event types are exactly those of src/events.ts', () => {

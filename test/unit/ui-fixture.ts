@@ -206,3 +206,19 @@ export const recordedStatusRun: FleetEvent[] = record([
   [2, { type: 'status', node: 'db-1', state: 'unreachable', reason: 'db-1: connect: unreachable', desired: neu('db-1') }],
   [2, { type: 'summary', command: 'status', goal: 'switch', exitCode: 1, durationMs: 2000, interrupted: false, nodes: { 'db-1': { outcome: 'failed', error: 'db-1: connect: unreachable' } } }],
 ]);
+
+/** A `fleet doctor --json` run: the deployer, a healthy node, a node whose nix-store is off the PATH, a builder not reached. */
+export const recordedDoctorRun: FleetEvent[] = record([
+  [0, { type: 'doctor-start', hosts: [{ name: 'deployer', role: 'deployer', address: 'local' }, { name: 'web-1', role: 'node', address: 'root@web-1' }, { name: 'big', role: 'builder', address: 'nix@big:2222' }], fleetVersion: '0.1.0' }],
+  [0, { type: 'doctor-check', host: 'deployer', role: 'deployer', check: 'nix', status: 'ok', detail: 'nix-store (Nix) 2.8.0; nix-instantiate, nix-store, nix-copy-closure, ssh on the PATH' }],
+  [1, { type: 'doctor-check', host: 'web-1', role: 'node', check: 'rtt', status: 'ok', detail: 'TCP handshake 0.3 ms, a command over the SSH connection 41 ms', value: 0.3 }],
+  [1, {
+    type: 'doctor-check', host: 'web-1', role: 'node', check: 'nix-path', status: 'fail',
+    detail: 'nix-store is in /nix/var/nix/profiles/default/bin, which is not on the PATH of non-interactive SSH sessions (PATH=/usr/bin:/bin)',
+    fix: 'on web-1, add `SetEnv PATH=/usr/bin:/bin:/nix/var/nix/profiles/default/bin` to /etc/ssh/sshd_config and reload sshd (systemctl reload sshd)',
+  }],
+  [1, { type: 'doctor-check', host: 'web-1', role: 'node', check: 'clock', status: 'warn', detail: 'the clock of web-1 is 42.0 s ahead of the deployer\'s', fix: 'sync the clocks', value: 42000 }],
+  [2, { type: 'doctor-check', host: 'big', role: 'builder', check: 'reach', status: 'fail', detail: '10.0.0.9:2222: connection refused', fix: 'nothing listens there' }],
+  [2, { type: 'doctor-check', host: 'big', role: 'builder', check: 'auth', status: 'skip', detail: 'the machine did not answer' }],
+  [2, { type: 'doctor-summary', exitCode: 1, durationMs: 2100, interrupted: false, checks: { ok: 2, warn: 1, fail: 2, skip: 1 } }],
+]);

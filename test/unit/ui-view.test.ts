@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventBody, FleetEvent } from '../../src/events.js';
 import { buildOf, foldEvents, initialView, LOG_CAP, nodeOf, reduceRun, type RunView } from '../../src/ui/view.js';
-import { at, buildLog, nodes, record, recordedRun, rollbackLog, runId, storePath } from './ui-fixture.js';
+import { at, buildLog, nodes, record, recordedRun, rollbackLog, rolloutRun, runId, storePath } from './ui-fixture.js';
+import { fixture } from './ui-recorded.js';
+
+const fixtureNames = ['declined', 'locked', 'review-waves', 'rollback-failed', 'wave-rollback'];
 
 const start: [number, EventBody] = [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['a', 'b'], fleetVersion: '0.1.0' }];
 
@@ -166,4 +169,41 @@ void test('view: a node the run did not announce is added at the end, never lost
   const odd = foldEvents(record([[0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['constructor', 'toString'], fleetVersion: '0' }]]));
   assert.deepEqual(odd.nodes.map((n) => n.name), ['constructor', 'toString']);
   assert.equal(nodeOf(odd, 'hasOwnProperty'), undefined);
+});
+
+/** The phase and per-wave counts recounted from the nodes: what the reducer keeps in step event by event. */
+function recount(view: RunView): { phases: Record<string, number>; waves: Record<string, number>[] } {
+  const phases: Record<string, number> = { ...view.phases };
+  for (const k of Object.keys(phases)) phases[k] = 0;
+  for (const n of view.nodes) if (!n.outcome) phases[n.phase ?? 'waiting']! += 1;
+  const waves = view.waves.map((w) => {
+    const c: Record<string, number> = { ...w.counts };
+    for (const k of Object.keys(c)) c[k] = 0;
+    for (const n of view.nodes) if (n.wave === w.wave) c[n.outcome ?? 'pending']! += 1;
+    return c;
+  });
+  return { phases, waves };
+}
+
+for (const [name, events] of [['the recorded run', recordedRun], ['the staged rollout', rolloutRun], ...fixtureNames.map((f) => [`lab recording ${f}`, fixture(f)] as const)] as const) {
+  void test(`view: phase counts and each wave's counts equal a recount after every event (${name})`, () => {
+    let view = initialView();
+    for (const e of events) {
+      view = reduceRun(view, e);
+      const expected = recount(view);
+      assert.deepEqual(view.phases, expected.phases, `phases after event ${e.seq} (${e.type})`);
+      assert.deepEqual(view.waves.map((w) => w.counts), expected.waves, `wave counts after event ${e.seq} (${e.type})`);
+    }
+  });
+}
+
+void test('view: the staged rollout counts per wave (1 activated; 2 rolled back; 1 held) and nothing in a phase at the end', () => {
+  const view = foldEvents(rolloutRun);
+  const pick = (w: number) => Object.fromEntries(Object.entries(view.waves[w]!.counts).filter(([, n]) => n > 0));
+  assert.deepEqual([pick(0), pick(1), pick(2)], [{ activated: 1 }, { 'rolled-back': 2 }, { held: 1 }]);
+  assert.ok(Object.values(view.phases).every((n) => n === 0));
+  const during = foldEvents(rolloutRun.slice(0, rolloutRun.findIndex((e) => e.type === 'health' && e.node === 'web-1')));
+  assert.equal(during.phases.activate, 2, 'web-1 and web-2 activating');
+  assert.equal(during.phases.waiting, 1, 'web-3 has no phase yet');
+  assert.deepEqual(during.waves[1]!.counts.pending, 2);
 });

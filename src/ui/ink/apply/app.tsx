@@ -43,7 +43,7 @@ export function ApplyApp({ view, send, notices = [], now, rows, columns }: Apply
   }, [view.paused]);
 
   useInput((input, key) => {
-    const next = onKey(latest.current, input, key, view, send);
+    const next = onKey(latest.current, input, key, view, send, Math.max(1, Math.min(height, 200) - 10));
     if (next !== latest.current) update(next);
   }, { isActive: !over });
 
@@ -66,13 +66,14 @@ export function ApplyApp({ view, send, notices = [], now, rows, columns }: Apply
 export function screenOf(view: RunView, ui: UiState, now: number, rows: number): Screen {
   if (view.summary) return resultScreen(view);
   if (ui.detail) return detailScreen(view, ui);
-  if (!view.plan) return prepareScreen(view, now);
+  if (!view.plan) return prepareScreen(view, now, ui);
   if (view.review === 'waiting') return reviewScreen(view, ui, now, rows);
   return rolloutScreen(view, ui, now, rows);
 }
 
-/** One key: the next UI state; commands go out through `send` (each key sends at most one). */
-export function onKey(ui: UiState, input: string, key: Key, view: RunView, send: (command: SteerCommand) => void): UiState {
+/** One key: the next UI state; commands go out through `send` (each key sends at most one). `page`: the lines
+ *  PgUp/PgDn move the selection by. */
+export function onKey(ui: UiState, input: string, key: Key, view: RunView, send: (command: SteerCommand) => void, page = 10): UiState {
   if (view.summary) return ui;
   // Ctrl+C is the CLI's interrupt wherever the UI is: the same as outside it (first stops, second quits).
   if (key.ctrl && input === 'c') {
@@ -92,7 +93,12 @@ export function onKey(ui: UiState, input: string, key: Key, view: RunView, send:
     if (key.downArrow) return { ...ui, detail: { scroll: ui.detail.scroll + 1 } };
     return ui;
   }
+  if (ui.filtering) return filtering(ui, input, key, view, page);
   if (key.upArrow || key.downArrow) return moved(ui, view, key.upArrow ? -1 : 1);
+  if (key.pageUp || key.pageDown) return moved(ui, view, key.pageUp ? -page : page);
+  if (key.home || key.end) return moved(ui, view, key.home ? -Infinity : Infinity);
+  if (input === '/') return { ...ui, filtering: true };
+  if (key.escape && ui.filter !== undefined) return withoutFilter(ui);
   if (input === 'l') return { ...ui, logPane: !ui.logPane };
   if (key.return) return selectedNode(view, ui)?.diff ? { ...ui, detail: { scroll: 0 } } : ui;
   if (!view.plan) return ui;
@@ -134,13 +140,29 @@ export function onKey(ui: UiState, input: string, key: Key, view: RunView, send:
   return ui;
 }
 
+/** While the filter is typed every key is text: Enter keeps it, Esc clears it, Backspace takes a character back. */
+function filtering(ui: UiState, input: string, key: Key, view: RunView, page: number): UiState {
+  if (key.escape) return withoutFilter(ui);
+  if (key.return) return ui.filter ? { ...ui, filtering: false } : withoutFilter(ui);
+  if (key.upArrow || key.downArrow) return moved(ui, view, key.upArrow ? -1 : 1);
+  if (key.pageUp || key.pageDown) return moved(ui, view, key.pageUp ? -page : page);
+  if (key.backspace || key.delete) return { ...ui, filter: (ui.filter ?? '').slice(0, -1) };
+  if (key.ctrl || key.meta || key.tab || input === '') return ui;
+  return { ...ui, filter: `${ui.filter ?? ''}${input.replace(/[\u0000-\u001f\u007f]/g, '')}` }; // eslint-disable-line no-control-regex
+}
+
+function withoutFilter(ui: UiState): UiState {
+  const { filter: _filter, filtering: _filtering, ...rest } = ui;
+  return rest;
+}
+
 function withoutDetail(ui: UiState): UiState {
   const { detail: _detail, ...rest } = ui;
   return rest;
 }
 
 function moved(ui: UiState, view: RunView, by: number): UiState {
-  const order = nodeOrder(view);
+  const order = nodeOrder(view, ui);
   if (order.length === 0) return ui;
   const at = Math.max(0, order.indexOf(selectedNode(view, ui)?.name ?? ''));
   return { ...ui, selected: order[Math.max(0, Math.min(order.length - 1, at + by))]! };

@@ -9,6 +9,7 @@ import { describePlan } from '../../plan-text.js';
 import { formatReport } from '../../report.js';
 import { forTerminal } from '../../../util/terminal-text.js';
 import { nodeOf, type NodeView, type RunView } from '../../view.js';
+import { describeProgress, isScaled } from '../../scale.js';
 import { line, piece, type Line } from './lines.js';
 import {
   buildTone, currentWave, diffSummary, describeBuild, describeCopy, describeDiff, describeFromTo, describeLock, describeNodeState, describeWave,
@@ -29,6 +30,9 @@ export interface UiState {
   decided?: 'approve' | 'decline';
   /** Enter: the selected node's full diff, scrolled by this many lines. */
   detail?: { scroll: number };
+  /** `/`: only the nodes whose name or state contains this (any case); `filtering` while it is typed. */
+  filter?: string;
+  filtering?: boolean;
 }
 
 export interface Screen {
@@ -43,14 +47,47 @@ export interface Screen {
 
 export const initialUiState: UiState = { logPane: false, askAbort: false, pauseAsked: false, aborting: false, stopping: false };
 
-/** The nodes in the order the screens list them (the arrow keys walk this). */
-export function nodeOrder(view: RunView): string[] {
-  return nodeGroups(view).flatMap((g) => g.nodes.map((n) => n.name));
+/** A node the filter lets through: its name or its state in words contains the filter's text, in any case. */
+export function matchesFilter(node: NodeView, filter: string | undefined, planned: boolean): boolean {
+  if (!filter) return true;
+  const text = filter.toLowerCase();
+  return node.name.toLowerCase().includes(text) || describeNodeState(node, planned).toLowerCase().includes(text);
 }
 
+/** The groups the screens list: every node, or those the filter lets through (groups left empty are left out). */
+export function visibleGroups(view: RunView, ui: Pick<UiState, 'filter'>): ReturnType<typeof nodeGroups> {
+  const groups = nodeGroups(view);
+  if (!ui.filter) return groups;
+  const planned = view.plan !== undefined;
+  return groups.map((g) => ({ ...g, nodes: g.nodes.filter((n) => matchesFilter(n, ui.filter, planned)) })).filter((g) => g.nodes.length > 0);
+}
+
+/** The nodes in the order the screens list them, as filtered (the arrow keys walk this). */
+export function nodeOrder(view: RunView, ui: Pick<UiState, 'filter'> = {}): string[] {
+  return visibleGroups(view, ui).flatMap((g) => g.nodes.map((n) => n.name));
+}
+
+/** The selected node; one the filter hides gives way to the first it shows. */
 export function selectedNode(view: RunView, ui: UiState): NodeView | undefined {
-  const name = ui.selected ?? nodeOrder(view)[0];
+  const order = ui.filter ? nodeOrder(view, ui) : undefined;
+  const name = ui.selected !== undefined && (!order || order.includes(ui.selected)) ? ui.selected : (order ?? nodeOrder(view))[0];
   return name === undefined ? undefined : nodeOf(view, name);
+}
+
+/** While a filter is typed or set: what it is, how many nodes it shows, how to leave it. */
+function filterLines(view: RunView, ui: UiState): Line[] {
+  if (!ui.filtering && !ui.filter) return [];
+  const shown = ui.filter ? nodeOrder(view, ui).length : view.nodes.length;
+  return [line(
+    piece('filter ', 'key'), piece(`/${ui.filter ?? ''}`, undefined, { bold: true }), piece(ui.filtering ? '▏' : '', 'key'),
+    piece(`  ${shown} of ${countOf(view.nodes.length, 'node')}  `, 'quiet'),
+    piece(ui.filtering ? 'Enter' : '/', 'key'), piece(ui.filtering ? ' keep  ' : ' change  ', 'quiet'), piece('Esc', 'key'), piece(' clear', 'quiet'),
+  )];
+}
+
+/** A large fleet: the counts per outcome and phase above the list (scrolled, the list shows a screen of it). */
+function countLines(view: RunView): Line[] {
+  return isScaled(view.nodes.length) ? [line(piece(describeProgress(view), 'quiet'))] : [];
 }
 
 function title(view: RunView): string {
@@ -60,16 +97,16 @@ function title(view: RunView): string {
 const planned = (view: RunView): Map<string, NodePlan> => new Map((view.plan?.nodes ?? []).map((n) => [n.name, n]));
 
 /** Before the plan: what is being evaluated and which targets are asked. */
-export function prepareScreen(view: RunView, now: number): Screen {
+export function prepareScreen(view: RunView, now: number, ui: UiState = initialUiState): Screen {
   const evaluating = view.nodes.filter((n) => !n.phase || n.phase === 'evaluate').length;
   const asking = view.nodes.filter((n) => n.phase === 'query' || n.phase === 'connect').length;
   const what = [evaluating > 0 ? `evaluating ${countOf(evaluating, 'node')}` : '', asking > 0 ? `asking ${countOf(asking, 'target')}` : ''].filter(Boolean);
-  const body = view.nodes.map((n) => line(
+  const body = view.nodes.filter((n) => matchesFilter(n, ui.filter, false)).map((n) => line(
     piece(`  ${n.name}  `), piece(describeNodeState(n), outcomeTone(n.outcome)), piece(`  ${nodeElapsed(n, now)}`, 'quiet'),
     ...(n.error ? [piece(`  ${errorText(n.error)}`, 'bad')] : []),
   ));
   return {
-    header: [line(piece(title(view), 'head'), piece(` · ${countOf(view.nodes.length, 'node')}`)), line(piece(what.join(' · ') || 'planning…', 'busy'))],
+    header: [line(piece(title(view), 'head'), piece(` · ${countOf(view.nodes.length, 'node')}`)), line(piece(what.join(' · ') || 'planning…', 'busy')), ...filterLines(view, ui)],
     body,
     footer: [],
   };
@@ -84,8 +121,8 @@ export function reviewScreen(view: RunView, ui: UiState, now: number, rows: numb
   const body: Line[] = [];
   let focus: Screen['focus'];
   const width = Math.max(4, ...view.nodes.map((n) => n.name.length));
-  for (const group of nodeGroups(view)) {
-    if (group.wave) body.push(line(piece(`wave ${group.wave.wave}`, 'head'), piece(` · ${countOf(group.nodes.length, 'node')} · may fail ${group.wave.maxFailures ?? 0}`, 'quiet')));
+  for (const group of visibleGroups(view, ui)) {
+    if (group.wave) body.push(line(piece(`wave ${group.wave.wave}`, 'head'), piece(` · ${countOf(group.wave.nodes.length, 'node')} · may fail ${group.wave.maxFailures ?? 0}`, 'quiet')));
     else if (view.waves.length > 0) body.push(line(piece('not in a wave', 'head')));
     for (const n of group.nodes) {
       const np = plans.get(n.name);
@@ -108,7 +145,7 @@ export function reviewScreen(view: RunView, ui: UiState, now: number, rows: numb
     }
   }
   const help = line(
-    piece('↑↓', 'key'), ' select  ', piece('Enter', 'key'), ' full diff  ', piece('y', 'key'), ' deploy  ',
+    piece('↑↓', 'key'), ' select  ', piece('/', 'key'), ' filter  ', piece('Enter', 'key'), ' full diff  ', piece('y', 'key'), ' deploy  ',
     piece('n/q', 'key'), ' leave, nothing touched  ', piece('l', 'key'), ' log  ', piece('Ctrl+C', 'key'), ' abort',
   );
   const decided = ui.aborting ? line(piece('aborting: leaving with nothing touched…', 'warn')) : ui.decided === 'approve' ? line(piece('deploying…', 'busy')) : ui.decided === 'decline' ? line(piece('declined: leaving with nothing touched…', 'warn')) : help;
@@ -116,6 +153,7 @@ export function reviewScreen(view: RunView, ui: UiState, now: number, rows: numb
     header: [
       line(piece(title(view), 'head'), piece(' · review the plan: '), piece(view.plan ? describePlan(view.plan) : '')),
       line(piece(`${countOf(view.nodes.filter((n) => n.diff).length, 'diff')} of ${view.nodes.filter((n) => n.activate).length} ready`, 'quiet'), piece(` · ${formatElapsed(view.startedAt ?? new Date(now).toISOString(), now)}`, 'quiet')),
+      ...filterLines(view, ui),
     ],
     body,
     ...(focus ? { focus } : {}),
@@ -130,11 +168,11 @@ export function rolloutScreen(view: RunView, ui: UiState, now: number, rows: num
   let focus: Screen['focus'];
   const width = Math.max(4, ...view.nodes.map((n) => n.name.length));
   const waves = view.waves.length;
-  for (const group of nodeGroups(view)) {
+  for (const group of visibleGroups(view, ui)) {
     const w = group.wave;
     if (w) {
       const took = w.startedAt ? `  ${formatElapsed(w.startedAt, w.endedAt ? Date.parse(w.endedAt) : now)}` : '';
-      body.push(line(piece(`wave ${w.wave} of ${waves}`, 'head'), piece(`  ${describeWave(w, view)}`, waveTone(w, view), { bold: true }), piece(`${took} · ${countOf(group.nodes.length, 'node')}`, 'quiet')));
+      body.push(line(piece(`wave ${w.wave} of ${waves}`, 'head'), piece(`  ${describeWave(w, view)}`, waveTone(w, view), { bold: true }), piece(`${took} · ${countOf(w.nodes.length, 'node')}`, 'quiet')));
     } else if (waves > 0) body.push(line(piece('not in a wave', 'head')));
     for (const n of group.nodes) {
       const on = n.name === selected;
@@ -153,7 +191,7 @@ export function rolloutScreen(view: RunView, ui: UiState, now: number, rows: num
   const header = [line(
     piece(title(view), 'head'), piece(` · ${done} of ${countOf(view.nodes.length, 'node')} done`),
     piece(` · ${formatElapsed(view.startedAt ?? new Date(now).toISOString(), now)}`, 'quiet'),
-  )];
+  ), ...countLines(view), ...filterLines(view, ui)];
   return { header, body, ...(focus ? { focus } : {}), footer: [...buildLines(view, now, rows), ...logPane(view, ui, rows), ...rolloutPrompt(view, ui)] };
 }
 
@@ -173,7 +211,7 @@ function rolloutPrompt(view: RunView, ui: UiState): Line[] {
   const pausing = ui.pauseAsked && canPause(view);
   const status = pausing ? [piece(`pausing after wave ${currentWave(view) ?? 1}  `, 'warn')] : [];
   const pause: [string, string][] = canPause(view) ? (pausing ? [['r', 'resume']] : [['p', 'pause after this wave']]) : [];
-  return [line(...status, ...keys(['↑↓', 'select'], ['l', 'log'], ...pause, ['a', 'abort']))];
+  return [line(...status, ...keys(['↑↓', 'select'], ['/', 'filter'], ['l', 'log'], ...pause, ['a', 'abort']))];
 }
 
 /** A pause can still come: a wave is yet to start and none has failed (the run then holds the rest itself). */
