@@ -44,7 +44,6 @@ export function applyPolicy(goal: Goal, flags: ApplyCliOptions, fileRollout: Rol
   const rollout = resolveRolloutOptions(fileRollout, flags, facts.canAsk);
   // Waves only mean something for a goal that activates; a build or push goes at once.
   const staged = rollout.staged && traits.activates;
-  const keepGoing = !!flags.keepGoing;
   return {
     goal,
     traits,
@@ -55,8 +54,7 @@ export function applyPolicy(goal: Goal, flags: ApplyCliOptions, fileRollout: Rol
     maxJobs: flags.maxJobs ?? 'auto',
     useSubstitutes: !!flags.useSubstitutes,
     verbose: !!flags.verbose,
-    keepGoing,
-    failFast: !keepGoing && !staged,
+    failFast: !flags.keepGoing && !staged,
     magicRollback: flags.magicRollback !== false,
     ...(flags.confirmTimeout !== undefined ? { confirmTimeoutMs: flags.confirmTimeout } : {}),
     rollout,

@@ -17,7 +17,7 @@ import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
 import { deployerIdentity } from '../agent/lock.js';
 import { gitRevision } from '../records/git.js';
-import type { RecordContext, RecordKind } from '../records/record.js';
+import type { RecordContext } from '../records/record.js';
 import type { EmitEvent } from '../events.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
@@ -43,11 +43,9 @@ export interface SystemSource {
   resolve(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated>;
   /** Builds may start before the plan (evaluated systems); a rollback's systems are already on the targets. */
   buildsEarly: boolean;
-  /** How the targets' records name what this run leaves on them (the CLI puts it in the policy). */
-  recordKind: RecordKind;
 }
 
-const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true, recordKind: 'deploy' };
+const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true };
 
 export interface ApplyOptions {
   runId: string;

@@ -21,7 +21,6 @@ export interface DeployPolicy {
   readonly useSubstitutes: boolean;
   /** Build and activation output as it comes, as `log` events. */
   readonly verbose: boolean;
-  readonly keepGoing: boolean;
   /** The first failure stops the run: not with --keep-going, nor in a staged rollout (each wave's budget decides). */
   readonly failFast: boolean;
   /** false: --no-magic-rollback for every node; true: each node's `magicRollback` decides. */

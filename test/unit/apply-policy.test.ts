@@ -14,7 +14,7 @@ const file: RolloutConfig = { waves: [{ count: 1 }, { percent: 20 }], order: ['t
 void test('defaults: only --parallel (commander\'s default) given, no rollout key', () => {
   assert.deepEqual(applyPolicy('switch', { parallel: 10 }, undefined, asApply), {
     goal: 'switch', traits: goalTraits('switch'), force: false, showTrace: false, breakLock: false, parallel: 10, maxJobs: 'auto',
-    useSubstitutes: false, verbose: false, keepGoing: false, failFast: true, magicRollback: true,
+    useSubstitutes: false, verbose: false, failFast: true, magicRollback: true,
     rollout: { staged: false, waves: [{ percent: 100 }], order: [], maxFailures: { count: 0 }, onFailure: 'rollback-wave', pause: { kind: 'none' }, yes: false, skipHealthChecks: false },
     staged: false, records: { on: 'all' }, recordKind: 'deploy',
   });
@@ -29,7 +29,7 @@ void test('every flag lands in the policy', () => {
   }, undefined, { canAsk: true, recordKind: 'rollback' });
   assert.deepEqual({ ...policy, rollout: undefined }, {
     goal: 'boot', traits: goalTraits('boot'), force: true, showTrace: true, breakLock: true, parallel: 3, maxJobs: 4,
-    useSubstitutes: true, verbose: true, keepGoing: true, failFast: false, magicRollback: false, confirmTimeoutMs: 45_000,
+    useSubstitutes: true, verbose: true, failFast: false, magicRollback: false, confirmTimeoutMs: 45_000,
     rollout: undefined, staged: false, records: { on: 'tag:web', message: 'hotfix' }, recordKind: 'rollback',
   });
   assert.deepEqual([policy.rollout.yes, policy.rollout.skipHealthChecks], [true, true]);

@@ -1,5 +1,5 @@
 // `fleet apply`: the main job. Owns Ctrl+C: nothing new starts, activations finish or roll back.
-import type { ApplyResult, SystemSource } from '../../deploy/apply.js';
+import type { ApplyResult } from '../../deploy/apply.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { Goal } from '../../goal.js';
 import type { ApplyCliOptions } from '../apply-policy.js';
@@ -10,11 +10,13 @@ import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
 import type { TerminalWaveGate } from '../confirm.js';
 import type { Renderer } from '../../ui/renderer.js';
+import type { RollbackChoice } from '../../rollback/choose.js';
 
 export interface ApplyExtras {
   session?: Session;
-  /** Where the systems come from (default: evaluation; `fleet rollback`: the targets' records). */
-  source?: SystemSource;
+  /** `fleet rollback`: the systems come from the targets' records (this choice of them), not from evaluation,
+   *  and the run is recorded as a rollback. */
+  rollback?: RollbackChoice;
   /** Gates driven from elsewhere than the terminal (scripts/record-ui-fixtures.ts); `-i` makes its own. */
   steering?: Steering;
 }
@@ -25,17 +27,17 @@ export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
 
 export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, signal: AbortSignal, extras: ApplyExtras = {}): Promise<number> {
-  const { session, source } = extras;
+  const { session } = extras;
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   if (options.interactive && !io.tty) throw new UsageError(INTERACTIVE_NEEDS_TERMINAL);
   const metricsFile = options.metricsFile !== undefined ? await (await import('../metrics-file.js')).checkMetricsFile(io.cwd, options.metricsFile) : undefined;
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  // Before anything else may ask or change: `pause: confirm` needs a terminal or --yes.
+  // Before anything else may ask or change: `pause: confirm` needs --yes, a terminal to ask on, or the steering's gate.
   const { applyPolicy } = await import('../apply-policy.js');
-  // `pause: confirm` is asked on the terminal, or waits at the steering's gate.
   const canAsk = !!io.stdin?.isTTY || !!extras.steering || !!options.interactive;
-  const policy = applyPolicy(goal, options, fleet.rollout, { canAsk, recordKind: source?.recordKind ?? 'deploy' });
+  const policy = applyPolicy(goal, options, fleet.rollout, { canAsk, recordKind: extras.rollback ? 'rollback' : 'deploy' });
+  const source = extras.rollback ? (await import('../../rollback/source.js')).rollbackSource(extras.rollback) : undefined;
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
@@ -57,7 +59,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     detach = session?.attach(ui) ?? detach;
     renderer = ui;
   } else {
-    // Without a steering, `pause: confirm` is asked on the terminal (resolveRolloutOptions made sure there is one).
+    // Without a steering, `pause: confirm` is asked on the terminal (applyPolicy made sure there is one).
     if (!steering && policy.rollout.pause.kind === 'confirm') waveGate = (await import('../confirm.js')).confirmOnTerminal(io.stdin!, io.stderr, signal);
     // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });

@@ -17,6 +17,5 @@ export function rollbackChoice(options: Pick<RollbackCliOptions, 'to' | 'toRun'>
 }
 
 export async function runRollback(options: RollbackCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
-  const { rollbackSource } = await import('../../rollback/source.js');
-  return runApply('switch', options, io, signal, { ...(session ? { session } : {}), source: rollbackSource(rollbackChoice(options)) });
+  return runApply('switch', options, io, signal, { ...(session ? { session } : {}), rollback: rollbackChoice(options) });
 }
