@@ -1,5 +1,5 @@
-// Runs every planned node through the stages: owns concurrency (--parallel) and the failure policy
-// (fail-fast stops new work; --keep-going does not; a staged rollout leaves it to each wave's budget).
+// Runs every planned node through the stages: owns concurrency (--parallel) and what a stop means (no new
+// work starts); the ledger fires it on a failure when fail-fast, a staged rollout leaves it to each wave's budget.
 // A node's problem never fails the run.
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
