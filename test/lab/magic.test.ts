@@ -139,6 +139,31 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     assert.equal((await ctx.lab.exec('m2', ['test', '-e', `${aDir}/rollback.status`])).exitCode, 1, 'A\'s watchdog rolled nothing back');
   });
 
+  test('lockTimeout shorter than confirmTimeout: a killed run\'s lock lasts until its watchdog decided; the next apply finds the node locked, then the node reverts', async () => {
+    const before = await readSystemState(ctx.lab, 'm2');
+    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `short-lock-${nonce}`, variant: 'slow' } });
+    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-short-lock.yaml`, defaults: { confirmTimeout: '15s', lockTimeout: '2s' } });
+    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
+    const earlier = new Set(await startedDirs());
+    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    let aDir: string | undefined;
+    const killer = eventually(async () => {
+      aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
+      return aDir !== undefined;
+    }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
+    await a.catch(() => {});
+    assert.ok(await killer, 'run A was killed while m2 activated');
+    assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done');
+    // Past A's lockTimeout by the host's own clock: without the watchdog's hold, its lock would have expired.
+    const live = Number((await ctx.lab.exec('m2', ['stat', '-c', '%Y', `${aDir}/activate.status`])).stdout.trim());
+    await waitFor('2 s past A\'s activation on m2\'s clock', async () => Number((await ctx.lab.exec('m2', ['date', '+%s'])).stdout.trim()) > live + 2);
+    const b = await runFleet(['-f', ctx.fleetFile, 'apply', '--on', 'm2', '--json']);
+    assert.deepEqual(outcomesOf(b), { m2: 'locked' }, 'the node is still A\'s: its watchdog has not decided');
+    assert.match(nodeDoneText(b, 'm2'), new RegExp(`locked by run ${aDir!.split('/')[3]}`));
+    assert.equal(await waitForFile('m2', `${aDir}/confirm.status`), 'expired', 'no confirmation came: A\'s watchdog reverted');
+    assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'back on what A found');
+  });
+
   test('Ctrl+C while a node activates: it is still confirmed (boot default moved), exit 130', async () => {
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `int-${nonce}`, variant: 'slow' } });
     // The run killed above left m2's lock behind (it expires in lockTimeout): take it over.
