@@ -31,6 +31,9 @@ export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'ro
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
+/** How an evaluation chunk ended: all its nodes answered, Nix failed, fleet ended it (over the memory budget), or Ctrl+C. */
+export type EvalChunkEnd = 'done' | 'failed' | 'over-budget' | 'interrupted';
+
 export type ReviewState = 'waiting' | 'approved' | 'declined';
 export type PauseReason = 'requested' | 'confirm';
 
@@ -73,6 +76,20 @@ export type EventBody =
   | { type: 'resumed'; wave: number }
   /** `fleet diff` (and `fleet plan`, where the new system is already built; `-i` while the plan waits): nodes whose closures change alike. */
   | { type: 'diff'; nodes: string[]; added: PackageChange[]; removed: PackageChange[]; changed: PackageChange[]; systems: DiffGroup['systems'] }
+  /** One evaluation chunk ended: a nix-instantiate process of `nodes` in worker slot `worker`. */
+  | {
+      type: 'eval-chunk';
+      chunk: number;
+      worker: number;
+      nodes: string[];
+      failed: string[];
+      retried: string[];
+      wallMs: number;
+      peakRss: number;
+      ended: EvalChunkEnd;
+    }
+  /** Every node evaluated (or failed): the whole evaluation in numbers. */
+  | { type: 'eval-done'; nodes: number; failed: number; chunks: number; workers: number; peakRss: number; wallMs: number; budget?: number; alone: string[] }
   /** `fleet status`: one per node that evaluated, asked or not (unreachable). */
   | ({ type: 'status' } & NodeStatus)
   /** `fleet doctor` (its own stream, no run-start/summary): first, the machines it looks at, in report order. */

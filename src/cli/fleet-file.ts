@@ -1,12 +1,15 @@
 // Which fleet file: -f, then FLEET_FILE, then ./fleet.yaml; and the selection every command shares.
 import { resolve } from 'node:path';
 import { formatHostSpec } from '../config/hostspec.js';
-import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
+import type { MemorySetting, ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { formatDiagnostic, UsageError } from '../errors.js';
 import { printLine, type CliIo } from './io.js';
 
 export interface FileOptions {
   file?: string;
+  /** --eval-memory and --eval-workers (commands that evaluate): over the fleet file's nix.evalMemory. */
+  evalMemory?: MemorySetting;
+  evalWorkers?: number | 'auto';
 }
 
 export function locateFleetFile(options: FileOptions, io: CliIo): string {
@@ -17,7 +20,18 @@ export async function openFleet(options: FileOptions, io: CliIo): Promise<Resolv
   const { loadFleet } = await import('../config/index.js');
   const fleet = await loadFleet(locateFleetFile(options, io));
   for (const warning of fleet.warnings) printLine(io.stderr, formatDiagnostic(warning));
-  return fleet;
+  return withEvalFlags(fleet, options);
+}
+
+/** The flags win over the fleet file: evaluation reads them from the resolved fleet, like its own settings. */
+export function withEvalFlags(fleet: ResolvedFleet, options: Pick<FileOptions, 'evalMemory' | 'evalWorkers'>): ResolvedFleet {
+  if (options.evalMemory === undefined && options.evalWorkers === undefined) return fleet;
+  const nix = {
+    ...fleet.nix,
+    ...(options.evalMemory !== undefined ? { evalMemory: options.evalMemory } : {}),
+    ...(options.evalWorkers !== undefined ? { evalWorkers: options.evalWorkers } : {}),
+  };
+  return { ...fleet, nix };
 }
 
 /** `--on`; a missing one means all nodes, unless the fleet forbids that for commands that change machines. */

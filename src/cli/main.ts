@@ -1,6 +1,8 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../config/duration.js';
+import { MEMORY_SETTING_HELP, parseMemorySetting } from '../config/memory.js';
+import type { MemorySetting } from '../config/types.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import { GOALS, isGoal, type Goal } from '../goal.js';
 import { ON_FAILURE_MODES, parseMaxFailuresFlag, parseWavesFlag } from '../rollout/flags.js';
@@ -34,6 +36,18 @@ function parseDurationOption(value: string): number {
 function parseMaxJobs(value: string): number | 'auto' {
   return value === 'auto' ? 'auto' : parsePositive(value);
 }
+
+function parseEvalMemory(value: string): MemorySetting {
+  const setting = parseMemorySetting(value);
+  if (!setting) throw new InvalidArgumentError(`must be ${MEMORY_SETTING_HELP}`);
+  return setting;
+}
+
+// The options of every command that evaluates (apply, plan, diff, status).
+const evalMemoryOption = () =>
+  new Option('--eval-memory <size|auto>', 'memory all Nix evaluator processes together may use (overrides nix.evalMemory; default auto: available memory less 1G), e.g. 1500M, 4G, 50%').argParser(parseEvalMemory);
+const evalWorkersOption = () =>
+  new Option('--eval-workers <n|auto>', 'Nix evaluator processes at once (default auto: one per CPU, fewer when the memory budget cannot hold them)').argParser(parseMaxJobs);
 
 export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: number) => void, session?: Session): Command {
   const program = new Command('fleet')
@@ -74,6 +88,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--exit-code', 'exit 1 when apply would change a node (0: nothing to do), for CI jobs that deploy only when needed')
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
+    .addOption(evalMemoryOption())
+    .addOption(evalWorkersOption())
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addHelpText('after', '\nExit codes of plan: 0 every node planned (with --exit-code: and none would change), 1 some node could not be\nplanned (with --exit-code: or some node would change), 2 usage.\n\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%\n  fleet plan --format markdown > plan.md\n  fleet plan --exit-code || fleet apply --yes')
@@ -86,6 +102,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(new Option('--format <format>', 'text (default), json (as --json), or markdown: a pull-request comment (GitHub/GitLab) with a marker line to update it by').choices(['text', 'json', 'markdown']))
     .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
     .option('--show-trace', 'pass --show-trace to Nix')
+    .addOption(evalMemoryOption())
+    .addOption(evalWorkersOption())
     .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff --format markdown > diff.md\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal)));
 
@@ -97,6 +115,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(new Option('--format <format>', 'text (default), json (as --json), or prometheus: the text exposition format, for node_exporter\'s textfile directory or a Pushgateway').choices(['text', 'json', 'prometheus']))
     .option('--exit-code', 'exit 1 when any node is not in-sync (a drift alarm for CI)')
     .option('--show-trace', 'pass --show-trace to Nix')
+    .addOption(evalMemoryOption())
+    .addOption(evalWorkersOption())
     .option('--watch', 'redraw the table in place, refreshed every --interval, until q (exit 0) or Ctrl+C (exit 130); needs a terminal')
     .option('--interval <duration>', 'with --watch: time between refreshes (default 5s), e.g. 2s or 1m', parseDurationOption)
     .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
@@ -114,7 +134,9 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
   deployOptions(goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
-    .option('--metrics-file <file>', 'when the run ends, write its metrics there in Prometheus\'s text format (time per phase, nodes per outcome, bytes copied, waves, exit code), replacing the file atomically'))
+    .option('--metrics-file <file>', 'when the run ends, write its metrics there in Prometheus\'s text format (time per phase, nodes per outcome, bytes copied, waves, exit code), replacing the file atomically')
+    .addOption(evalMemoryOption())
+    .addOption(evalWorkersOption()))
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --yes --json --metrics-file /var/lib/prometheus/node-exporter/fleet-apply.prom > run.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, { ...(session ? { session } : {}) })));
 

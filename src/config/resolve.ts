@@ -5,6 +5,7 @@ import { parseBuildHost } from './buildhost.js';
 import { parseDuration } from './duration.js';
 import { parseHostSpec } from './hostspec.js';
 import { parseAmount, parsePause } from './amount.js';
+import { parseMemorySetting } from './memory.js';
 import type { HealthCheck as RawHealthCheck, Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults, Rollout as RawRollout } from './schema-types.js';
 import type { Amount, Builder, HealthCheck, ResolvedFleet, ResolvedNode, RolloutConfig } from './types.js';
 
@@ -42,7 +43,8 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
   for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, raw.defaults ?? {}, dir);
   const nodes: Record<string, ResolvedNode> = {};
   for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw.defaults ?? {}, builderNames, dir);
-  const nix = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
+  const source = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
+  const nix = { ...source, ...(raw.nix.evalMemory !== undefined && { evalMemory: parseMemorySetting(raw.nix.evalMemory)! }) };
   return {
     file: abs,
     dir,

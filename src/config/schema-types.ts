@@ -124,6 +124,10 @@ export interface NixFile {
    * A Nix file (relative to the fleet file) evaluating to an attribute set: node name -> system toplevel derivation.
    */
   file: string;
+  /**
+   * Memory for evaluating the nodes: the sum of all evaluator processes stays within it (fleet measures what nodes cost and sizes its chunks of nodes and its workers from that). `auto` (default): the deployer's available memory (MemAvailable in /proc/meminfo) less 1G kept for the rest of the machine, or half of it when less than 2G is available; a size in binary units, `1500M`, `4G`, `1.5G`; or a percentage of the available memory, `50%`. `--eval-memory` overrides it.
+   */
+  evalMemory?: string;
 }
 /**
  * Systems from a flake.
@@ -133,6 +137,10 @@ export interface NixFlake {
    * A flake reference (local paths relative to the fleet file); nodes come from nixosConfigurations.<node>.config.system.build.toplevel.
    */
   flake: string;
+  /**
+   * Memory for evaluating the nodes: the sum of all evaluator processes stays within it (fleet measures what nodes cost and sizes its chunks of nodes and its workers from that). `auto` (default): the deployer's available memory (MemAvailable in /proc/meminfo) less 1G kept for the rest of the machine, or half of it when less than 2G is available; a size in binary units, `1500M`, `4G`, `1.5G`; or a percentage of the available memory, `50%`. `--eval-memory` overrides it.
+   */
+  evalMemory?: string;
 }
 /**
  * Settings for every node; a node's own value wins. `host`, `port` and `attr` are per node and cannot be set here.

@@ -82,10 +82,19 @@ export interface RolloutConfig {
   pause: Pause;
 }
 
+/** How much memory evaluation may use: the deployer's available memory less a reserve, a size, or a share of it. */
+export type MemorySetting = { kind: 'auto' } | { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number };
+
+/** How nodes are evaluated: `nix.evalMemory` of the fleet file, `--eval-memory` and `--eval-workers` over it. */
+export interface EvalSettings {
+  evalMemory?: MemorySetting; // absent: auto
+  evalWorkers?: number | 'auto'; // absent: auto (one per CPU)
+}
+
 export interface ResolvedFleet {
   file: string; // absolute path of the fleet file
   dir: string; // its directory: relative paths in the file resolve against it
-  nix: { file: string } | { flake: string }; // absolute path (file) or flake reference (local paths made absolute)
+  nix: ({ file: string } | { flake: string }) & EvalSettings; // absolute path (file) or flake reference (local paths made absolute)
   allowApplyAll: boolean;
   buildersUseSubstitutes: boolean; // Nix's `builders-use-substitutes` for `buildHost: builders`
   builders: Record<string, Builder>; // in file order

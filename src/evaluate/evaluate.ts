@@ -39,7 +39,7 @@ export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly Resolv
   for (const node of nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'evaluate', detail: 'evaluating' });
   // probeTargets awaits the same (memoized) connections and reports their failures.
   if (goalTraits(options.goal).probes) connectAll(options.pool, nodes);
-  const evaluated = await evaluateNodes(fleet, nodes, { run: options.run, showTrace: options.showTrace, signal: options.signal });
+  const evaluated = await evaluateNodes(fleet, nodes, { showTrace: options.showTrace, signal: options.signal, emit: options.emit });
   const wrongSystem = checkBuildSystems(nodes, evaluated.results, fleet.builders);
   const failed = new Set(wrongSystem.map((e) => e.node));
   return { selected: nodes, nodes: nodes.filter((n) => evaluated.results[n.name] && !failed.has(n.name)), evals: evaluated.results, failures: [...evaluated.errors, ...wrongSystem] };

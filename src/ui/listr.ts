@@ -6,8 +6,9 @@ import { createBuildTask, createNodeTask, createPending, createWaveTask, showHea
 import { createTaskStream } from './listr-stream.js';
 import type { Renderer } from './renderer.js';
 import { formatReport } from './report.js';
+import { createEvalTask, type EvalTask } from './listr-eval.js';
 import { isScaled } from './scale.js';
-import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type WaveView } from './view.js';
+import { buildOf, initialView, nodeOf, reduceRun, type BuildView, type EvalView, type WaveView } from './view.js';
 import { guardOutput, isOutputBroken, writeText } from './write.js';
 
 export interface ListrRendererOptions {
@@ -26,12 +27,14 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
   const nodes = new Map<string, NodeTask>();
   const builds = new Map<string, Pending<BuildView>>(); // by build id
   const waves = new Map<number, Pending<WaveView>>(); // by wave number
+  let evaluation: { task: EvalTask; done: Pending<EvalView> } | undefined;
   const stream = createTaskStream();
   let running: Promise<unknown> | undefined;
   let scaled: ScaledTasks | undefined;
 
   const onEvent = (e: FleetEvent) => {
-    if (scaled && e.type !== 'build-start' && e.type !== 'build-done') return scaled.onEvent(e);
+    // Builds and the evaluation keep their own tasks at any scale.
+    if (scaled && e.type !== 'build-start' && e.type !== 'build-done' && e.type !== 'eval-chunk' && e.type !== 'eval-done') return scaled.onEvent(e);
     switch (e.type) {
       case 'run-start':
         if (running) return;
@@ -77,6 +80,16 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
       }
       case 'wave-done':
         return waves.get(e.wave)?.settle(view.waves[e.wave - 1]);
+      case 'eval-chunk':
+      case 'eval-done':
+        if (!evaluation) {
+          const done = createPending<EvalView>();
+          evaluation = { task: createEvalTask(done), done };
+          stream.add(evaluation.task.task);
+        }
+        if (view.evaluation) evaluation.task.show(view.evaluation, view.nodes.length);
+        if (e.type === 'eval-done') evaluation.done.settle(view.evaluation);
+        return;
     }
   };
 
@@ -93,6 +106,7 @@ export function createListrRenderer(out: NodeJS.WritableStream, opts: ListrRende
       for (const [name, task] of nodes) task.done.settle(nodeOf(view, name));
       for (const pending of builds.values()) pending.settle(undefined);
       for (const [wave, pending] of waves) pending.settle(view.waves[wave - 1]);
+      evaluation?.done.settle(view.evaluation);
       try {
         await running;
       } finally {

@@ -4,6 +4,7 @@
 import type { FleetEvent } from '../events.js';
 import { formatList } from '../select/messages.js';
 import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
+import { describeAlone, describeEvalChunk, describeEvalDone } from './eval-text.js';
 import { describeHealth, describePhase, firstLine, formatClock } from './labels.js';
 import { countOf } from '../util/text.js';
 import { describeNodePlan, describePlan, describeWave } from './plan-text.js';
@@ -128,6 +129,10 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [['fleet', 'resumed', `wave ${e.wave} of ${waveCount} starts`]];
     case 'diff':
       return [['fleet', 'diff', `${formatNodeNames(e.nodes)}: ${formatCounts(e)}, ${formatGroupDelta(e)}`]];
+    case 'eval-chunk':
+      return [['fleet', 'evaluate', describeEvalChunk(e)]];
+    case 'eval-done':
+      return [['fleet', 'evaluated', describeEvalDone(e)], ...e.alone.map((node): Line => ['fleet', 'warning', describeAlone(node, e.budget)])];
     case 'status':
       return [[e.node, e.state, e.reason]];
     case 'summary':

@@ -1,5 +1,6 @@
 // The end-of-run report both line and listr renderers print: failure log tails, a table, counts.
 import { FAILED_OUTCOMES, type Outcome } from '../events.js';
+import { describeEvalDone } from './eval-text.js';
 import { firstLine } from './labels.js';
 import { isScaled, OUTCOME_ORDER } from './scale.js';
 import { countOf } from '../util/text.js';
@@ -56,6 +57,7 @@ function formatCounts(view: RunView): string {
   const counts: Record<Outcome | 'unknown', number> = { ...byOutcome, unknown: pending };
   const parts = outcomeOrder.filter((o) => counts[o] > 0).map((o) => `${counts[o]} ${o}`);
   const lines = [`${countOf(view.nodes.length, 'node')}: ${parts.join(', ')}`];
+  if (view.evaluation?.done) lines.push(describeEvalDone(view.evaluation.done));
   if (view.waves.length > 0) lines.push(formatWaves(view));
   const failedBuilds = view.builds.filter((b) => b.ok === false).length;
   if (failedBuilds > 0) lines.push(`${countOf(failedBuilds, 'build')} failed`);

@@ -86,6 +86,14 @@ export interface BuildView {
   endedAt?: string;
 }
 
+/** The evaluation: chunks as they end, then its numbers (eval-done). */
+export interface EvalView {
+  chunks: number;
+  evaluated: number; // nodes that answered so far
+  peakRss: number; // the largest chunk peak so far
+  done?: EventOf<'eval-done'>;
+}
+
 /** Per outcome how many nodes have it; `pending`: no outcome yet. */
 export type Counts = Readonly<Record<Outcome | 'pending', number>>;
 
@@ -113,6 +121,8 @@ export interface RunView {
   waves: readonly WaveView[];
   /** `-i`: where the plan review stands (absent: no review in this run). */
   review?: ReviewState;
+  /** From the eval-chunk and eval-done events (absent: nothing evaluated yet). */
+  evaluation?: EvalView;
   /** A staged rollout waiting before a wave (cleared when it resumes). */
   paused?: { wave: number; reason: PauseReason };
   /** The final word: its outcomes win over earlier node-done events; nothing after it changes the view. */
@@ -237,6 +247,13 @@ function apply(view: RunView, e: FleetEvent): RunView {
         if (system) d.node(name, (n) => ({ ...n, diff: { added: e.added, removed: e.removed, changed: e.changed, ...system } }));
       }
       return d.done();
+    case 'eval-chunk': {
+      const was = view.evaluation ?? { chunks: 0, evaluated: 0, peakRss: 0 };
+      const answered = e.nodes.length - e.failed.length - e.retried.length;
+      return d.done({ evaluation: { ...was, chunks: was.chunks + 1, evaluated: was.evaluated + answered, peakRss: Math.max(was.peakRss, e.peakRss) } });
+    }
+    case 'eval-done':
+      return d.done({ evaluation: { ...view.evaluation, chunks: e.chunks, evaluated: e.nodes, peakRss: e.peakRss, done: e } });
     case 'status': {
       const { type: _t, v: _v, run: _r, seq: _s, time: _time, ...status } = e;
       d.node(e.node, (n) => ({ ...n, status }));

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDoneRoute, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDoneRoute, type EvalChunkEnd, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
@@ -13,7 +13,7 @@ import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '.
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
-import { record, recordedDiffRun, recordedDoctorRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -61,6 +61,8 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
     lastDeploy: { kind: 'deploy', run: 'r', time: '2025-01-02T12:00:00.000Z', goal: 'switch', toplevel: path, generation: 4, rev: 'unknown', dirty: true, by: 'ci@runner-1', on: 'all', message: 'm' },
     lock: plan.nodes[0]!.lock!,
   },
+  'eval-chunk': { type: 'eval-chunk', chunk: 1, worker: 1, nodes: ['web-1', 'web-2'], failed: ['web-2'], retried: [], wallMs: 1200, peakRss: 650_000_000, ended: 'failed' },
+  'eval-done': { type: 'eval-done', nodes: 1, failed: 1, chunks: 1, workers: 1, peakRss: 650_000_000, wallMs: 1300, budget: 1_610_612_736, alone: ['web-1'] },
   'doctor-start': { type: 'doctor-start', hosts: [{ name: 'web-1', role: 'node', address: 'root@web-1:22' }], fleetVersion: '0.1.0' },
   'doctor-check': { type: 'doctor-check', host: 'web-1', role: 'node', check: 'disk-nix', status: 'fail', detail: 'full', fix: 'free space', value: 1024 },
   'doctor-summary': { type: 'doctor-summary', exitCode: 1, durationMs: 10, interrupted: false, checks: { ok: 1, warn: 0, fail: 1, skip: 0 } },
@@ -87,6 +89,8 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   resumed: { type: true, wave: true },
   diff: { type: true, nodes: true, added: true, removed: true, changed: true, systems: true },
   status: { type: true, node: true, state: true, reason: true, desired: true },
+  'eval-chunk': { type: true, chunk: true, worker: true, nodes: true, failed: true, retried: true, wallMs: true, peakRss: true, ended: true },
+  'eval-done': { type: true, nodes: true, failed: true, chunks: true, workers: true, peakRss: true, wallMs: true, alone: true },
   'doctor-start': { type: true, hosts: true, fleetVersion: true },
   'doctor-check': { type: true, host: true, role: true, check: true, status: true, detail: true },
   'doctor-summary': { type: true, exitCode: true, durationMs: true, interrupted: true, checks: true },
@@ -100,6 +104,7 @@ const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interr
 const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
 const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true };
+const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
 const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
@@ -124,15 +129,16 @@ const stamp = (body: EventBody, seq = 1): FleetEvent => ({ ...body, v: EVENTS_VE
 const fixturesDir = new URL('../fixtures/ui/', import.meta.url);
 const labRecordings = Object.fromEntries(readdirSync(fixturesDir).filter((f) => f.endsWith('.ndjson')).sort().map((f) => [f, readFileSync(new URL(f, fixturesDir), 'utf8')]));
 
-void test('schema: every event of the recorded runs (apply, rollout, diff, status, doctor, and the lab recordings) is valid, and together they have every event type', () => {
+void test('schema: every event of the recorded runs (apply, rollout, diff, status, doctor, evaluation, and the lab recordings) is valid, and together they have every event type', () => {
   assertValidEvents(recordedRun);
   assertValidEvents(rolloutRun);
   assertValidEvents(recordedDiffRun);
   assertValidEvents(recordedStatusRun);
   assertValidEvents(recordedDoctorRun);
+  assertValidEvents(recordedEvalRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
@@ -239,6 +245,7 @@ void test('schema: enums equal the TypeScript unions (Goal, Command, Phase, Outc
   assert.deepEqual(enumOf('ReviewState'), sorted(Object.keys(reviewStates)));
   assert.deepEqual(enumOf('PauseReason'), sorted(Object.keys(pauseReasons)));
   assert.deepEqual(enumOf('CopyDoneRoute'), sorted(Object.keys(copyDoneRoutes)));
+  assert.deepEqual(enumOf('EvalChunkEnd'), sorted(Object.keys(chunkEnds)));
 });
 
 void test('schema: the plan structures have the fields of src/plan/types.ts', () => {

@@ -207,6 +207,23 @@ export const recordedStatusRun: FleetEvent[] = record([
   [2, { type: 'summary', command: 'status', goal: 'switch', exitCode: 1, durationMs: 2000, interrupted: false, nodes: { 'db-1': { outcome: 'failed', error: 'db-1: connect: unreachable' } } }],
 ]);
 
+/** `fleet apply build` of 4 nodes evaluated in 3 chunks on 2 workers: web-3 fails under tryEval and is evaluated
+ *  again alone for Nix's message; db-1 alone needs more than the budget. */
+export const evalNodes = ['web-1', 'web-2', 'web-3', 'db-1'];
+export const recordedEvalRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'apply', goal: 'build', nodes: evalNodes, fleetVersion: '0.1.0' }],
+  ...evalNodes.map((node): [number, EventBody] => [0, { type: 'node-phase', node, phase: 'evaluate', detail: 'evaluating' }]),
+  [1, { type: 'eval-chunk', chunk: 1, worker: 1, nodes: ['web-1'], failed: [], retried: [], wallMs: 900, peakRss: 180 * 2 ** 20, ended: 'done' }],
+  [3, { type: 'eval-chunk', chunk: 2, worker: 2, nodes: ['web-2', 'web-3'], failed: [], retried: ['web-3'], wallMs: 2300, peakRss: 400 * 2 ** 20, ended: 'done' }],
+  [4, { type: 'eval-chunk', chunk: 3, worker: 1, nodes: ['web-3'], failed: ['web-3'], retried: [], wallMs: 400, peakRss: 60 * 2 ** 20, ended: 'failed' }],
+  [7, { type: 'eval-chunk', chunk: 4, worker: 1, nodes: ['db-1'], failed: [], retried: [], wallMs: 3000, peakRss: 1700 * 2 ** 20, ended: 'done' }],
+  [7, { type: 'eval-done', nodes: 3, failed: 1, chunks: 4, workers: 2, peakRss: 1700 * 2 ** 20, wallMs: 7100, budget: 1536 * 2 ** 20, alone: ['db-1'] }],
+  [7, { type: 'node-done', node: 'web-3', outcome: 'failed', error: "web-3: evaluate: error: attribute 'nginx' missing" }],
+  [9, { type: 'summary', command: 'apply', goal: 'build', exitCode: 1, durationMs: 9000, interrupted: false, nodes: {
+    'web-1': { outcome: 'built' }, 'web-2': { outcome: 'built' }, 'db-1': { outcome: 'built' }, 'web-3': { outcome: 'failed', error: "web-3: evaluate: error: attribute 'nginx' missing" },
+  } }],
+]);
+
 /** A `fleet doctor --json` run: the deployer, a healthy node, a node whose nix-store is off the PATH, a builder not reached. */
 export const recordedDoctorRun: FleetEvent[] = record([
   [0, { type: 'doctor-start', hosts: [{ name: 'deployer', role: 'deployer', address: 'local' }, { name: 'web-1', role: 'node', address: 'root@web-1' }, { name: 'big', role: 'builder', address: 'nix@big:2222' }], fleetVersion: '0.1.0' }],
