@@ -28,7 +28,7 @@ export type Outcome =
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
 export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held'];
 
-/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM. */
+/** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM / SIGHUP. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
 
 /** How an evaluation chunk ended: all its nodes answered, Nix failed, fleet ended it (over the memory budget), or Ctrl+C. */
@@ -40,7 +40,7 @@ export type PauseReason = 'requested' | 'confirm';
 /** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
 export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
 
-export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback';
+export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -60,6 +60,10 @@ export type EventBody =
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
   /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
   | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
+  /** A node's keys against its target, by hash only: `changed` (names) go up, `unchanged` stay as they are, `removed` (paths) are
+   *  files fleet wrote that no key wants any more. `uploadAt`: which of an apply's two uploads this is; absent: all the node's keys
+   *  (`fleet plan`, `fleet keys`). */
+  | { type: 'keys'; node: string; changed: string[]; unchanged: number; removed: string[]; uploadAt?: 'pre-activation' | 'post-activation' }
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
   | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }

@@ -15,7 +15,7 @@ umask 022
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 d='' p='' out='' goal='' setp='none' check=0 secs=60 sd=0 unit='' csecs=0 ctoken='' report='' wsecs=0 seen=0
-action='' sdir='' gens=0 line='' keep=50 lop='' lk='' lrun='' lby='' lpid=0 lsecs=60 now=''
+action='' sdir='' gens=0 newest=50 line='' keep=50 lop='' lk='' lrun='' lby='' lpid=0 lsecs=60 now=''
 die() { echo "fleet-agent: $2" >&2; exit "$1"; }
 for a do
   case $a in
@@ -36,6 +36,7 @@ for a do
   action=*) action=${a#*=} ;;
   state-dir=*) sdir=${a#*=} ;;
   generations=*) gens=${a#*=} ;;
+  records-newest=*) newest=${a#*=} ;;
   record=*) line=${a#*=} ;;
   keep=*) keep=${a#*=} ;;
   lock-op=*) lop=${a#*=} ;;
@@ -47,7 +48,7 @@ for a do
   *) die "$EXIT_USAGE" "unknown argument ${a%%=*}" ;;
   esac
 done
-for n in "$secs" "$csecs" "$wsecs" "$seen" "$keep" "$lpid" "$lsecs"; do
+for n in "$secs" "$csecs" "$wsecs" "$seen" "$newest" "$keep" "$lpid" "$lsecs"; do
   case $n in ''|*[!0-9]*) die "$EXIT_USAGE" "not a number: $n" ;; esac
 done
 clock() { now=$(date +%s); }
@@ -230,8 +231,9 @@ probe) # [lock-op lock run by pid lock-seconds] profile out [state-dir generatio
         [ "$(readlink -f "/run/booted-system/$f")" = "$(readlink -f "/run/current-system/$f")" ] || { echo bootChanged=1; break; }
       done
     fi
-    # Records are replaced by a rename: a reader sees the old file or the new one, never half of one.
-    [ -f "$sdir/records" ] && sed 's/^/record=/' "$sdir/records"
+    # Records are replaced by a rename: a reader sees the old file or the new one, never half of one. Only the
+    # newest (what finish keeps), each line cut at 64 KiB: a file grown by other hands cannot swamp the reply.
+    [ -f "$sdir/records" ] && tail -n "$newest" "$sdir/records" | cut -b 1-65536 | sed 's/^/record=/'
   fi
   # Every generation of the profile and the system it holds: fleet rollback's choices (only it asks).
   if [ "$gens" = 1 ]; then
@@ -385,7 +387,8 @@ finish) # [state-dir record keep] [lock...: release]: the node's last call of a 
     rf="$sdir/records"; rt="$rf.tmp.$$"
     if ! { [ -d "$sdir" ] || mkdir -p "$sdir"; } || ! exec 8<"$sdir"; then echo "recordError=cannot create $sdir"
     elif ! flock -w 10 8; then echo "recordError=flock on $sdir failed (busy for 10 s, or no flock)"
-    elif { if [ -f "$rf" ]; then tail -n "$((keep - 1))" "$rf"; fi; printf '%s\n' "$line"; } > "$rt" && { sync "$rt" 2>/dev/null || :; } && mv -f "$rt" "$rf"; then echo recorded=1
+    # A last line cut short (a full disk, a crash of another writer) ends where it ends: the record starts a line of its own.
+    elif { if [ -f "$rf" ]; then tail -n "$((keep - 1))" "$rf"; [ -n "$(tail -c 1 "$rf")" ] && echo; fi; printf '%s\n' "$line"; } > "$rt" && { sync "$rt" 2>/dev/null || :; } && mv -f "$rt" "$rf"; then echo recorded=1
     else rm -f "$rt"; echo "recordError=cannot write $rf"; fi
     exec 8<&-
   fi

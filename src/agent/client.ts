@@ -9,6 +9,7 @@ import type { Target } from '../transport/target.js';
 import { lockPath, parseLockReply, type LockIdentity, type LockOp, type LockReply } from './lock.js';
 import { EXIT, exitName, parseReport, readValues, toSystemState, generationOf, type Action, type ActivateStatus, type ConfirmStatus, type ExitName, type Report, type RollbackStatus, type StatusOf } from './protocol.js';
 import { AGENT_SCRIPT } from './script.js';
+import { RECORDS_KEPT } from '../records/record.js';
 
 /** What an agent command that returns at once (it detaches anything long) may take beyond connecting. */
 export const AGENT_CALL_MS = 30_000;
@@ -88,8 +89,9 @@ export interface ProbeQuery {
   outPath: string;
   /** With the lock: read it (plan, status), or take it (apply, as this client's run), in the same round trip. */
   lock?: Extract<LockOp, 'read' | 'take' | 'break'>;
-  /** Also the deploy records and whether a reboot is due; 'generations': and the profile's generations. */
+  /** Also the deploy records (the newest `newest`, default RECORDS_KEPT) and whether a reboot is due; 'generations': and the profile's generations. */
   records?: boolean | 'generations';
+  newest?: number;
   signal?: AbortSignal;
 }
 
@@ -154,7 +156,7 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
       const args = argv('probe', {
         ...(query.lock ? lockArgs(query.lock) : {}),
         profile: node.profile, out: query.outPath,
-        ...(query.records ? { 'state-dir': node.stateDir, generations: query.records === 'generations' } : {}),
+        ...(query.records ? { 'state-dir': node.stateDir, generations: query.records === 'generations', 'records-newest': query.newest ?? RECORDS_KEPT } : {}),
       });
       const options = { ...short, ...(query.signal ? { signal: query.signal } : {}) };
       // Taking a lock writes to /run: the probe escalates then; reading is the SSH user's.

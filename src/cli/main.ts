@@ -16,12 +16,14 @@ Exit codes:
   1    some nodes failed, and were cleanly rolled back or never touched
   2    usage or fleet file error (nothing was touched)
   3    at least one node could not be rolled back, or its state is unknown: look at it
-  130  interrupted (Ctrl+C / SIGTERM); nodes are on their old or their new generation
+  130  interrupted (Ctrl+C / SIGTERM / SIGHUP); nodes are on their old or their new generation
        (a second Ctrl+C quits at once: exit 3 if activations were running)`;
 
+/** Plain decimal digits only: Number() would also take `1e1` (10), `0x10` (16) or ` 5 `, and a generation
+ *  number must mean exactly what was typed. */
 function parsePositive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
 }
 
@@ -88,12 +90,13 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--exit-code', 'exit 1 when apply would change a node (0: nothing to do), for CI jobs that deploy only when needed')
     .option('--force', 'plan activations even for nodes already up to date')
     .option('--show-trace', 'pass --show-trace to Nix')
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addHelpText('after', '\nExit codes of plan: 0 every node planned (with --exit-code: and none would change), 1 some node could not be\nplanned (with --exit-code: or some node would change), 2 usage.\n\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%\n  fleet plan --format markdown > plan.md\n  fleet plan --exit-code || fleet apply --yes')
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/plan.js')).runPlan(goal, { ...file(), ...options }, io, signal, session)));
 
   goalArgument(program.command('diff'), 'switch')
     .description('show what a deploy would change in each closure: packages added, removed, changed (old → new version) and the size delta; nodes alike are grouped (builds the new systems where the plan builds them; targets are only read)')
@@ -105,11 +108,11 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
     .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff --format markdown > diff.md\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
-    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal)));
+    .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal, session)));
 
   program
     .command('status')
-    .description('what each node runs against what the fleet file wants: in-sync, outdated, drifted, pending-reboot, unreachable or locked, with its last deploy (commit, who, when); read-only')
+    .description('what each node runs against what the fleet file wants: in-sync, outdated, drifted, pending-reboot, keys-missing, keys-outdated, unreachable or locked, with its last deploy (commit, who, when); read-only')
     .option('--on <selector>', 'nodes to ask')
     .option('--json', 'NDJSON events on stdout: one status event per node, then a summary')
     .addOption(new Option('--format <format>', 'text (default), json (as --json), or prometheus: the text exposition format, for node_exporter\'s textfile directory or a Pushgateway').choices(['text', 'json', 'prometheus']))
@@ -119,7 +122,8 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(evalWorkersOption())
     .option('--watch', 'redraw the table in place, refreshed every --interval, until q (exit 0) or Ctrl+C (exit 130); needs a terminal')
     .option('--interval <duration>', 'with --watch: time between refreshes (default 5s), e.g. 2s or 1m', parseDurationOption)
-    .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
+    .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
+    .addHelpText('after', `\nStates:\n  in-sync         runs the desired system\n  outdated        runs the system of an earlier fleet deploy\n  drifted         runs a system no fleet record names (changed by hand or by another tool)\n  pending-reboot  the desired system waits for a reboot (a boot deploy, or a new kernel)\n  keys-missing    runs the desired system, but some of its keys are missing (fleet keys uploads them)\n  keys-outdated   runs the desired system, but some keys differ or should be gone (fleet keys updates them)\n  unreachable     could not be asked\n  locked          another run is deploying it\n\nExit codes of status: 0 every node asked, 1 some node unreachable or not evaluated (with --exit-code: or not in-sync), 2 usage.\nExit codes of status --watch: 0 on q, 130 on Ctrl+C, 2 usage (no terminal, --json).\n${SELECTOR_HELP}\n\nExamples:\n  fleet status\n  fleet status --on tag:web --exit-code\n  fleet status --watch --interval 10s\n  fleet status --format prometheus | curl --data-binary @- $PUSHGATEWAY/metrics/job/fleet_status\n  fleet status --json | jq -c 'select(.type == "status") | {node, state, rev: .lastDeploy.rev}'`)
     .action(async (options: object) => setExit(await (await import('./commands/status.js')).runStatus({ ...file(), ...options }, io, signal, session)));
 
   program
@@ -140,6 +144,16 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --yes --json --metrics-file /var/lib/prometheus/node-exporter/fleet-apply.prom > run.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, { ...(session ? { session } : {}) })));
 
+  program
+    .command('keys')
+    .description('upload the selected nodes\' keys (the fleet file\'s `keys:`) without deploying: only those that differ on the target, all of a node\'s at once; keys that left the fleet file are removed')
+    .option('--on <selector>', 'nodes whose keys to upload (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('--json', 'NDJSON events on stdout: one keys event per node, its node-done, then a summary')
+    .option('-p, --parallel <n>', 'nodes at once', parsePositive, 10)
+    .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
+    .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
+    .addHelpText('after', `\nThe keys' sources (file, command, env) are read on this machine first: one that fails ends the command before\nany target is touched. Content goes only on the SSH connection's stdin; fleet compares salted hashes, never content.\nOutcomes: pushed (keys written or removed), unchanged, failed, locked. Exit codes as apply.\n${SELECTOR_HELP}\n\nExamples:\n  fleet keys\n  fleet keys --on web-1\n  fleet keys --on tag:vpn --json | jq -c 'select(.type == "keys")'`)
+    .action(async (options: object) => setExit(await (await import('./commands/keys.js')).runKeys({ ...file(), ...(options as { parallel: number }) }, io, signal)));
 
   deployOptions(program.command('rollback')
     .description('put nodes back on the generation they ran before their last fleet deploy (from the records on each target), or on --to GEN / --to-run RUN_ID, exactly and verified; through the same lock, agent, magic rollback, waves and health checks as apply')
@@ -248,15 +262,18 @@ export async function main(argv: string[]): Promise<void> {
       // Forced quit: ssh masters are closed by the pool's exit hook; a node mid-activation is unknown.
       session.restore();
       const abandoned = session.activating();
-      if (abandoned.length === 0) process.exit(ExitCode.interrupted);
-      process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
-      process.exit(ExitCode.unsafe);
+      const code = abandoned.length === 0 ? ExitCode.interrupted : ExitCode.unsafe;
+      // The run's summary still comes last on --json (writes to a pipe or file are synchronous here).
+      session.quit(code, abandoned);
+      if (abandoned.length > 0) process.stderr.write(`fleet: quit while activating ${abandoned.join(', ')}: their state is unknown; check them (fleet plan)\n`);
+      process.exit(code);
     }
   };
   // Ctrl+C pressed inside the interactive UI (raw mode: no SIGINT) comes here too.
   const session = createSession(process.stderr, () => onSignal('Ctrl+C'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // SIGHUP: the terminal was closed, or the ssh session to this machine dropped. By default it would kill fleet on
+  // the spot and leave every target's lock held until lockTimeout: like SIGTERM, fleet finishes and releases them.
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, () => onSignal(name));
   const tty = process.stdin.isTTY && process.stdout.isTTY ? { tty: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } } : {};
   const code = await runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), ...tty }, controller.signal, session);
   process.exitCode = controller.signal.aborted && code === ExitCode.ok ? ExitCode.interrupted : code;

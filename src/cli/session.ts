@@ -14,11 +14,18 @@ export interface Session {
   attach(ui: { notice(text: string): void; restore(): void }): () => void;
   /** Before a forced quit: the attached UI gives the terminal back. */
   restore(): void;
+  /** A run's last words on a forced quit (its event stream's summary); returns the undo. */
+  onQuit(handler: QuitHandler): () => void;
+  /** The forced quit: every handler, synchronously, before the process exits with `exitCode`. */
+  quit(exitCode: number, activating: readonly string[]): void;
 }
+
+export type QuitHandler = (exitCode: number, activating: readonly string[]) => void;
 
 export function createSession(stderr: { write(text: string): unknown } = process.stderr, interrupt: () => void = () => {}): Session {
   let current: ReadonlySet<string> | undefined;
   let ui: { notice(text: string): void; restore(): void } | undefined;
+  const quitHandlers = new Set<QuitHandler>();
   return {
     track: (activating) => (current = activating),
     activating: () => [...(current ?? [])],
@@ -33,5 +40,12 @@ export function createSession(stderr: { write(text: string): unknown } = process
       };
     },
     restore: () => ui?.restore(),
+    onQuit(handler) {
+      quitHandlers.add(handler);
+      return () => quitHandlers.delete(handler);
+    },
+    quit(exitCode, activating) {
+      for (const handler of quitHandlers) handler(exitCode, activating);
+    },
   };
 }

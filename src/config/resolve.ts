@@ -5,6 +5,7 @@ import { parseBuildHost } from './buildhost.js';
 import { parseDuration } from './duration.js';
 import { parseHostSpec } from './hostspec.js';
 import { parseAmount, parsePause } from './amount.js';
+import { mergeKeys, resolveKeys } from './keys.js';
 import { parseMemorySetting } from './memory.js';
 import type { HealthCheck as RawHealthCheck, Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults, Rollout as RawRollout } from './schema-types.js';
 import type { Amount, Builder, HealthCheck, ResolvedFleet, ResolvedNode, RolloutConfig } from './types.js';
@@ -26,7 +27,7 @@ export const NODE_DEFAULTS = {
   lockTimeout: '5m',
   stateDir: '/var/lib/fleet',
   healthChecks: [] as RawHealthCheck[],
-} satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig'>>;
+} satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig' | 'keys'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
 export const FLEET_DEFAULTS = { allowApplyAll: true, buildersUseSubstitutes: false };
@@ -42,7 +43,7 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
   const builders: Record<string, Builder> = {};
   for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, raw.defaults ?? {}, dir);
   const nodes: Record<string, ResolvedNode> = {};
-  for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw.defaults ?? {}, builderNames, dir);
+  for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw, builderNames, dir);
   const source = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
   const nix = { ...source, ...(raw.nix.evalMemory !== undefined && { evalMemory: parseMemorySetting(raw.nix.evalMemory)! }) };
   return {
@@ -104,8 +105,10 @@ function resolveBuilder(name: string, b: RawBuilder, d: NodeDefaults, dir: strin
   };
 }
 
-function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: string[], dir: string): ResolvedNode {
+function resolveNode(name: string, n: RawNode, raw: FleetFile, builderNames: string[], dir: string): ResolvedNode {
+  const d = raw.defaults ?? {};
   const spec = parseHostSpec(n.host);
+  const tags = [...(n.tags ?? d.tags ?? NODE_DEFAULTS.tags)];
   const port = spec.port ?? n.port;
   const system = n.system ?? d.system;
   const sshConfig = n.sshConfig ?? d.sshConfig;
@@ -114,7 +117,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     host: spec.host,
     ...(port !== undefined && { port }),
     user: spec.user ?? n.user ?? d.user ?? NODE_DEFAULTS.user,
-    tags: [...(n.tags ?? d.tags ?? NODE_DEFAULTS.tags)],
+    tags,
     buildHost: parseBuildHost(n.buildHost ?? d.buildHost ?? NODE_DEFAULTS.buildHost, builderNames),
     sshOptions: [...(n.sshOptions ?? d.sshOptions ?? NODE_DEFAULTS.sshOptions)],
     ...(n.attr !== undefined && { attr: n.attr }),
@@ -131,6 +134,7 @@ function resolveNode(name: string, n: RawNode, d: NodeDefaults, builderNames: st
     lockTimeoutMs: parseDuration(n.lockTimeout ?? d.lockTimeout ?? NODE_DEFAULTS.lockTimeout),
     stateDir: n.stateDir ?? d.stateDir ?? NODE_DEFAULTS.stateDir,
     healthChecks: (n.healthChecks ?? d.healthChecks ?? NODE_DEFAULTS.healthChecks).map(resolveHealthCheck),
+    keys: resolveKeys(mergeKeys(n.keys, tags, raw.tagDefaults ?? {}, d.keys), dir),
   };
 }
 

@@ -29,8 +29,9 @@ function translateError(e: ErrorObject, data: unknown): Finding | undefined {
   });
   if (e.keyword === 'propertyNames') return undefined; // the inner error names the property
   if (e.propertyName !== undefined) {
-    const kind = path[0] === 'builders' ? 'builder' : 'node';
-    return error(`${kind} name \`${e.propertyName}\` ${hintOf(parent)}`, 'key', [...path, e.propertyName]);
+    const kind = path.at(-1) === 'keys' ? 'key' : path[0] === 'tagDefaults' ? 'tag' : path[0] === 'builders' ? 'builder' : 'node';
+    const hint = e.keyword === 'maxLength' ? `must be at most ${String(e.params.limit)} characters long` : hintOf(parent);
+    return error(`${kind} name \`${e.propertyName}\` ${hint}`, 'key', [...path, e.propertyName]);
   }
   const place = describePlace(path);
   switch (e.keyword) {
@@ -55,6 +56,8 @@ function translateError(e: ErrorObject, data: unknown): Finding | undefined {
       return error(`${place} ${hintOf(parent)}, got \`${String(value)}\``);
     case 'minLength':
       return error(`${place} must not be empty`);
+    case 'maxLength':
+      return error(`${place} must be at most ${String(e.params.limit)} characters long`);
     case 'minItems':
       return error(`${place} must list at least ${String(e.params.limit)} entry`);
     case 'minProperties':

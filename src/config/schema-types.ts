@@ -97,6 +97,12 @@ export interface FleetFile {
    */
   buildersUseSubstitutes?: boolean;
   defaults?: NodeDefaults;
+  /**
+   * Settings for the nodes that carry a tag, by tag: for now their `keys`. A node's own keys win over its tags' keys, which win over those of `defaults`.
+   */
+  tagDefaults?: {
+    [k: string]: TagDefaults | undefined;
+  };
   rollout?: Rollout;
   /**
    * Remote build hosts, by name. A node's `buildHost` may name one.
@@ -175,6 +181,7 @@ export interface NodeDefaults {
   lockTimeout?: string;
   stateDir?: StateDir;
   healthChecks?: HealthChecks;
+  keys?: Keys;
 }
 /**
  * One health check: exactly one of `command` (run on the target) or `http` (asked from the deployer).
@@ -195,11 +202,11 @@ export interface HealthCheck {
    */
   http?: string;
   /**
-   * With `http`: the expected HTTP status.
+   * With `http`: the expected HTTP status (redirects are not followed: a 302 is the answer).
    */
   expectStatus?: number;
   /**
-   * With `http`: a substring the response body must hold.
+   * With `http`: a substring the response body must hold within its first 64 KiB.
    */
   expectBody?: string;
   /**
@@ -214,6 +221,57 @@ export interface HealthCheck {
    * Wait between two attempts.
    */
   interval?: string;
+}
+/**
+ * Secrets fleet uploads to the node, by file name (colmena's `deployment.keys`): read on the deployer from a file, a command or an environment variable, never from the fleet file itself, and sent over the node's SSH connection on stdin only (never in the Nix store, argv, events or logs). Only keys whose content or owner differs are uploaded; keys that leave the fleet file are removed from the node. Merged by name: a node's own keys win over its tags' (`tagDefaults`), which win over those of `defaults`.
+ */
+export interface Keys {
+  [k: string]: Key | undefined;
+}
+/**
+ * One secret: exactly one source, `file`, `command` or `env` (never its text: the fleet file sits in git), and how its file looks on the node.
+ */
+export interface Key {
+  /**
+   * A file on the deployer (relative to the fleet file) holding the secret; read at each run.
+   */
+  file?: string;
+  /**
+   * argv run on the deployer (in the fleet file's directory, stdin closed) whose stdout is the secret, e.g. [pass, show, wg/web-1]. When it fails, nothing is touched; its stderr is not shown (it may hold the secret).
+   *
+   * @minItems 1
+   */
+  command?: [string, ...string[]];
+  /**
+   * An environment variable of the deployer holding the secret (it must be set).
+   */
+  env?: string;
+  /**
+   * The directory on the node the key's file goes into (created, mode 711, if missing; it must be writable by root only).
+   */
+  destDir?: string;
+  /**
+   * The file's owner on the node; a user the node does not have fails the node before anything is written.
+   */
+  user?: string;
+  /**
+   * The file's group on the node; a group the node does not have fails the node before anything is written.
+   */
+  group?: string;
+  /**
+   * The file's mode, in octal: `"0600"` (quoted, or 0600 as YAML reads it: the digits count).
+   */
+  permissions?: string | number;
+  /**
+   * When the key goes up: `pre-activation` (before the new system is activated, so its services find it) or `post-activation` (after, e.g. for a user the new system creates; a failure then rolls the node back).
+   */
+  uploadAt?: 'pre-activation' | 'post-activation';
+}
+/**
+ * What every node with this tag gets.
+ */
+export interface TagDefaults {
+  keys?: Keys;
 }
 /**
  * Staged rollouts: `apply` activates the selected nodes in waves; a wave with more failed nodes than `maxFailures` stops the rollout (see `onFailure`). Default: one wave of every node.
@@ -317,4 +375,5 @@ export interface Node {
   lockTimeout?: string;
   stateDir?: StateDir;
   healthChecks?: HealthChecks;
+  keys?: Keys;
 }

@@ -5,6 +5,7 @@ import { NODE_DEFAULTS } from './resolve.js';
 import { checkBuildersMode } from './semantic-builders.js';
 import { parseSshOptions, SshOptionError } from './ssh-options.js';
 import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
+import { checkKeys } from './semantic-keys.js';
 import { checkHealthChecks, checkRolloutOrder } from './semantic-rollout.js';
 import type { HostSpec } from './types.js';
 import type { Path } from './yaml-source.js';
@@ -34,6 +35,7 @@ export function checkSemantics(data: unknown): Finding[] {
     checkSshOptions(['nodes', name, 'sshOptions'], node.sshOptions, findings);
     checkHealthChecks(['nodes', name, 'healthChecks'], node.healthChecks, findings);
   }
+  checkKeys(root, findings);
   checkSameTarget(nodes, defaults, specs, findings);
   warnUnusedDefaults(root, specs, builderSpecs, findings);
   return findings;
@@ -105,7 +107,8 @@ function warnUnusedDefaults(root: RawMap, specs: Map<string, HostSpec | undefine
   const entries = Object.entries(asMap(root.nodes) ?? {}).map(([name, value]) => ({ entry: asMap(value) ?? {}, spec: specs.get(name) }));
   if (entries.length === 0) return;
   const builders = Object.entries(asMap(root.builders) ?? {}).map(([name, value]) => ({ entry: asMap(value) ?? {}, spec: builderSpecs.get(name) }));
-  for (const key of Object.keys(defaults)) {
+  // `keys` merge by name: a node's own keys never make those of `defaults` dead.
+  for (const key of Object.keys(defaults).filter((k) => k !== 'keys')) {
     const users = BUILDER_INHERITS.includes(key) ? [...entries, ...builders] : entries;
     const overridden = users.every(({ entry, spec }) => entry[key] !== undefined || (key === 'user' && spec?.user !== undefined));
     if (!overridden) continue;

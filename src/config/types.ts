@@ -52,6 +52,27 @@ export interface ResolvedNode {
   lockTimeoutMs: number; // from `lockTimeout` (default 5m): the target's lock expires this long after its last renewal
   stateDir: string; // on the target: where the deploy records are kept (default /var/lib/fleet)
   healthChecks: HealthCheck[]; // the node's own list, else `defaults.healthChecks`, else none
+  keys: ResolvedKey[]; // by name: the node's own, else its tags' (tagDefaults), else `defaults.keys`; sorted by name
+}
+
+/** Where a key's content is read on the deployer, at run time (never from the fleet file itself). */
+export type KeySource =
+  | { kind: 'file'; path: string } // absolute
+  | { kind: 'command'; argv: string[] } // run in the fleet file's directory, stdin closed
+  | { kind: 'env'; name: string };
+
+export type KeyUploadAt = 'pre-activation' | 'post-activation';
+
+/** One secret of a node (`keys:`), defaults applied. */
+export interface ResolvedKey {
+  name: string; // its file name
+  source: KeySource;
+  destDir: string; // absolute, without a trailing `/`
+  path: string; // destDir/name on the node
+  user: string;
+  group: string;
+  permissions: number; // the file's mode bits, e.g. 0o600
+  uploadAt: KeyUploadAt;
 }
 
 /** One health check, defaults applied: at most `retries + 1` attempts, `intervalMs` apart, each bounded by `timeoutMs`. */

@@ -121,6 +121,17 @@ function describe(state: SystemState): string {
   return `${state.profileLink ?? 'no profile'} (${state.currentSystem ?? 'nothing running'})`;
 }
 
+/** How what a node has differs from what it should have, in the parts this goal restores: the profile by its
+ *  generation and the system it holds, the running system by its path (never one running path on both sides). */
+function mismatch(goal: Goal, expected: SystemState, now: SystemState): string {
+  const t = goalTraits(goal);
+  const profile = (s: SystemState) => (s.profileLink ? `${s.profileLink}${s.profileTarget ? ` (${s.profileTarget})` : ''}` : 'absent');
+  const parts: string[] = [];
+  if (t.setsProfile && now.profileLink !== expected.profileLink) parts.push(`its profile is ${profile(now)}, expected ${profile(expected)}`);
+  if (t.changesRunning && now.currentSystem !== expected.currentSystem) parts.push(`it runs ${now.currentSystem ?? 'nothing'}, expected ${expected.currentSystem ?? 'nothing'}`);
+  return parts.join('; ');
+}
+
 /** What a person must run by hand when fleet could not restore the node: every value shell-quoted. */
 export function manualRecovery(node: Pick<ResolvedNode, 'name' | 'profile'>, before: SystemState): string {
   const steps: string[] = [];
@@ -236,7 +247,7 @@ async function afterRestart(input: ActivateInput, before: SystemState, windowSec
     return { outcome: 'rollback-failed', error: `${why}, and it cannot be read now: ${(error as Error).message}. ${manualRecovery(node, before)}`, log };
   }
   if (restored(goal, before, now)) return { outcome: 'rolled-back', error: `${why}; it came back on ${describe(before)}`, log };
-  return { outcome: 'rollback-failed', error: `${why}; it runs ${describe(now)}, expected ${describe(before)}. ${manualRecovery(node, before)}`, log };
+  return { outcome: 'rollback-failed', error: `${why}; ${mismatch(goal, before, now)}. ${manualRecovery(node, before)}`, log };
 }
 
 /** Puts a node this run activated (and confirmed) back on what its agent recorded before: a failed health
@@ -329,6 +340,6 @@ function judgeRollback(result: Awaited<StatusOf['rollback']>, goal: Goal, before
   const status = report.status!;
   if (status.kind !== 'done') return { ok: false, error: status.kind === 'failed' ? status.why : status.kind === 'unknown' ? status.text : 'the agent could not start the rollback in the background (systemd-run or setsid failed)', log };
   const recorded = before ?? report.before;
-  if (!restored(goal, recorded, report.now)) return { ok: false, error: `after rollback the node runs ${describe(report.now)}, expected ${describe(recorded)}`, log, before: recorded };
+  if (!restored(goal, recorded, report.now)) return { ok: false, error: `after rollback ${mismatch(goal, recorded, report.now)}`, log, before: recorded };
   return { ok: true, log, before: recorded, now: report.now };
 }

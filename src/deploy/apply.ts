@@ -24,6 +24,7 @@ import type { RunCommand } from '../transport/run.js';
 import { createRunContext, stopReason } from './context.js';
 import { createLedger, type NodeResult } from './ledger.js';
 import type { DeployPolicy } from './policy.js';
+import type { LoadedKeys } from '../keys/sources.js';
 
 /** Every planned node's word when the plan is declined at review (`-i`, key n). */
 const DECLINED = 'not deployed: the plan was declined at review';
@@ -57,6 +58,8 @@ export interface ApplyOptions {
   /** The user's Ctrl+C / SIGTERM. */
   signal: AbortSignal;
   source?: SystemSource;
+  /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
+  keys?: LoadedKeys;
   /** Hands over the nodes mid-activation as soon as the run exists (the CLI's forced quit names them). */
   onActivating?: (activating: ReadonlySet<string>) => void;
 }
@@ -66,7 +69,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   // Asked of git once per run, while Nix evaluates; only goals that change a node write records.
   const records = policy.records ? recordContext(fleet, options, policy.records) : undefined;
   const source = options.source ?? EVALUATE;
-  const run = createRunContext({ id: options.runId, fleet, nodes, emit: options.emit, signal: options.signal, run: options.run, pool: options.pool, ...(records ? { records } : {}) });
+  const run = createRunContext({ id: options.runId, fleet, nodes, emit: options.emit, signal: options.signal, run: options.run, pool: options.pool, ...(records ? { records } : {}), ...(options.keys ? { keys: options.keys } : {}) });
   const ledger = createLedger({ emit: run.emit, stop: run.stop, failFast: policy.failFast });
   options.onActivating?.(ledger.activating);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.

@@ -6,6 +6,7 @@ import { createAgentClient } from '../agent/client.js';
 import { deployerIdentity, type LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import { createLockKeeper, lockRunner, type LockKeeper } from '../lock/keeper.js';
+import type { LoadedKeys } from '../keys/sources.js';
 import type { RecordContext } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
@@ -31,6 +32,8 @@ export interface RunContext {
   readonly locks: LockKeeper;
   /** Who this run is in the targets' deploy records (git is asked once, while Nix evaluates); absent: none written. */
   readonly records?: Promise<RecordContext>;
+  /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
+  readonly keys?: LoadedKeys;
   readonly startedAt: number;
 }
 
@@ -43,6 +46,7 @@ export interface RunContextInput {
   run: RunCommand;
   pool: HostPool;
   records?: Promise<RecordContext>;
+  keys?: LoadedKeys;
 }
 
 export function createRunContext(input: RunContextInput): RunContext {
@@ -53,6 +57,7 @@ export function createRunContext(input: RunContextInput): RunContext {
     stop: linkedStop(input.signal), run: input.run, pool, targets: new Map(), lockIdentity,
     locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { id, lock: lockIdentity })) }),
     ...(input.records ? { records: input.records } : {}),
+    ...(input.keys ? { keys: input.keys } : {}),
     startedAt: Date.now(),
   };
 }

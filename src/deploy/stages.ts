@@ -17,6 +17,7 @@ import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
 import type { Goal } from '../goal.js';
+import { keysStage } from '../keys/stage.js';
 
 /** A deploy run's three parts, as the scheduler hands them to each node's stages. */
 export interface DeployRun {
@@ -37,7 +38,7 @@ export interface NodeContext extends DeployRun {
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'activate' | 'health' | 'record';
+  name: 'build' | 'copy' | 'keys' | 'activate' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -203,7 +204,7 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, activateStage, healthStage, recordStage];
+export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
 export function completedOutcome(goal: Goal, plan: NodePlan): Outcome {

@@ -3,9 +3,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck } from '../config/types.js';
 import type { EmitEvent } from '../events.js';
+import { boundedArgv } from '../transport/deadline.js';
 import { tailLines } from '../transport/run.js';
 import type { Target } from '../transport/target.js';
-import { healthUrl } from './url.js';
+import { askHttp, seconds } from './http.js';
 
 export interface HealthInput {
   /** The node: command checks run there, privileged (as the activation). */
@@ -33,8 +34,6 @@ interface Attempt {
 
 /** Output lines a detail keeps (the newest). */
 const DETAIL_LINES = 5;
-/** Body characters an http detail shows. */
-const BODY_SHOWN = 200;
 
 export async function runHealthChecks(input: HealthInput): Promise<HealthResult> {
   for (const check of input.checks) {
@@ -42,7 +41,7 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthResult>
     let last: Attempt = { ok: false, detail: 'not attempted' };
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (input.signal?.aborted) return interrupted(check, last);
-      last = check.kind === 'command' ? await runCommand(input, check) : await askHttp(input, check);
+      last = check.kind === 'command' ? await runCommand(input, check) : await askHttp(check, input.address, input.signal);
       if (input.signal?.aborted && !last.ok) return interrupted(check, last);
       input.emit({ type: 'health', node: input.target.node.name, check: check.name, attempt, attempts, ok: last.ok, detail: last.detail });
       if (last.ok) break;
@@ -58,48 +57,12 @@ function interrupted(check: HealthCheck, last: Attempt): HealthResult {
 }
 
 async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind: 'command' }>): Promise<Attempt> {
-  const r = await input.target.runPrivileged(check.command, { timeoutMs: check.timeoutMs, ...(input.signal && { signal: input.signal }) });
+  // The transport bounds every remote command on the target, as the SSH user. Under escalation a bound runs as root
+  // inside it too: sudo passes the deadline's signal on to the command alone, and its children (root) would stay.
+  const command = input.target.node.user === 'root' ? check.command : boundedArgv(check.command, check.timeoutMs);
+  const r = await input.target.runPrivileged(command, { timeoutMs: check.timeoutMs, ...(input.signal && { signal: input.signal }) });
   const output = tailLines(r, DETAIL_LINES);
   const ok = !r.failed && r.exitCode === 0;
   const how = ok ? 'exit 0' : r.timedOut ? `timed out after ${seconds(check.timeoutMs)}` : r.canceled ? 'interrupted' : r.exitCode === undefined ? `could not run: ${r.message}` : `exit ${r.exitCode}`;
   return { ok, detail: output.length > 0 ? `${how}: ${output.join('\n')}` : how };
-}
-
-async function askHttp(input: HealthInput, check: Extract<HealthCheck, { kind: 'http' }>): Promise<Attempt> {
-  const url = healthUrl(check.url, input.address);
-  const timeout = AbortSignal.timeout(check.timeoutMs);
-  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
-  try {
-    // The body is read under the same deadline: a server that sends headers and then hangs is bounded too.
-    const response = await fetch(url, { signal, redirect: 'follow' });
-    const body = await response.text();
-    const shown = clipBody(body);
-    if (response.status !== check.expectStatus) {
-      return { ok: false, detail: `HTTP ${response.status}, expected ${check.expectStatus}${shown ? `: ${shown}` : ''}` };
-    }
-    if (check.expectBody !== undefined && !body.includes(check.expectBody)) {
-      return { ok: false, detail: `HTTP ${response.status}, but the body does not contain \`${check.expectBody}\`${shown ? `: ${shown}` : ''}` };
-    }
-    return { ok: true, detail: `HTTP ${response.status}` };
-  } catch (e) {
-    if (timeout.aborted) return { ok: false, detail: `timed out after ${seconds(check.timeoutMs)} (${url})` };
-    if (input.signal?.aborted) return { ok: false, detail: 'interrupted' };
-    return { ok: false, detail: `cannot reach ${url}: ${describeFetchError(e)}` };
-  }
-}
-
-/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
-function describeFetchError(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
-function clipBody(body: string): string {
-  const text = body.trim().replace(/\s+/g, ' ');
-  return text.length > BODY_SHOWN ? `${text.slice(0, BODY_SHOWN)}…` : text;
-}
-
-function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -5,6 +5,7 @@
 import type { AgentClient } from '../agent/client.js';
 import type { LockIdentity, LockReply } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
+import { lostLockText } from './text.js';
 
 /** Renews or releases the node's lock as this run (privileged: locks live in /run). */
 export type LockRunner = (node: ResolvedNode, op: 'renew' | 'release') => Promise<{ reply?: LockReply; reason: string }>;
@@ -14,6 +15,10 @@ export interface LockKeeper {
   hold(node: ResolvedNode): void;
   /** The probe of this node ran but its answer was lost: the lock may be ours, so release it at the end. */
   maybeHeld(node: ResolvedNode): void;
+  /** Renews the lock now; undefined when it is still ours, else why not. For steps that change a node outside the
+   *  agent (keys): the agent's own calls check the lock themselves. A target that cannot be asked is left to the
+   *  step itself to report. */
+  confirm(node: ResolvedNode): Promise<string | undefined>;
   /** The node's last call released the lock (or found it another run's): nothing more to renew or release. */
   released(node: ResolvedNode): void;
   /** Stops renewing and releases every lock this run may hold; returns one warning per lock left behind. */
@@ -31,7 +36,7 @@ const seconds = (node: ResolvedNode) => node.lockTimeoutMs / 1000;
 
 export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
   // sure: the probe said it took the lock; else its answer was lost and the lock may be ours.
-  const held = new Map<string, { node: ResolvedNode; sure: boolean; timer?: NodeJS.Timeout; renewing?: Promise<void>; lost?: boolean }>();
+  const held = new Map<string, { node: ResolvedNode; sure: boolean; timer?: NodeJS.Timeout; renewing?: Promise<void>; lost?: string }>();
   const every = options.renewEveryMs ?? ((node) => Math.max(500, Math.floor(node.lockTimeoutMs / 3)));
   const command = (op: 'renew' | 'release', node: ResolvedNode) => options.run(node, op);
 
@@ -43,7 +48,7 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
     const r = await command('renew', entry.node).catch(() => undefined);
     const reply = r?.reply;
     if (reply?.state === 'lost') {
-      entry.lost = true; // another run has it now: the node's next agent call says so
+      entry.lost = lostLockText(reply.holder); // another run has it now: the node's next agent call says so too
       clearInterval(entry.timer);
     }
   };
@@ -66,6 +71,13 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
     },
     maybeHeld(node) {
       if (!held.has(node.name)) held.set(node.name, { node, sure: false });
+    },
+    async confirm(node) {
+      const entry = held.get(node.name);
+      if (!entry?.sure) return undefined; // not a lock this run took
+      await entry.renewing;
+      if (!entry.lost) await renewOnce(node.name);
+      return entry.lost;
     },
     released(node) {
       const entry = held.get(node.name);

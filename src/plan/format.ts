@@ -31,8 +31,9 @@ export function describeCopy(node: NodePlan): string {
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;
 }
 
-/** notes: per node, a closure diff line (`fleet plan` computes them where the new system is already built). */
-export function formatPlan(plan: Plan, notes: Readonly<Record<string, string>> = {}): string {
+/** notes: per node, a closure diff line (`fleet plan` computes them where the new system is already built);
+ *  keys: per node, what its keys would do (`2 changed, 28 unchanged (tls.key, wg)`). */
+export function formatPlan(plan: Plan, notes: Readonly<Record<string, string>> = {}, keys: Readonly<Record<string, string>> = {}): string {
   const lines: string[] = [`goal: ${plan.goal}`];
   lines.push(plan.builds.length === 0 ? 'builds: none' : 'builds:');
   for (const job of plan.builds) {
@@ -47,6 +48,7 @@ export function formatPlan(plan: Plan, notes: Readonly<Record<string, string>> =
     // A live lock is the reason above already; a stale one (or one taken over) gets its own line.
     if (node.lock && (node.lock.state === 'taken' || node.lock.expired)) lines.push(`  ${''.padEnd(width)}  lock: ${planLockText(node.lock)}`);
     if (notes[node.name] !== undefined) lines.push(`  ${''.padEnd(width)}  diff: ${notes[node.name]!}`);
+    if (keys[node.name] !== undefined) lines.push(`  ${''.padEnd(width)}  keys: ${keys[node.name]!}`);
   }
   if (plan.waves) {
     // Every name: `fleet plan` is where people check which node lands in which wave.

@@ -8,7 +8,7 @@ import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
 import type { HostPool } from '../transport/pool.js';
 import type { Target } from '../transport/target.js';
-import { parseRecordLines } from '../records/record.js';
+import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
@@ -16,7 +16,7 @@ import { parseRecordLines } from '../records/record.js';
 export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
   const { node } = target;
   const agent = createAgentClient(target, lock ? { lock: lock.identity } : {});
-  const r = await agent.probe({ outPath, ...(lock ? { lock: lock.op } : {}), ...(records ? { records } : {}), ...(signal ? { signal } : {}) });
+  const r = await agent.probe({ outPath, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
   if (!r.ok) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.reason}`, { log: r.stderr });
   const state: TargetState = records
     ? { ...r.state, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }

@@ -129,15 +129,33 @@ export function parseRecord(line: string): DeployRecord | undefined {
   return ok ? (value as DeployRecord) : undefined;
 }
 
-/** The agent's `record=` lines, oldest first; `unreadable` counts lines that are not records. */
+/** Where a record starts: JSON.stringify writes `v` first and escapes every quote inside strings, so this
+ *  text occurs nowhere else in a record line. */
+const RECORD_START = `{"v":${RECORD_VERSION},`;
+
+/**
+ * One line of the records file: a record, or the record an older agent appended onto a line that was cut short
+ * (it did not start a new line): the cut part is unreadable, the whole record after it is read.
+ */
+function parseRecordText(text: string): { record?: DeployRecord; unreadable: number } {
+  const record = parseRecord(text);
+  if (record) return { record, unreadable: 0 };
+  for (let at = text.indexOf(RECORD_START, 1); at > 0; at = text.indexOf(RECORD_START, at + 1)) {
+    const after = parseRecord(text.slice(at));
+    if (after) return { record: after, unreadable: 1 };
+  }
+  return { unreadable: 1 };
+}
+
+/** The agent's `record=` lines, oldest first; `unreadable` counts lines (or cut parts of one) that are not records. */
 export function parseRecordLines(stdout: string): { records: DeployRecord[]; unreadable: number } {
   const records: DeployRecord[] = [];
   let unreadable = 0;
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('record=')) continue;
-    const record = parseRecord(line.slice('record='.length));
-    if (record) records.push(record);
-    else unreadable++;
+    const parsed = parseRecordText(line.slice('record='.length));
+    if (parsed.record) records.push(parsed.record);
+    unreadable += parsed.unreadable;
   }
   return { records, unreadable };
 }

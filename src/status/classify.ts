@@ -4,10 +4,11 @@ import { shortStorePath } from '../plan/format.js';
 import type { TargetState } from '../agent/state.js';
 import type { SystemState, TargetLock } from '../target/state.js';
 import type { DeployRecord } from '../records/record.js';
+import type { KeysStatus } from '../keys/protocol.js';
 
-export type NodeState = 'in-sync' | 'outdated' | 'drifted' | 'pending-reboot' | 'unreachable' | 'locked';
+export type NodeState = 'in-sync' | 'outdated' | 'drifted' | 'pending-reboot' | 'keys-missing' | 'keys-outdated' | 'unreachable' | 'locked';
 
-export const NODE_STATES: readonly NodeState[] = ['in-sync', 'outdated', 'drifted', 'pending-reboot', 'unreachable', 'locked'];
+export const NODE_STATES: readonly NodeState[] = ['in-sync', 'outdated', 'drifted', 'pending-reboot', 'keys-missing', 'keys-outdated', 'unreachable', 'locked'];
 
 /** The newest record, as status shows it: which commit, who, when, why. */
 export type LastDeploy = Pick<DeployRecord, 'kind' | 'run' | 'time' | 'goal' | 'toplevel' | 'generation' | 'rev' | 'dirty' | 'by' | 'on' | 'message'>;
@@ -21,6 +22,7 @@ export interface NodeStatus {
   system?: SystemState; // what the target reported (absent: unreachable)
   lastDeploy?: LastDeploy;
   lock?: TargetLock; // another run holds the target's lock (expired: it may be taken over)
+  keys?: KeysStatus; // the node's keys by hash, when the fleet file has keys
 }
 
 export function lastDeployOf(r: DeployRecord): LastDeploy {
@@ -87,4 +89,19 @@ export function classify(node: string, profile: string, desired: string, target:
   if (current === undefined) return at('drifted', 'runs no system (/run/current-system is absent)');
   if (named) return at('outdated', `runs ${shortStorePath(current)} from an earlier fleet ${named.kind} (run ${named.run}, ${describeRev(named)}), not the desired ${shortStorePath(desired)}`);
   return at('drifted', `runs ${shortStorePath(current)}, which no fleet record names: changed by hand or by another tool`);
+}
+
+/** A node that runs the desired system but lacks keys (`keys-missing`) or holds other ones (`keys-outdated`, also
+ *  for a file fleet wrote that no key wants any more); in any other state the system's word comes first. */
+export function withKeys(status: NodeStatus, keys: KeysStatus | undefined): NodeStatus {
+  if (!keys) return status;
+  const base = { ...status, keys };
+  if (status.state !== 'in-sync' || keys.error !== undefined) return base;
+  const names = (list: string[]) => list.join(', ');
+  if (keys.missing.length > 0) return { ...base, state: 'keys-missing', reason: `runs the desired system, but keys are missing: ${names(keys.missing)} (fleet keys uploads them)` };
+  if (keys.outdated.length > 0 || keys.stale.length > 0) {
+    const what = [...(keys.outdated.length > 0 ? [`keys differ: ${names(keys.outdated)}`] : []), ...(keys.stale.length > 0 ? [`keys no longer wanted: ${names(keys.stale)}`] : [])];
+    return { ...base, state: 'keys-outdated', reason: `runs the desired system, but ${what.join('; ')} (fleet keys updates them)` };
+  }
+  return base;
 }

@@ -9,7 +9,10 @@ import { readOnlyLock } from '../lock/take.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { fleetVersion } from '../version.js';
-import { classify, unreachableStatus, type NodeStatus } from './classify.js';
+import { classify, unreachableStatus, withKeys, type NodeStatus } from './classify.js';
+import { inspectKeys } from '../keys/inspect.js';
+import { keysStatus, type KeysStatus } from '../keys/protocol.js';
+import type { LoadedKeys } from '../keys/sources.js';
 
 export interface StatusOptions {
   runId: string;
@@ -18,6 +21,8 @@ export interface StatusOptions {
   exitCode: boolean;
   run: RunCommand;
   pool: HostPool;
+  /** The fleet file's keys (read once on the deployer): each reachable node's are compared by hash. */
+  keys?: LoadedKeys;
   emit: EmitEvent;
   signal: AbortSignal;
 }
@@ -46,10 +51,17 @@ export async function statusFleet(fleet: ResolvedFleet, nodes: readonly Resolved
   const lock = readOnlyLock(options.runId);
   const probed = await probeTargets(options.pool, evaluated.nodes, desired, options.signal, lock, true);
   const errors = new Map(probed.errors.map((e) => [e.node, e]));
+  const asked = evaluated.nodes.filter((n) => probed.states[n.name]);
+  const reads = options.keys ? await inspectKeys(options.pool, asked, options.keys, options.signal) : new Map();
+  const keysOf = (name: string): KeysStatus | undefined => {
+    const read = reads.get(name);
+    if (!read) return undefined;
+    return read.ok ? keysStatus(options.keys!.get(name)!, read.reply) : { current: 0, missing: [], outdated: [], stale: [], error: read.error };
+  };
 
   const statuses = evaluated.nodes.map((node): NodeStatus => {
     const state = probed.states[node.name];
-    if (state) return classify(node.name, node.profile, desired[node.name]!, state);
+    if (state) return withKeys(classify(node.name, node.profile, desired[node.name]!, state), keysOf(node.name));
     return unreachableStatus(node.name, desired[node.name]!, errors.get(node.name)?.message ?? `${node.name}: no answer`);
   });
   for (const s of statuses) options.emit({ type: 'status', ...s });

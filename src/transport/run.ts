@@ -1,5 +1,5 @@
 // One result shape for every command, local or remote, success or failure (as execa's).
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 
 export interface CommandResult {
   argv: string[];
@@ -14,7 +14,8 @@ export interface CommandResult {
 }
 
 export interface RunOptions {
-  input?: string;
+  /** stdin: text, or bytes as they are (a key's content); absent: stdin is closed. */
+  input?: string | Uint8Array;
   env?: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -31,7 +32,7 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
   if (!file) throw new Error('runLocal: empty argv');
   // execa splits lines itself: UTF-8 decoded across chunk boundaries, the last line kept without its newline.
   const lines = options.onLine ? forwardLines(options.onLine) : undefined;
-  const r = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     ...(lines ? { stdout: lines, stderr: lines } : {}),
@@ -43,6 +44,7 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     stripFinalNewline: true,
     maxBuffer: 64 * 1024 * 1024,
   });
+  const r = await settleAfterKill(child, options);
   return {
     argv,
     exitCode: r.exitCode,
@@ -54,6 +56,32 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     message: r.failed ? (r.shortMessage ?? `command failed: ${file}`) : '',
   };
 };
+
+/** Output a killed command may still deliver once it has exited, before fleet stops reading. */
+const DRAIN_MS = 200;
+
+/**
+ * The result once the process has exited, also when others still hold its pipes: an ssh client riding a
+ * master hands its stdout and stderr to the master, which keeps them open after the client was killed
+ * (timeout, Ctrl+C) until the remote command ends. Once a killed process is gone, fleet stops reading.
+ */
+async function settleAfterKill<T>(child: ResultPromise & Promise<T>, options: Pick<RunOptions, 'timeoutMs' | 'signal'>): Promise<T> {
+  let killed = false;
+  const kill = () => (killed = true);
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(kill, options.timeoutMs);
+  options.signal?.addEventListener('abort', kill, { once: true });
+  let drain: NodeJS.Timeout | undefined;
+  child.once('exit', () => {
+    if (killed || options.signal?.aborted) drain = setTimeout(() => [child.stdout, child.stderr].forEach((s) => s?.destroy()), DRAIN_MS);
+  });
+  try {
+    return await child;
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(drain);
+    options.signal?.removeEventListener('abort', kill);
+  }
+}
 
 /** An execa line transform that shows each non-blank line to onLine and keeps the output unchanged. */
 function forwardLines(onLine: (line: string) => void) {

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { execaSync } from 'execa';
 import type { Host } from './host.js';
 import { startMaster, type Master } from './master.js';
+import { boundedArgv } from './deadline.js';
 import { quoteArgv } from './quote.js';
 import { runLocal, type RunCommand } from './run.js';
 
@@ -53,6 +54,11 @@ export function buildSshOptions(endpoint: SshEndpoint, mux?: MuxRole): string[] 
   return [...enforced, ...user, ...port, ...defaults, ...socket];
 }
 
+/** The remote shell's command line: argv quoted, under the target's own deadline when the command has a limit. */
+export function remoteCommand(argv: readonly string[], timeoutMs: number | undefined): string {
+  return quoteArgv(boundedArgv(argv, timeoutMs));
+}
+
 export function formatDestination(endpoint: Pick<SshEndpoint, 'user' | 'host'>): string {
   return endpoint.user ? `${endpoint.user}@${endpoint.host}` : endpoint.host;
 }
@@ -96,9 +102,9 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       // A master that died after it was up (a cut, a reboot) is opened again. Not awaited: meanwhile commands go
       // directly, as ssh does without a socket, and say why they fail in ssh's words; once it is up they ride it.
       if (master?.dead) open().catch(() => undefined);
-      return run(['ssh', ...clientOptions, dest, quoteArgv(argv)], runOptions);
+      return run(['ssh', ...clientOptions, dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions);
     },
-    runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, quoteArgv(argv)], runOptions),
+    runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions),
     close: async () => {
       await connecting?.catch(() => {});
       await opening?.catch(() => {});

@@ -23,8 +23,10 @@ export function privileged(node: Escalation, argv: string[], sudoPassword?: stri
   return { argv: [sudo!, '-S', '-p', '', ...rest, ...argv], input: `${sudoPassword}\n` };
 }
 
-/** Options of a privileged command: its stdin is the password's (when there is one). */
-export type PrivilegedOptions = Omit<RunOptions, 'input'>;
+/** Options of a privileged command: its stdin starts with the password's line (when there is one), then `input`.
+ *  sudo -S reads that line a byte at a time and leaves the rest to the command; without a password prompt (NOPASSWD)
+ *  the command reads the line itself: a command given `input` must skip it (src/keys/keys.sh waits for a token). */
+export type PrivilegedOptions = RunOptions;
 
 export interface CopyClosureInput {
   /** Where the closure is: the deployer (local) or a build host, which then copies directly when it can. */
@@ -63,7 +65,8 @@ export function createTarget(input: TargetInput): Target {
   const { node, host } = input;
   const escalate = (argv: string[], options: PrivilegedOptions = {}): [string[], RunOptions] => {
     const command = privileged(node, argv, input.sudoPassword);
-    return [command.argv, { ...options, ...(command.input !== undefined ? { input: command.input } : {}) }];
+    const stdin = command.input === undefined ? options.input : options.input === undefined ? command.input : Buffer.concat([Buffer.from(command.input), Buffer.from(options.input)]);
+    return [command.argv, { ...options, ...(stdin !== undefined ? { input: stdin } : {}) }];
   };
   return {
     node,

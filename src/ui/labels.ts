@@ -13,6 +13,7 @@ const phaseLabels: Record<Phase, string> = {
   health: 'checking health',
   rollback: 'rolling back',
   ready: 'ready',
+  keys: 'keys',
 };
 
 export function describePhase(phase: Phase): string {

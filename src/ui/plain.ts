@@ -2,6 +2,7 @@
 // A large fleet (scale.ts) gets progress lines instead of a line per node change: counts per phase and wave, the
 // nodes in flight, and a line for every failure as it happens; each node's own story is in --json and the report.
 import type { FleetEvent } from '../events.js';
+import { describeChange } from '../keys/protocol.js';
 import { formatList } from '../select/messages.js';
 import { formatBytes, formatCounts, formatGroupDelta, formatNodeNames } from '../diff/format.js';
 import { describeAlone, describeEvalChunk, describeEvalDone } from './eval-text.js';
@@ -109,6 +110,8 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
       return [[`build@${e.build}`, e.ok ? 'built' : 'build failed', firstLine(e.error ?? '')]];
     case 'node-phase':
       return [[e.node, describePhase(e.phase), e.detail]];
+    case 'keys':
+      return [[e.node, 'keys', `${describeChange({ changed: e.changed.length, unchanged: e.unchanged, removed: e.removed.length })}${e.changed.length > 0 ? `: ${formatList(e.changed)}` : ''}`]];
     case 'copy-done':
       return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
     case 'node-done':

@@ -5,7 +5,7 @@ import type { EventOf, FleetEvent, Outcome, WaveVerdict } from '../events.js';
 import { epochSeconds, formatExposition, type MetricFamily } from './prometheus.js';
 
 // Records, not lists: adding a phase, outcome or verdict to the contract is a compile error here until it is counted.
-const PHASES: Record<Phase, true> = { evaluate: true, connect: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true };
+const PHASES: Record<Phase, true> = { evaluate: true, connect: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true };
 const OUTCOMES: Record<Outcome, true> = { unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true };
 const VERDICTS: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 

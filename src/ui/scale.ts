@@ -24,7 +24,7 @@ export const OUTCOME_ORDER: readonly Outcome[] = [
 export const NAMED_FAILURES: ReadonlySet<Outcome> = new Set(['failed', 'rolled-back', 'rollback-failed', 'locked']);
 
 /** Phases in the order a node goes through them. */
-const PHASE_ORDER: readonly Phase[] = ['connect', 'evaluate', 'query', 'build', 'copy', 'activate', 'verify', 'confirm', 'health', 'rollback', 'ready'];
+const PHASE_ORDER: readonly Phase[] = ['connect', 'evaluate', 'query', 'build', 'copy', 'keys', 'activate', 'verify', 'confirm', 'health', 'rollback', 'ready'];
 /** Once the plan is out, a node still on one of these waits for its turn. */
 const PLANNING: ReadonlySet<Phase> = new Set(['evaluate', 'query']);
 

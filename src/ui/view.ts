@@ -138,7 +138,7 @@ const noCounts: Counts = {
 };
 
 const noPhases: PhaseCounts = {
-  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, health: 0, rollback: 0, ready: 0,
+  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, health: 0, rollback: 0, ready: 0, keys: 0,
 };
 
 export function initialView(): RunView {
@@ -218,6 +218,8 @@ function apply(view: RunView, e: FleetEvent): RunView {
       return d.done();
     case 'copy-done':
       return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
+    case 'keys':
+      return d.done(); // the plain lines and the keys phase's detail say it
     case 'log':
       if (e.node !== undefined) d.node(e.node, (n) => ({ ...n, ...appendedLog(n, e.line) }));
       else if (e.build !== undefined) d.build(e.build, (b) => ({ ...b, ...appendedLog(b, e.line) }));

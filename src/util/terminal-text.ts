@@ -25,6 +25,11 @@ export function forTerminal(text: string): string {
     });
 }
 
+/** Text that is nothing but escape sequences (a cursor move, show or hide): it draws nothing, it drives a terminal. */
+export function onlyEscapeSequences(text: string): boolean {
+  return text !== '' && text.replace(escapeSequence, '') === '';
+}
+
 /** For a screen that lays lines out itself (ink): as forTerminal, with \r dropped (ssh ends its words with it) and
  *  tabs and line breaks as spaces (a width ink cannot measure would break the columns). */
 export function oneLine(text: string): string {

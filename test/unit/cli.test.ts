@@ -141,9 +141,17 @@ test('--confirm-timeout takes a duration; rollback --to takes a generation and n
   assert.match(duration.stderr, /option '--confirm-timeout <duration>' argument '30' is invalid\. not a duration: `30` \(write e\.g\. `1500ms`, `10s`, `5m` or `1h`\)/);
   const tooLong = await cli(['apply', '--confirm-timeout', '25h']);
   assert.match(tooLong.stderr, /duration `25h` is not from `1s` to `24h`/);
-  const generation = await cli(['rollback', '--to', 'last']);
-  assert.equal(generation.code, 2);
-  assert.match(generation.stderr, /must be a whole number of at least 1/);
+  for (const to of ['last', '1e1', '0x10', '10.0', ' 10', '+10', '0']) {
+    const generation = await cli(['rollback', '--to', to]);
+    assert.equal(generation.code, 2, `--to ${to}`);
+    assert.match(generation.stderr, /must be a whole number of at least 1/, `--to ${to}`);
+  }
+  // Plain digits are taken (the run then stops at -i without a terminal: the option parsed).
+  const { INTERACTIVE_NEEDS_TERMINAL } = await import('../../src/cli/commands/apply.js');
+  assert.equal((await cli(['-f', writeFleet(SMALL), 'rollback', '--to', '10', '-i', '--on', 'web-1'])).stderr, `fleet: ${INTERACTIVE_NEEDS_TERMINAL}\n`);
+  const parallel = await cli(['apply', '--parallel', '1e1']);
+  assert.equal(parallel.code, 2);
+  assert.match(parallel.stderr, /option '-p, --parallel <n>' argument '1e1' is invalid\. must be a whole number of at least 1/);
   const both = await cli(['rollback', '--to', '3', '--to-run', 'r1']);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /option '--to <generation>' cannot be used with option '--to-run <run-id>'/);

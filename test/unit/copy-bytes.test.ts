@@ -15,7 +15,7 @@ void test('copiedPaths: the paths nix-copy-closure said it copies (Nix 2.8 and l
   assert.deepEqual(copiedPaths({ stdout: `warning: copying path '${p('x')}' to 'ssh://y'`, stderr: '' }), [], 'only at the start of a line');
 });
 
-function fakeHost(answer: Partial<CommandResult>, seen: { argv?: string[]; input?: string }[]): Host {
+function fakeHost(answer: Partial<CommandResult>, seen: { argv?: string[]; input?: RunOptions['input'] }[]): Host {
   const run = async (argv: string[], options: RunOptions = {}): Promise<CommandResult> => {
     seen.push({ argv, ...(options.input !== undefined ? { input: options.input } : {}) });
     return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...answer };
@@ -38,7 +38,7 @@ void test('closureSizes: asked once per host and path (while the copy runs); byt
   const { bytesOf, closureSizes } = await import('../../src/transport/copy.js');
   const seen: { argv?: string[]; input?: string }[] = [];
   const run = async (argv: string[], options: RunOptions = {}): Promise<CommandResult> => {
-    seen.push({ argv, ...(options.input !== undefined ? { input: options.input } : {}) });
+    seen.push({ argv, ...(options.input !== undefined ? { input: String(options.input) } : {}) });
     const stdout = argv[2] === '--requisites' ? `${p('dep')}\n${p('sys')}\n` : '100\n2000\n';
     return { argv, exitCode: 0, stdout, stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
   };

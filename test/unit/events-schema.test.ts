@@ -13,7 +13,8 @@ import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '.
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
-import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import type { KeysStatus } from '../../src/keys/protocol.js';
 
 type Json = Record<string, unknown>;
 interface SchemaNode { properties?: Record<string, Json>; required?: string[]; enum?: unknown[]; oneOf?: SchemaNode[]; $ref?: string }
@@ -44,6 +45,7 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'build-done': { type: 'build-done', build: 'local', ok: false, error: 'failed', log: ['a'] },
   'node-phase': { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' },
   'copy-done': { type: 'copy-done', node: 'web-1', route: 'direct', paths: 12, bytes: 4096 },
+  keys: { type: 'keys', node: 'web-1', changed: ['tls.key'], unchanged: 28, removed: ['/run/keys/old'], uploadAt: 'pre-activation' },
   log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
   'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
   'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
@@ -60,6 +62,7 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
     type: 'status', node: 'web-1', state: 'outdated', reason: 'runs an earlier deploy', desired: path, system: plan.nodes[0]!.from!,
     lastDeploy: { kind: 'deploy', run: 'r', time: '2025-01-02T12:00:00.000Z', goal: 'switch', toplevel: path, generation: 4, rev: 'unknown', dirty: true, by: 'ci@runner-1', on: 'all', message: 'm' },
     lock: plan.nodes[0]!.lock!,
+    keys: { current: 2, missing: ['wg'], outdated: ['tls.key'], stale: ['/run/keys/old'], error: 'x' },
   },
   'eval-chunk': { type: 'eval-chunk', chunk: 1, worker: 1, nodes: ['web-1', 'web-2'], failed: ['web-2'], retried: [], wallMs: 1200, peakRss: 650_000_000, ended: 'failed' },
   'eval-done': { type: 'eval-done', nodes: 1, failed: 1, chunks: 1, workers: 1, peakRss: 650_000_000, wallMs: 1300, budget: 1_610_612_736, alone: ['web-1'] },
@@ -79,6 +82,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'build-done': { type: true, build: true, ok: true },
   'node-phase': { type: true, node: true, phase: true, detail: true },
   'copy-done': { type: true, node: true, route: true, paths: true },
+  keys: { type: true, node: true, changed: true, unchanged: true, removed: true },
   log: { type: true, line: true },
   'node-done': { type: true, node: true, outcome: true },
   'wave-start': { type: true, wave: true, nodes: true },
@@ -96,7 +100,7 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'doctor-summary': { type: true, exitCode: true, durationMs: true, interrupted: true, checks: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
-const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true };
+const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true };
 const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
 };
@@ -105,7 +109,7 @@ const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true,
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
 const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true };
 const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
-const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true };
+const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true, keys: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
@@ -136,9 +140,10 @@ void test('schema: every event of the recorded runs (apply, rollout, diff, statu
   assertValidEvents(recordedStatusRun);
   assertValidEvents(recordedDoctorRun);
   assertValidEvents(recordedEvalRun);
+  assertValidEvents(recordedKeysRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
@@ -156,7 +161,7 @@ void test('the lab recordings: each is one whole run as fleet wrote it (one even
 
 void test('schema: a status event has the fields of src/status (NodeState, LastDeploy) and refuses others', () => {
   const def = schema.$defs;
-  const states: Record<NodeState, true> = { 'in-sync': true, outdated: true, drifted: true, 'pending-reboot': true, unreachable: true, locked: true };
+  const states: Record<NodeState, true> = { 'in-sync': true, outdated: true, drifted: true, 'pending-reboot': true, 'keys-missing': true, 'keys-outdated': true, unreachable: true, locked: true };
   assert.deepEqual(sorted(def.NodeState!.enum as string[]), sorted(Object.keys(states)));
   assert.deepEqual(sorted(NODE_STATES), sorted(Object.keys(states)));
   const last: Required<LastDeploy> = everyField.status.lastDeploy as Required<LastDeploy>;
@@ -167,6 +172,11 @@ void test('schema: a status event has the fields of src/status (NodeState, LastD
   assert.match(eventProblems({ ...status, state: 'fine' }).join('\n'), /\/state must be equal to one of the allowed values/);
   assert.match(eventProblems({ ...status, lastDeploy: { ...last, extra: 1 } }).join('\n'), /must NOT have additional properties "extra"/);
   assert.match(eventProblems({ ...status, lastDeploy: { ...last, kind: 'undo' } }).join('\n'), /\/lastDeploy\/kind must be equal to one of the allowed values/);
+  const keys: Required<KeysStatus> = everyField.status.keys as Required<KeysStatus>;
+  assert.deepEqual(sorted(Object.keys(def.KeysStatus!.properties!)), sorted(Object.keys(keys)));
+  const keysRequired: Record<RequiredKeys<KeysStatus>, true> = { current: true, missing: true, outdated: true, stale: true };
+  assert.deepEqual(sorted(def.KeysStatus!.required!), sorted(Object.keys(keysRequired)));
+  assert.match(eventProblems({ ...status, keys: { ...keys, secret: 'x' } }).join('\n'), /must NOT have additional properties "secret"/);
   const { desired: _desired, ...noDesired } = status as EventOf<'status'>;
   assert.match(eventProblems(noDesired).join('\n'), /must have required property 'desired'/);
 });

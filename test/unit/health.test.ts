@@ -2,13 +2,14 @@
 // against a local node:http server (status, body, a hang bounded by the timeout, retries), `{host}` for v4, v6, names.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HealthCheck } from '../../src/config/types.js';
 import type { BodyOf, EventBody } from '../../src/events.js';
+import { BODY_SEARCHED } from '../../src/health/http.js';
 import { runHealthChecks, type HealthInput } from '../../src/health/run.js';
 import { healthUrl } from '../../src/health/url.js';
 import type { Host } from '../../src/transport/host.js';
@@ -16,6 +17,8 @@ import { createLocalHost } from '../../src/transport/local.js';
 import type { RunOptions } from '../../src/transport/run.js';
 import { resolvedNode } from '../resolved-node.js';
 import { targetOver } from '../target.js';
+import { eventually } from '../poll.js';
+import { isRunning } from '../procs.js';
 
 const root = resolvedNode('web-1');
 const timing = { timeoutMs: 5000, retries: 0, intervalMs: 10 };
@@ -87,8 +90,19 @@ test('command: with a sudo password, sudo -S reads it on stdin, never in argv', 
   const node = resolvedNode('web-1', { user: 'ops' });
   await check([command('svc', ['systemctl', 'is-active', 'nginx'], { timeoutMs: 7000 })], { target: targetOver(host, node, 'pw') });
   assert.deepEqual(calls.map((c) => [c.argv, c.options?.input, c.options?.timeoutMs]), [
-    [['sudo', '-S', '-p', '', '-H', '--', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
+    // The check's own deadline runs inside the escalation, as root: sudo passes the transport's signal on to the
+    // command alone, so the command's children would stay.
+    [['sudo', '-S', '-p', '', '-H', '--', 'timeout', '-k', '5', '8', 'systemctl', 'is-active', 'nginx'], 'pw\n', 7000],
   ]);
+});
+
+test('command: under escalation a hanging check ends at its timeout with its children, by the deadline inside the escalation', { timeout: 20_000 }, async () => {
+  // A stand-in escalation that leaves its command's children running when it is killed itself, as sudo does.
+  const ops = resolvedNode('web-1', { user: 'ops', privilegeEscalation: ['sh', '-c', '"$@" & trap "" TERM; wait $!', 'escalate'] });
+  const { result } = await check([command('slow', ['sh', '-c', 'sleep 60 & echo "child $!"; wait'], { timeoutMs: 300 })], { target: targetOver(createLocalHost(), ops) });
+  const child = Number(/child (\d+)/.exec(result.failed!.detail)?.[1]);
+  assert.match(result.failed!.detail, /^timed out after 300ms: child \d+$/);
+  assert.ok(await eventually(() => !isRunning(child), { timeoutMs: 10_000, everyMs: 20 }), 'the command\'s child ended at the deadline');
 });
 
 test('checks run in order; the first that fails stops the others; all passing is healthy', async () => {
@@ -120,6 +134,22 @@ let port4 = 0;
 let port6 = 0;
 let flaky = 0;
 const hanging: (() => void)[] = [];
+/** A body that never ends (as a 200 MB one, for a reader that reads it whole): 64 KiB chunks until the client goes. */
+const endlessSent: { bytes: number; closedEarly: boolean }[] = [];
+function endless(res: ServerResponse, first: string): void {
+  const sent = { bytes: 0, closedEarly: false };
+  endlessSent.push(sent);
+  const chunk = Buffer.alloc(64 * 1024, 'y');
+  res.on('close', () => (sent.closedEarly = !res.writableFinished));
+  res.write(first);
+  const more = () => {
+    while (!res.destroyed && sent.bytes < 1024 ** 3) {
+      sent.bytes += chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', more);
+    }
+  };
+  more();
+}
 function serve(host: string): Promise<number> {
   const server = createServer((req, res) => {
     if (req.url === '/ok') return void res.end('status: ok');
@@ -127,6 +157,9 @@ function serve(host: string): Promise<number> {
     if (req.url === '/wrong') return void res.end('status: degraded');
     if (req.url === '/flaky') return void (++flaky <= 2 ? res.writeHead(503).end('not yet') : res.end('ok'));
     if (req.url === '/hang') return void hanging.push(() => res.end('late'));
+    if (req.url === '/moved') return void res.writeHead(302, { location: '/ok' }).end('moved to /ok');
+    if (req.url === '/endless' || req.url === '/endless-ok') return void endless(res, req.url === '/endless-ok' ? 'status: ok ' : '');
+    if (req.url === '/ok-too-late') return void res.end(`${'x'.repeat(BODY_SEARCHED)}ok`);
     res.writeHead(404).end();
   });
   servers.push(server);
@@ -165,6 +198,22 @@ test('http: a server that never answers is bounded by the timeout; a closed port
   servers.pop()!.close();
   const refused = await check([http('web', `http://{host}:${closed}/ok`)]);
   assert.match(refused.result.failed!.detail, new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${closed}/ok: .*ECONNREFUSED`));
+});
+
+test('http: a redirect is the answer, never followed: expectStatus 302 passes, 200 fails naming the 302', async () => {
+  assert.deepEqual((await check([http('web', `http://{host}:${port4}/moved`, { expectStatus: 302 })])).result, { ok: true });
+  assert.deepEqual((await check([http('web', `http://{host}:${port4}/moved`)])).result.failed, { check: 'web', detail: 'HTTP 302, expected 200: moved to /ok' });
+});
+
+test('http: only the beginning of a body is read: an endless body passes without expectBody, or once expectBody shows up; the server sees the client go', async () => {
+  endlessSent.length = 0;
+  assert.deepEqual((await check([http('web', `http://{host}:${port4}/endless`, { timeoutMs: 5000 })])).result, { ok: true });
+  assert.deepEqual((await check([http('web', `http://{host}:${port4}/endless-ok`, { expectBody: 'ok', timeoutMs: 5000 })])).result, { ok: true });
+  const missing = await check([http('web', `http://{host}:${port4}/endless`, { expectBody: 'ok', timeoutMs: 5000 })]);
+  assert.match(missing.result.failed!.detail, /^HTTP 200, but the first 64 KiB of the body do not contain `ok`: y{200}…$/);
+  assert.ok(await eventually(() => endlessSent.length === 3 && endlessSent.every((s) => s.closedEarly), { timeoutMs: 5000 }), 'each connection closed by the client mid-body');
+  const late = await check([http('web', `http://{host}:${port4}/ok-too-late`, { expectBody: 'ok' })]);
+  assert.match(late.result.failed!.detail, /^HTTP 200, but the first 64 KiB of the body do not contain `ok`/, 'expectBody is searched in the first 64 KiB');
 });
 
 test('http: fails twice then passes within its retries: healthy, three attempts', async () => {

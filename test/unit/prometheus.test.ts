@@ -54,7 +54,7 @@ void test('status metrics: in sync, one-hot state, generation, last deploy, rebo
   const lines = statusText.split('\n');
   const samples = (name: string) => lines.filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
   assert.deepEqual(samples('fleet_node_in_sync'), [`fleet_node_in_sync{${web1}} 1`, `fleet_node_in_sync{${web2}} 0`, `fleet_node_in_sync{${db1}} 0`, `fleet_node_in_sync{${cache1}} 0`]);
-  const states = ['in-sync', 'outdated', 'drifted', 'pending-reboot', 'unreachable', 'locked', 'evaluation-failed'];
+  const states = ['in-sync', 'outdated', 'drifted', 'pending-reboot', 'keys-missing', 'keys-outdated', 'unreachable', 'locked', 'evaluation-failed'];
   assert.deepEqual(samples('fleet_node_state').filter((l) => l.endsWith(' 1')), [
     `fleet_node_state{${web1},state="in-sync"} 1`, `fleet_node_state{${web2},state="locked"} 1`, `fleet_node_state{${db1},state="unreachable"} 1`, `fleet_node_state{${cache1},state="evaluation-failed"} 1`,
   ]);

@@ -2,7 +2,7 @@
 // for real (sh, flock, mv) in the agent sandbox, through the agent client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -150,4 +150,62 @@ describe('records on a target, for real', { skip: requireSandbox() }, () => {
     assert.ok(generations.ok);
     assert.deepEqual([...parseGenerations(generations.stdout)], [[4, sys('a')]]);
   });
+
+  const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
+    kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
+  });
+
+  void test('finish: a records file whose last line was cut short gets the new record on a line of its own', async () => {
+    const { node, agent } = fresh();
+    const [older, cut, newer] = [recordOf('older', 3), recordOf('cut', 4), recordOf('newer', 5)].map(recordLine);
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${older}\n${cut!.slice(0, 40)}`); // a full disk, a crash: no newline at its end
+    assert.deepEqual(await write(agent, node.stateDir, newer!), { recorded: true });
+    assert.equal(readFileSync(join(node.stateDir, 'records'), 'utf8'), `${older}\n${cut!.slice(0, 40)}\n${newer}\n`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(probed.ok);
+    assert.deepEqual(parseRecordLines(probed.stdout).records.map((r) => r.run), ['older', 'newer'], 'the cut line skipped, the newest record last');
+    assert.equal(parseRecordLines(probed.stdout).unreadable, 1);
+  });
+
+  void test('probe: a records file ending in a cut line cannot swallow the generations printed after it', async () => {
+    const { node, agent } = fresh();
+    symlinkSync(sys('a'), `${node.profile}-4-link`);
+    symlinkSync(`${node.profile}-4-link`, node.profile);
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${recordLine(recordOf('older', 3))}\n{"v":1,"kind":"dep`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: 'generations' });
+    assert.ok(probed.ok);
+    assert.deepEqual([...parseGenerations(probed.stdout)], [[4, sys('a')]]);
+    assert.deepEqual(parseRecordLines(probed.stdout).unreadable, 1);
+  });
+
+  void test('probe: only the newest records (what finish keeps), each line cut at 64 KiB: a grown file cannot swamp the reply', async () => {
+    const { node, agent } = fresh();
+    const huge = `{"v":1,"pad":"${'x'.repeat(200_000)}"}`;
+    const lines = [huge, ...Array.from({ length: 60 }, (_, i) => recordLine(recordOf(`r${i}`, i + 1))), huge, recordLine(recordOf('last', 99))];
+    mkdirSync(node.stateDir, { recursive: true });
+    writeFileSync(join(node.stateDir, 'records'), `${lines.join('\n')}\n`);
+    const probed = await agent.probe({ outPath: '/nix/store/none', records: true });
+    assert.ok(probed.ok);
+    const parsed = parseRecordLines(probed.stdout);
+    assert.deepEqual(parsed.records.map((r) => r.run), [...Array.from({ length: 48 }, (_, i) => `r${i + 12}`), 'last']);
+    assert.equal(parsed.unreadable, 1, 'the huge line among the newest, cut');
+    assert.ok(probed.stdout.length < 200_000, `${probed.stdout.length} characters`);
+  });
+});
+
+void test('reading records: one an older agent appended onto a cut line is read; the cut part counts as unreadable', () => {
+  const recordOf = (run: string, generation: number) => makeRecord({ ...ctx, run }, {
+    kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys(run), now: { profileLink: `p-${generation}-link`, generation }, time,
+  });
+  const cut = recordLine(recordOf('cut', 4)).slice(0, 60);
+  const newer = recordOf('newer', 5);
+  const parsed = parseRecordLines([`record=${recordLine(recordOf('older', 3))}`, `record=${cut}${recordLine(newer)}`, `record=${cut}`].join('\n'));
+  assert.deepEqual(parsed.records.map((r) => r.run), ['older', 'newer']);
+  assert.deepEqual(parsed.records[1], newer);
+  assert.equal(parsed.unreadable, 2);
+  // A record text inside a string (a --message) is escaped: it never starts a record.
+  const quoting = recordLine(makeRecord({ ...ctx, message: recordLine(newer) }, { kind: 'deploy', goal: 'switch', profile: '/p', toplevel: sys('q'), now: {}, time }));
+  assert.deepEqual(parseRecordLines(`record=${quoting.slice(0, -2)}`), { records: [], unreadable: 1 });
 });

@@ -5,6 +5,8 @@ import { quoteArgv } from '../../src/transport/quote.js';
 import { buildSshOptions } from '../../src/transport/ssh.js';
 import { readNixSshOpts } from '../../src/transport/pool.js';
 import { runLocal } from '../../src/transport/run.js';
+import { eventually } from '../poll.js';
+import { isRunning } from '../procs.js';
 
 test('quoteArgv round-trips hostile arguments through a real shell', () => {
   const argv = ['printf', '%s\\n', "it's", '$(touch /tmp/pwned)', '`id`', 'a b', '', ';rm -rf /', '\\', '"q"', '\n', '*', '-n'];
@@ -85,8 +87,8 @@ test('a Target escalates in one place: run as the SSH user, runPrivileged and ru
   const { createTarget } = await import('../../src/transport/target.js');
   const { resolvedNode } = await import('../resolved-node.js');
   const calls: [string, string[], string | undefined][] = [];
-  const answer = (how: string) => async (argv: string[], options?: { input?: string }) => {
-    calls.push([how, argv, options?.input]);
+  const answer = (how: string) => async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    calls.push([how, argv, options?.input === undefined ? undefined : Buffer.from(options.input).toString()]);
     return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
   };
   const host = { label: 'web-1', isLocal: false, run: answer('master'), runFresh: answer('fresh'), connect: async () => {}, close: async () => {}, closeSync: () => {} };
@@ -105,4 +107,59 @@ test('a Target escalates in one place: run as the SSH user, runPrivileged and ru
     ['master', ['id'], undefined],
     ['fresh', ['sudo', '-H', '--', 'id'], undefined],
   ]);
+});
+
+test('Target.runPrivileged with input: the sudo password line first, then the bytes as they are; no password: the bytes alone', async () => {
+  const { createTarget } = await import('../../src/transport/target.js');
+  const { resolvedNode } = await import('../resolved-node.js');
+  const seen: (string | Uint8Array | undefined)[] = [];
+  const run = async (argv: string[], options?: { input?: string | Uint8Array }) => {
+    seen.push(options?.input);
+    return { argv, exitCode: 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '' };
+  };
+  const host = { label: 'web-1', isLocal: false, run, runFresh: run, connect: async () => {}, close: async () => {}, closeSync: () => {} };
+  const bytes = Buffer.from([0, 255, 10, 65]);
+  await createTarget({ node: resolvedNode('web-1', { user: 'ops' }), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-2', { user: 'ops' }), host, run, directSshOpts: [] }).runPrivileged(['cat'], { input: bytes });
+  await createTarget({ node: resolvedNode('web-3'), host, run, directSshOpts: [], sudoPassword: 'pw' }).runPrivileged(['cat'], { input: 'text' });
+  assert.deepEqual(seen.map((i) => (i === undefined ? i : Buffer.from(i).toString('hex'))), [Buffer.concat([Buffer.from('pw\n'), bytes]).toString('hex'), bytes.toString('hex'), Buffer.from('text').toString('hex')]);
+});
+
+/** A command that prints the pid of a child it leaves holding its stdout, then hangs: what an ssh client riding a
+ *  master looks like (the master keeps the client's pipes open after the client is killed). */
+const HOLDS_PIPES = ['sh', '-c', 'sleep 60 & echo "holder $!"; exec sleep 60'];
+const holderOf = (stdout: string) => Number(/holder (\d+)/.exec(stdout)?.[1]);
+test('runLocal: a command killed at its timeout returns once it is gone, though another process still holds its pipes', { timeout: 20_000 }, async () => {
+  const r = await runLocal(HOLDS_PIPES, { timeoutMs: 300 });
+  const holder = holderOf(r.stdout);
+  try {
+    assert.equal(r.timedOut, true, r.message);
+    assert.ok(isRunning(holder), 'the holder still runs: the result did not wait for the pipes to close');
+  } finally {
+    if (holder) process.kill(holder, 'SIGKILL');
+  }
+});
+
+test('runLocal: the same after Ctrl+C (its signal): interrupted, the output before it kept', { timeout: 20_000 }, async () => {
+  const controller = new AbortController();
+  const r = await runLocal(HOLDS_PIPES, { signal: controller.signal, onLine: (line) => line.startsWith('holder') && controller.abort() });
+  const holder = holderOf(r.stdout);
+  try {
+    assert.equal(r.canceled, true, r.message);
+    assert.match(r.stdout, /^holder \d+$/);
+  } finally {
+    if (holder) process.kill(holder, 'SIGKILL');
+  }
+});
+
+test('a remote command with a limit runs under the target\'s own timeout (a grace later), which ends its children too', { timeout: 20_000 }, async () => {
+  const { remoteCommand } = await import('../../src/transport/ssh.js');
+  assert.equal(remoteCommand(['systemctl', 'is-active', 'a b'], undefined), "systemctl is-active 'a b'", 'no limit: as it is');
+  assert.equal(remoteCommand(['systemctl', 'is-active', 'a b'], 7000), "timeout -k 5 8 systemctl is-active 'a b'");
+  assert.equal(remoteCommand(['true'], 1500), 'timeout -k 5 2.5 true');
+  // The command line a target's shell gets: the bound kills the command's whole process group at the deadline.
+  const r = await runLocal(['sh', '-c', remoteCommand(['sh', '-c', 'sleep 60 & echo "holder $!"; wait'], 200)]);
+  const holder = holderOf(r.stdout);
+  assert.equal(r.exitCode, 124, 'timeout\'s own exit code');
+  assert.ok(await eventually(() => !isRunning(holder), { timeoutMs: 10_000, everyMs: 20 }), 'the background child ended with it (its SIGTERM is on its way)');
 });

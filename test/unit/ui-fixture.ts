@@ -239,3 +239,16 @@ export const recordedDoctorRun: FleetEvent[] = record([
   [2, { type: 'doctor-check', host: 'big', role: 'builder', check: 'auth', status: 'skip', detail: 'the machine did not answer' }],
   [2, { type: 'doctor-summary', exitCode: 1, durationMs: 2100, interrupted: false, checks: { ok: 2, warn: 1, fail: 2, skip: 1 } }],
 ]);
+
+/** A `fleet keys` run: web-1 gets 2 of its 3 keys and loses one fleet wrote earlier, web-2 is current, db-1 lacks a user. */
+export const recordedKeysRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'keys', goal: 'switch', nodes: ['web-1', 'web-2', 'db-1'], fleetVersion: '0.1.0' }],
+  [1, { type: 'keys', node: 'web-1', changed: ['tls.key', 'wg'], unchanged: 1, removed: ['/run/keys/old'] }],
+  [1, { type: 'node-phase', node: 'web-1', phase: 'keys', detail: 'uploading 2 keys (tls.key, wg), removing 1' }],
+  [1, { type: 'keys', node: 'web-2', changed: [], unchanged: 3, removed: [] }],
+  [1, { type: 'node-done', node: 'web-2', outcome: 'unchanged' }],
+  [1, { type: 'keys', node: 'db-1', changed: ['pg.pass'], unchanged: 0, removed: [] }],
+  [1, { type: 'node-done', node: 'db-1', outcome: 'failed', error: 'key `pg.pass`: user `postgres` does not exist on db-1' }],
+  [2, { type: 'node-done', node: 'web-1', outcome: 'pushed' }],
+  [2, { type: 'summary', command: 'keys', goal: 'switch', exitCode: 1, durationMs: 2000, interrupted: false, nodes: { 'web-1': { outcome: 'pushed' }, 'web-2': { outcome: 'unchanged' }, 'db-1': { outcome: 'failed', error: 'key `pg.pass`: user `postgres` does not exist on db-1' } } }],
+]);

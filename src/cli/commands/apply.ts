@@ -9,6 +9,7 @@ import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
 import type { Steering } from '../../deploy/steering.js';
 import type { TerminalWaveGate } from '../confirm.js';
+import { quitSummary } from '../../ui/quit.js';
 import type { Renderer } from '../../ui/renderer.js';
 import type { RollbackChoice } from '../../rollback/choose.js';
 
@@ -41,6 +42,9 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  // Every key is read here, before any target is touched: a source that fails ends the run now (exit 2).
+  const { uploadsKeys } = await import('../../keys/stage.js');
+  const keys = !source && uploadsKeys(goal) ? await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal) : undefined;
   const [{ applyFleet }, { chooseRenderer, isCi }, { createEventStream, newRunId }, { createRunMetrics }] = await Promise.all([
     import('../../deploy/apply.js'), import('../../ui/choose.js'), import('../../events.js'), import('../../ui/run-metrics.js'),
   ]);
@@ -64,25 +68,33 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
     // listr2 holds back stderr while it draws: the question would never show. Plain lines let it through.
     renderer = chooseRenderer({ json: !!options.json, tty: !!io.stdout.isTTY && !waveGate, ci: isCi(io.env), verbose: !!options.verbose, out: io.stdout });
   }
+  const emit = createEventStream(runId, (e) => {
+    renderer.onEvent(e);
+    waveGate?.onEvent(e); // after the renderer: its "paused" line comes before the question
+    metrics?.onEvent(e);
+  });
+  // A forced quit still ends the stream with a summary, from what the events said so far.
+  const stopQuit = session?.onQuit((code, activating) => {
+    const summary = quitSummary(renderer.view, code, activating);
+    if (summary) emit(summary);
+  }) ?? (() => {});
   let result: ApplyResult | undefined;
   try {
     result = await withHosts(io, signal, async (pool, runLocal) => applyFleet(fleet, nodes, {
       runId,
       ...(source ? { source } : {}),
+      ...(keys ? { keys } : {}),
       // -i (or a steering driven by code): the review and the waves' gate; else maybe the terminal's question.
       policy: { ...policy, ...(steering ? { review: steering, waveGate: steering } : waveGate ? { waveGate } : {}) },
       run: runLocal,
       pool,
-      emit: createEventStream(runId, (e) => {
-        renderer.onEvent(e);
-        waveGate?.onEvent(e); // after the renderer: its "paused" line comes before the question
-        metrics?.onEvent(e);
-      }),
+      emit,
       signal,
       onActivating: (activating) => session?.track(activating),
     }), sudoPassword);
   } finally {
     // The interactive UI shows the result, then gives the terminal back (also on an error).
+    stopQuit();
     await renderer.finish();
     detach();
     // Also after fleet's own error (no result): exit 3, as the CLI then exits.

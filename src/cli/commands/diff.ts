@@ -7,6 +7,7 @@ import { withHosts } from '../hosts.js';
 import { errorLines } from '../../util/terminal-text.js';
 import { printLine, type CliIo } from '../io.js';
 import { commentId, outputFormat } from '../output-format.js';
+import type { Session } from '../session.js';
 
 export interface DiffCliOptions extends FileOptions {
   on?: string;
@@ -19,7 +20,7 @@ export interface DiffCliOptions extends FileOptions {
 
 export const BUILD_GOAL_REFUSED = 'fleet diff compares with what the targets run, and goal build asks no target: use switch, boot, test, dry-activate or push';
 
-export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
   if (goal === 'build') throw new UsageError(BUILD_GOAL_REFUSED);
   const format = outputFormat(options);
   const fleet = await openFleet(options, io);
@@ -36,5 +37,5 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
-  }));
+  }), session?.onQuit);
 }

@@ -2,6 +2,7 @@
 // `--watch`: the table refreshed in place on the terminal until q (exit 0) or Ctrl+C (exit 130).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedFleet, ResolvedNode } from '../../config/types.js';
+import type { LoadedKeys } from '../../keys/sources.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { openFleet, selectFromFleet, type FileOptions } from '../fleet-file.js';
 import { withHosts } from '../hosts.js';
@@ -22,6 +23,8 @@ export interface StatusCliOptions extends FileOptions {
   watch?: boolean;
   /** --interval: ms between the end of one refresh and the start of the next. */
   interval?: number;
+  /** For the keys' hashes (root's to read) on targets where sudo wants a password. */
+  askSudoPassword?: boolean;
 }
 
 export const WATCH_INTERVAL_DEFAULT_MS = 5000;
@@ -42,12 +45,16 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
   }
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  if (options.watch && io.tty) return watchStatus(fleet, nodes, { intervalMs: options.interval ?? WATCH_INTERVAL_DEFAULT_MS, showTrace: !!options.showTrace }, io, io.tty, signal, session);
+  // Read once (a watch compares every refresh with them): a source that fails ends status before any node is asked.
+  const keys = await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal);
+  // Keys are root's to read, even as hashes: sudo may want its password (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE).
+  const sudoPassword = keys ? await (await import('../password.js')).readSudoPassword(!!options.askSudoPassword, io, io.stdin) : undefined;
+  if (options.watch && io.tty) return watchStatus(fleet, nodes, { intervalMs: options.interval ?? WATCH_INTERVAL_DEFAULT_MS, showTrace: !!options.showTrace, ...(keys ? { keys } : {}), ...(sudoPassword !== undefined ? { sudoPassword } : {}) }, io, io.tty, signal, session);
   const [{ statusFleet }, { formatStatus }, { withEventOutput }, { formatStatusMetrics }, { describeBuildHost }] = await Promise.all([
     import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'), import('../../ui/status-metrics.js'), import('../fleet-file.js'),
   ]);
   return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {
-    const result = await statusFleet(fleet, nodes, { runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal, emit });
+    const result = await statusFleet(fleet, nodes, { runId, showTrace: !!options.showTrace, exitCode: !!options.exitCode, run: runLocal, pool, signal, emit, ...(keys ? { keys } : {}) });
     if (format === 'text') printLine(io.stdout, formatStatus(result.statuses));
     if (format === 'prometheus') {
       const labels = nodes.map((n) => ({ node: n.name, tags: n.tags, buildHost: describeBuildHost(n) }));
@@ -57,7 +64,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
-  }));
+  }, sudoPassword), session?.onQuit);
 }
 
 /**
@@ -66,7 +73,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
  * shows). q ends it (exit 0); Ctrl+C in the UI goes to the session's handler, as SIGINT does (exit 130). An error a
  * refresh throws ends the watch: the terminal is given back first, then it is reported as without --watch.
  */
-async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: { intervalMs: number; showTrace: boolean }, io: CliIo, tty: Terminal, signal: AbortSignal, session?: Session): Promise<number> {
+async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: { intervalMs: number; showTrace: boolean; keys?: LoadedKeys; sudoPassword?: string }, io: CliIo, tty: Terminal, signal: AbortSignal, session?: Session): Promise<number> {
   const [{ statusFleet }, { createStatusWatch }, { createEventStream, newRunId }] = await Promise.all([
     import('../../status/run.js'), import('../ink.js').then((m) => m.loadInkUi()), import('../../events.js'),
   ]);
@@ -89,7 +96,7 @@ async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[],
         pool.forgetFailures();
         const runId = newRunId();
         try {
-          await statusFleet(fleet, nodes, { runId, showTrace: options.showTrace, exitCode: false, run: runLocal, pool, signal: stop, emit: createEventStream(runId, (e) => ui.onEvent(e)) });
+          await statusFleet(fleet, nodes, { runId, showTrace: options.showTrace, exitCode: false, run: runLocal, pool, signal: stop, emit: createEventStream(runId, (e) => ui.onEvent(e)), ...(options.keys ? { keys: options.keys } : {}) });
         } catch (error) {
           // A refresh cut short by q or Ctrl+C may throw for that reason alone: the person asked to stop.
           if (!stop.aborted) throw error;
@@ -97,7 +104,7 @@ async function watchStatus(fleet: ResolvedFleet, nodes: readonly ResolvedNode[],
         // The wait ends early on q or Ctrl+C; the rejection it then throws only says so.
         await sleep(options.intervalMs, undefined, { signal: stop }).catch(() => {});
       }
-    });
+    }, options.sudoPassword);
   } finally {
     await ui.finish();
     detach();

@@ -7,7 +7,7 @@ import { errorLines, oneLine } from '../../util/terminal-text.js';
 import type { RunView } from '../view.js';
 
 const STATE_COLOR: Record<NodeState, string> = {
-  'in-sync': 'green', outdated: 'yellow', drifted: 'magenta', 'pending-reboot': 'cyan', unreachable: 'red', locked: 'blue',
+  'in-sync': 'green', outdated: 'yellow', drifted: 'magenta', 'pending-reboot': 'cyan', 'keys-missing': 'yellow', 'keys-outdated': 'yellow', unreachable: 'red', locked: 'blue',
 };
 
 /** The statuses of a refresh, in its nodes' order, and the nodes it could not evaluate with why. */
