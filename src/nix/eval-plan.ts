@@ -1,8 +1,9 @@
 // Chunk planning (pure): how many evaluator processes may run and how many nodes the next one takes, from what
 // the finished ones measured, so that all of them together stay within the memory budget.
 
-/** Before anything is measured, a node is assumed to cost this much (colmena's per-node figure): it only bounds
- *  how many one-node probes start at once. Every later decision comes from measurements. */
+/** Before anything is measured, a node is assumed to cost this much (colmena's per-node figure): it sizes the first
+ *  chunks (a small fleet under a roomy budget is one chunk per worker, not one process per node). Every later
+ *  decision comes from measurements. */
 export const FIRST_GUESS = 512 * 2 ** 20;
 /** Plans aim below the budget: room for the sampling interval and for nodes that cost more than the average. */
 export const PLAN_SHARE = 0.9;
@@ -71,7 +72,8 @@ function committed(s: PlanState): number {
 }
 
 /**
- * The size of the chunk to start now, or 0 to wait for a running one to end. Unmeasured: one node (a probe).
+ * The size of the chunk to start now, or 0 to wait for a running one to end. Unmeasured: what the worker's share
+ * holds at FIRST_GUESS per node (at least one).
  * Measured: as many nodes as this worker's share of the budget holds, no more than an even split of what remains
  * over the workers (so the last chunks end together) and the size cap. A node is never left waiting for nothing:
  * with no chunk running, the next one starts with at least one node, even above the budget (alone).
@@ -83,7 +85,8 @@ export function nextChunkSize(s: PlanState): number {
   const free = s.budget * PLAN_SHARE - committed(s);
   const room = Math.min(free, (s.budget * PLAN_SHARE) / workers);
   let size = 0;
-  if (!s.model) size = FIRST_GUESS <= free ? 1 : 0;
+  // Unmeasured: as many nodes as the share holds at colmena's per-node figure (one, under a tight budget).
+  if (!s.model) size = FIRST_GUESS <= free ? Math.max(1, Math.floor(room / FIRST_GUESS)) : 0;
   else if (s.model.perNode > 0) size = Math.floor((room - s.model.base) / s.model.perNode);
   else size = s.remaining;
   size = Math.min(size, s.sizeCap, Math.ceil(s.remaining / workers), s.remaining);

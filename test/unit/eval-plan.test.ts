@@ -29,6 +29,13 @@ test('unmeasured: one-node probes, as many as the budget holds at the first gues
   assert.equal(nextChunkSize(state({ budget: 100 * MiB })), 1, 'nothing running: a node starts even above the budget');
 });
 
+test('unmeasured under a roomy budget: a small fleet is one chunk per worker, not one process per node', () => {
+  assert.equal(nextChunkSize(state({ budget: 20 * GiB, remaining: 16 })), 8, '16 nodes on 2 workers');
+  assert.equal(nextChunkSize(state({ budget: 20 * GiB, remaining: 4 })), 2);
+  // 90% of 4 GiB, halved for 2 workers, holds 3 nodes at 512 MiB each.
+  assert.equal(nextChunkSize(state({ budget: 4 * GiB, remaining: 64 })), 3);
+});
+
 test('measured: each worker gets its share of the budget, chunks as big as the share holds', () => {
   const model = { base: 70 * MiB, perNode: 100 * MiB };
   const share = (1536 * MiB * PLAN_SHARE) / 2;

@@ -199,5 +199,6 @@ test('a chunk that ended before its memory could be read (a busy deployer) still
   const nix = fakeNix(Object.fromEntries(all.map((n) => [n, {}])), { perNodeMs: 1 });
   const r = await evaluateNodes(fleet(4096 * MiB, 1), nodesNamed(all), { start: nix.start, readMemory: () => undefined });
   assert.equal(Object.keys(r.results).length, 20);
-  assert.deepEqual(nix.calls.map((c) => c.names.length), [1, 19], 'a probe, then the rest: not one process per node');
+  // 90% of 4 GiB at 512 MiB a node: 7 unmeasured, then the rest by what that chunk's wall time allows.
+  assert.deepEqual(nix.calls.map((c) => c.names.length), [7, 13], 'a first chunk, then the rest: not one process per node');
 });
