@@ -14,14 +14,25 @@ import type { Host } from '../transport/host.js';
 import type { RunCommand } from '../transport/run.js';
 import { buildOnHost, type BuildResult } from './build.js';
 
-/** What builds need of a run: apply's run state has it all; `fleet diff` makes one of its own. */
+/** What builds need of a run: apply's run context has it all; `fleet diff` makes one of its own. */
 export interface BuildRun {
   readonly fleet: Pick<ResolvedFleet, 'builders' | 'buildersUseSubstitutes'>;
   readonly nodes: ReadonlyMap<string, ResolvedNode>;
-  readonly options: { readonly run: RunCommand; readonly pool: HostPool; readonly maxJobs?: number | 'auto'; readonly useSubstitutes: boolean; readonly verbose?: boolean };
+  /** Commands on the deployer (shipping .drv closures). */
+  readonly run: RunCommand;
+  readonly pool: HostPool;
   readonly emit: EmitEvent;
   /** Aborted: every build stops (Ctrl+C, or the run's fail-fast). */
   readonly stop: { readonly signal: AbortSignal };
+}
+
+/** How builds go: apply's deploy policy says; `fleet diff` has its own. */
+export interface BuildSettings {
+  /** Builds at once on the deployer and on targets (default auto); builders use their maxJobs. */
+  readonly maxJobs?: number | 'auto';
+  readonly useSubstitutes: boolean;
+  /** Build output as it comes, as `log` events. */
+  readonly verbose?: boolean;
 }
 
 export interface Builds {
@@ -56,34 +67,34 @@ export function earlyBuilds(evaluated: Pick<Evaluated, 'nodes' | 'evals'>): Buil
 /** `--builders` from the fleet's builders, and an ssh_config (per-builder port, options, config) for Nix's ssh. */
 function remoteBuilders(run: BuildRun): { args: string[]; env: Record<string, string> } {
   const builders = Object.values(run.fleet.builders);
-  const file = join(run.options.pool.privateDir, 'builders_ssh_config');
+  const file = join(run.pool.privateDir, 'builders_ssh_config');
   writeFileSync(file, buildersSshConfig(builders, { defaultConfigs: [join(homedir(), '.ssh', 'config'), '/etc/ssh/ssh_config'] }), { mode: 0o600 });
   const substitutes = run.fleet.buildersUseSubstitutes ? ['--option', 'builders-use-substitutes', 'true'] : [];
   return { args: ['--option', 'builders', buildersOption(builders), ...substitutes], env: { NIX_SSHOPTS: `-F ${file}` } };
 }
 
-export function startBuilds(run: BuildRun, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
+export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
   const started = new Map<string, { job: BuildJob; cancel: AbortController; superseded: boolean; result: Promise<BuildResult> }>();
   const all: Promise<BuildResult>[] = []; // superseded ones included: settled() waits for their processes too
   let viaBuildersOnce: ReturnType<typeof remoteBuilders> | undefined; // one ssh_config per run, restarts included
   const launch = (job: BuildJob): void => {
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
-    const host = hostForLocation(run.options.pool, run.fleet, run.nodes, job.location, job);
+    const host = hostForLocation(run.pool, run.fleet, run.nodes, job.location, job);
     const viaBuilders = job.location.kind === 'builders' ? (viaBuildersOnce ??= remoteBuilders(run)) : undefined;
     // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
-    const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : run.options.maxJobs;
+    const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : settings.maxJobs;
     const entry = { job, cancel, superseded: false, result: Promise.resolve<BuildResult>({ ok: false, built: new Set(), started: false, canceled: true, log: [] }) };
     entry.result = (async (): Promise<BuildResult> => {
       let announced = false;
       const r = await buildOnHost({
-        run: run.options.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
-        useSubstitutes: run.options.useSubstitutes, signal, ...(maxJobs !== undefined ? { maxJobs } : {}), ...(viaBuilders ? { realise: viaBuilders } : {}),
+        run: run.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
+        useSubstitutes: settings.useSubstitutes, signal, ...(maxJobs !== undefined ? { maxJobs } : {}), ...(viaBuilders ? { realise: viaBuilders } : {}),
         onStart: (drvPaths) => {
           announced = true;
           run.emit({ type: 'build-start', build: job.id, drvPaths, nodes: job.nodes });
         },
-        ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', build: job.id, line }) } : {}),
+        ...(settings.verbose ? { onLine: (line: string) => run.emit({ type: 'log', build: job.id, line }) } : {}),
       });
       // Restarted with only what the plan needs: its successor reports under the same id.
       if (entry.superseded) return r;
@@ -124,7 +135,7 @@ export function startBuilds(run: BuildRun, jobs: readonly BuildJob[], outOf: Rea
     hostOf: (jobId) => {
       const entry = started.get(jobId);
       if (!entry) throw new Error(`no build job ${jobId}`);
-      return hostForLocation(run.options.pool, run.fleet, run.nodes, entry.job.location, entry.job);
+      return hostForLocation(run.pool, run.fleet, run.nodes, entry.job.location, entry.job);
     },
   };
 }

@@ -16,10 +16,15 @@ import { STAGES } from './stages.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
 import { deployerIdentity } from '../agent/lock.js';
-import { goalTraits } from '../goal.js';
 import { gitRevision } from '../records/git.js';
-import type { RecordContext, RecordKind } from '../records/record.js';
-import { createRunState, finishNode, stopReason, type ExecuteOptions, type NodeResult, type RunState } from './state.js';
+import type { RecordContext } from '../records/record.js';
+import type { EmitEvent } from '../events.js';
+import type { HostPool } from '../transport/pool.js';
+import type { RunCommand } from '../transport/run.js';
+import { createRunContext, stopReason } from './context.js';
+import { createLedger, type NodeResult } from './ledger.js';
+import type { DeployPolicy } from './policy.js';
+import type { LoadedKeys } from '../keys/sources.js';
 
 /** Every planned node's word when the plan is declined at review (`-i`, key n). */
 const DECLINED = 'not deployed: the plan was declined at review';
@@ -39,32 +44,40 @@ export interface SystemSource {
   resolve(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated>;
   /** Builds may start before the plan (evaluated systems); a rollback's systems are already on the targets. */
   buildsEarly: boolean;
-  /** How the targets' records name what this run leaves on them. */
-  recordKind: RecordKind;
 }
 
-const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true, recordKind: 'deploy' };
+const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true };
 
-export interface ApplyOptions extends ExecuteOptions {
+export interface ApplyOptions {
   runId: string;
+  policy: DeployPolicy;
+  /** Commands on the deployer. */
+  run: RunCommand;
+  pool: HostPool;
+  emit: EmitEvent;
+  /** The user's Ctrl+C / SIGTERM. */
+  signal: AbortSignal;
   source?: SystemSource;
-  /** For the deploy records: the --on text (absent: all nodes) and --message. */
-  selector?: string;
-  message?: string;
-  /** Hands the run state to the caller as soon as it exists (the CLI's forced quit reads `activating`). */
-  onRun?: (run: RunState) => void;
+  /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
+  keys?: LoadedKeys;
+  /** Hands over the nodes mid-activation as soon as the run exists (the CLI's forced quit names them). */
+  onActivating?: (activating: ReadonlySet<string>) => void;
 }
 
 export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: ApplyOptions): Promise<ApplyResult> {
+  const { policy } = options;
   // Asked of git once per run, while Nix evaluates; only goals that change a node write records.
-  const records = goalTraits(options.goal).activates ? recordContext(fleet, options) : undefined;
+  const records = policy.records ? recordContext(fleet, options, policy.records) : undefined;
   const source = options.source ?? EVALUATE;
-  const run = createRunState(options.runId, fleet, nodes, { ...options, recordKind: source.recordKind, ...(records ? { records } : {}) });
-  options.onRun?.(run);
+  const run = createRunContext({ id: options.runId, fleet, nodes, emit: options.emit, signal: options.signal, run: options.run, pool: options.pool, ...(records ? { records } : {}), ...(options.keys ? { keys: options.keys } : {}) });
+  const ledger = createLedger({ emit: run.emit, stop: run.stop, failFast: policy.failFast });
+  options.onActivating?.(ledger.activating);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
-  const lock: ProbeLock = { op: options.breakLock ? 'break' : 'take', identity: run.lockIdentity };
-  const prepare = { ...options, signal: run.stop.signal, lock };
-  run.emit({ type: 'run-start', command: source.command, goal: run.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
+  const lock: ProbeLock = { op: policy.breakLock ? 'break' : 'take', identity: run.lockIdentity };
+  const prepare: PrepareOptions = {
+    goal: policy.goal, force: policy.force, showTrace: policy.showTrace, rollout: policy.rollout, run: run.run, pool: run.pool, emit: run.emit, signal: run.stop.signal, lock,
+  };
+  run.emit({ type: 'run-start', command: source.command, goal: policy.goal, nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
 
   let plan: Plan;
   let warnings: string[];
@@ -74,7 +87,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
     // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
     const everything = source.buildsEarly ? earlyBuilds(evaluated) : [];
-    const builds = startBuilds(run, everything, outOf);
+    const builds = startBuilds(run, policy, everything, outOf);
     const prepared = await probeAndPlan(fleet, evaluated, prepare);
     plan = prepared.plan;
     for (const [name, state] of Object.entries(prepared.states)) {
@@ -87,37 +100,39 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       // The probe ran but its answer was lost: it may have taken the lock.
       if (f.phase === 'query') run.locks.maybeHeld(run.nodes.get(f.node)!);
       // A connect cancelled by Ctrl+C is a node never started, not a node that failed.
-      if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') finishNode(run, f.node, 'skipped', stopReason(run));
-      else finishNode(run, f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
+      if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') ledger.finish(f.node, 'skipped', stopReason(run));
+      else ledger.finish(f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
     }
     run.emit({ type: 'plan', plan });
-    for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) finishNode(run, np.name, 'locked', np.reason);
+    for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) ledger.finish(np.name, 'locked', np.reason);
     builds.keepOnly(plan);
+    // What is left to do: the nodes without a final word yet.
+    const pending = { ...plan, nodes: plan.nodes.filter((np) => !ledger.results.has(np.name)) };
 
-    if (options.review && !(await reviewPlan(run, plan, builds, options.review))) {
+    if (policy.review && !(await reviewPlan(run, policy.goal, pending, builds, policy.review))) {
       // Declined (or Ctrl+C while waiting): nothing was copied or activated; the builds stop.
-      declined = !options.signal.aborted;
+      declined = !run.signal.aborted;
       run.stop.abort();
-      for (const np of plan.nodes) finishNode(run, np.name, 'skipped', declined ? DECLINED : stopReason(run));
+      for (const np of plan.nodes) ledger.finish(np.name, 'skipped', declined ? DECLINED : stopReason(run));
     } else {
-      await schedule(run, { ...plan, nodes: plan.nodes.filter((np) => !run.results.has(np.name)) }, builds, STAGES);
+      await schedule({ run, policy, ledger }, pending, builds, STAGES);
     }
     await builds.settled();
   } finally {
     // At the end, on error and after Ctrl+C (activations have finished by now); a forced quit leaves them to expire.
     warnings = await run.locks.releaseAll();
   }
-  for (const node of nodes) if (!run.results.has(node.name)) finishNode(run, node.name, 'skipped', 'not planned');
+  for (const node of nodes) if (!ledger.results.has(node.name)) ledger.finish(node.name, 'skipped', 'not planned');
 
-  const interrupted = options.signal.aborted;
-  const results = Object.fromEntries(nodes.map((n) => [n.name, run.results.get(n.name)!]));
+  const interrupted = run.signal.aborted;
+  const results = Object.fromEntries(nodes.map((n) => [n.name, ledger.results.get(n.name)!]));
   // Declining the plan at review is a successful "no": nothing was touched.
   const exitCode = declined ? ExitCode.ok : decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
-  run.emit({ type: 'summary', command: source.command, goal: run.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
-  return { plan, nodes: results, exitCode, interrupted, warnings: [...run.warnings, ...warnings] };
+  run.emit({ type: 'summary', command: source.command, goal: policy.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
+  return { plan, nodes: results, exitCode, interrupted, warnings: [...ledger.warnings, ...warnings] };
 }
 
-async function recordContext(fleet: ResolvedFleet, options: ApplyOptions): Promise<RecordContext> {
+async function recordContext(fleet: ResolvedFleet, options: ApplyOptions, notes: Pick<RecordContext, 'on' | 'message'>): Promise<RecordContext> {
   const git = await gitRevision(fleet.dir, options.run);
-  return { run: options.runId, by: deployerIdentity(), on: options.selector ?? 'all', ...(options.message !== undefined ? { message: options.message } : {}), fleetVersion: fleetVersion(), git };
+  return { run: options.runId, by: deployerIdentity(), ...notes, fleetVersion: fleetVersion(), git };
 }

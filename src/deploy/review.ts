@@ -7,30 +7,34 @@ import { diffWhenBuilt } from '../diff/node.js';
 import type { Plan } from '../plan/types.js';
 import { systemOf } from '../records/record.js';
 import type { Builds } from '../build/builds.js';
-import type { RunState } from './state.js';
+import { goalTraits, type Goal } from '../goal.js';
+import type { RunContext } from './context.js';
 import type { Review } from './steering.js';
 
-/** True: deploy. False: declined, or interrupted (Ctrl+C) while waiting. */
-export async function reviewPlan(run: RunState, plan: Plan, builds: Builds, gate: Review): Promise<boolean> {
+/** What the review reads of a deploy run. */
+export type ReviewRun = Pick<RunContext, 'emit' | 'signal' | 'stop' | 'pool' | 'nodes' | 'targets'>;
+
+/** True: deploy. False: declined, or interrupted (Ctrl+C) while waiting. `plan`: its nodes without a final word yet. */
+export async function reviewPlan(run: ReviewRun, goal: Goal, plan: Plan, builds: Builds, gate: Review): Promise<boolean> {
   run.emit({ type: 'review', state: 'waiting' });
   // The diffs only serve the review: once it is decided, reads still under way are cut short.
   const decided = new AbortController();
   const signal = AbortSignal.any([decided.signal, run.stop.signal]);
   const reader = new ClosureReader({ signal });
   const limit = pLimit(64);
-  const diffs = run.traits.probes ? plan.nodes.filter((np) => np.activate && !run.results.has(np.name)).map(async (np) => {
-    const from = systemOf(run.goal, run.targets.get(np.name));
+  const diffs = goalTraits(goal).probes ? plan.nodes.filter((np) => np.activate).map(async (np) => {
+    const from = systemOf(goal, run.targets.get(np.name));
     // The signal also ends the wait for a build: approving must not wait for every build to finish.
-    const r = await diffWhenBuilt({ plan: np, ...(from ? { from } : {}), target: run.options.pool.forNode(run.nodes.get(np.name)!), builds, reader, limit, signal });
+    const r = await diffWhenBuilt({ plan: np, ...(from ? { from } : {}), target: run.pool.forNode(run.nodes.get(np.name)!), builds, reader, limit, signal });
     if (signal.aborted) return;
     if (r.kind === 'diff') for (const group of groupDiffs([r.diff])) run.emit({ type: 'diff', ...group });
     else run.emit({ type: 'log', node: np.name, line: `diff: ${r.error.message}` });
   }) : [];
 
-  const approved = await gate.review(run.options.signal);
+  const approved = await gate.review(run.signal);
   decided.abort();
   await Promise.allSettled(diffs);
-  if (run.options.signal.aborted) return false;
+  if (run.signal.aborted) return false;
   run.emit({ type: 'review', state: approved ? 'approved' : 'declined' });
   return approved;
 }

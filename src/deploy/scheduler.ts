@@ -1,15 +1,16 @@
-// Runs every planned node through the stages: owns concurrency (--parallel) and the failure policy
-// (fail-fast stops new work; --keep-going does not; a staged rollout leaves it to each wave's budget).
+// Runs every planned node through the stages: owns concurrency (--parallel) and what a stop means (no new
+// work starts); the ledger fires it on a failure when fail-fast, a staged rollout leaves it to each wave's budget.
 // A node's problem never fails the run.
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
 import type { Builds } from '../build/builds.js';
-import { completedOutcome, rollbackStarted, type NodeContext, type Stage, type StageResult } from './stages.js';
-import { finishNode, stopReason, type RunState } from './state.js';
+import { completedOutcome, rollbackStarted, type DeployRun, type NodeContext, type Stage, type StageResult } from './stages.js';
+import { stopReason } from './context.js';
 import { rollWaves } from './rollout.js';
 
-export async function schedule(run: RunState, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
-  const pools = { copy: pLimit(run.options.parallel), activate: pLimit(run.options.parallel) };
+export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
+  const { run, policy, ledger } = d;
+  const pools = { copy: pLimit(policy.parallel), activate: pLimit(policy.parallel) };
 
   const runStage = (stage: Stage, ctx: NodeContext): Promise<StageResult> => {
     const go = async (): Promise<StageResult> => {
@@ -21,7 +22,7 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
 
   const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => {
     const ctx: NodeContext = {
-      run, plan: np, node: run.nodes.get(np.name)!, builds,
+      run, policy, ledger, plan: np, node: run.nodes.get(np.name)!, builds,
       phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
       undo: (why) => rollbackStarted(ctx, why),
     };
@@ -43,9 +44,9 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
   };
-  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? finishNode(run, np.name, r.outcome, r.error, r.log) : finishNode(run, np.name, completedOutcome(run, np, !!contexts.get(np.name)!.rebooted)));
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
 
-  if (run.staged && plan.waves) {
+  if (policy.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.
     const waves = plan.waves;
     const waveOf = (name: string) => waves.findIndex((w) => w.nodes.includes(name)) + 1;
@@ -54,7 +55,7 @@ export async function schedule(run: RunState, plan: Plan, builds: Builds, stages
       if (r.kind === 'next') contexts.get(np.name)!.phase('ready', `built and copied; waits for wave ${waveOf(np.name)}`);
       return r;
     })]));
-    await rollWaves(run, plan.waves, {
+    await rollWaves(d, plan.waves, {
       contextOf: (name) => contexts.get(name),
       async deploy(np) {
         const r = await prepared.get(np.name)!;

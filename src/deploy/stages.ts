@@ -10,16 +10,25 @@ import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
 import { bytesOf, closureSizes, narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
-import { stopReason, type RunState } from './state.js';
+import { stopReason, type RunContext } from './context.js';
+import type { Ledger } from './ledger.js';
+import { confirmWindowMs, type DeployPolicy } from './policy.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
+import type { Goal } from '../goal.js';
 import { keysStage } from '../keys/stage.js';
 import { rebootStage, undoAfterReboot } from '../reboot/stage.js';
 import type { Rebooted } from '../reboot/types.js';
 
-export interface NodeContext {
-  run: RunState;
+/** A deploy run's three parts, as the scheduler hands them to each node's stages. */
+export interface DeployRun {
+  readonly run: RunContext;
+  readonly policy: DeployPolicy;
+  readonly ledger: Ledger;
+}
+
+export interface NodeContext extends DeployRun {
   plan: NodePlan;
   node: ResolvedNode;
   builds: Builds;
@@ -74,19 +83,19 @@ export const copyStage: Stage = {
   async run(ctx) {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
-    const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.options.pool.local;
+    const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.pool.local;
     ctx.phase('copy', `copying from ${from.label}`);
     // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
     const sizes = closureSizes(from, plan.outPath);
-    const copied = await run.options.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: run.options.useSubstitutes });
+    const copied = await run.pool.targetOf(node).copyClosure({ from, path: plan.outPath, signal: run.stop.signal, useSubstitutes: ctx.policy.useSubstitutes });
     if (copied.ok) {
       // A path the closure did not list is asked where it came from: the build host for a direct copy, else here.
-      const bytes = bytesOf(await sizes, copied.copied) ?? await narBytes(copied.route === 'direct' ? from : run.options.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
+      const bytes = bytesOf(await sizes, copied.copied) ?? await narBytes(copied.route === 'direct' ? from : run.pool.local, copied.copied, run.stop.signal).catch(() => undefined);
       run.emit({ type: 'copy-done', node: node.name, route: copied.route, paths: copied.copied.length, ...(bytes !== undefined ? { bytes } : {}) });
       return next;
     }
     if (run.stop.signal.aborted) return done('skipped', stopReason(run)); // cut short by the stop: the target is untouched
-    const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(run.options.pool.endpointOf(node)));
+    const hint = explainCopyFailure(copied.log.join('\n'), formatDestination(run.pool.endpointOf(node)));
     return done('failed', hint ? `${copied.error}: ${hint}` : copied.error, copied.log);
   },
 };
@@ -97,15 +106,16 @@ export const activateStage: Stage = {
   prepares: false,
   pool: 'activate',
   startsWork: true,
-  applies: (ctx) => ctx.run.traits.activates && ctx.plan.activate,
+  applies: (ctx) => ctx.policy.traits.activates && ctx.plan.activate,
   async run(ctx) {
-    const { run, node } = ctx;
+    const { ledger, policy, node } = ctx;
     // The agent checks the lock itself (--break-lock or an expiry may have handed the node to another run): `locked`.
-    run.activating.add(node.name);
+    ledger.activating.add(node.name);
+    const confirmTimeoutMs = confirmWindowMs(policy, node);
     try {
       const r = await activateNode({
         ...agentInput(ctx), outPath: ctx.plan.outPath,
-        ...(magicRollback(run, node) ? { confirmTimeoutMs: run.options.confirmTimeoutMs ?? node.confirmTimeoutMs } : {}),
+        ...(confirmTimeoutMs !== undefined ? { confirmTimeoutMs } : {}),
         ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
       });
       if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
@@ -113,34 +123,29 @@ export const activateStage: Stage = {
       // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
       // rollback then fails; a failed check's rollback gets its own record. A fleet rollback is recorded once
       // its node is healthy (recordStage): it never stands half-done.
-      if (run.options.recordKind !== 'rollback') await record(ctx, 'deploy', r, finalCall(ctx, 'activate'));
+      if (policy.recordKind !== 'rollback') await record(ctx, 'deploy', r, finalCall(ctx, 'activate'));
       return next;
     } catch (error) {
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
     } finally {
-      run.activating.delete(node.name);
+      ledger.activating.delete(node.name);
     }
   },
 };
 
 /** The node's agent client: its Target, this run's id (run dirs, units) and lock identity. */
-function agentOf(ctx: NodeContext): AgentClient {
-  return createAgentClient(ctx.run.options.pool.targetOf(ctx.node), { id: ctx.run.id, lock: ctx.run.lockIdentity });
+function agentOf({ run, node }: Pick<NodeContext, 'run' | 'node'>): AgentClient {
+  return createAgentClient(run.pool.targetOf(node), { id: run.id, lock: run.lockIdentity });
 }
 
 /** What every call to the node's agent needs: its client, how it detaches, --verbose output. */
 function agentInput(ctx: NodeContext): AgentInput {
-  const { run, node } = ctx;
+  const { run, policy, node } = ctx;
   return {
-    agent: agentOf(ctx), goal: run.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
-    ...(run.options.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
+    agent: agentOf(ctx), goal: policy.goal, systemd: run.targets.get(node.name)?.systemd ?? false, onPhase: ctx.phase,
+    ...(policy.verbose ? { onLine: (line: string) => run.emit({ type: 'log', node: node.name, line }) } : {}),
   };
-}
-
-/** On unless the node (`magicRollback: false`) or the run (`--no-magic-rollback`) turns it off. */
-function magicRollback(run: RunState, node: ResolvedNode): boolean {
-  return node.magicRollback && run.options.magicRollback !== false;
 }
 
 /** After the activation (and its confirmation): every check must pass, else the agent puts the node back. Runs
@@ -150,12 +155,12 @@ export const healthStage: Stage = {
   prepares: false,
   startsWork: false,
   // After a reboot the checks run whatever the goal: the node runs the new system now (boot included).
-  applies: (ctx) => (ctx.rebooted !== undefined || (ctx.run.traits.changesRunning && ctx.plan.activate)) && ctx.node.healthChecks.length > 0 && !ctx.run.options.rollout?.skipHealthChecks,
+  applies: (ctx) => (ctx.rebooted !== undefined || (ctx.policy.traits.changesRunning && ctx.plan.activate)) && ctx.node.healthChecks.length > 0 && !ctx.policy.rollout.skipHealthChecks,
   async run(ctx) {
     const { run, node } = ctx;
     const checks = node.healthChecks;
     ctx.phase('health', `${checks.length === 1 ? 'check' : `${checks.length} checks`}: ${checks.map((c) => c.name).join(', ')}`);
-    const health = await runHealthChecks({ target: run.options.pool.targetOf(node), checks, address: node.host, emit: run.emit });
+    const health = await runHealthChecks({ target: run.pool.targetOf(node), checks, address: node.host, emit: run.emit });
     if (health.ok) return next;
     const failed = health.failed!;
     const r = await rollbackStarted(ctx, `health check \`${failed.check}\` failed: ${failed.detail}`);
@@ -165,33 +170,32 @@ export const healthStage: Stage = {
 
 /** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
 export async function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
-  const { run, node } = ctx;
   // After a reboot the agent's run dir is gone: the way back is the previous generation, and a reboot into it.
   const r = ctx.rebooted ? await undoAfterReboot(ctx, why) : await rollbackActivated(agentInput(ctx), why);
-  if (r.outcome === 'rolled-back' && run.recorded.has(node.name)) await record(ctx, 'rollback', r);
+  if (r.outcome === 'rolled-back' && ctx.ledger.recorded.has(ctx.node.name)) await record(ctx, 'rollback', r);
   return r;
 }
 
 /** Whether the node's call after `stage` is its last of the run, so it may release the lock: no later stage
  *  applies, and no wave of a staged rollout can still roll it back. */
 function finalCall(ctx: NodeContext, stage: Stage['name']): boolean {
-  if (ctx.run.staged) return false;
+  if (ctx.policy.staged) return false;
   return !STAGES.slice(STAGES.findIndex((s) => s.name === stage) + 1).some((s) => s.applies(ctx));
 }
 
 /** A record on the target of what this run left there (dry-activate changes nothing: no record); with
  *  `release`, the same round trip releases the node's lock (its last call of the run). */
 async function record(ctx: NodeContext, kind: RecordKind, r: ActivationResult, release = false): Promise<void> {
-  const { run, node } = ctx;
-  const toplevel = run.options.records && r.now && (run.traits.setsProfile || run.traits.changesRunning)
-    ? (kind === 'deploy' ? ctx.plan.outPath : systemOf(run.goal, r.now))
+  const { run, policy, ledger, node } = ctx;
+  const toplevel = run.records && r.now && (policy.traits.setsProfile || policy.traits.changesRunning)
+    ? (kind === 'deploy' ? ctx.plan.outPath : systemOf(policy.goal, r.now))
     : undefined;
   const input = toplevel && r.now
-    ? { kind, goal: run.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date() }
+    ? { kind, goal: policy.goal, profile: node.profile, toplevel, now: r.now, ...(r.before ? { before: r.before } : {}), time: new Date() }
     : undefined;
-  const finished = await finishNode(agentOf(ctx), input ? await run.options.records : undefined, input, release);
-  if (finished.warning) run.warnings.push(finished.warning);
-  else if (input && kind === 'deploy') run.recorded.add(node.name);
+  const finished = await finishNode(agentOf(ctx), input ? await run.records : undefined, input, release);
+  if (finished.warning) ledger.warnings.push(finished.warning);
+  else if (input && kind === 'deploy') ledger.recorded.add(node.name);
   // Released (or found another run's): the end of the run has nothing left to release there.
   if (finished.lock && finished.lock.state !== 'error') run.locks.released(node);
 }
@@ -201,7 +205,7 @@ export const recordStage: Stage = {
   name: 'record',
   prepares: false,
   startsWork: false,
-  applies: (ctx) => ctx.run.options.recordKind === 'rollback' && ctx.run.traits.activates && ctx.plan.activate,
+  applies: (ctx) => ctx.policy.recordKind === 'rollback' && ctx.policy.traits.activates && ctx.plan.activate,
   async run(ctx) {
     if (ctx.activation) await record(ctx, 'rollback', ctx.activation, finalCall(ctx, 'record'));
     return next;
@@ -212,8 +216,8 @@ export const recordStage: Stage = {
 export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, rebootStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
-export function completedOutcome(run: RunState, plan: NodePlan, rebooted = false): Outcome {
-  if (run.goal === 'build') return 'built';
-  if (run.goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
+export function completedOutcome(goal: Goal, plan: NodePlan, rebooted = false): Outcome {
+  if (goal === 'build') return 'built';
+  if (goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
   return plan.activate ? 'activated' : rebooted ? 'rebooted' : 'unchanged';
 }

@@ -17,7 +17,7 @@ import type { HostPool } from '../transport/pool.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
 import { decideExitCode } from './outcome.js';
-import type { NodeResult } from './state.js';
+import type { NodeResult } from './ledger.js';
 
 export interface UploadKeysOptions {
   runId: string;

@@ -36,12 +36,9 @@ export interface DiffResult {
   exitCode: number;
 }
 
-/** The run builds.ts expects; diff never activates, so it needs nothing else of apply's run state. */
-export function diffBuildRun(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], o: Omit<DiffOptions, 'maxJobs'> & { maxJobs?: number | 'auto' }): BuildRun {
-  return {
-    fleet, nodes: new Map(nodes.map((n) => [n.name, n])), emit: o.emit, stop: linkedStop(o.signal),
-    options: { run: o.run, pool: o.pool, useSubstitutes: false, ...(o.maxJobs !== undefined ? { maxJobs: o.maxJobs } : {}) },
-  };
+/** The run builds.ts expects; diff never activates, so it needs nothing else of apply's run context. */
+export function diffBuildRun(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], o: Pick<DiffOptions, 'run' | 'pool' | 'emit' | 'signal'>): BuildRun {
+  return { fleet, nodes: new Map(nodes.map((n) => [n.name, n])), run: o.run, pool: o.pool, emit: o.emit, stop: linkedStop(o.signal) };
 }
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -56,7 +53,8 @@ export async function diffFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNo
   const prepared = await probeAndPlan(fleet, evaluated, prepare);
   options.emit({ type: 'plan', plan: prepared.plan });
   const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
-  const builds = startBuilds(run, prepared.plan.builds, outOf);
+  // diff has no --use-substitutes: derivations go to build hosts from the deployer's store alone.
+  const builds = startBuilds(run, { maxJobs: options.maxJobs, useSubstitutes: false }, prepared.plan.builds, outOf);
 
   const failures = [...prepared.failures];
   const diffs: NodeDiff[] = [];

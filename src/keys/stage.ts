@@ -11,16 +11,18 @@ import { compareKeys, describeChange } from './protocol.js';
 import { readKeys, refusals, writeKeys } from './remote.js';
 import type { LoadedKeys } from './sources.js';
 
-/** What the keys stages need of a run (deploy's RunState has all of it). */
+/** What the keys stages need of a run (deploy's RunContext has all of it). */
 export interface KeysRun {
-  readonly goal: Goal;
   readonly emit: EmitEvent;
-  readonly options: { readonly keys?: LoadedKeys; readonly pool: Pick<HostPool, 'targetOf'> };
+  readonly keys?: LoadedKeys;
+  readonly pool: Pick<HostPool, 'targetOf'>;
   readonly locks: { confirm(node: ResolvedNode): Promise<string | undefined> };
 }
 
 export interface KeysStageContext {
   run: KeysRun;
+  /** Of deploy's policy: the goal decides whether keys go up at all. */
+  policy: { readonly goal: Goal };
   node: ResolvedNode;
   plan: { activate: boolean };
   phase(phase: Phase, detail: string): void;
@@ -48,12 +50,12 @@ export function keysStage<C extends KeysStageContext>(uploadAt: KeyUploadAt, rol
     // After an activation the node must get its keys even once the run is stopped (Ctrl+C): it runs the new system.
     startsWork: pre,
     applies(ctx: C): boolean {
-      const loaded = ctx.run.options.keys?.get(ctx.node.name);
-      return !!loaded && uploadsKeys(ctx.run.goal) && (pre || loaded.some((l) => l.key.uploadAt === uploadAt));
+      const loaded = ctx.run.keys?.get(ctx.node.name);
+      return !!loaded && uploadsKeys(ctx.policy.goal) && (pre || loaded.some((l) => l.key.uploadAt === uploadAt));
     },
     async run(ctx: C): Promise<KeysStageResult> {
       const { run, node } = ctx;
-      const all = run.options.keys?.get(node.name) ?? [];
+      const all = run.keys?.get(node.name) ?? [];
       const mine = all.filter((l) => l.key.uploadAt === uploadAt);
       const fail = async (error: string): Promise<KeysStageResult> => {
         if (pre || !rollback || ctx.activation === undefined) return { kind: 'done', outcome: 'failed', error };
@@ -65,7 +67,7 @@ export function keysStage<C extends KeysStageContext>(uploadAt: KeyUploadAt, rol
         const lost = await run.locks.confirm(node);
         if (lost) return { kind: 'done', outcome: 'locked', error: lost };
       }
-      const target = run.options.pool.targetOf(node);
+      const target = run.pool.targetOf(node);
       ctx.phase('keys', `comparing ${mine.length === 1 ? '1 key' : `${mine.length} keys`} (${uploadAt})`);
       try {
         const reply = await readKeys(target, all.map((l) => l.key));

@@ -16,14 +16,14 @@ const next: StageResult = { kind: 'next' };
 
 /** The node's agent client as this run: its run dir, units and lock. */
 function agentOf(ctx: RebootContext): AgentClient {
-  return createAgentClient(ctx.run.options.pool.targetOf(ctx.node), { id: ctx.run.id, lock: ctx.run.lockIdentity });
+  return createAgentClient(ctx.run.pool.targetOf(ctx.node), { id: ctx.run.id, lock: ctx.run.lockIdentity });
 }
 
 /** Reboots the node and waits until it is back: `expected` is what it must run then. */
 function reboot(ctx: RebootContext, agent: AgentClient, expected: string): Promise<RebootEnd> {
   const { run, node } = ctx;
   return rebootAndWait({
-    agent, expected, systemd: run.targets.get(node.name)?.systemd ?? false, timeoutMs: run.options.reboot!.timeoutMs,
+    agent, expected, systemd: run.targets.get(node.name)?.systemd ?? false, timeoutMs: ctx.policy.reboot!.timeoutMs,
     lock: { op: 'take', identity: run.lockIdentity }, onPhase: (phase, detail) => ctx.phase(phase, detail),
     onRequested: () => run.locks.released(node),
   });
@@ -47,17 +47,17 @@ export const rebootStage = {
   // Its own check of the run's stop (below): an activated node is not `skipped` because its reboot did not start.
   startsWork: false,
   applies(ctx: RebootContext): boolean {
-    const reboot = ctx.run.options.reboot;
+    const { reboot, goal } = ctx.policy;
     if (!reboot) return false;
     if (reboot.every) return true;
     // --reboot: what this run activates, and a node whose new system waits for its reboot (an earlier `boot`).
-    return (ctx.run.goal === 'boot' || ctx.run.goal === 'switch') && (ctx.plan.activate || ctx.plan.from?.bootedSystem !== ctx.plan.outPath);
+    return (goal === 'boot' || goal === 'switch') && (ctx.plan.activate || ctx.plan.from?.bootedSystem !== ctx.plan.outPath);
   },
   async run(ctx: RebootContext): Promise<StageResult> {
     const { run, plan } = ctx;
     if (run.stop.signal.aborted) {
       const why = 'not rebooted: the run was stopped before (Ctrl+C, or an earlier failure without --keep-going)';
-      if (ctx.activation || !run.options.reboot!.every) {
+      if (ctx.activation || !ctx.policy.reboot!.every) {
         ctx.phase('reboot', `${why}; it boots the new system at its next reboot`);
         return next;
       }

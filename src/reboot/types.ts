@@ -1,5 +1,5 @@
-// What the reboot step needs of a run and a node: a narrow view of deploy's NodeContext (deploy imports this
-// module, so it names only what it reads), and the options of --reboot / fleet reboot.
+// What the reboot step needs of a run and a node: a narrow view of deploy's NodeContext (its run context and policy;
+// deploy imports this module, so it names only what it reads), and the options of --reboot / fleet reboot.
 import type { LockIdentity } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import type { ResolvedNode } from '../config/types.js';
@@ -40,15 +40,15 @@ export interface Settled {
 export interface RebootContext {
   readonly run: {
     readonly id: string;
-    readonly goal: Goal;
     readonly lockIdentity: LockIdentity;
-    readonly options: { readonly pool: Pick<HostPool, 'targetOf'>; readonly reboot?: RebootOptions };
+    readonly pool: Pick<HostPool, 'targetOf'>;
     readonly targets: ReadonlyMap<string, Pick<TargetState, 'systemd'>>;
     /** The lock dies with the reboot: not renewed meanwhile, held again once it is taken again. */
     readonly locks: Pick<LockKeeper, 'hold' | 'released'>;
     /** Ctrl+C, or fail-fast: no reboot starts after it. */
     readonly stop: { readonly signal: AbortSignal };
   };
+  readonly policy: { readonly goal: Goal; readonly reboot?: RebootOptions };
   readonly plan: Pick<NodePlan, 'outPath' | 'activate' | 'from'>;
   readonly node: ResolvedNode;
   phase(phase: Phase, detail: string): void;

@@ -16,7 +16,6 @@ export function rollbackSource(choice: RollbackChoice): SystemSource {
   return {
     command: 'rollback',
     buildsEarly: false,
-    recordKind: 'rollback',
     async resolve(_fleet, nodes, options) {
       const evals: Record<string, NodeEval> = {};
       const states: Record<string, TargetState> = {};

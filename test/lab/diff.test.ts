@@ -50,7 +50,7 @@ describe('fleet diff on a 3-node lab', { skip: requireLabCapable() }, () => {
     const outs = await evalOutPaths(hive);
     const run = await runFleet(['-f', fleetFile, 'diff', '--json']);
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.events.map((e) => e.type).filter((t) => t !== 'node-phase' && !t.startsWith('build')), ['run-start', 'plan', 'diff', 'diff', 'summary']);
+    assert.deepEqual(run.events.map((e) => e.type).filter((t) => t !== 'node-phase' && !t.startsWith('build') && t !== 'eval-chunk'), ['run-start', 'eval-done', 'plan', 'diff', 'diff', 'summary']);
     assert.deepEqual(summaryOf(run).nodes, {});
     const [changed, same] = run.events.filter((e): e is EventOf<'diff'> => e.type === 'diff');
     assert.deepEqual(changed!.nodes, ['d1', 'd2']);

@@ -25,10 +25,18 @@ describe('evaluation with real Nix', { skip: requireLabCapable() }, () => {
   writeFileSync(hive, `let s = import ${SYSTEM}; in { a = s { name = "ev-a"; }; b = s { name = "ev-a"; }; c = s { name = "ev-c"; }; nested.d = s { name = "ev-d"; };
     broken = throw "node broken on purpose"; }`);
   const oneWorker = { nix: { file: hive, evalWorkers: 1 } };
+  // 1 GiB: 90% of it holds one node at the first guess (512 MiB), so the first chunk is a one-node probe.
+  const tight = { nix: { file: hive, evalWorkers: 1, evalMemory: { kind: 'bytes' as const, bytes: 2 ** 30 } } };
 
-  test('a one-node probe, then the other nodes in one process (not one per node); identical systems share a derivation', async () => {
+  test('a roomy budget: the nodes in one process', async () => {
+    const roomy = counting();
+    await evaluateNodes(oneWorker, [node('a'), node('b'), node('c')], { start: roomy.start, env: roomy.env });
+    assert.equal(roomy.calls.length, 1);
+  });
+
+  test('a tight budget: a one-node probe, then the other nodes in one process (not one per node); identical systems share a derivation', async () => {
     const { start, env, calls } = counting();
-    const r = await evaluateNodes(oneWorker, [node('a'), node('b'), node('c'), node('d', 'nested.d')], { start, env });
+    const r = await evaluateNodes(tight, [node('a'), node('b'), node('c'), node('d', 'nested.d')], { start, env });
     assert.deepEqual(calls.map((argv) => JSON.parse(argv[argv.indexOf('spec') + 1]!).map((n: { name: string }) => n.name)), [['a'], ['b', 'c', 'd']]);
     assert.deepEqual(r.errors, []);
     assert.equal(r.results.a!.drvPath, r.results.b!.drvPath);
@@ -80,7 +88,7 @@ describe('evaluation with real Nix', { skip: requireLabCapable() }, () => {
     assert.equal(fromFlake.results.a!.drvPath, fromFile.results.a!.drvPath);
     assert.equal(fromFlake.results.c!.drvPath, fromFile.results.c!.drvPath);
     assert.match(fromFlake.errors[0]!.message, /^broken: evaluate: error: flake node broken/);
-    // One getFlake per process: a probe (a), a chunk (broken, c), and broken again alone for Nix's message.
-    assert.equal(calls.filter((argv) => argv.includes('flake')).length, 3);
+    // One getFlake per process: one chunk (a, broken, c), and broken again alone for Nix's message.
+    assert.equal(calls.filter((argv) => argv.includes('flake')).length, 2);
   });
 });

@@ -2,7 +2,8 @@
 // what a person at `-i` would press, decided from the events as they come. Used by the interactive lab test and by
 // scripts/record-ui-fixtures.ts, whose fixtures are this run's stdout, byte for byte.
 import { Writable } from 'node:stream';
-import { runApply, type ApplyCliOptions } from '../../src/cli/commands/apply.js';
+import type { ApplyCliOptions } from '../../src/cli/apply-policy.js';
+import { runApply } from '../../src/cli/commands/apply.js';
 import { createSteering } from '../../src/deploy/steering.js';
 import { readEventLines, type FleetEvent } from '../../src/events.js';
 import type { Goal } from '../../src/goal.js';

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
-import { earlyBuilds, startBuilds } from '../../src/build/builds.js';
-import { createRunState } from '../../src/deploy/state.js';
+import { earlyBuilds, startBuilds, type BuildRun } from '../../src/build/builds.js';
 import type { EventBody } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { createPlan } from '../../src/plan/plan.js';
@@ -36,19 +35,20 @@ test('builds the plan does not need are cancelled (announced ones say so) or res
   const local = fakeLocal(realised);
   const pool = { local, forNode: () => ({ ...local, label: 'b', isLocal: false, copyTarget: { dest: 'root@b', sshOpts: [] } }) } as unknown as HostPool;
   const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
-  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, nodes, {
-    goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
-    run: pool.local.run, pool, emit: (e) => events.push(e), signal: new AbortController().signal,
-  });
+  const stop = new AbortController();
+  const run: BuildRun = {
+    fleet: { builders: {} } as unknown as ResolvedFleet, nodes: new Map(nodes.map((n) => [n.name, n])),
+    run: pool.local.run, pool, emit: (e) => events.push(e), stop,
+  };
   const outOf = new Map([['/nix/store/d-a.drv', '/nix/store/o-a'], ['/nix/store/d-b.drv', '/nix/store/o-b']]);
   const everything = { id: 'local', location: { kind: 'local' as const }, drvPaths: ['/nix/store/d-a.drv', '/nix/store/d-b.drv'], nodes: ['a', 'b'] };
-  const builds = startBuilds(run, [everything, { ...everything, id: 'node:b', location: { kind: 'node', node: 'b' }, nodes: ['b'] }], outOf);
+  const builds = startBuilds(run, { useSubstitutes: false }, [everything, { ...everything, id: 'node:b', location: { kind: 'node', node: 'b' }, nodes: ['b'] }], outOf);
   await waitFor('both realisations to start', () => realised.length >= 2);
   // The plan: only b changed, and only on the deployer.
   builds.keepOnly({ goal: 'switch', builds: [{ ...everything, drvPaths: ['/nix/store/d-b.drv'], nodes: ['b'] }], nodes: [] });
   await waitFor('the restarted realisation', () => realised.length >= 3);
   assert.deepEqual(realised.at(-1), ['/nix/store/d-b.drv'], 'restarted with the plan\'s derivations only');
-  run.stop.abort();
+  stop.abort();
   await builds.settled();
   const done = events.filter((e) => e.type === 'build-done');
   assert.deepEqual(done.find((e) => e.type === 'build-done' && e.build === 'node:b'), { type: 'build-done', build: 'node:b', ok: false, error: 'cancelled: the plan needs none of its outputs' });

@@ -30,10 +30,10 @@ function setup(goal: Goal = 'switch', lost?: string) {
   const loaded = (k: ResolvedKey, text: string): LoadedKey => ({ key: k, content: new Secret(Buffer.from(text)) });
   const ctx = (keys: LoadedKey[] | undefined, activation?: unknown): KeysStageContext => ({
     run: {
-      goal, emit: (e) => events.push(e),
-      options: { ...(keys ? { keys: new Map([[node.name, keys]]) } : {}), pool: { targetOf: () => target } },
+      emit: (e) => events.push(e), ...(keys ? { keys: new Map([[node.name, keys]]) } : {}), pool: { targetOf: () => target },
       locks: { confirm: async () => lost },
     },
+    policy: { goal },
     node, plan: { activate: true }, phase: (_p, detail) => phases.push(detail), ...(activation !== undefined ? { activation } : {}),
   });
   return { dir, key, loaded, ctx, events, phases };
@@ -139,7 +139,8 @@ test('a node whose keys cannot be read: plan says why (sudo\'s own words) and go
   const planned = await planKeys({ targetOf: () => targetOver(refusing, node) }, [node], keys, () => assert.fail('no keys event'));
   assert.deepEqual(planned.notes, { 'web-1': 'cannot be compared: cannot read the keys on web-1: exit 1: sudo: a terminal is required to read the password; sudo: a password is required' });
   const ctx: KeysStageContext = {
-    run: { goal: 'switch', emit: () => assert.fail('no keys event'), options: { keys, pool: { targetOf: () => targetOver(refusing, node) } }, locks: { confirm: async () => undefined } },
+    run: { emit: () => assert.fail('no keys event'), keys, pool: { targetOf: () => targetOver(refusing, node) }, locks: { confirm: async () => undefined } },
+    policy: { goal: 'switch' },
     node, plan: { activate: true }, phase: () => {},
   };
   assert.deepEqual(await keysStage('pre-activation').run(ctx), {

@@ -4,9 +4,8 @@ process.env.TZ = 'UTC';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFleet } from '../../src/config/index.js';
-import type { ResolvedFleet } from '../../src/config/types.js';
 import { decideExitCode } from '../../src/deploy/outcome.js';
-import { createRunState, finishNode } from '../../src/deploy/state.js';
+import { createLedger } from '../../src/deploy/ledger.js';
 import { ConfigError, formatDiagnostic } from '../../src/errors.js';
 import type { EventBody } from '../../src/events.js';
 import { formatPlan } from '../../src/plan/format.js';
@@ -14,7 +13,6 @@ import { lockedReason } from '../../src/lock/text.js';
 import { createPlan } from '../../src/plan/plan.js';
 import type { TargetState } from '../../src/agent/state.js';
 import type { LockHolder } from '../../src/target/state.js';
-import type { HostPool } from '../../src/transport/pool.js';
 import { createListrRenderer, createPlainRenderer } from '../../src/ui/index.js';
 import { describeNodePlan } from '../../src/ui/plan-text.js';
 import { resolvedNode } from '../resolved-node.js';
@@ -71,16 +69,13 @@ void test('exit code: a locked node makes the run exit 1, like a failure', () =>
 
 void test('fail-fast: a locked node does not stop the run, a failed one does', () => {
   const events: EventBody[] = [];
-  const options = {
-    goal: 'switch' as const, force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
-    run: async () => { throw new Error('no commands here'); }, pool: {} as HostPool, emit: (e: EventBody) => events.push(e), signal: new AbortController().signal,
-  };
-  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, [node('a'), node('b')], options);
-  finishNode(run, 'a', 'locked', 'locked by run x');
-  assert.equal(run.stop.signal.aborted, false);
+  const stop = new AbortController();
+  const ledger = createLedger({ emit: (e) => events.push(e), stop, failFast: true });
+  ledger.finish('a', 'locked', 'locked by run x');
+  assert.equal(stop.signal.aborted, false);
   assert.deepEqual(events, [{ type: 'node-done', node: 'a', outcome: 'locked', error: 'locked by run x' }]);
-  finishNode(run, 'b', 'failed', 'boom');
-  assert.equal(run.stop.signal.aborted, true);
+  ledger.finish('b', 'failed', 'boom');
+  assert.equal(stop.signal.aborted, true);
 });
 
 const lockedRun = record([

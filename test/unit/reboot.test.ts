@@ -128,10 +128,11 @@ describe('the reboot step, with the real agent', { skip: requireSandbox() }, () 
     const phases: string[] = [];
     const ctx: RebootContext = {
       run: {
-        id: 'runA', goal: 'boot', lockIdentity: A, targets: new Map([[node.name, { systemd: false }]]), stop: { signal: new AbortController().signal },
-        options: { pool: { targetOf: () => sb.target(node) }, reboot: { every, timeoutMs: 20_000 } },
+        id: 'runA', lockIdentity: A, targets: new Map([[node.name, { systemd: false }]]), stop: { signal: new AbortController().signal },
+        pool: { targetOf: () => sb.target(node) },
         locks: { hold: (n) => held.push(`hold ${n.name}`), released: (n) => held.push(`released ${n.name}`) },
       },
+      policy: { goal: 'boot', reboot: { every, timeoutMs: 20_000 } },
       plan: { outPath: out, activate: before !== undefined },
       node,
       phase: (phase, detail) => phases.push(`${phase}: ${detail}`),
@@ -192,7 +193,7 @@ describe('the reboot step, with the real agent', { skip: requireSandbox() }, () 
     const before = await deployed(node, old, out);
     const { ctx } = contextOf(node, out, before);
     await Promise.all([rebootStage.run(ctx), rebootWhenAsked()]);
-    (ctx.run.options as { reboot: { every: boolean; timeoutMs: number } }).reboot.timeoutMs = 2000; // the second reboot never ends
+    (ctx.policy as { reboot: { every: boolean; timeoutMs: number } }).reboot.timeoutMs = 2000; // the second reboot never ends
     const r = await ctx.undo('wave 2 failed');
     assert.equal(r.outcome, 'unreachable-after-reboot');
     assert.match(r.error!, /^wave 2 failed; rolled back to system-1-link and rebooted into it, but it did not come back within 2s/);
@@ -214,7 +215,7 @@ describe('the reboot step, with the real agent', { skip: requireSandbox() }, () 
 
 test('which nodes --reboot reboots: what the run activates, and those whose booted system is not the new one (boot, switch)', () => {
   const ctx = (goal: Goal, activate: boolean, booted: string | undefined, every = false) => ({
-    run: { goal, options: { reboot: { every, timeoutMs: 1 } } }, plan: { outPath: '/new', activate, ...(booted ? { from: { bootedSystem: booted } } : {}) },
+    policy: { goal, reboot: { every, timeoutMs: 1 } }, plan: { outPath: '/new', activate, ...(booted ? { from: { bootedSystem: booted } } : {}) },
   }) as unknown as RebootContext;
   assert.equal(rebootStage.applies(ctx('boot', true, '/new')), true);
   assert.equal(rebootStage.applies(ctx('switch', true, '/old')), true);
@@ -222,7 +223,7 @@ test('which nodes --reboot reboots: what the run activates, and those whose boot
   assert.equal(rebootStage.applies(ctx('boot', false, '/new')), false, 'up to date and booted on it');
   assert.equal(rebootStage.applies(ctx('test', true, '/old')), false);
   assert.equal(rebootStage.applies(ctx('boot', false, '/new', true)), true, 'fleet reboot: every node');
-  assert.equal(rebootStage.applies({ run: { goal: 'boot', options: {} }, plan: { outPath: '/new', activate: true } } as unknown as RebootContext), false, 'no --reboot');
+  assert.equal(rebootStage.applies({ policy: { goal: 'boot' }, plan: { outPath: '/new', activate: true } } as unknown as RebootContext), false, 'no --reboot');
 });
 
 async function cli(args: string[]) {

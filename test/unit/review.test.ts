@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
 import type { BuildResult } from '../../src/build/build.js';
 import type { Builds } from '../../src/build/builds.js';
+import { createRunContext } from '../../src/deploy/context.js';
 import { reviewPlan } from '../../src/deploy/review.js';
-import { createRunState } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';
 import type { EventBody } from '../../src/events.js';
 import type { Plan } from '../../src/plan/types.js';
@@ -23,8 +23,8 @@ void test('approved while a build runs: the review ends at once; the build endin
   const asked: string[][] = [];
   const host = { label: 'a', isLocal: false, run: async (argv: string[]) => { asked.push(argv); throw new Error('no host in this test'); } } as unknown as Host;
   const pool = { local: host, forNode: () => host } as unknown as HostPool;
-  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, [{ name: 'a' } as ResolvedNode], {
-    goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
+  const run = createRunContext({
+    id: 'r', fleet: { builders: {} } as unknown as ResolvedFleet, nodes: [{ name: 'a' } as ResolvedNode],
     run: host.run, pool, emit: (e) => events.push(e), signal: new AbortController().signal,
   });
   let finishBuild: (r: BuildResult) => void = () => {};
@@ -33,7 +33,7 @@ void test('approved while a build runs: the review ends at once; the build endin
   const plan: Plan = { goal: 'switch', builds: [], nodes: [{ name: 'a', drvPath: '/nix/store/d-a.drv', outPath: '/nix/store/o-a', to: { system: '/nix/store/o-a' }, buildJob: 'local', copy: { kind: 'from-local' }, activate: true, reason: 'changed' } as Plan['nodes'][number]] };
   const steering = createSteering();
 
-  const review = reviewPlan(run, plan, builds, steering);
+  const review = reviewPlan(run, 'switch', plan, builds, steering);
   assert.equal(await stateOf(review), 'waiting');
   steering.send({ type: 'approve' });
   assert.equal(await stateOf(review), true, 'the approval does not wait for the build');

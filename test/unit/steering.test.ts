@@ -4,16 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, getEventListeners } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { ResolvedFleet, ResolvedNode } from '../../src/config/types.js';
+import type { ResolvedNode } from '../../src/config/types.js';
+import { createLedger } from '../../src/deploy/ledger.js';
+import type { DeployPolicy } from '../../src/deploy/policy.js';
 import { rollWaves } from '../../src/deploy/rollout.js';
 import type { NodeContext } from '../../src/deploy/stages.js';
-import { createRunState, type ExecuteOptions } from '../../src/deploy/state.js';
 import { createSteering } from '../../src/deploy/steering.js';
 import { createEventStream, type EventBody, type FleetEvent } from '../../src/events.js';
 import type { NodePlan } from '../../src/plan/types.js';
 import { confirmOnTerminal } from '../../src/cli/confirm.js';
 import type { RolloutOptions } from '../../src/rollout/options.js';
-import type { HostPool } from '../../src/transport/pool.js';
 import { waitFor } from '../poll.js';
 
 /** How a gate stands once everything queued so far has run: still waiting, or what it resolved to. */
@@ -119,7 +119,7 @@ void test('a settled gate leaves no listener on the run\'s signal (one gate per 
 });
 
 /** Two one-node waves (a, then b) rolled with `rollout.pause` and the given gate; `deployed` fills as nodes deploy. */
-function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions, 'waveGate'>, onEvent: (e: FleetEvent) => void = () => {}) {
+function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<DeployPolicy, 'waveGate'>, onEvent: (e: FleetEvent) => void = () => {}) {
   const events: EventBody[] = [];
   const deployed: string[] = [];
   const nodes = [{ name: 'a' }, { name: 'b' }] as ResolvedNode[];
@@ -129,14 +129,13 @@ function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions,
     events.push(body as EventBody);
     onEvent(e);
   });
-  const run = createRunState('r', { builders: {} } as unknown as ResolvedFleet, nodes, {
-    goal: 'switch', force: false, parallel: 1, keepGoing: false, useSubstitutes: false, showTrace: false,
-    run: async () => { throw new Error('nothing runs in this test'); }, pool: {} as HostPool, emit, signal: new AbortController().signal,
-    rollout: { staged: true, yes: false, skipHealthChecks: false, pause } as RolloutOptions, ...gate,
-  });
+  const run = { signal: new AbortController().signal, stop: new AbortController(), emit };
+  // A staged rollout: each wave's budget decides, not fail-fast.
+  const ledger = createLedger({ emit, stop: run.stop, failFast: false });
+  const policy = { goal: 'switch' as const, rollout: { staged: true, yes: false, skipHealthChecks: false, onFailure: 'rollback-wave', pause } as RolloutOptions, ...gate };
   emit({ type: 'plan', plan: { goal: 'switch', builds: [], nodes: [], waves } });
   const plans = new Map(nodes.map((n) => [n.name, { name: n.name, activate: true } as NodePlan]));
-  const rollout = rollWaves(run, waves, {
+  const rollout = rollWaves({ run, policy, ledger }, waves, {
     contextOf: (name) => ({ plan: plans.get(name) }) as NodeContext,
     deploy: async (np) => {
       deployed.push(np.name);
@@ -145,7 +144,7 @@ function rollTwoWaves(pause: RolloutOptions['pause'], gate: Pick<ExecuteOptions,
     everyBuild: async () => {},
     prepared: () => undefined,
   });
-  return { events, deployed, run, rollout };
+  return { events, deployed, ledger, rollout };
 }
 
 void test('a pause asked for (p) also holds a rollout with a delay between waves (rollout.pause: 1ms), until resume', async () => {
@@ -176,13 +175,13 @@ for (const [answer, outcome] of [['y\n', 'activated'], ['n\n', 'held']] as const
   void test(`without -i, pause: confirm asks on the terminal through the run's wave gate, paused/resumed as with -i; ${answer.trim()}: b ${outcome}`, async () => {
     const t = answeringTerminal(answer);
     const gate = confirmOnTerminal(t.terminal, t.out, new AbortController().signal);
-    const { events, deployed, run, rollout } = rollTwoWaves({ kind: 'confirm' }, { waveGate: gate }, (e) => gate.onEvent(e));
+    const { events, deployed, ledger, rollout } = rollTwoWaves({ kind: 'confirm' }, { waveGate: gate }, (e) => gate.onEvent(e));
     await rollout;
     assert.equal(t.asked(), 'fleet: wave 1 of 2 passed; start wave 2? [y/N] ');
     const gates = events.filter((e) => ['wave-done', 'paused', 'resumed', 'wave-start'].includes(e.type)).map((e) => e.type === 'paused' ? `paused ${e.reason}` : e.type);
     assert.deepEqual(gates, answer === 'y\n' ? ['wave-start', 'wave-done', 'paused confirm', 'resumed', 'wave-start', 'wave-done'] : ['wave-start', 'wave-done', 'paused confirm']);
     assert.deepEqual(deployed, answer === 'y\n' ? ['a', 'b'] : ['a']);
-    assert.equal(run.results.get('b')?.outcome, outcome);
+    assert.equal(ledger.results.get('b')?.outcome, outcome);
   });
 }
 

@@ -2,7 +2,8 @@
 import type { RollbackChoice } from '../../rollback/choose.js';
 import type { CliIo } from '../io.js';
 import type { Session } from '../session.js';
-import { runApply, type ApplyCliOptions } from './apply.js';
+import type { ApplyCliOptions } from '../apply-policy.js';
+import { runApply } from './apply.js';
 
 export interface RollbackCliOptions extends ApplyCliOptions {
   to?: number;
@@ -16,6 +17,5 @@ export function rollbackChoice(options: Pick<RollbackCliOptions, 'to' | 'toRun'>
 }
 
 export async function runRollback(options: RollbackCliOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
-  const { rollbackSource } = await import('../../rollback/source.js');
-  return runApply('switch', options, io, signal, { ...(session ? { session } : {}), source: rollbackSource(rollbackChoice(options)) });
+  return runApply('switch', options, io, signal, { ...(session ? { session } : {}), rollback: rollbackChoice(options) });
 }
