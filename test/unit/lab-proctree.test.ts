@@ -14,7 +14,8 @@ test('sampleTree: a process and every descendant (grandchildren too), the ssh on
   await copyFile('/bin/sleep', join(dir, 'ssh')); // a process whose command is `ssh`
   const child = execa('sh', ['-c', `"${dir}/ssh" 30 & sh -c '"${dir}/ssh" 30 & sleep 30; wait' & wait`], { reject: false });
   try {
-    await waitFor('the tree started', () => sampleTree(child.pid!).processes === 5, { timeoutMs: 5000, everyMs: 20 });
+    // A forked sh may not have exec'd into ssh yet: wait for both counts.
+    await waitFor('the tree started', () => { const t = sampleTree(child.pid!); return t.processes === 5 && t.ssh === 2; }, { timeoutMs: 5000, everyMs: 20 });
     const s = sampleTree(child.pid!);
     assert.deepEqual([s.processes, s.ssh], [5, 2], 'sh, ssh, sh, ssh, sleep');
     assert.ok(s.sshRssKB > 0 && s.rssKB > s.sshRssKB, JSON.stringify(s));
