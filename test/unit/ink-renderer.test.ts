@@ -10,6 +10,7 @@ import type { EventOf } from '../../src/events.js';
 import type { SteerCommand } from '../../src/steer.js';
 import { waitFor } from '../poll.js';
 import { atReview, fixture } from './ui-recorded.js';
+import { nodeName, scaledRun } from './ui-scale-run.js';
 
 const { createInteractiveRenderer } = await loadInkUi();
 
@@ -93,5 +94,29 @@ describe('the renderer on a terminal (createInteractiveRenderer)', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(t.written().length, before);
     await renderer.finish();
+  });
+});
+
+/** 300 nodes mid-rollout: node-0151..0160 in flight, 150 ended. */
+const scaled = scaledRun({ nodes: 300, failing: [41, 141, 241] });
+const midway = scaled.slice(0, scaled.findIndex((e) => e.type === 'node-phase' && e.node === nodeName(150) && e.phase === 'activate'));
+
+describe('redraws', () => {
+  test('a burst of hundreds of events is drawn once (the throttle), not once per event', async () => {
+    let written = '';
+    const stdout = Object.assign(new Writable({ write(chunk: Buffer, _enc, cb) { written += chunk.toString(); cb(); } }), { isTTY: true, columns: 120, rows: 30 });
+    const stdin = Object.assign(new EventEmitter(), { isTTY: true, setRawMode: () => stdin, setEncoding() {}, resume() {}, pause() {}, ref() {}, unref() {}, read: () => null });
+    let draws = 0;
+    const renderer = createInteractiveRenderer(
+      { stdin: stdin as unknown as NodeJS.ReadStream, stdout: stdout as unknown as NodeJS.WriteStream, stderr: stdout as unknown as NodeJS.WriteStream },
+      () => {},
+      { throttleMs: 20, tickMs: 60_000, now: () => (draws += 1, Date.parse(midway.at(-1)!.time)) },
+    );
+    const mounted = draws;
+    for (const e of midway) renderer.onEvent(e);
+    await waitFor('the burst drawn', () => written.includes('150 of 300 nodes done'), { timeoutMs: 5000, everyMs: 5 });
+    assert.ok(midway.length > 500, `${midway.length} events`);
+    assert.equal(draws - mounted, 1, `${draws - mounted} draws for ${midway.length} events`);
+    renderer.restore();
   });
 });
