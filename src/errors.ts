@@ -31,7 +31,7 @@ export class UsageError extends Error {
   }
 }
 
-export type Phase = 'evaluate' | 'query' | 'build' | 'copy' | 'activate' | 'verify' | 'confirm' | 'health' | 'rollback' | 'connect' | 'ready' | 'keys';
+export type Phase = 'evaluate' | 'query' | 'build' | 'copy' | 'activate' | 'verify' | 'confirm' | 'health' | 'rollback' | 'connect' | 'ready' | 'keys' | 'reboot';
 
 /** A step on one node failed; `cause` keeps the underlying command result or error. */
 export class NodeError extends Error {

@@ -23,10 +23,35 @@ export type Outcome =
   | 'skipped'
   /** Another live run holds the target's lock: not touched. */
   | 'locked'
-  | 'held'; // a staged rollout stopped before this node's wave: never touched
+  | 'held' // a staged rollout stopped before this node's wave: never touched
+  /** `fleet reboot`: rebooted, back on its boot default, healthy. */
+  | 'rebooted'
+  /** Rebooted (--reboot, fleet reboot) and not back within the deadline: its state is unknown (exit 3). */
+  | 'unreachable-after-reboot';
 
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
-export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held'];
+export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held', 'unreachable-after-reboot'];
+
+/** How `fleet exec` ended on a node: exit 0, another exit code, its --timeout, no connection, Ctrl+C (the remote
+ *  command ended too), not started (Ctrl+C before its turn), or held (a staged exec stopped before its wave). */
+export type ExecOutcome = 'ok' | 'failed' | 'timed-out' | 'unreachable' | 'interrupted' | 'skipped' | 'held';
+
+/** One node's end in `fleet exec`: the exit code when the command ended with one, how long it ran. */
+export interface ExecResult {
+  outcome: ExecOutcome;
+  exitCode?: number;
+  durationMs?: number;
+  error?: string;
+}
+
+/** Nodes that ended alike (same outcome, and for `ok`/`failed`/`timed-out` the same exit code), in fleet-file order. */
+export interface ExecGroup {
+  outcome: ExecOutcome;
+  exitCode?: number;
+  nodes: string[];
+}
+
+export type OutputStream = 'stdout' | 'stderr';
 
 /** How a wave ended: within its failure budget, over it, or cut short by Ctrl+C / SIGTERM / SIGHUP. */
 export type WaveVerdict = 'passed' | 'failed' | 'interrupted';
@@ -40,7 +65,7 @@ export type PauseReason = 'requested' | 'confirm';
 /** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
 export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
 
-export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys';
+export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys' | 'reboot';
 
 /** What every event carries: the contract version, the run it belongs to, its place in the run, when. */
 export interface Envelope {
@@ -102,6 +127,14 @@ export type EventBody =
   | ({ type: 'doctor-check'; host: string; role: DoctorRole } & CheckResult)
   /** Last: exit 0 when no check failed, 1 when one did, 130 when interrupted. */
   | { type: 'doctor-summary'; exitCode: number; durationMs: number; interrupted: boolean; checks: CheckCounts }
+  /** `fleet exec` (its own stream, no run-start/summary): first; the command as run (--shell: `sh -c TEXT`), on these nodes. */
+  | { type: 'exec-start'; command: string[]; sudo: boolean; timeoutMs?: number; nodes: string[]; fleetVersion: string }
+  /** One line the command printed on a node, as it came (blank lines too; the newline dropped). */
+  | { type: 'exec-output'; node: string; stream: OutputStream; line: string }
+  /** The command ended on a node (or never started there). */
+  | ({ type: 'exec-done'; node: string } & ExecResult)
+  /** Last: exit 0 when every node exited 0, 1 when one did not, 130 when interrupted. */
+  | { type: 'exec-summary'; exitCode: number; durationMs: number; interrupted: boolean; nodes: Record<string, ExecResult>; groups: ExecGroup[] }
   | {
       type: 'summary';
       command: Command;

@@ -47,6 +47,13 @@ for a do
 done
 setsid "$@" </dev/null >/dev/null 2>&1 &
 `,
+  // A reboot must never reach this machine: both ways of asking for one only say they were asked.
+  systemctl: `#!/bin/sh
+echo "systemctl $*" >> "$SANDBOX/reboot.log"
+`,
+  reboot: `#!/bin/sh
+echo "reboot $*" >> "$SANDBOX/reboot.log"
+`,
 };
 
 /** A stand-in system: switch/test point /run/current-system at it, switch/boot make it the boot default. */

@@ -394,6 +394,18 @@ finish) # [state-dir record keep] [lock...: release]: the node's last call of a 
   fi
   [ -n "$lop" ] && lockop
   exit 0 ;;
+reboot) # lock..., systemd unit: proves the lock is this run's, then asks for a reboot a second later, detached, so
+  # that this reply gets out first (the reboot ends the SSH session and the lock; fleet waits for a new boot id); a
+  # timer is accurate to a minute unless told otherwise
+  holdlock
+  echo "protocol=$PROTOCOL"
+  if [ "$sd" = 1 ]; then
+    systemd-run --unit="$unit" --on-active=1 --timer-property=AccuracySec=100ms --description='fleet: reboot' --collect --quiet --no-ask-password -- systemctl reboot || die "$EXIT_DETACH_FAILED" "systemd-run failed"
+  else
+    setsid sh -c 'sleep 1; exec reboot' </dev/null >/dev/null 2>&1 &
+  fi
+  echo rebootRequested=1
+  exit 0 ;;
 lock) # lock-op lock run by pid lock-seconds: renew or release this run's lock (see lockop)
   echo "protocol=$PROTOCOL"
   lockop

@@ -122,6 +122,8 @@ export interface AgentClient {
   /** The node's last call of a run: a deploy record (one JSON line) into stateDir, and/or the release of the lock. */
   finish(options: { record?: { stateDir: string; line: string; keep: number }; release: boolean }): Promise<FinishResult>;
   lock(op: 'renew' | 'release'): Promise<{ reply?: LockReply; reason: string }>;
+  /** Checks the lock, then asks for a reboot a second later (detached, under systemd a transient timer). */
+  reboot(options: { systemd: boolean }): Promise<{ failure?: AgentFailure }>;
 }
 
 /** run.id: this run (its run dir, units); run.lock: who it is in lock records (apply, rollback). */
@@ -209,6 +211,13 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
         ...(recordError ? { recordError } : {}),
         ...(lock ? { lock } : {}),
       };
+    },
+    async reboot(options) {
+      needRun();
+      const r = await target.runPrivileged(argv('reboot', { ...lockArgs(), systemd: options.systemd, unit: `fleet-${run.id}-${node.name}-reboot` }), short);
+      if (r.failed) return { failure: failureOf(r) };
+      readValues(node.name, r.stdout.split('\n'));
+      return /^rebootRequested=1$/m.test(r.stdout) ? {} : { failure: { kind: 'refused', reason: 'the agent did not ask for the reboot' } };
     },
     async lock(op) {
       const r = await target.runPrivileged(argv('lock', lockArgs(op)), short).catch((error: unknown) => error as Error);

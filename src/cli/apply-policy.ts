@@ -3,6 +3,7 @@
 import type { RolloutConfig } from '../config/types.js';
 import type { DeployPolicy } from '../deploy/policy.js';
 import { goalTraits, type Goal } from '../goal.js';
+import { DEFAULT_REBOOT_TIMEOUT_MS } from '../reboot/types.js';
 import type { RecordKind } from '../records/record.js';
 import { resolveRolloutOptions, type RolloutFlags } from '../rollout/options.js';
 import type { FileOptions } from './fleet-file.js';
@@ -28,6 +29,10 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   interactive?: boolean;
   /** --metrics-file: the run's metrics in Prometheus's text format, written when it ends. */
   metricsFile?: string;
+  /** --reboot: after a node's activation (boot, switch), reboot it and wait for it (src/reboot). */
+  reboot?: boolean;
+  /** --reboot-timeout: how long a node may take to come back. */
+  rebootTimeout?: number;
 }
 
 export interface PolicyFacts {
@@ -35,6 +40,8 @@ export interface PolicyFacts {
   canAsk: boolean;
   /** `rollback` for fleet rollback: its activations are recorded as rollbacks. */
   recordKind: RecordKind;
+  /** `fleet reboot`: every planned node is rebooted, deployed or not. */
+  rebootEvery?: boolean;
 }
 
 /** The run's policy without its gates: -i's steering or the terminal's question are added once they exist.
@@ -62,5 +69,6 @@ export function applyPolicy(goal: Goal, flags: ApplyCliOptions, fileRollout: Rol
     // Only goals that change a node write records.
     ...(traits.activates ? { records: { on: flags.on ?? 'all', ...(flags.message !== undefined ? { message: flags.message } : {}) } } : {}),
     recordKind: facts.recordKind,
+    ...(flags.reboot || facts.rebootEvery ? { reboot: { every: !!facts.rebootEvery, timeoutMs: flags.rebootTimeout ?? DEFAULT_REBOOT_TIMEOUT_MS } } : {}),
   };
 }

@@ -135,13 +135,30 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', DOCTOR_HELP + SELECTOR_HELP + '\n\nExamples:\n  fleet doctor\n  fleet doctor --on tag:web\n  fleet doctor --on db-1 --ask-sudo-password\n  fleet doctor --json | jq -r \'select(.type == "doctor-check" and .status == "fail") | "\\(.host) \\(.check): \\(.fix)"\'')
     .action(async (options: object) => setExit(await (await import('./commands/doctor.js')).runDoctor({ ...file(), ...options }, io, signal)));
 
+  program
+    .command('exec')
+    .description('run one command on the selected nodes (argv after --, no shell), --parallel at once, each bounded by --timeout on the node itself; output prefixed by node, a summary by exit code')
+    .argument('[command...]', 'the command and its arguments, after -- (run as an argv: no shell parses it)')
+    .option('--on <selector>', 'nodes to run it on (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('-p, --parallel <n>', 'nodes at once', parsePositive, 10)
+    .option('--shell <text>', 'run one shell line instead (sh -c TEXT on each node): pipes, globs, redirections')
+    .option('--sudo', 'run it privileged, through each node\'s privilegeEscalation (as activation does)')
+    .option('--timeout <duration>', 'per node, e.g. 30s or 5m: the node itself ends the command (SIGTERM, SIGKILL 5 s later)', parseDurationOption)
+    .option('--group', 'print each node\'s whole output as one block when it ends, instead of line by line')
+    .option('--json', 'NDJSON events on stdout: exec-start, exec-output per line, exec-done per node, exec-summary')
+    .option('--waves <sizes>', 'staged: wave sizes in nodes or % of the selected nodes, the last repeating (order: rollout.order), e.g. 1,10%', parseWavesFlag)
+    .option('--max-failures <n|p%>', 'staged: nodes of a wave that may fail before the later waves are held (default: rollout.maxFailures, else 0)', parseMaxFailuresFlag)
+    .option('--ask-sudo-password', 'with --sudo: ask once for the sudo password of non-root nodes (CI: FLEET_SUDO_PASSWORD_FILE)')
+    .addHelpText('after', EXEC_HELP + SELECTOR_HELP + `\n\nExamples:\n  fleet exec --on tag:web -- uname -r\n  fleet exec --on @web --sudo -- systemctl restart nginx\n  fleet exec --sudo --waves 1,10% --max-failures 0 -- systemctl restart app\n  fleet exec --shell 'journalctl -u nginx --since -1h | grep -c error' --group\n  fleet exec --timeout 30s -- nix-store --verify --check-contents\n  fleet exec --json -- cat /etc/machine-id | jq -r 'select(.type == "exec-output") | "\\(.node) \\(.line)"'`)
+    .action(async (argv: string[], options: object) => setExit(await (await import('./commands/exec.js')).runExec(argv, { ...file(), ...(options as { parallel: number }) }, io, signal)));
+
   deployOptions(goalArgument(program.command('apply'), 'switch')
     .description('build, copy and activate the selected nodes; a failed activation is rolled back to the exact previous generation')
     .option('--on <selector>', 'nodes to deploy (default: all, unless the fleet sets allowApplyAll: false)')
     .option('--metrics-file <file>', 'when the run ends, write its metrics there in Prometheus\'s text format (time per phase, nodes per outcome, bytes copied, waves, exit code), replacing the file atomically')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption()))
-    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --yes --json --metrics-file /var/lib/prometheus/node-exporter/fleet-apply.prom > run.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'`)
+    .addHelpText('after', `\nGoals: switch (default), boot, test, dry-activate, build (build only), push (build and copy)\n${SELECTOR_HELP}\n\nExamples:\n  fleet apply --on tag:web\n  fleet apply boot --on 'web-*,!web-3' --parallel 4\n  fleet apply --on @db --json > events.ndjson\n  fleet apply --yes --json --metrics-file /var/lib/prometheus/node-exporter/fleet-apply.prom > run.ndjson\n  fleet apply --waves 1,5,20% --max-failures 10% --on-failure rollback-all\n  fleet apply --on tag:web -m 'hotfix for #42'\n  fleet apply boot --reboot --waves 1,10% --reboot-timeout 5m`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/apply.js')).runApply(goal, { ...file(), ...(options as { parallel: number }) }, io, signal, { ...(session ? { session } : {}) })));
 
   program
@@ -163,8 +180,36 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addHelpText('after', `\nA node with no record to go back to is refused (never a guess like "the previous newest generation").\nA second rollback goes one further back. Exit codes as apply.\n${SELECTOR_HELP}\n\nExamples:\n  fleet rollback --on web-1\n  fleet rollback --on tag:web --to-run 20261121T091502Z-3fa9c1d2\n  fleet rollback --on db-1 --to 41`)
     .action(async (options: object) => setExit(await (await import('./commands/rollback.js')).runRollback({ ...file(), ...(options as { parallel: number }) }, io, signal, session)));
 
+  program
+    .command('reboot')
+    .description('reboot the selected nodes without deploying: each must answer with a new boot id within --reboot-timeout, on its boot default (/run/booted-system and /run/current-system), and pass its health checks; under the targets\' locks, in waves when staged')
+    .option('--on <selector>', 'nodes to reboot (default: all, unless the fleet sets allowApplyAll: false)')
+    .option('--reboot-timeout <duration>', 'how long a node may take to come back (default 10m); past it the node is unreachable-after-reboot (exit 3)', parseDurationOption)
+    .addOption(new Option('--keep-going', 'continue with the other nodes after a failure').conflicts('failFast'))
+    .option('--fail-fast', 'after the first failure start nothing new (the default)')
+    .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
+    .option('--ask-sudo-password', 'ask once for the sudo password of non-root targets (CI: set FLEET_SUDO_PASSWORD_FILE instead)')
+    .option('--break-lock', 'take over the targets\' locks even from a live run (default: its nodes are left alone, outcome locked)')
+    .option('--waves <sizes>', 'staged: wave sizes in nodes or % of the selected nodes, the last repeating (overrides rollout.waves), e.g. 1,10%', parseWavesFlag)
+    .option('--max-failures <n|p%>', 'failed nodes a wave may have before the later waves are held (overrides rollout.maxFailures)', parseMaxFailuresFlag)
+    .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
+    .option('--skip-health-checks', 'EMERGENCY: do not run health checks after the reboots')
+    .addHelpText('after', REBOOT_HELP + SELECTOR_HELP + '\n\nExamples:\n  fleet reboot --on web-1\n  fleet reboot --on tag:web --waves 1,25% --reboot-timeout 5m\n  fleet reboot --on @db --json | jq -c \'select(.type == "node-done")\'\n  fleet apply boot --on tag:web --reboot --waves 1,10%')
+    .action(async (options: object) => setExit(await (await import('./commands/reboot.js')).runReboot({ ...file(), ...options }, io, signal, session)));
+
   return program;
 }
+
+const REBOOT_HELP = `
+A node comes back when it answers with a new boot id (/proc/sys/kernel/random/boot_id). It must then run its boot
+default, the system its profile held when the run began: /run/booted-system and /run/current-system. Then its
+health checks run; in waves, a wave's reboots and checks gate the next wave. One that does not come back in
+time is unreachable-after-reboot: its state is unknown (exit 3), with what to check. One that comes back on
+another system failed. The per-target lock is taken first and again after the reboot (a reboot clears it).
+
+Exit codes of reboot: 0 every node came back on its boot default and is healthy, 1 some node did not (locked,
+failed, held), 2 usage, 3 some node did not come back in time (state unknown), 130 interrupted.
+`;
 
 /** The options every deploying command shares (apply, rollback). */
 function deployOptions(command: Command): Command {
@@ -188,8 +233,22 @@ function deployOptions(command: Command): Command {
     .addOption(new Option('--on-failure <mode>', 'when a wave fails (overrides rollout.onFailure)').choices(ON_FAILURE_MODES))
     .option('-y, --yes', 'never ask: go on between waves without confirmation (rollout.pause: confirm)')
     .option('--skip-health-checks', 'EMERGENCY: do not run health checks; activated nodes count as healthy')
+    .option('--reboot', 'boot, switch: reboot each activated node, wait for it to come back on the new system (a new boot id, /run/booted-system), then run its health checks; a wave\'s reboots gate the next wave')
+    .option('--reboot-timeout <duration>', 'with --reboot: how long a node may take to come back (default 10m); past it the node is unreachable-after-reboot (exit 3)', parseDurationOption)
     .addOption(new Option('-i, --interactive', 'review the plan (waves, from → to, diffs, locks) and confirm it, then watch and steer the rollout: p pause after the wave, r resume, a abort (needs a terminal)').conflicts('json'));
 }
+
+const EXEC_HELP = `
+No shell parses the command: each argument after -- reaches the node as it is (quoted for ssh's remote shell by
+fleet). Output: each line as it comes, "node | line" (the node's stdout on stdout, its stderr on stderr); with
+--group each node's output as one block when it ends. Then, on stderr, the nodes grouped by how they ended:
+exit 0, other exit codes, timed out, unreachable. Terminal control sequences in the output are made visible.
+Ctrl+C starts nothing new and ends the running commands on the nodes (their process group gets SIGTERM, SIGKILL
+5 s later). fleet exec takes no lock: it does not change what fleet deployed.
+
+Exit codes of exec: 0 every node exited 0, 1 some node did not (an exit code other than 0, timed out, unreachable,
+held by --max-failures), 2 usage, 130 interrupted.
+`;
 
 const DOCTOR_HELP = `
 Checks (each ok, WARN, FAIL with its fix, or skip when one it needs failed):

@@ -3,6 +3,7 @@
 import type { ResolvedNode } from '../config/types.js';
 import type { GoalTraits, Goal } from '../goal.js';
 import type { RecordContext, RecordKind } from '../records/record.js';
+import type { RebootOptions } from '../reboot/types.js';
 import type { RolloutOptions } from '../rollout/options.js';
 import type { Review, WaveGate } from './steering.js';
 
@@ -39,6 +40,8 @@ export interface DeployPolicy {
   readonly records?: Pick<RecordContext, 'on' | 'message'>;
   /** `rollback` (fleet rollback): the run's activations are recorded as rollbacks, once healthy. */
   readonly recordKind: RecordKind;
+  /** --reboot, fleet reboot: the reboot step after activation (src/reboot); absent: no reboot. */
+  readonly reboot?: RebootOptions;
 }
 
 /** The node's magic-rollback window, or undefined when it is off (the node's `magicRollback: false`, or --no-magic-rollback). */

@@ -1,9 +1,9 @@
 // A staged rollout: the plan's waves one after the other. A wave ends when all its nodes have settled; its
 // failures against its budget decide whether the next one starts, or what is rolled back (onFailure).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FAILED_OUTCOMES, type Outcome, type WaveVerdict } from '../events.js';
+import { FAILED_OUTCOMES, type Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import type { Wave } from '../rollout/waves.js';
+import { waveVerdict, type Wave } from '../rollout/waves.js';
 import { countOf } from '../util/text.js';
 import { completedOutcome, rollbackStarted, type NodeContext, type StageResult } from './stages.js';
 import { stopReason, type RunContext } from './context.js';
@@ -51,11 +51,11 @@ export async function rollWaves(d: WaveRun, waves: readonly Wave[], hooks: WaveH
         ledger.finish(name, r.outcome, r.error, r.log);
         return r.outcome;
       }
-      pending.set(name, completedOutcome(policy.goal, np));
+      pending.set(name, completedOutcome(policy.goal, np, !!hooks.contextOf(name)?.rebooted));
       return pending.get(name)!;
     }));
     const failures = outcomes.filter((o) => FAILED_OUTCOMES.includes(o)).length;
-    const verdict: WaveVerdict = failures > wave.maxFailures ? 'failed' : run.signal.aborted ? 'interrupted' : 'passed';
+    const verdict = waveVerdict(failures, wave, run.signal.aborted);
     run.emit({ type: 'wave-done', wave: number, failures, verdict });
     const activated = [...pending].filter(([, o]) => o === 'activated').map(([name]) => name);
 

@@ -4,7 +4,7 @@
 import pLimit from 'p-limit';
 import type { NodePlan, Plan } from '../plan/types.js';
 import type { Builds } from '../build/builds.js';
-import { completedOutcome, type DeployRun, type NodeContext, type Stage, type StageResult } from './stages.js';
+import { completedOutcome, rollbackStarted, type DeployRun, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { stopReason } from './context.js';
 import { rollWaves } from './rollout.js';
 
@@ -20,10 +20,14 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
     return stage.pool ? pools[stage.pool](go) : go();
   };
 
-  const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => [np.name, {
-    run, policy, ledger, plan: np, node: run.nodes.get(np.name)!, builds,
-    phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
-  }]));
+  const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => {
+    const ctx: NodeContext = {
+      run, policy, ledger, plan: np, node: run.nodes.get(np.name)!, builds,
+      phase: (phase, detail) => run.emit({ type: 'node-phase', node: np.name, phase, detail }),
+      undo: (why) => rollbackStarted(ctx, why),
+    };
+    return [np.name, ctx];
+  }));
 
   /** The stages of one part (preparing or not) in order; a final word ends them. */
   const runPart = async (np: NodePlan, prepares: boolean): Promise<StageResult> => {
@@ -40,7 +44,7 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
   };
-  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log) : ledger.finish(np.name, completedOutcome(policy.goal, np)));
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
 
   if (policy.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.

@@ -18,6 +18,8 @@ import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
 import type { Goal } from '../goal.js';
 import { keysStage } from '../keys/stage.js';
+import { rebootStage, undoAfterReboot } from '../reboot/stage.js';
+import type { Rebooted } from '../reboot/types.js';
 
 /** A deploy run's three parts, as the scheduler hands them to each node's stages. */
 export interface DeployRun {
@@ -33,12 +35,16 @@ export interface NodeContext extends DeployRun {
   phase(phase: Phase, detail: string): void;
   /** Set once the node is activated (and confirmed): what its agent reported. */
   activation?: ActivationResult;
+  /** Set once the node is back from a reboot (src/reboot): from then on the way back goes through another. */
+  rebooted?: Rebooted;
+  /** rollbackStarted for this node: the reboot step undoes an activation with it. */
+  undo(why: string): Promise<ActivationResult>;
 }
 
 export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
 
 export interface Stage {
-  name: 'build' | 'copy' | 'keys' | 'activate' | 'health' | 'record';
+  name: 'build' | 'copy' | 'keys' | 'activate' | 'reboot' | 'health' | 'record';
   /** Changes nothing that runs on the target: in a staged rollout it goes on while earlier waves activate. */
   prepares: boolean;
   applies(ctx: NodeContext): boolean;
@@ -148,7 +154,8 @@ export const healthStage: Stage = {
   name: 'health',
   prepares: false,
   startsWork: false,
-  applies: (ctx) => ctx.policy.traits.changesRunning && ctx.plan.activate && ctx.node.healthChecks.length > 0 && !ctx.policy.rollout.skipHealthChecks,
+  // After a reboot the checks run whatever the goal: the node runs the new system now (boot included).
+  applies: (ctx) => (ctx.rebooted !== undefined || (ctx.policy.traits.changesRunning && ctx.plan.activate)) && ctx.node.healthChecks.length > 0 && !ctx.policy.rollout.skipHealthChecks,
   async run(ctx) {
     const { run, node } = ctx;
     const checks = node.healthChecks;
@@ -163,7 +170,8 @@ export const healthStage: Stage = {
 
 /** Puts a node this run activated back on what its agent recorded (a failed check, a failed wave). */
 export async function rollbackStarted(ctx: NodeContext, why: string): Promise<ActivationResult> {
-  const r = await rollbackActivated(agentInput(ctx), why);
+  // After a reboot the agent's run dir is gone: the way back is the previous generation, and a reboot into it.
+  const r = ctx.rebooted ? await undoAfterReboot(ctx, why) : await rollbackActivated(agentInput(ctx), why);
   if (r.outcome === 'rolled-back' && ctx.ledger.recorded.has(ctx.node.name)) await record(ctx, 'rollback', r);
   return r;
 }
@@ -204,11 +212,12 @@ export const recordStage: Stage = {
   },
 };
 
-export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
+// The reboot right after the activation: post-activation keys then land in the new boot (a reboot empties /run/keys).
+export const STAGES: readonly Stage[] = [buildStage, copyStage, keysStage('pre-activation'), activateStage, rebootStage, keysStage('post-activation', rollbackStarted), healthStage, recordStage];
 
 /** What a node that went through every stage without a final word ends as. */
-export function completedOutcome(goal: Goal, plan: NodePlan): Outcome {
+export function completedOutcome(goal: Goal, plan: NodePlan, rebooted = false): Outcome {
   if (goal === 'build') return 'built';
   if (goal === 'push') return plan.copy.kind === 'none' ? 'unchanged' : 'pushed';
-  return plan.activate ? 'activated' : 'unchanged';
+  return plan.activate ? 'activated' : rebooted ? 'rebooted' : 'unchanged';
 }

@@ -27,6 +27,12 @@ export function failureBudget(budget: Amount, size: number): number {
   return 'count' in budget ? Math.min(budget.count, size) : Math.floor((budget.percent * size) / 100);
 }
 
+/** How a wave that has settled ended (events.ts's WaveVerdict, which imports this module's types): over its budget it
+ *  failed (also when interrupted: its failures stand). */
+export function waveVerdict(failures: number, wave: Pick<Wave, 'maxFailures'>, interrupted: boolean): 'passed' | 'failed' | 'interrupted' {
+  return failures > wave.maxFailures ? 'failed' : interrupted ? 'interrupted' : 'passed';
+}
+
 /** Nodes (the selected ones, in fleet-file order) → waves. `order` selectors place their matches first, in
  *  selector order; the rest follow in fleet-file order. Sizes are of the selected nodes; the last repeats.
  *  O(nodes × (order selectors + 1)). */

@@ -1,5 +1,6 @@
 // One result shape for every command, local or remote, success or failure (as execa's).
 import { execa, type ResultPromise } from 'execa';
+import type { OutputStream } from '../events.js';
 
 export interface CommandResult {
   argv: string[];
@@ -21,6 +22,9 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stream output lines as they come (build logs, activation output). */
   onLine?: (line: string) => void;
+  /** Every output line as it comes, blank ones included, with its stream (fleet exec); the output is then not
+   *  kept: the result's stdout and stderr are empty, so a command that prints gigabytes costs no memory. */
+  onOutput?: (line: string, stream: OutputStream) => void;
 }
 
 export type RunCommand = (argv: string[], options?: RunOptions) => Promise<CommandResult>;
@@ -31,11 +35,13 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
   const [file, ...args] = argv;
   if (!file) throw new Error('runLocal: empty argv');
   // execa splits lines itself: UTF-8 decoded across chunk boundaries, the last line kept without its newline.
-  const lines = options.onLine ? forwardLines(options.onLine) : undefined;
+  const lines = options.onOutput ? undefined : options.onLine ? forwardLines(options.onLine) : undefined;
+  const output = options.onOutput;
   const child = execa(file, args, {
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     ...(lines ? { stdout: lines, stderr: lines } : {}),
+    ...(output ? { stdout: consumeLines(output, 'stdout'), stderr: consumeLines(output, 'stderr') } : {}),
     env: options.env,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -92,6 +98,16 @@ function forwardLines(onLine: (line: string) => void) {
       const bare = text.replace(/\r?\n$/, '');
       if (bare.trim()) onLine(bare);
       yield text;
+    },
+  };
+}
+
+/** An execa line transform that hands every line (without its newline) to onOutput and keeps none. */
+function consumeLines(onOutput: (line: string, stream: OutputStream) => void, stream: OutputStream) {
+  return {
+    // eslint-disable-next-line require-yield -- yields nothing on purpose: the lines are not kept
+    *transform(line: unknown) {
+      onOutput(String(line), stream);
     },
   };
 }

@@ -14,6 +14,7 @@ const phaseLabels: Record<Phase, string> = {
   rollback: 'rolling back',
   ready: 'ready',
   keys: 'keys',
+  reboot: 'rebooting',
 };
 
 export function describePhase(phase: Phase): string {

@@ -80,11 +80,13 @@ function finishNodeTask(wrapper: Wrapper, name: string, done: NodeView | undefin
     case 'activated':
     case 'built':
     case 'pushed':
+    case 'rebooted':
       wrapper.title = `${name}: ${done.outcome}`;
       return;
     case 'failed':
     case 'rolled-back':
     case 'rollback-failed':
+    case 'unreachable-after-reboot':
     case 'locked':
       wrapper.title = `${name}: ${done.outcome}`;
       throw new Error(error || done.outcome); // the title already names node and outcome

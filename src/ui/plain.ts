@@ -143,7 +143,11 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
     case 'doctor-start':
     case 'doctor-check':
     case 'doctor-summary':
-      return []; // fleet doctor prints its own report
+    case 'exec-start':
+    case 'exec-output':
+    case 'exec-done':
+    case 'exec-summary':
+      return []; // fleet doctor and fleet exec print their own report
   }
 }
 

@@ -67,6 +67,8 @@ function formatCounts(view: RunView): string {
   if (stuck.length > 0) {
     lines.push(`ATTENTION: ${stuck.join(', ')} could not be put back on the previous generation; fix by hand (see errors above).`);
   }
+  const gone = view.nodes.filter((n) => n.outcome === 'unreachable-after-reboot').map((n) => forTerminal(n.name));
+  if (gone.length > 0) lines.push(`ATTENTION: ${gone.join(', ')} did not come back after ${gone.length === 1 ? 'its reboot: its state is unknown; check it' : 'their reboots: their state is unknown; check them'} (see errors above).`);
   return lines.join('\n');
 }
 

@@ -5,8 +5,8 @@ import type { EventOf, FleetEvent, Outcome, WaveVerdict } from '../events.js';
 import { epochSeconds, formatExposition, type MetricFamily } from './prometheus.js';
 
 // Records, not lists: adding a phase, outcome or verdict to the contract is a compile error here until it is counted.
-const PHASES: Record<Phase, true> = { evaluate: true, connect: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true };
-const OUTCOMES: Record<Outcome, true> = { unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true };
+const PHASES: Record<Phase, true> = { evaluate: true, connect: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true, reboot: true };
+const OUTCOMES: Record<Outcome, true> = { unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true, rebooted: true, 'unreachable-after-reboot': true };
 const VERDICTS: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 
 type Interval = [start: number, end: number];

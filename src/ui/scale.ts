@@ -17,14 +17,14 @@ export function isScaled(nodes: number): boolean {
 
 /** Outcomes in report order: successes first, failures last (next to the counts a person reads at the end). */
 export const OUTCOME_ORDER: readonly Outcome[] = [
-  'activated', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed',
+  'activated', 'rebooted', 'built', 'pushed', 'unchanged', 'skipped', 'locked', 'failed', 'rolled-back', 'held', 'rollback-failed', 'unreachable-after-reboot',
 ];
 
 /** Failures a scaled view names as they happen; held and skipped nodes (never touched) are only counted. */
-export const NAMED_FAILURES: ReadonlySet<Outcome> = new Set(['failed', 'rolled-back', 'rollback-failed', 'locked']);
+export const NAMED_FAILURES: ReadonlySet<Outcome> = new Set(['failed', 'rolled-back', 'rollback-failed', 'locked', 'unreachable-after-reboot']);
 
 /** Phases in the order a node goes through them. */
-const PHASE_ORDER: readonly Phase[] = ['connect', 'evaluate', 'query', 'build', 'copy', 'keys', 'activate', 'verify', 'confirm', 'health', 'rollback', 'ready'];
+const PHASE_ORDER: readonly Phase[] = ['connect', 'evaluate', 'query', 'build', 'copy', 'keys', 'activate', 'verify', 'confirm', 'reboot', 'health', 'rollback', 'ready'];
 /** Once the plan is out, a node still on one of these waits for its turn. */
 const PLANNING: ReadonlySet<Phase> = new Set(['evaluate', 'query']);
 

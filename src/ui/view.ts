@@ -134,11 +134,11 @@ export interface RunView {
 }
 
 const noCounts: Counts = {
-  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, held: 0, pending: 0,
+  unchanged: 0, activated: 0, built: 0, pushed: 0, 'rolled-back': 0, 'rollback-failed': 0, failed: 0, skipped: 0, locked: 0, held: 0, rebooted: 0, 'unreachable-after-reboot': 0, pending: 0,
 };
 
 const noPhases: PhaseCounts = {
-  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, health: 0, rollback: 0, ready: 0, keys: 0,
+  waiting: 0, connect: 0, evaluate: 0, query: 0, build: 0, copy: 0, activate: 0, verify: 0, confirm: 0, reboot: 0, health: 0, rollback: 0, ready: 0, keys: 0,
 };
 
 export function initialView(): RunView {
@@ -264,7 +264,11 @@ function apply(view: RunView, e: FleetEvent): RunView {
     case 'doctor-start':
     case 'doctor-check':
     case 'doctor-summary':
-      return d.done(); // fleet doctor prints its own report (src/doctor/render.ts): no run view
+    case 'exec-start':
+    case 'exec-output':
+    case 'exec-done':
+    case 'exec-summary':
+      return d.done(); // fleet doctor and fleet exec print their own report (src/doctor/render.ts, src/ui/exec-text.ts): no run view
     case 'summary':
       for (const [name, result] of Object.entries(e.nodes)) {
         d.node(name, ({ error: _error, ...n }) => ({

@@ -217,6 +217,22 @@ describe('the agent, command by command', { skip: requireSandbox() }, () => {
     assert.equal((await a.confirm('tok', { timeoutMs: 15_000 })).report?.status?.kind, 'done');
   });
 
+  test('reboot: only under this run\'s lock; a transient timer under systemd, else setsid; the reply comes before the reboot', async () => {
+    const { node, agentOf } = fresh();
+    const a = agentOf(A);
+    await a.probe({ outPath: '/nonexistent', lock: 'take' });
+    assert.deepEqual(await a.reboot({ systemd: true }), {});
+    assert.ok(sb.log('systemd-run.log').includes(`--unit=fleet-runA-${node.name}-reboot`), 'a unit of its own');
+    await waitFor('systemctl reboot', () => sb.log('reboot.log').includes('systemctl reboot'));
+    assert.deepEqual(await a.reboot({ systemd: false }), {});
+    await waitFor('reboot (setsid, a second later)', () => sb.log('reboot.log').includes('reboot '));
+    const asked = sb.log('reboot.log').length;
+    const refused = await agentOf(B).reboot({ systemd: false });
+    assert.equal(refused.failure?.kind, 'lock', 'another run\'s lock: no reboot');
+    await new Promise((r) => setTimeout(r, 1500)); // what setsid would have started a second later
+    assert.equal(sb.log('reboot.log').length, asked, 'nothing asked for a reboot');
+  });
+
   test('finish: the record, then the lock, in one call; records kept to `keep`, renamed into place', async () => {
     const { node, agentOf } = fresh();
     const agent = agentOf(A);

@@ -23,6 +23,13 @@ test('exit codes: ok, failed, unsafe, interrupted; a rollback never exits 0', ()
   assert.equal(decideExitCode(['rollback-failed'], true), 3);
 });
 
+test('exit codes after reboots: rebooted is a success; a node not back within the deadline is state unknown (3), interrupted or not', () => {
+  assert.equal(decideExitCode(['rebooted', 'activated', 'unchanged'], false), 0);
+  assert.equal(decideExitCode(['rebooted', 'unreachable-after-reboot'], false), 3);
+  assert.equal(decideExitCode(['rolled-back', 'unreachable-after-reboot'], true), 3, 'Ctrl+C does not make an unknown state known');
+  assert.equal(decideExitCode(['rebooted', 'failed'], false), 1);
+});
+
 /** A node whose every command answers `stdout` (exit 0); the argv it was sent are kept. */
 function answering(stdout: (argv: string[]) => string) {
   const sent: string[][] = [];

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Phase } from '../../src/errors.js';
-import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDoneRoute, type EvalChunkEnd, type EventBody, type EventOf, type FleetEvent, type Outcome, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
+import { EVENTS_VERSION, readEventLines, type BodyOf, type Command, type CopyDoneRoute, type EvalChunkEnd, type EventBody, type EventOf, type ExecGroup, type ExecOutcome, type ExecResult, type FleetEvent, type Outcome, type OutputStream, type PauseReason, type ReviewState, type WaveVerdict } from '../../src/events.js';
 import { GOALS } from '../../src/goal.js';
 import { NODE_STATES, type LastDeploy, type NodeState } from '../../src/status/classify.js';
 import type { PackageChange } from '../../src/diff/closure.js';
@@ -13,7 +13,7 @@ import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '.
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
-import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedExecRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 import type { KeysStatus } from '../../src/keys/protocol.js';
 
 type Json = Record<string, unknown>;
@@ -69,6 +69,13 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'doctor-start': { type: 'doctor-start', hosts: [{ name: 'web-1', role: 'node', address: 'root@web-1:22' }], fleetVersion: '0.1.0' },
   'doctor-check': { type: 'doctor-check', host: 'web-1', role: 'node', check: 'disk-nix', status: 'fail', detail: 'full', fix: 'free space', value: 1024 },
   'doctor-summary': { type: 'doctor-summary', exitCode: 1, durationMs: 10, interrupted: false, checks: { ok: 1, warn: 0, fail: 1, skip: 0 } },
+  'exec-start': { type: 'exec-start', command: ['systemctl', 'restart', 'nginx'], sudo: true, timeoutMs: 30000, nodes: ['web-1'], fleetVersion: '0.1.0' },
+  'exec-output': { type: 'exec-output', node: 'web-1', stream: 'stderr', line: 'Job for nginx.service failed' },
+  'exec-done': { type: 'exec-done', node: 'web-1', outcome: 'failed', exitCode: 1, durationMs: 120, error: 'exit 1' },
+  'exec-summary': {
+    type: 'exec-summary', exitCode: 1, durationMs: 130, interrupted: false,
+    nodes: { 'web-1': { outcome: 'failed', exitCode: 1, durationMs: 120, error: 'exit 1' } }, groups: [{ outcome: 'failed', exitCode: 1, nodes: ['web-1'] }],
+  },
   summary: {
     type: 'summary', command: 'apply', goal: 'switch', exitCode: 1, durationMs: 10, interrupted: false,
     nodes: { 'web-1': { outcome: 'failed', error: 'x' } },
@@ -98,18 +105,23 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'doctor-start': { type: true, hosts: true, fleetVersion: true },
   'doctor-check': { type: true, host: true, role: true, check: true, status: true, detail: true },
   'doctor-summary': { type: true, exitCode: true, durationMs: true, interrupted: true, checks: true },
+  'exec-start': { type: true, command: true, sudo: true, nodes: true, fleetVersion: true },
+  'exec-output': { type: true, node: true, stream: true, line: true },
+  'exec-done': { type: true, node: true, outcome: true },
+  'exec-summary': { type: true, exitCode: true, durationMs: true, interrupted: true, nodes: true, groups: true },
   summary: { type: true, command: true, goal: true, exitCode: true, durationMs: true, interrupted: true, nodes: true },
 };
-const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true };
+const phases: Record<Phase, true> = { connect: true, evaluate: true, query: true, build: true, copy: true, activate: true, verify: true, confirm: true, health: true, rollback: true, ready: true, keys: true, reboot: true };
 const outcomes: Record<Outcome, true> = {
   unchanged: true, activated: true, built: true, pushed: true, 'rolled-back': true, 'rollback-failed': true, failed: true, skipped: true, locked: true, held: true,
+  rebooted: true, 'unreachable-after-reboot': true,
 };
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
 const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true };
 const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
-const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true, keys: true };
+const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true, keys: true, reboot: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
   local: { kind: 'local' }, builders: { kind: 'builders' }, node: { kind: 'node', node: 'a' }, builder: { kind: 'builder', builder: 'b' }, host: { kind: 'host', user: 'u', host: 'h', port: 22 },
 };
@@ -141,9 +153,10 @@ void test('schema: every event of the recorded runs (apply, rollout, diff, statu
   assertValidEvents(recordedDoctorRun);
   assertValidEvents(recordedEvalRun);
   assertValidEvents(recordedKeysRun);
+  assertValidEvents(recordedExecRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recordedExecRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
@@ -216,6 +229,24 @@ void test('schema: doctor events have the fields of src/doctor/types.ts; check n
   assert.match(eventProblems(noDetail).join('\n'), /must have required property 'detail'/);
   const summary = recordedDoctorRun.at(-1)!;
   assert.match(eventProblems({ ...summary, checks: { ok: 1, warn: 0, fail: 0 } }).join('\n'), /must have required property 'skip'/);
+});
+
+void test('schema: exec events have the fields of src/events.ts (ExecResult, ExecGroup); outcomes and streams equal its unions', () => {
+  const def = schema.$defs;
+  const execOutcomes: Record<ExecOutcome, true> = { ok: true, failed: true, 'timed-out': true, unreachable: true, interrupted: true, skipped: true, held: true };
+  assert.deepEqual(sorted(def.ExecOutcome!.enum as string[]), sorted(Object.keys(execOutcomes)));
+  const result: Required<ExecResult> = everyField['exec-summary'].nodes['web-1'] as Required<ExecResult>;
+  assert.deepEqual(sorted(Object.keys(def.ExecResult!.properties!)), sorted(Object.keys(result)));
+  const group: Required<ExecGroup> = everyField['exec-summary'].groups[0] as Required<ExecGroup>;
+  const groups = (def.ExecSummaryEvent!.properties!.groups as { items: SchemaNode }).items;
+  assert.deepEqual(sorted(Object.keys(groups.properties!)), sorted(Object.keys(group)));
+  const streams: Record<OutputStream, true> = { stdout: true, stderr: true };
+  assert.deepEqual(sorted((def.ExecOutputEvent!.properties!.stream as SchemaNode).enum as string[]), sorted(Object.keys(streams)));
+  const done = recordedExecRun.find((e) => e.type === 'exec-done')!;
+  assert.match(eventProblems({ ...done, outcome: 'meh' }).join('\n'), /\/outcome must be equal to one of the allowed values/);
+  assert.match(eventProblems({ ...done, exitCode: -1 }).join('\n'), /\/exitCode must be >= 0/);
+  const summary = recordedExecRun.at(-1)!;
+  assert.match(eventProblems({ ...summary, nodes: { 'web-1': { outcome: 'ok', extra: 1 } } }).join('\n'), /must NOT have additional properties "extra"/);
 });
 
 void test('schema: its event types are exactly those of src/events.ts', () => {

@@ -39,8 +39,8 @@ function setup(goal: Goal = 'switch', lost?: string) {
   return { dir, key, loaded, ctx, events, phases };
 }
 
-test('the stages sit around activate in the apply pipeline: pre-activation keys before it, post-activation after it', () => {
-  assert.deepEqual(STAGES.map((s) => s.name), ['build', 'copy', 'keys', 'activate', 'keys', 'health', 'record']);
+test('the stages sit around activate in the apply pipeline: pre-activation keys before it, post-activation after it (and after its reboot)', () => {
+  assert.deepEqual(STAGES.map((s) => s.name), ['build', 'copy', 'keys', 'activate', 'reboot', 'keys', 'health', 'record']);
 });
 
 test('applies: goals that change what runs or boots; every node of a fleet with keys before activation, nodes with post-activation keys after', () => {

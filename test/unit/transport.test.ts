@@ -109,6 +109,15 @@ test('a Target escalates in one place: run as the SSH user, runPrivileged and ru
   ]);
 });
 
+test('runLocal onOutput: every line with its stream, blank ones and a last one without a newline included; none kept', async () => {
+  const seen: string[] = [];
+  const r = await runLocal(['sh', '-c', 'printf "a\\n\\nb\\r\\n"; echo oops >&2; printf tail'], { onOutput: (line, stream) => seen.push(`${stream}:${line}`) });
+  assert.equal(r.exitCode, 0);
+  assert.deepEqual(seen.filter((l) => l.startsWith('stdout:')), ['stdout:a', 'stdout:', 'stdout:b', 'stdout:tail']);
+  assert.deepEqual(seen.filter((l) => l.startsWith('stderr:')), ['stderr:oops']);
+  assert.deepEqual([r.stdout, r.stderr], ['', ''], 'the output went to onOutput only');
+});
+
 test('Target.runPrivileged with input: the sudo password line first, then the bytes as they are; no password: the bytes alone', async () => {
   const { createTarget } = await import('../../src/transport/target.js');
   const { resolvedNode } = await import('../resolved-node.js');

@@ -240,6 +240,29 @@ export const recordedDoctorRun: FleetEvent[] = record([
   [2, { type: 'doctor-summary', exitCode: 1, durationMs: 2100, interrupted: false, checks: { ok: 2, warn: 1, fail: 2, skip: 1 } }],
 ]);
 
+/** A `fleet exec --json` of `uname -r` on three nodes in two waves: one prints, one fails, one is unreachable. */
+export const recordedExecRun: FleetEvent[] = record([
+  [0, { type: 'exec-start', command: ['uname', '-r'], sudo: false, nodes: ['web-1', 'web-2', 'web-3'], fleetVersion: '0.1.0' }],
+  [0, { type: 'wave-start', wave: 1, nodes: ['web-1'] }],
+  [1, { type: 'exec-output', node: 'web-1', stream: 'stdout', line: '6.6.52' }],
+  [1, { type: 'exec-done', node: 'web-1', outcome: 'ok', exitCode: 0, durationMs: 310 }],
+  [1, { type: 'wave-done', wave: 1, failures: 0, verdict: 'passed' }],
+  [1, { type: 'wave-start', wave: 2, nodes: ['web-2', 'web-3'] }],
+  [2, { type: 'exec-output', node: 'web-2', stream: 'stderr', line: 'uname: cannot get system name' }],
+  [2, { type: 'exec-done', node: 'web-2', outcome: 'failed', exitCode: 1, durationMs: 290, error: 'exit 1' }],
+  [3, { type: 'exec-done', node: 'web-3', outcome: 'unreachable', error: 'cannot connect to web-3 (root@10.0.0.3): Connection refused' }],
+  [3, { type: 'wave-done', wave: 2, failures: 2, verdict: 'failed' }],
+  [3, {
+    type: 'exec-summary', exitCode: 1, durationMs: 3100, interrupted: false,
+    nodes: {
+      'web-1': { outcome: 'ok', exitCode: 0, durationMs: 310 },
+      'web-2': { outcome: 'failed', exitCode: 1, durationMs: 290, error: 'exit 1' },
+      'web-3': { outcome: 'unreachable', error: 'cannot connect to web-3 (root@10.0.0.3): Connection refused' },
+    },
+    groups: [{ outcome: 'ok', exitCode: 0, nodes: ['web-1'] }, { outcome: 'failed', exitCode: 1, nodes: ['web-2'] }, { outcome: 'unreachable', nodes: ['web-3'] }],
+  }],
+]);
+
 /** A `fleet keys` run: web-1 gets 2 of its 3 keys and loses one fleet wrote earlier, web-2 is current, db-1 lacks a user. */
 export const recordedKeysRun: FleetEvent[] = record([
   [0, { type: 'run-start', command: 'keys', goal: 'switch', nodes: ['web-1', 'web-2', 'db-1'], fleetVersion: '0.1.0' }],

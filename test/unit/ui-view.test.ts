@@ -34,7 +34,7 @@ void test('view: the recorded run, folded', () => {
     [['web-1', 'activated', 'verify'], ['web-2', 'unchanged', 'evaluate'], ['web-3', 'rolled-back', 'rollback'], ['db-1', 'failed', 'evaluate'], ['cache-1', 'skipped', 'evaluate']],
   );
   assert.deepEqual(view.counts, {
-    unchanged: 1, activated: 1, built: 0, pushed: 0, 'rolled-back': 1, 'rollback-failed': 0, failed: 1, skipped: 1, locked: 0, held: 0, pending: 0,
+    unchanged: 1, activated: 1, built: 0, pushed: 0, 'rolled-back': 1, 'rollback-failed': 0, failed: 1, skipped: 1, locked: 0, held: 0, rebooted: 0, 'unreachable-after-reboot': 0, pending: 0,
   });
   assert.equal(view.summary?.exitCode, 1);
   assert.equal(view.plan?.nodes.length, 4);

@@ -20,9 +20,14 @@ export interface ApplyExtras {
   rollback?: RollbackChoice;
   /** Gates driven from elsewhere than the terminal (scripts/record-ui-fixtures.ts); `-i` makes its own. */
   steering?: Steering;
+  /** `fleet reboot`: nothing is deployed; every node is rebooted onto its boot default (src/reboot/source.ts). */
+  reboot?: boolean;
 }
 
 export const INTERACTIVE_NEEDS_TERMINAL = '-i/--interactive needs a terminal on stdin and stdout (without one, leave it out: fleet never asks unless told to)';
+
+export const REBOOT_NEEDS_GOAL = '--reboot is for the goals boot and switch: the other goals leave the boot entry alone, so a reboot would come back on the old system';
+export const REBOOT_TIMEOUT_ALONE = '--reboot-timeout is for --reboot (and fleet reboot): it bounds the wait for a rebooted node';
 
 export const MESSAGE_MAX = 1000;
 export const MESSAGE_TOO_LONG = `--message holds at most ${MESSAGE_MAX} characters (it is kept on every target, in each deploy record)`;
@@ -31,14 +36,18 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const { session } = extras;
   if (options.message !== undefined && options.message.length > MESSAGE_MAX) throw new UsageError(MESSAGE_TOO_LONG);
   if (options.interactive && !io.tty) throw new UsageError(INTERACTIVE_NEEDS_TERMINAL);
+  if (options.reboot && goal !== 'boot' && goal !== 'switch') throw new UsageError(REBOOT_NEEDS_GOAL);
+  if (options.rebootTimeout !== undefined && !options.reboot && !extras.reboot) throw new UsageError(REBOOT_TIMEOUT_ALONE);
   const metricsFile = options.metricsFile !== undefined ? await (await import('../metrics-file.js')).checkMetricsFile(io.cwd, options.metricsFile) : undefined;
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
   // Before anything else may ask or change: `pause: confirm` needs --yes, a terminal to ask on, or the steering's gate.
   const { applyPolicy } = await import('../apply-policy.js');
   const canAsk = !!io.stdin?.isTTY || !!extras.steering || !!options.interactive;
-  const policy = applyPolicy(goal, options, fleet.rollout, { canAsk, recordKind: extras.rollback ? 'rollback' : 'deploy' });
-  const source = extras.rollback ? (await import('../../rollback/source.js')).rollbackSource(extras.rollback) : undefined;
+  const policy = applyPolicy(goal, options, fleet.rollout, { canAsk, recordKind: extras.rollback ? 'rollback' : 'deploy', ...(extras.reboot ? { rebootEvery: true } : {}) });
+  const source = extras.rollback
+    ? (await import('../../rollback/source.js')).rollbackSource(extras.rollback)
+    : extras.reboot ? (await import('../../reboot/source.js')).rebootSource : undefined;
   const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
   const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
   if (sudoPassword !== undefined) checkPasswordEscalation(nodes);

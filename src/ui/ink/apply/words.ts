@@ -79,6 +79,7 @@ export function describeOutcome(outcome: Outcome): string {
     case 'unchanged': return 'up to date';
     case 'rolled-back': return 'rolled back';
     case 'rollback-failed': return 'ROLLBACK FAILED';
+    case 'unreachable-after-reboot': return 'NOT BACK AFTER REBOOT';
     default: return outcome;
   }
 }
@@ -88,10 +89,10 @@ export type Tone = 'good' | 'bad' | 'warn' | 'quiet' | 'busy';
 export function outcomeTone(outcome: Outcome | undefined): Tone {
   switch (outcome) {
     case undefined: return 'busy';
-    case 'activated': case 'built': case 'pushed': return 'good';
+    case 'activated': case 'built': case 'pushed': case 'rebooted': return 'good';
     case 'unchanged': case 'skipped': return 'quiet';
     case 'rolled-back': case 'held': case 'locked': return 'warn';
-    case 'failed': case 'rollback-failed': return 'bad';
+    case 'failed': case 'rollback-failed': case 'unreachable-after-reboot': return 'bad';
   }
 }
 
