@@ -160,7 +160,6 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     const g = { name: `g-${nonce}` };
     await configure(Object.fromEntries(NODES.map((n) => [n, g])));
     const file = await lab.writeFleet({ nixFile: hive, path: `${lab.dir}/fleet-unreachable.yaml`, nodes: { n6: { host: '127.0.0.1', port: 9, connectTimeout: '3s' } } });
-    const started = Date.now();
     const failFast = await runFleet(['-f', file, 'apply', '--json', '--on', 'n5,n6']);
     assert.equal(failFast.code, 1);
     assert.match(JSON.stringify(summaryNodes(failFast).n6), /cannot connect to n6 \(root@127\.0\.0\.1 port 9\).*(refused|timed out)/);
@@ -170,7 +169,6 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     assert.equal(keepGoing.code, 1);
     assert.deepEqual(outcomesOf(keepGoing), { n5: 'activated', n6: 'failed' });
     assert.equal((await readState(lab, 'n5')).current, await outPathOf(hive, 'n5'));
-    assert.ok(Date.now() - started < 60_000, 'two runs against an unreachable node took under a minute');
   });
 
   test('SIGINT during activation: every node on its old or its new generation, no ssh left, exit 130', async () => {
