@@ -2,7 +2,7 @@
 # fleet's agent on a target (POSIX sh), sent with every command: fleet runs
 #   sh -c 'AGENT=$1; shift; eval "$AGENT"' fleet-agent <this script> <command> name=value...
 # Only src/agent/client.ts builds those arguments. Data comes as arguments, never parsed by a shell.
-# PROTOCOL, LOCK_VERSION, RUN_DIRS_KEPT and the EXIT_* codes are not set here: scripts/gen-agent.ts puts them
+# PROTOCOL, LOCK_VERSION, RUN_DIRS_KEPT and the EXIT_* codes are not set here: scripts/gen-scripts.ts puts them
 # before this text from src/agent/protocol.ts, the one place they are defined (and drops comment lines: no
 # multi-line string here may hold a line starting with #).
 #

@@ -1,5 +1,5 @@
 // The agent's protocol: the numbers fleet and src/agent/agent.sh share, and every reply the agent gives, typed.
-// The numbers are defined here only: scripts/gen-agent.ts writes them as shell variables before the script.
+// The numbers are defined here only: scripts/gen-scripts.ts writes them as shell variables before the script.
 import type { SystemState } from '../target/state.js';
 
 /** Bumped whenever a command's arguments or a reply's fields change; every reply carries it. */
@@ -28,7 +28,7 @@ export const EXIT = {
 
 export type ExitName = keyof typeof EXIT;
 
-/** The shell variables scripts/gen-agent.ts puts before the agent: PROTOCOL, LOCK_VERSION, RUN_DIRS_KEPT, EXIT_*. */
+/** The shell variables scripts/gen-scripts.ts puts before the agent: PROTOCOL, LOCK_VERSION, RUN_DIRS_KEPT, EXIT_*. */
 export function shellConstants(): string {
   const exits = Object.entries(EXIT).map(([name, code]) => `EXIT_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}=${code}`);
   return [`PROTOCOL=${PROTOCOL_VERSION}`, `LOCK_VERSION=${LOCK_RECORD_VERSION}`, `RUN_DIRS_KEPT=${RUN_DIRS_KEPT}`, ...exits].join('\n') + '\n';

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { agentPath, renderModule, scriptPath } from '../../scripts/gen-agent.js';
+import { renderModule, scripts } from '../../scripts/gen-scripts.js';
 
-test('the embedded agent is src/agent/agent.sh as the generator renders it (npm run gen:agent)', () => {
-  assert.equal(readFileSync(scriptPath, 'utf8'), renderModule(readFileSync(agentPath, 'utf8')));
+test('the embedded agent is src/agent/agent.sh as the generator renders it (npm run gen:scripts)', () => {
+  assert.equal(readFileSync(scripts.agent.module, 'utf8'), renderModule(scripts.agent, readFileSync(scripts.agent.sh, 'utf8')));
 });

@@ -5,10 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { execa } from 'execa';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from './cli-harness.js';
 import { loadFleet } from '../../src/config/index.js';
 import { formatDoctorSummary, formatHostReport } from '../../src/doctor/render.js';
 import { doctorExitCode, escalationProbe } from '../../src/doctor/run.js';
@@ -193,16 +192,7 @@ test('the report: a block per machine, fixes under failures, skips sharing a rea
   assert.equal(doctorExitCode([deployer], true), 130);
 });
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env, cwd: tmpdir() }, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCliCaptured(args, { env });
 
 test('CLI: doctor --help has the checks, thresholds, exit codes and examples; a selector matching nothing and --ask-sudo-password without a terminal are usage errors (exit 2)', async () => {
   const help = await cli(['doctor', '--help']);

@@ -15,19 +15,19 @@ import { KEYS_SCRIPT } from '../../src/keys/script.js';
 import { Secret, type LoadedKey } from '../../src/keys/sources.js';
 import { createLocalHost } from '../../src/transport/local.js';
 import { isCi } from '../../src/ui/choose.js';
-import { keysScriptPath, keysShPath, renderKeysModule } from '../../scripts/gen-keys.js';
+import { renderModule, scripts } from '../../scripts/gen-scripts.js';
 import { resolvedNode } from '../resolved-node.js';
 import { targetOver } from '../target.js';
 
 const root = process.getuid?.() === 0;
 const skip = root ? false : isCi(process.env) ? (() => { throw new Error('keys.sh tests need root (chown) in CI'); })() : 'keys.sh tests need root (chown)';
 
-test('the embedded key helper is src/keys/keys.sh as scripts/gen-keys.ts renders it (npm run gen:keys)', () => {
-  assert.equal(readFileSync(keysScriptPath, 'utf8'), renderKeysModule(readFileSync(keysShPath, 'utf8')));
+test('the embedded key helper is src/keys/keys.sh as scripts/gen-scripts.ts renders it (npm run gen:scripts)', () => {
+  assert.equal(readFileSync(scripts.keys.module, 'utf8'), renderModule(scripts.keys, readFileSync(scripts.keys.sh, 'utf8')));
 });
 
 test('src/keys/keys.sh passes shellcheck as POSIX sh, every warning an error', () => {
-  const r = execFileSync('shellcheck', ['-s', 'sh', keysShPath], { encoding: 'utf8' });
+  const r = execFileSync('shellcheck', ['-s', 'sh', scripts.keys.sh], { encoding: 'utf8' });
   assert.equal(r, '');
 });
 

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from './cli-harness.js';
 import { commentId, FORMAT_CONFLICT } from '../../src/cli/output-format.js';
 import type { PackageChange } from '../../src/diff/closure.js';
 import type { DiffGroup } from '../../src/diff/group.js';
@@ -177,16 +176,7 @@ void test('Markdown rendered by cmark-gfm (GitHub\'s renderer): hostile text fro
   assert.equal(html.match(/<details>/g)?.length, html.match(/<\/details>/g)?.length);
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env: {}, cwd: tmpdir() }, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCliCaptured(args);
 
 void test('CLI: --json with another --format is refused before anything is read (exit 2); an unknown format too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-md-'));

@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { WATCH_NOT_FORMAT } from '../../src/cli/commands/status.js';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from './cli-harness.js';
 import { checkMetricsFile, metricsDirMissing, metricsFileIsDir, metricsWriteFailed, writeFileAtomic } from '../../src/cli/metrics-file.js';
 import { FORMAT_CONFLICT } from '../../src/cli/output-format.js';
 import type { EventOf } from '../../src/events.js';
@@ -139,16 +138,7 @@ void test('--metrics-file: its directory must exist and be writable, and it must
   assert.match(metricsWriteFailed(join(dir, 'gone', 'x.prom'), failed), new RegExp(`^--metrics-file: could not write ${dir}/gone/x\\.prom: ENOENT: no such file or directory, open '${dir}/gone/x\\.prom\\.\\d+\\.[0-9a-f]{8}\\.tmp'$`));
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env: {}, cwd: tmpdir() }, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCliCaptured(args);
 
 void test('CLI: status --json --format prometheus and --watch --format are refused; apply --metrics-file in a missing directory too (exit 2)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-prom-'));

@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createAgentClient } from '../../src/agent/client.js';
 import { REBOOT_NEEDS_GOAL, REBOOT_TIMEOUT_ALONE } from '../../src/cli/commands/apply.js';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from './cli-harness.js';
 import { lockPath, parseLockRecord, type LockIdentity } from '../../src/agent/lock.js';
 import type { ResolvedNode } from '../../src/config/types.js';
 import type { Goal } from '../../src/goal.js';
@@ -226,16 +225,7 @@ test('which nodes --reboot reboots: what the run activates, and those whose boot
   assert.equal(rebootStage.applies({ policy: { goal: 'boot' }, plan: { outPath: '/new', activate: true } } as unknown as RebootContext), false, 'no --reboot');
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env: {}, cwd: tmpdir() }, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCliCaptured(args);
 
 test('CLI: --reboot only for boot and switch, --reboot-timeout only with it (exit 2, nothing touched); help with examples', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fleet-reboot-'));

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from './cli-harness.js';
 import { MESSAGE_TOO_LONG } from '../../src/cli/commands/apply.js';
 import type { TargetState } from '../../src/agent/state.js';
 import { makeRecord, type DeployRecord, type RecordContext } from '../../src/records/record.js';
@@ -167,16 +166,7 @@ void test('stateDir: /var/lib/fleet by default, set in defaults or per node, mus
   });
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => (stdout += c.toString()));
-  err.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await runCli(['node', 'fleet', ...args], { stdout: out, stderr: err, env: {}, cwd: tmpdir() }, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCliCaptured(args);
 
 void test('CLI: --message longer than 1000 characters is refused before anything is read (exit 2)', async () => {
   const r = await cli(['-f', '/nonexistent/fleet.yaml', 'apply', '--message', 'x'.repeat(1001)]);
