@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck } from '../config/types.js';
 import type { EmitEvent } from '../events.js';
 import { boundedArgv } from '../transport/deadline.js';
-import { tailLines } from '../transport/run.js';
+import { failureReason, tailLines } from '../transport/run.js';
 import type { Target } from '../transport/target.js';
 import { askHttp, seconds } from './http.js';
 
@@ -63,6 +63,6 @@ async function runCommand(input: HealthInput, check: Extract<HealthCheck, { kind
   const r = await input.target.runPrivileged(command, { timeoutMs: check.timeoutMs, ...(input.signal && { signal: input.signal }) });
   const output = tailLines(r, DETAIL_LINES);
   const ok = !r.failed && r.exitCode === 0;
-  const how = ok ? 'exit 0' : r.timedOut ? `timed out after ${seconds(check.timeoutMs)}` : r.canceled ? 'interrupted' : r.exitCode === undefined ? `could not run: ${r.message}` : `exit ${r.exitCode}`;
+  const how = ok ? 'exit 0' : r.timedOut ? `timed out after ${seconds(check.timeoutMs)}` : r.canceled ? 'interrupted' : r.overflow ? failureReason(r) : r.exitCode === undefined ? `could not run: ${r.message}` : `exit ${r.exitCode}`;
   return { ok, detail: output.length > 0 ? `${how}: ${output.join('\n')}` : how };
 }

@@ -12,7 +12,13 @@ export interface CommandResult {
   canceled: boolean;
   /** execa's short message: the command, exit code or signal. */
   message: string;
+  /** The command wrote more than OUTPUT_LIMIT to stdout or stderr and was ended for it (its exit code may be 0). */
+  overflow?: boolean;
 }
+
+/** The most output one command may keep: execa escapes a failed command's output into its error message (a NUL
+ *  byte becomes six characters), and at 64 MiB of binary output that string is beyond V8's limits. */
+export const OUTPUT_LIMIT = 16 * 1024 * 1024;
 
 export interface RunOptions {
   /** stdin: text, or bytes as they are (a key's content); absent: stdin is closed. */
@@ -48,7 +54,7 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     detached: true,
     forceKillAfterDelay: 2000,
     stripFinalNewline: true,
-    maxBuffer: 64 * 1024 * 1024,
+    maxBuffer: OUTPUT_LIMIT,
   });
   const r = await settleAfterKill(child, options);
   return {
@@ -60,6 +66,7 @@ export const runLocal: RunCommand = async (argv, options = {}) => {
     timedOut: r.timedOut,
     canceled: r.isCanceled,
     message: r.failed ? (r.shortMessage ?? `command failed: ${file}`) : '',
+    ...(r.isMaxBuffer ? { overflow: true } : {}),
   };
 };
 
@@ -120,8 +127,8 @@ export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, coun
 
 /** Why a command failed, without its argv (an agent command line is kilobytes of script): how it
  *  ended and the last lines it wrote to stderr. */
-export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr'>): string {
-  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.exitCode === undefined ? 'could not run' : `exit ${r.exitCode}`;
+export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr' | 'overflow'>): string {
+  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.overflow ? `its output was over ${OUTPUT_LIMIT / 1024 / 1024} MiB` : r.exitCode === undefined ? 'could not run' : `exit ${r.exitCode}`;
   const said = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join('; ');
   return said ? `${how}: ${said}` : how;
 }

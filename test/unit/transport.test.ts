@@ -172,3 +172,13 @@ test('a remote command with a limit runs under the target\'s own timeout (a grac
   assert.equal(r.exitCode, 124, 'timeout\'s own exit code');
   assert.ok(await eventually(() => !isRunning(holder), { timeoutMs: 10_000, everyMs: 20 }), 'the background child ended with it (its SIGTERM is on its way)');
 });
+
+test('a command whose output is over the limit fails naming that, not "exit 0"; binary output that large does not crash fleet', async () => {
+  const { OUTPUT_LIMIT, failureReason } = await import('../../src/transport/run.js');
+  for (const source of ['yes abcdefghij', 'cat /dev/zero']) {
+    const r = await runLocal(['sh', '-c', `${source} | head -c ${OUTPUT_LIMIT + 1024}; exit 0`]);
+    assert.equal(r.failed, true, source);
+    assert.equal(r.overflow, true, source);
+    assert.match(failureReason(r), /^its output was over 16 MiB/, source);
+  }
+});
