@@ -17,7 +17,7 @@ import type { HostPool } from '../transport/pool.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
 import { decideExitCode } from './outcome.js';
-import type { NodeResult } from './ledger.js';
+import { createLedger, type NodeResult } from './ledger.js';
 
 export interface UploadKeysOptions {
   runId: string;
@@ -46,12 +46,10 @@ export async function uploadKeys(nodes: readonly ResolvedNode[], options: Upload
   emit({ type: 'run-start', command: 'keys', goal: 'switch', nodes: nodes.map((n) => n.name), fleetVersion: fleetVersion() });
   const identity: LockIdentity = { run: options.runId, by: deployerIdentity(), pid: process.pid };
   const locks = createLockKeeper({ identity, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { lock: identity })) });
-  const results = new Map<string, NodeResult>();
-  const finish = (node: string, outcome: Outcome, error?: string) => {
-    if (results.has(node)) return;
-    results.set(node, { outcome, ...(error ? { error } : {}) });
-    emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}) });
-  };
+  // Every node goes on whatever another one did: fleet keys has no fail-fast (a key missing on one is no reason to stop).
+  const ledger = createLedger({ emit, stop: new AbortController(), failFast: false });
+  const { results } = ledger;
+  const finish = (node: string, outcome: Outcome, error?: string) => ledger.finish(node, outcome, error);
   let warnings: string[];
   try {
     for (const node of nodes) emit({ type: 'node-phase', node: node.name, phase: 'query', detail: 'connecting' });
