@@ -98,6 +98,7 @@ export async function upSystemdLab(opts: SystemdLabOptions): Promise<SystemdLab>
     const manifest: SystemdManifest = { kind: 'systemd', dir, id, cgroup, uplink: net.uplink, sshConfig, knownHosts, key, witness,
       hosts: specs.map(({ name, dir: d, v4, v6 }) => ({ name, dir: d, v4, v6 })) };
     await writeFile(`${dir}/lab.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+    await raiseInotifyInstances();
     // Hosts are prepared and wired one after another (2 cores; mostly process start-up), then boot in parallel.
     const wired: { spec: HostSpec; anchorPid: number; port: string; publicKey: string }[] = [];
     for (const spec of specs) {
@@ -329,4 +330,12 @@ export async function readSystemdManifest(dir: string): Promise<SystemdManifest 
   if (text === undefined) return undefined;
   const m = JSON.parse(text) as { kind?: string };
   return m.kind === 'systemd' ? (m as SystemdManifest) : undefined;
+}
+
+/** Every container's systemd takes inotify instances from root's one budget (128 by default): a few labs at once
+ *  (a suite beside another, CI beside a developer) would fail to boot with "Too many open files". */
+const INOTIFY_INSTANCES = 8192;
+async function raiseInotifyInstances(): Promise<void> {
+  const path = '/proc/sys/fs/inotify/max_user_instances';
+  if (Number((await readFile(path, 'utf8')).trim()) < INOTIFY_INSTANCES) await writeFile(path, `${INOTIFY_INSTANCES}\n`);
 }
