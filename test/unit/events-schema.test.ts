@@ -13,7 +13,7 @@ import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '.
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
-import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedExecRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedCacheRun, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedExecRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 import type { KeysStatus } from '../../src/keys/protocol.js';
 
 type Json = Record<string, unknown>;
@@ -160,9 +160,10 @@ void test('schema: every event of the recorded runs (apply, rollout, diff, statu
   assertValidEvents(recordedEvalRun);
   assertValidEvents(recordedKeysRun);
   assertValidEvents(recordedExecRun);
+  assertValidEvents(recordedCacheRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recordedExecRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recordedExecRun, ...recordedCacheRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {
