@@ -1,5 +1,5 @@
 // A binary cache for the lab: Debian's nginx serving a `file://` cache directory over HTTP (the README's worked
-// example), on its own port; fleet uploads to the directory, targets fetch over HTTP. Installed by scripts/setup.sh.
+// example), on its own port; fleet uploads to the directory (or PUTs over HTTP), targets fetch over HTTP. Installed by scripts/setup.sh.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -40,7 +40,9 @@ export async function startCacheServer(base: string, opts: { address?: string; p
     `  access_log ${accessLog};`, `  client_body_temp_path ${base}/nginx-tmp/body;`, `  proxy_temp_path ${base}/nginx-tmp/proxy;`,
     `  fastcgi_temp_path ${base}/nginx-tmp/fastcgi;`, `  uwsgi_temp_path ${base}/nginx-tmp/uwsgi;`, `  scgi_temp_path ${base}/nginx-tmp/scgi;`,
     '  types { text/x-nix-narinfo narinfo; application/x-nix-nar nar; }', '  sendfile on;',
-    `  server { listen ${address}:${port}; root ${dir}; }`,
+    '  client_max_body_size 0;',
+    // Uploads over HTTP too (`url: http://…`, the benchmark): Nix PUTs narinfos and NARs.
+    `  server { listen ${address}:${port}; root ${dir}; dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r; }`,
     '}', '',
   ].join('\n');
   await writeFile(`${base}/nginx.conf`, conf);
