@@ -24,7 +24,8 @@ function accepts(address: string, port: number): Promise<boolean> {
 }
 
 /** nginx in the foreground (`daemon off`), its own pid file, logs and temp dirs under `base`; stop() kills it by pid. */
-export async function startCacheServer(base: string, opts: { address?: string; port?: number } = {}): Promise<CacheServer> {
+/** netns: the pid of a process whose network namespace nginx runs in (a systemd lab host's), else this machine's. */
+export async function startCacheServer(base: string, opts: { address?: string; port?: number; netns?: number } = {}): Promise<CacheServer> {
   const nginx = findExecutable('nginx', { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` });
   if (!nginx) throw new Error('nginx is not installed: run scripts/setup.sh (Debian package nginx-light)');
   const address = opts.address ?? '127.0.0.1';
@@ -47,7 +48,9 @@ export async function startCacheServer(base: string, opts: { address?: string; p
   ].join('\n');
   await writeFile(`${base}/nginx.conf`, conf);
   // master_process off: one process, running as root, so it reads whatever Nix wrote and stop() kills all of it.
-  const child = spawn(nginx, ['-c', `${base}/nginx.conf`, '-p', base], { stdio: 'ignore', detached: true });
+  const argv = [nginx, '-c', `${base}/nginx.conf`, '-p', base];
+  const [file, ...args] = opts.netns === undefined ? argv : ['nsenter', '-t', String(opts.netns), '-n', ...argv];
+  const child = spawn(file!, args, { stdio: 'ignore', detached: true });
   child.unref();
   const pid = child.pid!;
   for (let i = 0; i < 100 && !(await accepts(address, port)); i++) await new Promise((r) => setTimeout(r, 50));
