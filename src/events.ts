@@ -85,7 +85,8 @@ export type EventBody =
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
   /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
   | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
-  /** The cache route's one upload of the run (before any node fetches): `paths` sent, `skipped` the cache had; failed: `error`. */
+  /** The cache route's upload of one system's closure, once per run, before any node fetches it: `paths` sent, `skipped` the
+   *  cache had; failed: `error`. */
   | { type: 'cache-upload'; url: string; closures: number; ok: boolean; paths: number; skipped: number; bytes?: number; error?: string }
   /** A node on the cache route could not fetch from the cache: it is pushed to instead (`copy: cache`), `reason` says why. */
   | { type: 'cache-fallback'; node: string; reason: string }
