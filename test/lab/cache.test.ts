@@ -95,6 +95,22 @@ describe('the cache route on a light lab with nginx', { skip: requireLabCapable(
     assert.match(await readFile(server.accessLog, 'utf8'), /GET \/[0-9a-z]{32}\.narinfo HTTP\/1\.1" 200/);
   });
 
+  test('a staged rollout uploads once, before the first activation; later waves only fetch', async () => {
+    const out = await configure('w');
+    const run = await runFleet(['apply', '-f', await fleetFile('cache'), '--json', '--waves', '1,100%']);
+    assert.equal(run.code, 0, run.stderr);
+    const uploads = run.events.filter((e) => e.type === 'cache-upload');
+    const firstActivation = run.events.findIndex((e) => e.type === 'node-phase' && e.phase === 'activate');
+    assert.equal(uploads.length, 1);
+    assert.ok(run.events.indexOf(uploads[0]!) < firstActivation, 'uploaded before wave 1 activates');
+    assert.deepEqual(run.events.filter((e) => e.type === 'wave-start').map((e) => e.type === 'wave-start' && e.nodes.length), [1, 2]);
+    assert.deepEqual(eventsOf(run, 'copy-done').map((e) => e.route), ['cache', 'cache', 'cache']);
+    for (const node of NODES) {
+      assert.equal((await readSystemState(lab, node)).current, out, node);
+      assert.deepEqual(await pushSessions(node), [], node);
+    }
+  });
+
   test('a cache nobody can reach: nodes are pushed to and say so; strict, they fail and are left as they were', async () => {
     const down = 'http://127.0.0.1:9'; // discard port: nothing listens
     const out = await configure('b');
