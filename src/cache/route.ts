@@ -11,7 +11,8 @@ import { uploaderOf } from './upload.js';
 export interface CacheCopyInput {
   /** Any object that lives exactly as long as the run (its host pool): the upload is once per run. */
   run: object;
-  local: Host;
+  /** Where the closure is: the deployer, or the build host that built it (it uploads directly). */
+  from: Host;
   target: Target;
   node: ResolvedNode;
   cache: CacheConfig;
@@ -23,13 +24,13 @@ export interface CacheCopyInput {
 export type CacheCopy = { ok: true } | { ok: false; reason: string; log: string[] };
 
 export async function copyViaCache(input: CacheCopyInput): Promise<CacheCopy> {
-  const { local, cache, outPath, emit, node, signal } = input;
-  const uploaded = await uploaderOf(input.run, local, cache, signal).upload(outPath, (r) => emit({
+  const { from, cache, outPath, emit, node, signal } = input;
+  const uploaded = await uploaderOf(input.run, cache, signal).upload(outPath, from, (r) => emit({
     type: 'cache-upload', url: cache.url, closures: 1, ok: r.ok, paths: r.paths.length, skipped: r.skipped,
     ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error !== undefined ? { error: r.error } : {}),
   }));
   if (!uploaded.ok) return { ok: false, reason: uploaded.error ?? 'the upload to the cache failed', log: uploaded.log };
-  const sizes = closureSizes(local, outPath);
+  const sizes = closureSizes(from, outPath);
   const r = await input.target.run(fetchArgv(outPath, cache), signal ? { signal } : {});
   const fetched = readFetch(r, cache, node.user);
   if (!fetched.ok) return { ok: false, reason: fetched.reason!, log: fetched.log };

@@ -22,8 +22,10 @@ export interface Uploaded {
 
 /** The argv that uploads, and the one that signs first (stores without a `secret-key` parameter: ssh://, ssh-ng://).
  *  The key is named by its path, on the deployer only: never its content, never on a remote command line. */
-export function uploadCommands(cache: CacheConfig, closure: string): { sign?: string[]; copy: string[] } {
-  const key = cache.signingKey;
+export function uploadCommands(cache: CacheConfig, closure: string, onDeployer = true): { sign?: string[]; copy: string[] } {
+  // The key file is the deployer's: a build host uploads unsigned by fleet (its nix.conf's secret-key-files signs what
+  // it builds, or a `secret-key` parameter in the url names a key file of its own).
+  const key = onDeployer ? cache.signingKey : undefined;
   const own = key !== undefined && SIGNING_STORES.test(cache.url);
   const url = own ? `${cache.url}${cache.url.includes('?') ? '&' : '?'}secret-key=${key}` : cache.url;
   return {
@@ -39,9 +41,9 @@ export function uploadedPaths(output: string): string[] {
   return [...new Set([...output.matchAll(copyingPath)].map((m) => m[1]!))];
 }
 
-/** Upload one closure from `local` (the deployer) to the cache. */
+/** Upload one closure from `local` (the deployer, or the build host that holds it) to the cache. */
 export async function uploadClosure(local: Host, cache: CacheConfig, closure: string, signal?: AbortSignal): Promise<Uploaded> {
-  const { sign, copy } = uploadCommands(cache, closure);
+  const { sign, copy } = uploadCommands(cache, closure, local.isLocal);
   const options = signal ? { signal } : {};
   if (sign) {
     const signed = await local.run(sign, options);
@@ -49,7 +51,7 @@ export async function uploadClosure(local: Host, cache: CacheConfig, closure: st
   }
   const [r, closurePaths] = await Promise.all([local.run(copy, options), local.run(['nix-store', '--query', '--requisites', closure], options)]);
   const paths = uploadedPaths(`${r.stdout}\n${r.stderr}`);
-  if (r.failed) return { ok: false, paths, skipped: 0, error: `upload to ${cache.url} failed: ${failureReason(r)}`, log: tailLines(r) };
+  if (r.failed) return { ok: false, paths, skipped: 0, error: `upload to ${cache.url}${local.isLocal ? '' : ` from ${local.label}`} failed: ${failureReason(r)}`, log: tailLines(r) };
   const total = closurePaths.failed ? paths.length : closurePaths.stdout.split('\n').filter(Boolean).length;
   const bytes = await narBytes(local, paths, signal).catch(() => undefined);
   return { ok: true, paths, skipped: Math.max(0, total - paths.length), ...(bytes !== undefined ? { bytes } : {}), log: tailLines(r) };
@@ -57,17 +59,18 @@ export async function uploadClosure(local: Host, cache: CacheConfig, closure: st
 
 /** One uploader per run: each closure uploaded once, uploads one after the other. */
 export interface Uploader {
-  upload(closure: string, onFirst: (result: Uploaded) => void): Promise<Uploaded>;
+  /** `from`: where the closure is (the deployer or its build host); the first caller's counts. */
+  upload(closure: string, from: Host, onFirst: (result: Uploaded) => void): Promise<Uploaded>;
 }
 
-export function createUploader(local: Host, cache: CacheConfig, signal?: AbortSignal): Uploader {
+export function createUploader(cache: CacheConfig, signal?: AbortSignal): Uploader {
   const done = new Map<string, Promise<Uploaded>>();
   let queue: Promise<unknown> = Promise.resolve();
   return {
-    upload(closure, onFirst) {
+    upload(closure, from, onFirst) {
       let result = done.get(closure);
       if (!result) {
-        result = queue.then(() => uploadClosure(local, cache, closure, signal)).then((r) => (onFirst(r), r));
+        result = queue.then(() => uploadClosure(from, cache, closure, signal)).then((r) => (onFirst(r), r));
         queue = result.catch(() => undefined);
         done.set(closure, result);
       }
@@ -80,8 +83,8 @@ export function createUploader(local: Host, cache: CacheConfig, signal?: AbortSi
 const uploaders = new WeakMap<object, Uploader>();
 
 /** The run's uploader (`run` is any object that lives exactly as long as the run). */
-export function uploaderOf(run: object, local: Host, cache: CacheConfig, signal?: AbortSignal): Uploader {
+export function uploaderOf(run: object, cache: CacheConfig, signal?: AbortSignal): Uploader {
   let uploader = uploaders.get(run);
-  if (!uploader) uploaders.set(run, (uploader = createUploader(local, cache, signal)));
+  if (!uploader) uploaders.set(run, (uploader = createUploader(cache, signal)));
   return uploader;
 }

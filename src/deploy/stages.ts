@@ -84,16 +84,17 @@ export const copyStage: Stage = {
   async run(ctx) {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
+    const buildJob = copy.kind === 'from-build-host' || copy.kind === 'cache' ? copy.buildJob : undefined;
+    const from = buildJob !== undefined ? ctx.builds.hostOf(buildJob) : run.pool.local;
     if (copy.kind === 'cache' && node.copy.route === 'cache') {
       ctx.phase('copy', `fetching from the cache ${copy.substituter}`);
-      const cached = await copyViaCache({ run: run.pool, local: run.pool.local, target: run.pool.targetOf(node), node, cache: node.copy.cache, outPath: plan.outPath, emit: run.emit, signal: run.stop.signal });
+      const cached = await copyViaCache({ run: run.pool, from, target: run.pool.targetOf(node), node, cache: node.copy.cache, outPath: plan.outPath, emit: run.emit, signal: run.stop.signal });
       if (cached.ok) return next;
       if (run.stop.signal.aborted) return done('skipped', stopReason(run));
       if (copy.strict) return done('failed', `copy: cache! (strict), not pushed: ${cached.reason}`, cached.log);
       run.emit({ type: 'cache-fallback', node: node.name, reason: cached.reason });
       ctx.ledger.warnings.push(`${node.name}: pushed instead of fetched from the cache: ${cached.reason}`);
     }
-    const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.pool.local;
     ctx.phase('copy', `copying from ${from.label}`);
     // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
     const sizes = closureSizes(from, plan.outPath);

@@ -28,7 +28,7 @@ export function describeFrom(from: SystemState): string {
 export function describeCopy(node: NodePlan): string {
   const copy = node.copy;
   if (copy.kind === 'none') return copy.reason === 'not-needed' ? '-' : `no copy (${copy.reason})`;
-  if (copy.kind === 'cache') return `fetch from cache ${copy.substituter} (${copy.strict ? 'strict: no push' : 'push if it cannot'})`;
+  if (copy.kind === 'cache') return `fetch from cache ${copy.substituter} (${copy.buildJob ? `uploaded from ${copy.buildJob}; ` : ''}${copy.strict ? 'strict: no push' : 'push if it cannot'})`;
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;
 }
 

@@ -65,10 +65,12 @@ function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarg
   if (state?.hasOut) return { kind: 'none', reason: 'present' };
   if (onTarget) return { kind: 'none', reason: 'built-on-target' };
   // Remote builders hand their outputs back to the deployer's store: copies go from here.
-  if (location.kind !== 'local' && location.kind !== 'builders') return { kind: 'from-build-host', buildJob: jobId };
-  // The cache route uploads from the deployer's store; a closure built on a build host is pushed from there.
-  if (node.copy.route === 'cache') return { kind: 'cache', strict: node.copy.strict, substituter: node.copy.cache.substituter, publicKey: node.copy.cache.publicKey };
-  return { kind: 'from-local' };
+  const remote = location.kind !== 'local' && location.kind !== 'builders';
+  // The cache route uploads from where the closure is: a build host uploads directly, sparing the deployer's uplink.
+  if (node.copy.route === 'cache') {
+    return { kind: 'cache', strict: node.copy.strict, substituter: node.copy.cache.substituter, publicKey: node.copy.cache.publicKey, ...(remote ? { buildJob: jobId } : {}) };
+  }
+  return remote ? { kind: 'from-build-host', buildJob: jobId } : { kind: 'from-local' };
 }
 
 /** Each closure a cache-route node needs, once (one cache per fleet file). */

@@ -24,9 +24,9 @@ export type CopyRoute =
   | { kind: 'none'; reason: 'present' | 'built-on-target' | 'not-needed' }
   | { kind: 'from-local' }
   | { kind: 'from-build-host'; buildJob: string } // direct, relaying via the deployer if that fails
-  // Uploaded once per run from the deployer to the fleet's cache, then fetched by the target (src/cache);
-  // a target that cannot fetch is pushed to from local, unless strict.
-  | { kind: 'cache'; strict: boolean; substituter: string; publicKey: string };
+  // Uploaded once per run to the fleet's cache from where it was built (the deployer, or the build host `buildJob`),
+  // then fetched by the target (src/cache); a target that cannot fetch is pushed to from there, unless strict.
+  | { kind: 'cache'; strict: boolean; substituter: string; publicKey: string; buildJob?: string };
 
 /** What a run uploads to the fleet's cache before the first target fetches: each closure once. */
 export interface CacheUpload {

@@ -111,6 +111,26 @@ describe('the cache route on a light lab with nginx', { skip: requireLabCapable(
     }
   });
 
+  test('a node built on a build host: the build host uploads, the deployer never holds the closure', async () => {
+    const out = await configure('h');
+    // No signingKey: the deployer's key file is not the build host's; the url names a key file there (the light
+    // lab's hosts share this file system), as a builder's own nix.conf (secret-key-files) would.
+    const file = await lab.writeFleet({
+      nixFile: hive,
+      path: `${lab.dir}/fleet-builder.yaml`,
+      defaults: { copy: 'cache!' },
+      nodes: { n1: { buildHost: 'root@n3' } },
+      extra: { cache: { url: `file://${server.dir}?secret-key=${lab.dir}/cache.sec`, substituter: server.url, publicKey } },
+    });
+    const run = await runFleet(['apply', '-f', file, '--json', '--on', 'n1']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(eventsOf(run, 'cache-upload').length, 1);
+    assert.equal((await execa('nix-store', ['--check-validity', out], { env: NIX_ENV, reject: false })).exitCode, 1, 'the deployer never held it');
+    assert.equal((await readSystemState(lab, 'n1')).current, out);
+    for (const s of await sigsOn('n1', out)) assert.ok(s.some((sig) => sig.startsWith(`${KEY_NAME}:`)), s.join(' '));
+    assert.deepEqual(await pushSessions('n1'), []);
+  });
+
   test('a cache nobody can reach: nodes are pushed to and say so; strict, they fail and are left as they were', async () => {
     const down = 'http://127.0.0.1:9'; // discard port: nothing listens
     const out = await configure('b');

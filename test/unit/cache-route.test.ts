@@ -76,7 +76,7 @@ function plan(nodes: ResolvedNode[], outs: string[], states: TargetState[] = nod
   });
 }
 
-test('route selection: cache nodes fetch, push nodes are copied to, present ones and build-host builds are not uploaded', () => {
+test('route selection: cache nodes fetch (a build host uploads what it built), push nodes are copied to, present ones are not uploaded', () => {
   const nodes = [onCache('a'), onCache('b', true), resolvedNode('c'), onCache('d'), onCache('e', false, { buildHost: { kind: 'host', spec: { host: 'big' } } })];
   const p = plan(nodes, [outOf('x'), outOf('x'), outOf('y'), outOf('z'), outOf('w')], [fresh, fresh, fresh, { ...fresh, hasOut: true }, fresh]);
   assert.deepEqual(p.nodes.map((n) => n.copy), [
@@ -84,22 +84,23 @@ test('route selection: cache nodes fetch, push nodes are copied to, present ones
     { kind: 'cache', strict: true, substituter: 'http://cache.lan:8080', publicKey: KEY },
     { kind: 'from-local' },
     { kind: 'none', reason: 'present' },
-    { kind: 'from-build-host', buildJob: 'host:big' },
+    { kind: 'cache', strict: false, substituter: 'http://cache.lan:8080', publicKey: KEY, buildJob: 'host:big' },
   ]);
   // Each closure once, whatever the number of nodes that need it.
-  assert.deepEqual(p.upload, { url: 'file:///srv/nix-cache', closures: [outOf('x')] });
+  assert.deepEqual(p.upload, { url: 'file:///srv/nix-cache', closures: [outOf('w'), outOf('x')] });
   assert.equal(plan([resolvedNode('c')], [outOf('y')]).upload, undefined);
 });
 
 test('fleet plan shows the route per node and what will be uploaded', () => {
-  const text = formatPlan(plan([onCache('web-1'), onCache('web-2', true), resolvedNode('db')], [outOf('x'), outOf('x'), outOf('y')]));
+  const text = formatPlan(plan([onCache('web-1'), onCache('web-2', true), resolvedNode('db'), onCache('edge', false, { buildHost: { kind: 'host', spec: { host: 'big' } } })], [outOf('x'), outOf('x'), outOf('y'), outOf('z')]));
   const lines = text.split('\n');
   assert.ok(lines.includes('  web-1  activate  fetch from cache http://cache.lan:8080 (push if it cannot)  switch needed'), text);
   assert.ok(lines.includes('  web-2  activate  fetch from cache http://cache.lan:8080 (strict: no push)  switch needed'), text);
   assert.ok(lines.includes('  db     activate  copy from local  switch needed'), text);
-  const at = lines.indexOf('upload: 1 closure(s) to file:///srv/nix-cache, once, before any node fetches (paths it has are skipped)');
+  assert.ok(lines.includes('  edge   activate  fetch from cache http://cache.lan:8080 (uploaded from host:big; push if it cannot)  switch needed'), text);
+  const at = lines.indexOf('upload: 2 closure(s) to file:///srv/nix-cache, once, before any node fetches (paths it has are skipped)');
   assert.ok(at > 0, text);
-  assert.equal(lines[at + 1], `  ${outOf('x')}`);
+  assert.deepEqual(lines.slice(at + 1, at + 3), [`  ${outOf('x')}`, `  ${outOf('z')}`]);
 });
 
 test('the upload signs through the store\'s secret-key where it has one, else with nix store sign first; the key is named, never read', () => {
@@ -111,6 +112,10 @@ test('the upload signs through the store\'s secret-key where it has one, else wi
   const ssh = uploadCommands({ ...cache, url: 'ssh://cache-host?remote-store=file:///srv/nix-cache' }, outOf('x'));
   assert.deepEqual(ssh.sign, ['nix', '--option', 'extra-experimental-features', 'nix-command', 'store', 'sign', '--key-file', '/srv/keys/cache.sec', '--recursive', outOf('x')]);
   assert.equal(ssh.copy[6], 'ssh://cache-host?remote-store=file:///srv/nix-cache');
+  // On a build host fleet names no key: the deployer's key file is not there (its own nix.conf or url signs).
+  const remote = uploadCommands(cache, outOf('x'), false);
+  assert.equal(remote.sign, undefined);
+  assert.equal(remote.copy[6], 'file:///srv/nix-cache');
   const unsigned = uploadCommands({ ...cache, signingKey: undefined }, outOf('x'));
   assert.equal(unsigned.sign, undefined);
   assert.equal(unsigned.copy[6], 'file:///srv/nix-cache');

@@ -132,7 +132,7 @@ const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation,
 };
 const copies: { [K in CopyRoute['kind']]: Required<Extract<CopyRoute, { kind: K }>> } = {
   none: { kind: 'none', reason: 'present' }, 'from-local': { kind: 'from-local' }, 'from-build-host': { kind: 'from-build-host', buildJob: 'x' },
-  cache: { kind: 'cache', strict: true, substituter: 'http://cache.lan', publicKey: 'k:x' },
+  cache: { kind: 'cache', strict: true, substituter: 'http://cache.lan', publicKey: 'k:x', buildJob: 'builder:big' },
 };
 const copyNoneReasons: Record<Extract<CopyRoute, { kind: 'none' }>['reason'], true> = { present: true, 'built-on-target': true, 'not-needed': true };
 
