@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { evalOutPaths, readSystemState, startCacheServer, startLab, writeHive, type CacheServer, type Lab } from '../../lab/index.js';
 import type { EventOf } from '../../src/events.js';
@@ -63,6 +63,11 @@ describe('the cache route on a light lab with nginx', { skip: requireLabCapable(
     const authorized = `${lab.dir}/authorized_keys`;
     const keys = (await readFile(authorized, 'utf8')).split('\n').filter(Boolean);
     await writeFile(authorized, keys.map((k) => `command="${wrapper}" ${k}`).join('\n') + '\n');
+  });
+
+  // Each test reads only its own sessions (a build host's drv copy in one must not count in another).
+  beforeEach(async () => {
+    await writeFile(sessions, '');
   });
 
   after(async () => {
