@@ -1,3 +1,4 @@
+process.env.TZ = 'UTC'; // the line renderer's clock column is local time; pin it
 // The cache route (issue 20): `cache` and `copy` in the fleet file, which nodes take the route, what `fleet plan`
 // says, and the commands and messages of the upload and the targets' fetch (pure: no Nix runs here).
 import assert from 'node:assert/strict';
@@ -10,7 +11,10 @@ import { formatPlan } from '../../src/plan/format.js';
 import { createPlan } from '../../src/plan/plan.js';
 import type { TargetState } from '../../src/agent/state.js';
 import { explainFetchFailure, fetchArgv, fetchedPaths } from '../../src/cache/fetch.js';
-import { uploadCommands, uploadedPaths } from '../../src/cache/upload.js';
+import { uploadClosure, uploadCommands, uploadedPaths } from '../../src/cache/upload.js';
+import type { Host } from '../../src/transport/host.js';
+import type { CommandResult } from '../../src/transport/run.js';
+import { recordedCacheRun, renderPlain } from './ui-fixture.js';
 import { resolvedNode } from '../resolved-node.js';
 
 const head = 'version: 1\nnix:\n  file: ./hive.nix\n';
@@ -142,4 +146,41 @@ test('a target that cannot fetch says why and what to change', () => {
     "`deploy` is not a trusted user of the target's Nix, so it may not name http://cache.lan:8080: add `trusted-users = deploy` to the target's nix.conf, " +
     `or put the cache there yourself (\`extra-substituters = http://cache.lan:8080\`, \`extra-trusted-public-keys = ${KEY}\`)`);
   assert.equal(fail(`don't know how to build these paths:\n  ${p}`), 'http://cache.lan:8080 does not have the system (or a path of it) the target needs');
+});
+
+/** A deployer whose commands answer from a table (pure logic: which command ran, what fleet makes of its answer). */
+function fakeHost(answers: Record<string, Partial<CommandResult>>): Host & { ran: string[][] } {
+  const ran: string[][] = [];
+  const run = async (argv: string[]): Promise<CommandResult> => {
+    ran.push(argv);
+    const key = Object.keys(answers).find((k) => argv.join(' ').includes(k));
+    const a = key === undefined ? {} : answers[key]!;
+    return { argv, exitCode: a.failed ? 1 : 0, stdout: '', stderr: '', failed: false, timedOut: false, canceled: false, message: '', ...a };
+  };
+  return { label: 'local', isLocal: true, run, runFresh: run, connect: async () => undefined, close: async () => undefined, closeSync: () => undefined, ran };
+}
+
+test('an upload that fails says where to and why; a signing that fails names the key file, never its content', async () => {
+  const p = outOf('x');
+  const down = fakeHost({ ' copy ': { failed: true, exitCode: 1, stderr: "error: cannot open '/srv/nix-cache/nix-cache-info': Permission denied" } });
+  const r = await uploadClosure(down, cache, p);
+  assert.equal(r.ok, false);
+  assert.equal(r.error, "upload to file:///srv/nix-cache failed: exit 1: error: cannot open '/srv/nix-cache/nix-cache-info': Permission denied");
+  const ssh = { ...cache, url: 'ssh://cache-host' };
+  const badKey = fakeHost({ ' sign ': { failed: true, exitCode: 1, stderr: "error: opening file '/srv/keys/cache.sec': No such file or directory" } });
+  const s = await uploadClosure(badKey, ssh, p);
+  assert.equal(s.error, "signing with /srv/keys/cache.sec failed: exit 1: error: opening file '/srv/keys/cache.sec': No such file or directory");
+  assert.equal(badKey.ran.length, 1, 'nothing uploaded unsigned');
+  const ok = fakeHost({ ' copy ': { stderr: `copying path '${p}' to 'file:///srv/nix-cache'...\n` }, '--requisites': { stdout: `${p}\n${outOf('y')}\n` }, '--size': { stdout: '4096\n' } });
+  assert.deepEqual(await uploadClosure(ok, cache, p), { ok: true, paths: [p], skipped: 1, bytes: 4096, log: [`copying path '${p}' to 'file:///srv/nix-cache'...`] });
+});
+
+test('the line renderer says what was uploaded, fetched, and which node was pushed to instead', async () => {
+  const lines = await renderPlain(recordedCacheRun);
+  for (const expected of [
+    '12:00:02 fleet  uploaded      12 paths, 30.0 MiB to file:///srv/nix-cache (3 already there)',
+    '12:00:03 web-1  fetched       12 paths, 30.0 MiB from the cache',
+    "12:00:03 web-2  warning       pushed instead of fetched from the cache: cannot reach the cache at http://cache.lan:8080 (Couldn't connect to server (7))",
+    '12:00:04 web-2  copied        12 paths, 30.0 MiB',
+  ]) assert.ok(lines.includes(expected), `missing line: ${expected}\n${lines.join('\n')}`);
 });
