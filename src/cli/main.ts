@@ -213,12 +213,12 @@ Exit codes of reboot: 0 every node came back on its boot default and is healthy,
 failed, held), 2 usage, 3 some node did not come back in time (state unknown), 130 interrupted.
 `;
 
-/** The options every deploying command shares (apply, rollback). */
 /** --copy: every selected node's route for this run, over the fleet file's `copy`. */
 function copyOption(): Option {
   return new Option('--copy <route>', 'how systems reach the nodes (overrides copy): push, cache (fetched from the fleet\'s cache, pushed when a node cannot), cache! (strict: fail instead)').choices(COPY_VALUES);
 }
 
+/** The options every deploying command shares (apply, rollback). */
 function deployOptions(command: Command): Command {
   return command
     .option('-p, --parallel <n>', 'activations (and copies) at once', parsePositive, 10)

@@ -77,6 +77,14 @@ describe('the cache route on a light lab with nginx', { skip: requireLabCapable(
 
   test('every node fetches its system from the cache, signed by its key; one upload, no push session', async () => {
     const out = await configure('a');
+    // fleet plan: the route per node and what goes up; --copy push overrides the file's copy: cache.
+    const planned = await runFleet(['plan', '-f', await fleetFile('cache')]);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, new RegExp(`^  n1 +activate  fetch from cache ${server.url.replaceAll('.', '\\.')} \\(push if it cannot\\)  switch needed$`, 'm'));
+    assert.match(planned.stdout, new RegExp(`^upload: 1 closure\\(s\\) to file://${server.dir}, once, before any node fetches \\(paths it has are skipped\\)\n  ${out}$`, 'm'));
+    const pushed = await runFleet(['plan', '-f', await fleetFile('cache'), '--copy', 'push']);
+    assert.match(pushed.stdout, /^ {2}n1 +activate {2}copy from local {2}switch needed$/m);
+    assert.doesNotMatch(pushed.stdout, /^upload:/m);
     const run = await runFleet(['apply', '-f', await fleetFile('cache'), '--json']);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(outcomesOf(run), Object.fromEntries(NODES.map((n) => [n, 'activated'])));
