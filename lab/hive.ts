@@ -11,8 +11,9 @@ export interface StandInSpec {
   nonce?: string;
   /** The build waits until this file exists (it must be readable by the nixbld users). */
   buildGate?: string;
-  /** Stand-in packages in the system's closure: store paths named `name` (e.g. `hello-2.12`) of `bytes` zero bytes. */
-  packages?: { name: string; bytes?: number }[];
+  /** Stand-in packages in the system's closure: store paths named `name` (e.g. `hello-2.12`) of `bytes` zero bytes
+   *  (random bytes with `random`). */
+  packages?: { name: string; bytes?: number; random?: boolean }[];
   /** Systemd lab hosts only: activating the system (switch, test) starts unit fleet-lab-web, busybox httpd on port 8080
    *  whose /cgi-bin/health answers 200 `ok <name>` (ok), 503 twice then 200 (flaky: counted from the activation) or
    *  never (hang); down or none: the unit is stopped. */

@@ -10,6 +10,7 @@ export { upSystemdLab, downSystemdLab, readSystemdManifest, type SystemdManifest
 export { ensureRootfs, rootfsPaths, ROOTFS_RECIPE } from './systemd/rootfs.js';
 export { cgroupPids, hierarchies, labCgroup } from './systemd/cgroup.js';
 export { writeHive, systemNix, type StandInSpec } from './hive.js';
+export { startCacheServer, type CacheServer } from './cache-server.js';
 export { labNixEnv } from './config-files.js';
 export { findExecutable } from './which.js';
 export { countGenerations, evalOutPaths, PROFILE, readActivations, instantiateStandIn, readLocks, readSystemState, readWebService, readWitness, snapshotHost, type SystemState } from './inspect.js';

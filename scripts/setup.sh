@@ -2,8 +2,8 @@
 # Installs what fleet and its lab need on a fresh Debian machine: nix-bin, openssh-server, node modules, and for the
 # systemd lab hosts systemd-nspawn, debootstrap, ip/tc, tmux for terminal UI tests, shellcheck for the agent, and the
 # checkers of fleet's output formats: promtool (Debian's prometheus package) and cmark-gfm (GitHub's Markdown
-# renderer). Only what is missing; the systemd hosts' root fs is built later, once per machine, by the lab itself
-# (lab/systemd/rootfs.ts).
+# renderer), and nginx for the lab's binary cache. Only what is missing; the systemd hosts' root fs is built later,
+# once per machine, by the lab itself (lab/systemd/rootfs.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -20,6 +20,7 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux) # a real terminal for the termin
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck) # npm test checks the agent (src/agent/agent.sh)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus) # promtool check metrics (test/tools.ts); Debian ships it nowhere smaller
 command -v cmark-gfm >/dev/null 2>&1 || need+=(cmark-gfm) # renders the Markdown plan as GitHub does (test/tools.ts)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light) # the lab's binary cache over HTTP (lab/cache-server.ts, the cache route's tests)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then

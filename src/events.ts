@@ -62,8 +62,8 @@ export type EvalChunkEnd = 'done' | 'failed' | 'over-budget' | 'interrupted';
 export type ReviewState = 'waiting' | 'approved' | 'declined';
 export type PauseReason = 'requested' | 'confirm';
 
-/** How a copy went: from the deployer, directly from the build host, or relayed through the deployer. */
-export type CopyDoneRoute = 'from-local' | 'direct' | 'relay';
+/** How a copy went: from the deployer, directly from the build host, relayed through the deployer, or fetched by the target from the fleet's cache. */
+export type CopyDoneRoute = 'from-local' | 'direct' | 'relay' | 'cache';
 
 export type Command = 'apply' | 'plan' | 'diff' | 'status' | 'rollback' | 'keys' | 'reboot';
 
@@ -85,6 +85,11 @@ export type EventBody =
   | { type: 'node-phase'; node: string; phase: Phase; detail: string }
   /** A closure reached its target: `paths` nix-copy-closure sent (those missing there), `bytes` their NAR size when known. */
   | { type: 'copy-done'; node: string; route: CopyDoneRoute; paths: number; bytes?: number }
+  /** The cache route's upload of one system's closure, once per run, before any node fetches it: `paths` sent, `skipped` the
+   *  cache had; failed: `error`. */
+  | { type: 'cache-upload'; url: string; closures: number; ok: boolean; paths: number; skipped: number; bytes?: number; error?: string }
+  /** A node on the cache route could not fetch from the cache: it is pushed to instead (`copy: cache`), `reason` says why. */
+  | { type: 'cache-fallback'; node: string; reason: string }
   /** A node's keys against its target, by hash only: `changed` (names) go up, `unchanged` stay as they are, `removed` (paths) are
    *  files fleet wrote that no key wants any more. `uploadAt`: which of an apply's two uploads this is; absent: all the node's keys
    *  (`fleet plan`, `fleet keys`). */

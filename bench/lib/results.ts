@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { REPO } from './fleet.js';
 import { describeMachine, formatMachine, type Machine } from './machine.js';
 
-export const ORDER = ['fleet-16', 'fleet-100', 'noop-16', 'magic-16', 'status-16', 'rollout-16', 'eval-64', 'eval-scale', 'plan-10k', 'startup'] as const;
+export const ORDER = ['fleet-16', 'fleet-100', 'noop-16', 'magic-16', 'status-16', 'rollout-16', 'eval-64', 'eval-scale', 'plan-10k', 'startup', 'cache-fanout'] as const;
 export type BenchName = (typeof ORDER)[number];
 
 export interface Target {

@@ -4,12 +4,16 @@ import { formatHostSpec } from '../config/hostspec.js';
 import type { MemorySetting, ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { formatDiagnostic, UsageError } from '../errors.js';
 import { printLine, type CliIo } from './io.js';
+import { withCopyFlag } from '../config/cache.js';
+import type { Copy } from '../config/schema-types.js';
 
 export interface FileOptions {
   file?: string;
   /** --eval-memory and --eval-workers (commands that evaluate): over the fleet file's nix.evalMemory. */
   evalMemory?: MemorySetting;
   evalWorkers?: number | 'auto';
+  /** --copy (apply, rollback, plan): every node's route for this run. */
+  copy?: Copy;
 }
 
 export function locateFleetFile(options: FileOptions, io: CliIo): string {
@@ -20,7 +24,7 @@ export async function openFleet(options: FileOptions, io: CliIo): Promise<Resolv
   const { loadFleet } = await import('../config/index.js');
   const fleet = await loadFleet(locateFleetFile(options, io));
   for (const warning of fleet.warnings) printLine(io.stderr, formatDiagnostic(warning));
-  return withEvalFlags(fleet, options);
+  return withCopyFlag(withEvalFlags(fleet, options), options.copy);
 }
 
 /** The flags win over the fleet file: evaluation reads them from the resolved fleet, like its own settings. */

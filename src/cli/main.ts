@@ -1,6 +1,7 @@
 // The command line: commander parses, commands run, errors become exit codes. The only exit is here.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../config/duration.js';
+import { COPY_VALUES } from '../config/cache.js';
 import { MEMORY_SETTING_HELP, parseMemorySetting } from '../config/memory.js';
 import type { MemorySetting } from '../config/types.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
@@ -89,6 +90,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .addOption(new Option('--format <format>', 'text (default), json (as --json), or markdown: a pull-request comment (GitHub/GitLab) with a marker line to update it by').choices(['text', 'json', 'markdown']))
     .option('--exit-code', 'exit 1 when apply would change a node (0: nothing to do), for CI jobs that deploy only when needed')
     .option('--force', 'plan activations even for nodes already up to date')
+    .addOption(copyOption())
     .option('--show-trace', 'pass --show-trace to Nix')
     .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .addOption(evalMemoryOption())
@@ -211,6 +213,11 @@ Exit codes of reboot: 0 every node came back on its boot default and is healthy,
 failed, held), 2 usage, 3 some node did not come back in time (state unknown), 130 interrupted.
 `;
 
+/** --copy: every selected node's route for this run, over the fleet file's `copy`. */
+function copyOption(): Option {
+  return new Option('--copy <route>', 'how systems reach the nodes (overrides copy): push, cache (fetched from the fleet\'s cache, pushed when a node cannot), cache! (strict: fail instead)').choices(COPY_VALUES);
+}
+
 /** The options every deploying command shares (apply, rollback). */
 function deployOptions(command: Command): Command {
   return command
@@ -220,6 +227,7 @@ function deployOptions(command: Command): Command {
     .addOption(new Option('--keep-going', 'continue with the other nodes after a failure').conflicts('failFast'))
     .option('--fail-fast', 'after the first failure start nothing new (the default)')
     .option('--use-substitutes', 'let targets and build hosts fetch from their substituters while copying')
+    .addOption(copyOption())
     .option('--show-trace', 'pass --show-trace to Nix')
     .option('--json', 'NDJSON events on stdout, one per state change, then a summary object')
     .option('-v, --verbose', 'show build and activation output as it comes')

@@ -8,7 +8,8 @@ import { parseAmount, parsePause } from './amount.js';
 import { mergeKeys, resolveKeys } from './keys.js';
 import { parseMemorySetting } from './memory.js';
 import type { HealthCheck as RawHealthCheck, Builder as RawBuilder, FleetFile, Node as RawNode, NodeDefaults, Rollout as RawRollout } from './schema-types.js';
-import type { Amount, Builder, HealthCheck, ResolvedFleet, ResolvedNode, RolloutConfig } from './types.js';
+import type { Amount, Builder, CacheConfig, HealthCheck, ResolvedFleet, ResolvedNode, RolloutConfig } from './types.js';
+import { resolveCache, resolveCopy } from './cache.js';
 
 /** Built-in defaults; a unit test keeps them equal to the schema's `default` annotations. */
 export const NODE_DEFAULTS = {
@@ -27,6 +28,7 @@ export const NODE_DEFAULTS = {
   lockTimeout: '5m',
   stateDir: '/var/lib/fleet',
   healthChecks: [] as RawHealthCheck[],
+  copy: 'push',
 } satisfies Required<Omit<NodeDefaults, 'system' | 'sshConfig' | 'keys'>>;
 
 export const BUILDER_DEFAULTS = { maxJobs: 1, speedFactor: 1, supportedFeatures: [] as string[], mandatoryFeatures: [] as string[], sshOptions: [] as string[] };
@@ -43,7 +45,8 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
   const builders: Record<string, Builder> = {};
   for (const [name, b] of Object.entries(raw.builders ?? {})) if (b) builders[name] = resolveBuilder(name, b, raw.defaults ?? {}, dir);
   const nodes: Record<string, ResolvedNode> = {};
-  for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw, builderNames, dir);
+  const cache = raw.cache !== undefined ? resolveCache(raw.cache, dir) : undefined;
+  for (const [name, n] of Object.entries(raw.nodes)) if (n) nodes[name] = resolveNode(name, n, raw, builderNames, dir, cache);
   const source = 'file' in raw.nix ? { file: path.resolve(dir, raw.nix.file) } : { flake: resolveFlakeRef(raw.nix.flake, dir) };
   const nix = { ...source, ...(raw.nix.evalMemory !== undefined && { evalMemory: parseMemorySetting(raw.nix.evalMemory)! }) };
   return {
@@ -55,6 +58,7 @@ export function resolveFleet(raw: FleetFile, file: string, warnings: Diagnostic[
     builders,
     nodes,
     ...(raw.rollout !== undefined && { rollout: resolveRollout(raw.rollout) }),
+    ...(cache !== undefined && { cache }),
     warnings,
   };
 }
@@ -105,7 +109,7 @@ function resolveBuilder(name: string, b: RawBuilder, d: NodeDefaults, dir: strin
   };
 }
 
-function resolveNode(name: string, n: RawNode, raw: FleetFile, builderNames: string[], dir: string): ResolvedNode {
+function resolveNode(name: string, n: RawNode, raw: FleetFile, builderNames: string[], dir: string, cache: CacheConfig | undefined): ResolvedNode {
   const d = raw.defaults ?? {};
   const spec = parseHostSpec(n.host);
   const tags = [...(n.tags ?? d.tags ?? NODE_DEFAULTS.tags)];
@@ -135,6 +139,7 @@ function resolveNode(name: string, n: RawNode, raw: FleetFile, builderNames: str
     stateDir: n.stateDir ?? d.stateDir ?? NODE_DEFAULTS.stateDir,
     healthChecks: (n.healthChecks ?? d.healthChecks ?? NODE_DEFAULTS.healthChecks).map(resolveHealthCheck),
     keys: resolveKeys(mergeKeys(n.keys, tags, raw.tagDefaults ?? {}, d.keys), dir),
+    copy: resolveCopy(n.copy ?? tags.map((t) => raw.tagDefaults?.[t]?.copy).find((c) => c !== undefined) ?? d.copy ?? NODE_DEFAULTS.copy, cache),
   };
 }
 

@@ -58,6 +58,10 @@ export type StateDir = string;
  */
 export type HealthChecks = HealthCheck[];
 /**
+ * How a node's new system reaches it: `push` (copied from where it was built over the node's SSH connection, once per node) or `cache` (uploaded once per run to the fleet's `cache`, then fetched by the node from its `substituter`). With `cache`, a node that cannot fetch falls back to `push` with a warning; `cache!` is the strict form, where such a node fails instead. `--copy` overrides it for a run.
+ */
+export type Copy = 'push' | 'cache' | 'cache!';
+/**
  * A wave size: a number of nodes (at least 1) or a percentage of the selected nodes, `0%` to `100%`.
  */
 export type WaveSize = number | string;
@@ -98,12 +102,13 @@ export interface FleetFile {
   buildersUseSubstitutes?: boolean;
   defaults?: NodeDefaults;
   /**
-   * Settings for the nodes that carry a tag, by tag: for now their `keys`. A node's own keys win over its tags' keys, which win over those of `defaults`.
+   * Settings for the nodes that carry a tag, by tag: their `keys` and `copy` route. A node's own setting wins over its tags', which win over those of `defaults`.
    */
   tagDefaults?: {
     [k: string]: TagDefaults | undefined;
   };
   rollout?: Rollout;
+  cache?: Cache;
   /**
    * Remote build hosts, by name. A node's `buildHost` may name one.
    */
@@ -182,6 +187,7 @@ export interface NodeDefaults {
   stateDir?: StateDir;
   healthChecks?: HealthChecks;
   keys?: Keys;
+  copy?: Copy;
 }
 /**
  * One health check: exactly one of `command` (run on the target) or `http` (asked from the deployer).
@@ -268,10 +274,11 @@ export interface Key {
   uploadAt?: 'pre-activation' | 'post-activation';
 }
 /**
- * What every node with this tag gets.
+ * What every node with this tag gets: its `keys`, merged by name, and its `copy` route (a node's own `copy` wins, then its first tag that sets one, then `defaults`).
  */
 export interface TagDefaults {
   keys?: Keys;
+  copy?: Copy;
 }
 /**
  * Staged rollouts: `apply` activates the selected nodes in waves; a wave with more failed nodes than `maxFailures` stops the rollout (see `onFailure`). Default: one wave of every node.
@@ -299,6 +306,27 @@ export interface Rollout {
    * Wait between waves: `0s` (none), a duration up to `24h`, or `confirm` to ask on the terminal (refused without one, unless `--yes`).
    */
   pause?: string;
+}
+/**
+ * A binary cache for the `copy: cache` route: fleet uploads each needed path once per run (`nix copy --to <url>`, paths it already has are skipped), then each node on that route realises its system from `substituter`.
+ */
+export interface Cache {
+  /**
+   * The Nix store URI fleet uploads to from the deployer, e.g. `file:///srv/nix-cache` (served by a web server), `s3://bucket?region=eu-west-1`, `ssh://cache-host?remote-store=file:///srv/nix-cache`.
+   */
+  url: string;
+  /**
+   * The URL the nodes fetch from, e.g. `http://cache.lan:8080` (default: `url`).
+   */
+  substituter?: string;
+  /**
+   * The cache's public key (`name:base64`, as `nix-store --generate-binary-cache-key` writes it): what the nodes must trust.
+   */
+  publicKey: string;
+  /**
+   * The secret key file (relative to the fleet file) fleet signs uploads with, read only by Nix on the deployer: never printed, never in events, never sent to a node. Without it, the store at `url` must sign on its own (e.g. `secret-key-files` in the cache host's nix.conf for an `ssh://` cache).
+   */
+  signingKey?: string;
 }
 /**
  * A remote build host, reached over SSH; `user`, `sshOptions` and `sshConfig` default to those of `defaults`.
@@ -376,4 +404,5 @@ export interface Node {
   stateDir?: StateDir;
   healthChecks?: HealthChecks;
   keys?: Keys;
+  copy?: Copy;
 }

@@ -6,6 +6,7 @@ import { checkBuildersMode } from './semantic-builders.js';
 import { parseSshOptions, SshOptionError } from './ssh-options.js';
 import { asMap, asText, checkBuilders, checkBuildHost, readHost, type RawMap } from './semantic-hosts.js';
 import { checkKeys } from './semantic-keys.js';
+import { checkCacheRoute } from './semantic-cache.js';
 import { checkHealthChecks, checkRolloutOrder } from './semantic-rollout.js';
 import type { HostSpec } from './types.js';
 import type { Path } from './yaml-source.js';
@@ -36,6 +37,7 @@ export function checkSemantics(data: unknown): Finding[] {
     checkHealthChecks(['nodes', name, 'healthChecks'], node.healthChecks, findings);
   }
   checkKeys(root, findings);
+  checkCacheRoute(root, findings);
   checkSameTarget(nodes, defaults, specs, findings);
   warnUnusedDefaults(root, specs, builderSpecs, findings);
   return findings;

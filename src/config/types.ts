@@ -53,7 +53,20 @@ export interface ResolvedNode {
   stateDir: string; // on the target: where the deploy records are kept (default /var/lib/fleet)
   healthChecks: HealthCheck[]; // the node's own list, else `defaults.healthChecks`, else none
   keys: ResolvedKey[]; // by name: the node's own, else its tags' (tagDefaults), else `defaults.keys`; sorted by name
+  copy: CopySetting; // the node's own `copy`, else its first tag's that sets one, else `defaults.copy`, else push
 }
+
+/** The fleet file's `cache`, paths resolved: where fleet uploads (`url`), where nodes fetch (`substituter`). */
+export interface CacheConfig {
+  url: string;
+  substituter: string; // `url` when not set
+  publicKey: string;
+  signingKey?: string; // absolute path of the secret key file; read by Nix on the deployer only
+}
+
+/** How a node's system reaches it: pushed over its SSH connection, or fetched from the fleet's cache
+ *  (strict: a node that cannot fetch fails instead of falling back to push). */
+export type CopySetting = { route: 'push' } | { route: 'cache'; strict: boolean; cache: CacheConfig };
 
 /** Where a key's content is read on the deployer, at run time (never from the fleet file itself). */
 export type KeySource =
@@ -121,5 +134,6 @@ export interface ResolvedFleet {
   builders: Record<string, Builder>; // in file order
   nodes: Record<string, ResolvedNode>; // in file order
   rollout?: RolloutConfig; // absent without a `rollout` key: one wave, no staged output
+  cache?: CacheConfig; // absent without a `cache` key: every node is pushed to
   warnings: Diagnostic[];
 }

@@ -10,6 +10,7 @@ import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
 import { bytesOf, closureSizes, narBytes } from '../transport/copy.js';
 import { explainCopyFailure } from '../copy/copy-errors.js';
+import { copyViaCache } from '../cache/route.js';
 import { stopReason, type RunContext } from './context.js';
 import type { Ledger } from './ledger.js';
 import { confirmWindowMs, type DeployPolicy } from './policy.js';
@@ -83,7 +84,17 @@ export const copyStage: Stage = {
   async run(ctx) {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
-    const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.pool.local;
+    const buildJob = copy.kind === 'from-build-host' || copy.kind === 'cache' ? copy.buildJob : undefined;
+    const from = buildJob !== undefined ? ctx.builds.hostOf(buildJob) : run.pool.local;
+    if (copy.kind === 'cache' && node.copy.route === 'cache') {
+      ctx.phase('copy', `fetching from the cache ${copy.substituter}`);
+      const cached = await copyViaCache({ run: run.pool, from, target: run.pool.targetOf(node), node, cache: node.copy.cache, outPath: plan.outPath, emit: run.emit, signal: run.stop.signal });
+      if (cached.ok) return next;
+      if (run.stop.signal.aborted) return done('skipped', stopReason(run));
+      if (copy.strict) return done('failed', `copy: cache! (strict), not pushed: ${cached.reason}`, cached.log);
+      run.emit({ type: 'cache-fallback', node: node.name, reason: cached.reason });
+      ctx.ledger.warnings.push(`${node.name}: pushed instead of fetched from the cache: ${cached.reason}`);
+    }
     ctx.phase('copy', `copying from ${from.label}`);
     // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
     const sizes = closureSizes(from, plan.outPath);

@@ -28,6 +28,7 @@ export function describeFrom(from: SystemState): string {
 export function describeCopy(node: NodePlan): string {
   const copy = node.copy;
   if (copy.kind === 'none') return copy.reason === 'not-needed' ? '-' : `no copy (${copy.reason})`;
+  if (copy.kind === 'cache') return `fetch from cache ${copy.substituter} (${copy.buildJob ? `uploaded from ${copy.buildJob}; ` : ''}${copy.strict ? 'strict: no push' : 'push if it cannot'})`;
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob} (relay if direct fails)`;
 }
 
@@ -49,6 +50,10 @@ export function formatPlan(plan: Plan, notes: Readonly<Record<string, string>> =
     if (node.lock && (node.lock.state === 'taken' || node.lock.expired)) lines.push(`  ${''.padEnd(width)}  lock: ${planLockText(node.lock)}`);
     if (notes[node.name] !== undefined) lines.push(`  ${''.padEnd(width)}  diff: ${notes[node.name]!}`);
     if (keys[node.name] !== undefined) lines.push(`  ${''.padEnd(width)}  keys: ${keys[node.name]!}`);
+  }
+  if (plan.upload) {
+    lines.push(`upload: ${plan.upload.closures.length} closure(s) to ${plan.upload.url}, once, before any node fetches (paths it has are skipped)`);
+    for (const closure of plan.upload.closures) lines.push(`  ${closure}`);
   }
   if (plan.waves) {
     // Every name: `fleet plan` is where people check which node lands in which wave.

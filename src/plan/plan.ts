@@ -5,7 +5,7 @@ import { goalTraits, isUpToDate, type Goal } from '../goal.js';
 import type { NodeEval } from '../nix/eval.js';
 import { lockedReason } from '../lock/text.js';
 import { planWaves, type WaveRules } from '../rollout/waves.js';
-import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan } from './types.js';
+import type { BuildJob, BuildLocation, CacheUpload, CopyRoute, NodePlan, Plan } from './types.js';
 import type { TargetState } from '../agent/state.js';
 import type { SystemState } from '../target/state.js';
 
@@ -60,12 +60,25 @@ export function buildsOnTarget(location: BuildLocation, node: ResolvedNode, buil
   return !!spec && spec.host === node.host && (spec.port ?? 22) === (node.port ?? 22) && (spec.user ?? node.user) === node.user;
 }
 
-function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarget: boolean, location: BuildLocation, jobId: string): CopyRoute {
+function planCopy(needsOnTarget: boolean, state: TargetState | undefined, onTarget: boolean, location: BuildLocation, jobId: string, node: ResolvedNode): CopyRoute {
   if (!needsOnTarget) return { kind: 'none', reason: 'not-needed' };
   if (state?.hasOut) return { kind: 'none', reason: 'present' };
   if (onTarget) return { kind: 'none', reason: 'built-on-target' };
   // Remote builders hand their outputs back to the deployer's store: copies go from here.
-  return location.kind === 'local' || location.kind === 'builders' ? { kind: 'from-local' } : { kind: 'from-build-host', buildJob: jobId };
+  const remote = location.kind !== 'local' && location.kind !== 'builders';
+  // The cache route uploads from where the closure is: a build host uploads directly, sparing the deployer's uplink.
+  if (node.copy.route === 'cache') {
+    return { kind: 'cache', strict: node.copy.strict, substituter: node.copy.cache.substituter, publicKey: node.copy.cache.publicKey, ...(remote ? { buildJob: jobId } : {}) };
+  }
+  return remote ? { kind: 'from-build-host', buildJob: jobId } : { kind: 'from-local' };
+}
+
+/** Each closure a cache-route node needs, once (one cache per fleet file). */
+function planUpload(nodes: readonly NodePlan[], resolved: ReadonlyMap<string, ResolvedNode>): CacheUpload | undefined {
+  const cached = nodes.filter((n) => n.copy.kind === 'cache');
+  const setting = cached.map((n) => resolved.get(n.name)?.copy).find((c) => c?.route === 'cache');
+  if (!setting || setting.route !== 'cache') return undefined;
+  return { url: setting.cache.url, closures: [...new Set(cached.map((n) => n.outPath))].sort() };
 }
 
 /** The probe's answer without what only planning needs: what `fleet plan` shows as "from". */
@@ -109,7 +122,7 @@ export function createPlan(input: PlanInput): Plan {
     const locked = state?.lock?.state === 'held' && !state.lock.expired;
     const activate = !locked && activating && (input.force || !upToDate);
     const needsOnTarget = !locked && input.goal !== 'build' && (activate || input.goal === 'push');
-    const copy = planCopy(needsOnTarget, state, onTarget, location, jobId);
+    const copy = planCopy(needsOnTarget, state, onTarget, location, jobId, node);
     const needsBuild = input.goal === 'build' || (needsOnTarget && !state?.hasOut);
 
     if (needsBuild) jobs.add(location, evaluated.drvPath, node.name);
@@ -128,7 +141,8 @@ export function createPlan(input: PlanInput): Plan {
   }
   const builds = jobs.list();
   const waves = input.rollout && activating ? { waves: planWaves(input.selected ?? input.nodes, input.rollout) } : {};
-  return { goal: input.goal, builds, nodes, ...waves };
+  const upload = planUpload(nodes, new Map(input.nodes.map((n) => [n.name, n])));
+  return { goal: input.goal, builds, nodes, ...waves, ...(upload ? { upload } : {}) };
 }
 
 function explain(goal: Goal, activate: boolean, upToDate: boolean, force: boolean, copy: CopyRoute): string {

@@ -23,7 +23,16 @@ export interface BuildJob {
 export type CopyRoute =
   | { kind: 'none'; reason: 'present' | 'built-on-target' | 'not-needed' }
   | { kind: 'from-local' }
-  | { kind: 'from-build-host'; buildJob: string }; // direct, relaying via the deployer if that fails
+  | { kind: 'from-build-host'; buildJob: string } // direct, relaying via the deployer if that fails
+  // Uploaded once per run to the fleet's cache from where it was built (the deployer, or the build host `buildJob`),
+  // then fetched by the target (src/cache); a target that cannot fetch is pushed to from there, unless strict.
+  | { kind: 'cache'; strict: boolean; substituter: string; publicKey: string; buildJob?: string };
+
+/** What a run uploads to the fleet's cache before the first target fetches: each closure once. */
+export interface CacheUpload {
+  url: string;
+  closures: string[]; // distinct, sorted out paths; paths the cache already has are skipped at upload time
+}
 
 export interface NodePlan {
   name: string;
@@ -50,4 +59,6 @@ export interface Plan {
   /** A staged rollout (goals that activate): every selected node in exactly one wave, in activation order.
    *  Nodes that could not be planned (evaluation or probe failed) keep their place: they count as failures of their wave. */
   waves?: Wave[];
+  /** Nodes on the cache route: what goes to the cache, once, before wave 1. */
+  upload?: CacheUpload;
 }

@@ -113,7 +113,13 @@ function describeEvent(e: FleetEvent, view: RunView): Line[] {
     case 'keys':
       return [[e.node, 'keys', `${describeChange({ changed: e.changed.length, unchanged: e.unchanged, removed: e.removed.length })}${e.changed.length > 0 ? `: ${formatList(e.changed)}` : ''}`]];
     case 'copy-done':
-      return [[e.node, 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}`]];
+      return [[e.node, e.route === 'cache' ? 'fetched' : 'copied', `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''}${e.route === 'cache' ? ' from the cache' : ''}`]];
+    case 'cache-upload':
+      return [['fleet', e.ok ? 'uploaded' : 'upload failed', e.ok
+        ? `${countOf(e.paths, 'path')}${e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ''} to ${e.url} (${e.skipped} already there)`
+        : `${e.url}: ${firstLine(e.error ?? '')}`]];
+    case 'cache-fallback':
+      return [[e.node, 'warning', `pushed instead of fetched from the cache: ${e.reason}`]];
     case 'node-done':
       return [[e.node, e.outcome, firstLine(e.error ?? '')]];
     case 'log':

@@ -217,7 +217,9 @@ function apply(view: RunView, e: FleetEvent): RunView {
       d.node(e.node, (n) => ({ ...n, phase: e.phase, detail: e.detail, phaseSince: e.time, startedAt: n.startedAt ?? e.time }));
       return d.done();
     case 'copy-done':
-      return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines say enough here
+    case 'cache-upload':
+    case 'cache-fallback':
+      return d.done(); // bytes are for --metrics-file and NDJSON; the phase lines and the summary's warnings say enough here
     case 'keys':
       return d.done(); // the plain lines and the keys phase's detail say it
     case 'log':

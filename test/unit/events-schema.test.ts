@@ -13,7 +13,7 @@ import type { BuildJob, BuildLocation, CopyRoute, NodePlan, Plan, Wave } from '.
 import type { LockHolder, SystemState, TargetLock } from '../../src/target/state.js';
 import { assertValidEvents, eventProblems, eventsSchemaPath } from '../events-validate.js';
 import { CHECK_NAMES, CHECK_STATUSES, type CheckName, type CheckStatus, type DoctorHost, type DoctorRole } from '../../src/doctor/types.js';
-import { record, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedExecRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
+import { record, recordedCacheRun, recordedDiffRun, recordedDoctorRun, recordedEvalRun, recordedExecRun, recordedKeysRun, recordedRun, recordedStatusRun, rolloutRun, storePath } from './ui-fixture.js';
 import type { KeysStatus } from '../../src/keys/protocol.js';
 
 type Json = Record<string, unknown>;
@@ -36,6 +36,7 @@ const plan: Required<Plan> = {
     lock: { state: 'taken', expired: true, holder: { run: '20250102T120000Z-0a1b2c3d', by: 'ci@runner-1', pid: 42, since: 1735819200, expires: 1735819500 } },
   }],
   waves: [{ nodes: ['web-1'], maxFailures: 0 }],
+  upload: { url: 'file:///srv/nix-cache', closures: [path] },
 };
 const change: Required<PackageChange> = { name: 'hello', before: ['2.10'], after: ['2.12'], sizeDelta: -3 };
 const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
@@ -45,6 +46,8 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'build-done': { type: 'build-done', build: 'local', ok: false, error: 'failed', log: ['a'] },
   'node-phase': { type: 'node-phase', node: 'web-1', phase: 'copy', detail: 'from local' },
   'copy-done': { type: 'copy-done', node: 'web-1', route: 'direct', paths: 12, bytes: 4096 },
+  'cache-upload': { type: 'cache-upload', url: 'file:///srv/nix-cache', closures: 1, ok: false, paths: 3, skipped: 9, bytes: 4096, error: 'x' },
+  'cache-fallback': { type: 'cache-fallback', node: 'web-1', reason: 'cannot reach http://cache.lan' },
   keys: { type: 'keys', node: 'web-1', changed: ['tls.key'], unchanged: 28, removed: ['/run/keys/old'], uploadAt: 'pre-activation' },
   log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
   'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
@@ -89,6 +92,8 @@ const requiredFields: { [K in EventBody['type']]: Record<RequiredKeys<BodyOf<K>>
   'build-done': { type: true, build: true, ok: true },
   'node-phase': { type: true, node: true, phase: true, detail: true },
   'copy-done': { type: true, node: true, route: true, paths: true },
+  'cache-upload': { type: true, url: true, closures: true, ok: true, paths: true, skipped: true },
+  'cache-fallback': { type: true, node: true, reason: true },
   keys: { type: true, node: true, changed: true, unchanged: true, removed: true },
   log: { type: true, line: true },
   'node-done': { type: true, node: true, outcome: true },
@@ -119,7 +124,7 @@ const outcomes: Record<Outcome, true> = {
 const verdicts: Record<WaveVerdict, true> = { passed: true, failed: true, interrupted: true };
 const reviewStates: Record<ReviewState, true> = { waiting: true, approved: true, declined: true };
 const pauseReasons: Record<PauseReason, true> = { requested: true, confirm: true };
-const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true };
+const copyDoneRoutes: Record<CopyDoneRoute, true> = { 'from-local': true, direct: true, relay: true, cache: true };
 const chunkEnds: Record<EvalChunkEnd, true> = { done: true, failed: true, 'over-budget': true, interrupted: true };
 const commands: Record<Command, true> = { apply: true, plan: true, diff: true, status: true, rollback: true, keys: true, reboot: true };
 const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation, { kind: K }>> } = {
@@ -127,6 +132,7 @@ const locations: { [K in BuildLocation['kind']]: Required<Extract<BuildLocation,
 };
 const copies: { [K in CopyRoute['kind']]: Required<Extract<CopyRoute, { kind: K }>> } = {
   none: { kind: 'none', reason: 'present' }, 'from-local': { kind: 'from-local' }, 'from-build-host': { kind: 'from-build-host', buildJob: 'x' },
+  cache: { kind: 'cache', strict: true, substituter: 'http://cache.lan', publicKey: 'k:x', buildJob: 'builder:big' },
 };
 const copyNoneReasons: Record<Extract<CopyRoute, { kind: 'none' }>['reason'], true> = { present: true, 'built-on-target': true, 'not-needed': true };
 
@@ -154,9 +160,10 @@ void test('schema: every event of the recorded runs (apply, rollout, diff, statu
   assertValidEvents(recordedEvalRun);
   assertValidEvents(recordedKeysRun);
   assertValidEvents(recordedExecRun);
+  assertValidEvents(recordedCacheRun);
   const recorded = Object.values(labRecordings).map((text) => readEventLines(text));
   for (const events of recorded) assertValidEvents(events);
-  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recordedExecRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
+  assert.deepEqual(sorted(new Set([...recordedRun, ...rolloutRun, ...recordedDiffRun, ...recordedStatusRun, ...recordedDoctorRun, ...recordedEvalRun, ...recordedKeysRun, ...recordedExecRun, ...recordedCacheRun, ...recorded.flat()].map((e) => e.type))), sorted(Object.keys(everyField)));
 });
 
 void test('the lab recordings: each is one whole run as fleet wrote it (one event per line, one run id, seq 1..n, run-start first, summary last)', () => {

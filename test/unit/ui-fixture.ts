@@ -275,3 +275,25 @@ export const recordedKeysRun: FleetEvent[] = record([
   [2, { type: 'node-done', node: 'web-1', outcome: 'pushed' }],
   [2, { type: 'summary', command: 'keys', goal: 'switch', exitCode: 1, durationMs: 2000, interrupted: false, nodes: { 'web-1': { outcome: 'pushed' }, 'web-2': { outcome: 'unchanged' }, 'db-1': { outcome: 'failed', error: 'key `pg.pass`: user `postgres` does not exist on db-1' } } }],
 ]);
+
+// The cache route (copy: cache): one upload, two nodes fetch, one cannot and is pushed to.
+const KEY = 'cache.lan-1:hoHSp5kMGYB3aBAfoXXGzez4oiydAsFQnIsNvu/BRCg=';
+const cached = { kind: 'cache', strict: false, substituter: 'http://cache.lan:8080', publicKey: KEY } as const;
+export const recordedCacheRun: FleetEvent[] = record([
+  [0, { type: 'run-start', command: 'apply', goal: 'switch', nodes: ['web-1', 'web-2'], fleetVersion: '0.1.0' }],
+  [1, {
+    type: 'plan',
+    plan: {
+      goal: 'switch', builds: [],
+      nodes: ['web-1', 'web-2'].map((n) => ({ name: n, drvPath: drv('web'), outPath: neu('web'), to: { system: neu('web') }, copy: cached, activate: true, reason: 'switch needed' })),
+      upload: { url: 'file:///srv/nix-cache', closures: [neu('web')] },
+    },
+  }],
+  [2, { type: 'cache-upload', url: 'file:///srv/nix-cache', closures: 1, ok: true, paths: 12, skipped: 3, bytes: 31_457_280 }],
+  [3, { type: 'copy-done', node: 'web-1', route: 'cache', paths: 12, bytes: 31_457_280 }],
+  [3, { type: 'cache-fallback', node: 'web-2', reason: 'cannot reach the cache at http://cache.lan:8080 (Couldn\'t connect to server (7))' }],
+  [4, { type: 'copy-done', node: 'web-2', route: 'from-local', paths: 12, bytes: 31_457_280 }],
+  [5, { type: 'node-done', node: 'web-1', outcome: 'activated' }],
+  [5, { type: 'node-done', node: 'web-2', outcome: 'activated' }],
+  [5, { type: 'summary', command: 'apply', goal: 'switch', exitCode: 0, durationMs: 5000, interrupted: false, nodes: { 'web-1': { outcome: 'activated' }, 'web-2': { outcome: 'activated' } } }],
+]);

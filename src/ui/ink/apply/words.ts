@@ -59,6 +59,7 @@ export function describeCopy(copy: CopyRoute): string {
   if (copy.kind === 'none') {
     return copy.reason === 'present' ? 'already on target' : copy.reason === 'built-on-target' ? 'built on target' : 'no copy';
   }
+  if (copy.kind === 'cache') return copy.strict ? 'fetch from cache (strict)' : 'fetch from cache';
   return copy.kind === 'from-local' ? 'copy from local' : `copy from ${copy.buildJob}`;
 }
 
