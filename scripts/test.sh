@@ -15,5 +15,9 @@ npm run --silent lint
 shellcheck src/agent/agent.sh # the target-side agent: POSIX sh, every warning an error
 npm run --silent typecheck
 npm run --silent build
-# One runner invocation, so its closing summary counts every test; lab tests share the machine's 2 cores.
-exec node --import tsx --test --test-concurrency=1 test/unit/*.test.ts test/lab/*.test.ts
+# Unit tests two files at once (no lab, no shared state); lab tests one file at a time: they share the machine's 2
+# cores with the hosts they start, and their deadlines (confirmation windows, reboots) are real. Both must pass.
+unit=0
+node --import tsx --test --test-concurrency=2 test/unit/*.test.ts || unit=$?
+node --import tsx --test --test-concurrency=1 test/lab/*.test.ts
+exit "${unit}"
