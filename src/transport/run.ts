@@ -79,18 +79,19 @@ const DRAIN_MS = 200;
  * (timeout, Ctrl+C) until the remote command ends. Once a killed process is gone, fleet stops reading.
  */
 async function settleAfterKill<T>(child: ResultPromise & Promise<T>, options: Pick<RunOptions, 'timeoutMs' | 'signal'>): Promise<T> {
+  const started = performance.now();
   let killed = false;
   const kill = () => (killed = true);
-  const timer = options.timeoutMs === undefined ? undefined : setTimeout(kill, options.timeoutMs);
   options.signal?.addEventListener('abort', kill, { once: true });
+  // Past the deadline is killed, whichever timer ran first: execa's kill can end the process before a timer of ours.
+  const pastDeadline = () => options.timeoutMs !== undefined && performance.now() - started >= options.timeoutMs;
   let drain: NodeJS.Timeout | undefined;
   child.once('exit', () => {
-    if (killed || options.signal?.aborted) drain = setTimeout(() => [child.stdout, child.stderr].forEach((s) => s?.destroy()), DRAIN_MS);
+    if (killed || pastDeadline() || options.signal?.aborted) drain = setTimeout(() => [child.stdout, child.stderr].forEach((s) => s?.destroy()), DRAIN_MS);
   });
   try {
     return await child;
   } finally {
-    clearTimeout(timer);
     clearTimeout(drain);
     options.signal?.removeEventListener('abort', kill);
   }
