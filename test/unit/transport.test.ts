@@ -76,8 +76,9 @@ test('a failure is described by how it ended and what it said, never by its (kil
 
 test('a master that fails says what ssh said, line by line, without the \\r of its \\r\\n line ends', async () => {
   const { startMaster } = await import('../../src/transport/master.js');
-  // A real ssh whose connection closes at once: it writes "kex_exchange_identification: ...\r\nConnection closed ...\r\n".
-  const r = await startMaster({ sshArgs: ['-o', 'ProxyCommand=sh -c "exit 1"', '-N', 'nowhere'], controlPath: '/nonexistent/fleet-test-sock', timeoutMs: 10_000 });
+  // A real ssh whose connection closes after reading its version line (so ssh's own write never meets a closed pipe,
+  // which under load made it say "Broken pipe" instead): "kex_exchange_identification: ...\r\nConnection closed ...\r\n".
+  const r = await startMaster({ sshArgs: ['-o', 'ProxyCommand=sh -c "read line; exit 1"', '-N', 'nowhere'], controlPath: '/nonexistent/fleet-test-sock', timeoutMs: 10_000 });
   assert.equal(r.ok, false);
   assert.ok(!r.ok && r.reason === 'failed');
   assert.match(r.detail, /^kex_exchange_identification: Connection closed by remote host; Connection closed by UNKNOWN port \d+$/);
