@@ -93,6 +93,8 @@ export interface ProbeQuery {
   records?: boolean | 'generations';
   newest?: number;
   signal?: AbortSignal;
+  /** Over a connection of its own unless a master is up (a large fleet's probe). */
+  withoutMaster?: boolean;
 }
 
 export type ProbeResult = { ok: true; state: TargetState; stdout: string; lock?: LockReply } | { ok: false; reason: string; stderr: string };
@@ -160,7 +162,7 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
         profile: node.profile, out: query.outPath,
         ...(query.records ? { 'state-dir': node.stateDir, generations: query.records === 'generations', 'records-newest': query.newest ?? RECORDS_KEPT } : {}),
       });
-      const options = { ...short, ...(query.signal ? { signal: query.signal } : {}) };
+      const options = { ...short, ...(query.signal ? { signal: query.signal } : {}), ...(query.withoutMaster ? { withoutMaster: true } : {}) };
       // Taking a lock writes to /run: the probe escalates then; reading is the SSH user's.
       const r = escalate ? await target.runPrivileged(args, options) : await target.run(args, options);
       if (r.failed) return { ok: false, reason: failureReason(r), stderr: r.stderr };
@@ -220,7 +222,8 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
       return /^rebootRequested=1$/m.test(r.stdout) ? {} : { failure: { kind: 'refused', reason: 'the agent did not ask for the reboot' } };
     },
     async lock(op) {
-      const r = await target.runPrivileged(argv('lock', lockArgs(op)), short).catch((error: unknown) => error as Error);
+      // A lone question: it opens no master (a renewal between stages, a release at the end).
+      const r = await target.runPrivileged(argv('lock', lockArgs(op)), { ...short, withoutMaster: true }).catch((error: unknown) => error as Error);
       if (r instanceof Error) return { reason: r.message };
       if (!r.failed) readValues(node.name, r.stdout.split('\n'));
       const reply = parseLockReply(r.stdout);

@@ -55,7 +55,7 @@ export function createRunContext(input: RunContextInput): RunContext {
   return {
     id, fleet: input.fleet, nodes: new Map(input.nodes.map((n) => [n.name, n])), emit: input.emit, signal: input.signal,
     stop: linkedStop(input.signal), run: input.run, pool, targets: new Map(), lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { id, lock: lockIdentity })) }),
+    locks: createLockKeeper({ identity: lockIdentity, parallel: pool.limits.probes, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { id, lock: lockIdentity })) }),
     ...(input.records ? { records: input.records } : {}),
     ...(input.keys ? { keys: input.keys } : {}),
     startedAt: Date.now(),

@@ -17,7 +17,9 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       if (stage.startsWork && run.stop.signal.aborted) return { kind: 'done', outcome: 'skipped', error: stopReason(run) };
       return stage.run(ctx);
     };
-    return stage.pool ? pools[stage.pool](go) : go();
+    // The node's master is held while a stage that reaches it runs (inside the pool's slot: never while waiting).
+    const reach = stage.name === 'build' ? go : () => run.pool.use(ctx.node, go);
+    return stage.pool ? pools[stage.pool](reach) : reach();
   };
 
   const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => {
@@ -70,5 +72,6 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
   await Promise.all(plan.nodes.map(async (np) => {
     const r = await runPart(np, true);
     settle(np, r.kind === 'done' ? r : await runPart(np, false));
+    run.pool.done(contexts.get(np.name)!.node); // nothing more for it in this run: its master goes now
   }));
 }

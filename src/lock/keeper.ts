@@ -5,6 +5,7 @@
 import type { AgentClient } from '../agent/client.js';
 import type { LockIdentity, LockReply } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
+import pLimit from 'p-limit';
 import { lostLockText } from './text.js';
 
 /** Renews or releases the node's lock as this run (privileged: locks live in /run). */
@@ -30,6 +31,8 @@ export interface LockKeeperOptions {
   run: LockRunner;
   /** Renewal period per node; default a third of its lockTimeout (two renewals may fail before it expires). */
   renewEveryMs?: (node: ResolvedNode) => number;
+  /** Releases at once at the end (each a connection when its master is closed); default unbounded. */
+  parallel?: number;
 }
 
 const seconds = (node: ResolvedNode) => node.lockTimeoutMs / 1000;
@@ -89,7 +92,8 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
       const entries = [...held.values()];
       for (const e of entries) clearInterval(e.timer);
       await Promise.all(entries.map((e) => e.renewing));
-      const warnings = await Promise.all(entries.map(async ({ node, sure, lost }) => {
+      const limit = pLimit(options.parallel ?? Math.max(1, entries.length));
+      const warnings = await Promise.all(entries.map(({ node, sure, lost }) => limit(async () => {
         if (lost) return undefined; // another run has it now
         const r = await command('release', node).catch((error: unknown) => ({ reply: undefined, reason: error instanceof Error ? error.message : String(error) }));
         const reply = r.reply;
@@ -97,7 +101,7 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
         const why = reply?.error ?? r.reason;
         const what = sure ? 'could not release its lock' : 'could not release its lock, if this run took it';
         return `${node.name}: ${what} (${why}); it expires within ${formatSeconds(seconds(node))} (lockTimeout) or with a reboot`;
-      }));
+      })));
       held.clear();
       return warnings.filter((w): w is string => w !== undefined);
     },

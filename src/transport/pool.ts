@@ -1,4 +1,6 @@
-// One Host per machine for the whole run; masters live in a private, short runtime dir.
+// One Host per machine for the whole run; masters live in a private, short runtime dir. A master is up only while a
+// node's work needs it (use), plus a few idle ones kept for a stage that may be near: processes, memory and file
+// descriptors follow the work in flight, not the fleet's size.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Builder, HostSpec, ResolvedNode } from '../config/types.js';
@@ -7,6 +9,9 @@ import { createLocalHost } from './local.js';
 import { runLocal, type RunCommand } from './run.js';
 import { buildSshOptions, createSshHost, type SshEndpoint } from './ssh.js';
 import { createTarget, type Target } from './target.js';
+import { DEFAULT_KEEP_IDLE, DEFAULT_PROBE_PARALLEL, type ConnectionLimits } from './limits.js';
+
+export { DEFAULT_KEEP_IDLE, DEFAULT_PROBE_PARALLEL, type ConnectionLimits };
 
 export interface HostPool {
   local: Host;
@@ -20,6 +25,14 @@ export interface HostPool {
   endpointOf(node: ResolvedNode): SshEndpoint;
   /** Every host whose connect failed or whose master died connects again on its next command. */
   forgetFailures(): void;
+  readonly limits: ConnectionLimits;
+  /** Whether `count` nodes' masters would all be kept between their stages: else lone questions go directly. */
+  keepsMasters(count: number): boolean;
+  /** One stage of the node's work: its master is held while `work` runs; idle after, and closed once more than
+   *  `limits.keepIdle` are idle (least recently used first). */
+  use<T>(node: ResolvedNode, work: () => Promise<T>): Promise<T>;
+  /** The node's work in this run is done: its master is closed now (in the background; closeAll waits for it). */
+  done(node: ResolvedNode): void;
   closeAll(): Promise<void>;
 }
 
@@ -41,6 +54,7 @@ export function nodeEndpoint(node: ResolvedNode, nixSshOpts: string[]): SshEndpo
 }
 
 export interface HostPoolOptions {
+  limits?: Partial<ConnectionLimits>;
   run?: RunCommand;
   env?: NodeJS.ProcessEnv; // for NIX_SSHOPTS
   /** Ctrl+C: cancels every connect in progress and refuses new ones; masters already up stay until closeAll. */
@@ -56,6 +70,19 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const hosts = new Map<string, Host>();
   const targets = new Map<string, Target>();
   const local = createLocalHost(options.run);
+  const limits: ConnectionLimits = { probes: options.limits?.probes ?? DEFAULT_PROBE_PARALLEL, keepIdle: options.limits?.keepIdle ?? DEFAULT_KEEP_IDLE };
+  const inUse = new Map<Host, number>();
+  const idle: Host[] = []; // masters up that no stage uses, least recently used first
+  const closing = new Set<Promise<void>>();
+  const closeMaster = (host: Host) => {
+    const closed = (host.closeMaster?.() ?? Promise.resolve()).catch(() => undefined);
+    closing.add(closed);
+    void closed.finally(() => closing.delete(closed));
+  };
+  const unIdle = (host: Host) => {
+    const at = idle.indexOf(host);
+    if (at >= 0) idle.splice(at, 1);
+  };
   // Any exit (a forced quit, a crash) still closes the masters: none outlives fleet for ControlPersist.
   const closeAllSync = () => {
     for (const host of hosts.values()) host.closeSync();
@@ -82,11 +109,36 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     return file;
   };
 
+  const forNode = (node: ResolvedNode) => obtain(nodeEndpoint(node, nixSshOpts));
   return {
     privateDir: dir,
     local,
+    limits,
+    keepsMasters: (count) => count <= limits.keepIdle,
+    use: async (node, work) => {
+      const host = forNode(node);
+      unIdle(host);
+      inUse.set(host, (inUse.get(host) ?? 0) + 1);
+      try {
+        return await work();
+      } finally {
+        const left = inUse.get(host)! - 1;
+        if (left > 0) inUse.set(host, left);
+        else {
+          inUse.delete(host);
+          if (host.hasMaster) idle.push(host);
+          while (idle.length > limits.keepIdle) closeMaster(idle.shift()!);
+        }
+      }
+    },
+    done: (node) => {
+      const host = forNode(node);
+      if (inUse.has(host)) return;
+      unIdle(host);
+      if (host.hasMaster) closeMaster(host);
+    },
     endpointOf: (node) => nodeEndpoint(node, nixSshOpts),
-    forNode: (node) => obtain(nodeEndpoint(node, nixSshOpts)),
+    forNode,
     targetOf: (node) => {
       let target = targets.get(node.name);
       if (!target) {
@@ -117,7 +169,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     },
     closeAll: async () => {
       process.removeListener('exit', closeAllSync);
-      await Promise.allSettled([...hosts.values()].map((h) => h.close()));
+      await Promise.allSettled([...closing, ...[...hosts.values()].map((h) => h.close())]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -25,6 +25,9 @@ export interface RunOptions {
   /** Every output line as it comes, blank ones included, with its stream (fleet exec); the output is then not
    *  kept: the result's stdout and stderr are empty, so a command that prints gigabytes costs no memory. */
   onOutput?: (line: string, stream: OutputStream) => void;
+  /** A lone question (a probe, a lock's renewal or release): over the host's SSH master when one is up, else over a
+   *  connection of its own, opening none: one process and one handshake, not a master kept for nothing. */
+  withoutMaster?: boolean;
 }
 
 export type RunCommand = (argv: string[], options?: RunOptions) => Promise<CommandResult>;

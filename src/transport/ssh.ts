@@ -1,11 +1,11 @@
-// An SSH Host: one multiplexed master per host for the whole run, every command and copy rides it.
+// An SSH Host: one multiplexed master per host while its work runs (the pool closes idle ones); commands and copies ride it.
 import { rmSync } from 'node:fs';
 import { execaSync } from 'execa';
 import type { Host } from './host.js';
 import { startMaster, type Master } from './master.js';
 import { boundedArgv } from './deadline.js';
 import { quoteArgv } from './quote.js';
-import { runLocal, type RunCommand } from './run.js';
+import { runLocal, type RunCommand, type RunOptions } from './run.js';
 
 export interface SshEndpoint {
   label: string;
@@ -92,28 +92,42 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     throw error;
   }));
 
+  const direct = (argv: string[], runOptions?: RunOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions);
+  const close = async () => {
+    await connecting?.catch(() => {});
+    await opening?.catch(() => {});
+    const m = master;
+    if (!m || m.dead) return;
+    master = undefined;
+    await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
+    const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
+    if (!gone) m.kill();
+  };
+
   return {
     label: endpoint.label,
     isLocal: false,
     copyTarget: { dest, sshOpts: clientOptions },
     connect,
     run: async (argv, runOptions) => {
+      // A lone question goes directly when no master is up or wanted: one process, no master left behind.
+      if (runOptions?.withoutMaster && !connecting) return direct(argv, runOptions);
       await connect();
       // A master that died after it was up (a cut, a reboot) is opened again. Not awaited: meanwhile commands go
       // directly, as ssh does without a socket, and say why they fail in ssh's words; once it is up they ride it.
       if (master?.dead) open().catch(() => undefined);
       return run(['ssh', ...clientOptions, dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions);
     },
-    runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions),
-    close: async () => {
-      await connecting?.catch(() => {});
-      await opening?.catch(() => {});
-      const m = master;
-      if (!m || m.dead) return;
-      master = undefined;
-      await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
-      const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
-      if (!gone) m.kill();
+    runFresh: direct,
+    close,
+    closeMaster: async () => {
+      await close();
+      // The next command opens a master again (its failure then is that command's, not a stale one).
+      connecting = undefined;
+      failed = false;
+    },
+    get hasMaster() {
+      return connecting !== undefined && !failed && !master?.dead;
     },
     forgetFailure() {
       // The next connect() opens a master again and reports its failure: a failed connect, or a master that died.
