@@ -7,6 +7,7 @@ import type { Builds } from '../build/builds.js';
 import { completedOutcome, rollbackStarted, type DeployRun, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { stopReason } from './context.js';
 import { rollWaves } from './rollout.js';
+import { SshConnectError } from '../transport/ssh.js';
 
 export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
   const { run, policy, ledger } = d;
@@ -42,6 +43,9 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       }
       return { kind: 'next' };
     } catch (error) {
+      // A master opened for this stage (a large fleet's probe went directly): Ctrl+C while connecting is a node
+      // never started; a failed connect is the node's failure in ssh's words.
+      if (error instanceof SshConnectError) return error.reason === 'canceled' ? { kind: 'done', outcome: 'skipped', error: stopReason(run) } : { kind: 'done', outcome: 'failed', error: error.message };
       // A bug or an unexpected error fails its node, never the run (activation handles its own: see stages).
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }

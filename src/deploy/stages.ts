@@ -4,7 +4,7 @@ import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
 import type { Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import { formatDestination } from '../transport/ssh.js';
+import { formatDestination, SshConnectError } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
@@ -126,6 +126,8 @@ export const activateStage: Stage = {
       if (policy.recordKind !== 'rollback') await record(ctx, 'deploy', r, finalCall(ctx, 'activate'));
       return next;
     } catch (error) {
+      // Its master could not be opened: the first call never reached the node (the scheduler reports it).
+      if (error instanceof SshConnectError) throw error;
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
     } finally {

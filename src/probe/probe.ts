@@ -17,7 +17,8 @@ import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false, withoutMaster = false): Promise<TargetState> {
   const { node } = target;
   const agent = createAgentClient(target, lock ? { lock: lock.identity } : {});
-  const r = await agent.probe({ outPath, withoutMaster, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
+  const readIfCurrent = lock?.ifCurrent?.nodes.has(node.name) ? { readIfCurrent: lock.ifCurrent.goal } : {};
+  const r = await agent.probe({ outPath, withoutMaster, ...readIfCurrent, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
   if (!r.ok) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.reason}`, { log: r.stderr });
   const state: TargetState = records
     ? { ...r.state, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }

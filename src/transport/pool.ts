@@ -28,6 +28,8 @@ export interface HostPool {
   readonly limits: ConnectionLimits;
   /** Whether `count` nodes' masters would all be kept between their stages: else lone questions go directly. */
   keepsMasters(count: number): boolean;
+  /** The quickest new connection to a target so far in this run (a master's start, a direct probe), in ms. */
+  bestConnectMs(): number | undefined;
   /** One stage of the node's work: its master is held while `work` runs; idle after, and closed once more than
    *  `limits.keepIdle` are idle (least recently used first). */
   use<T>(node: ResolvedNode, work: () => Promise<T>): Promise<T>;
@@ -79,6 +81,10 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     closing.add(closed);
     void closed.finally(() => closing.delete(closed));
   };
+  let bestConnect: number | undefined;
+  const onConnected = (ms: number) => {
+    bestConnect = bestConnect === undefined ? ms : Math.min(bestConnect, ms);
+  };
   const unIdle = (host: Host) => {
     const at = idle.indexOf(host);
     if (at >= 0) idle.splice(at, 1);
@@ -94,7 +100,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions, endpoint.knownHostsFile]);
     let host = hosts.get(key);
     if (!host) {
-      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run, signal: options.signal });
+      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run, signal: options.signal, onConnected });
       hosts.set(key, host);
     }
     return host;
@@ -115,6 +121,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     local,
     limits,
     keepsMasters: (count) => count <= limits.keepIdle,
+    bestConnectMs: () => bestConnect,
     use: async (node, work) => {
       const host = forNode(node);
       unIdle(host);

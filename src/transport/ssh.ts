@@ -24,6 +24,8 @@ export interface SshHostOptions {
   run?: RunCommand;
   /** Cancels connecting (Ctrl+C); a master already up is not touched. */
   signal?: AbortSignal;
+  /** A new connection was made in `ms` (a master's start, a lone question's whole round trip). */
+  onConnected?: (ms: number) => void;
 }
 
 /** How an ssh invocation uses the host's master: rides it, is it, or bypasses it with a connection of its own. */
@@ -76,6 +78,7 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   // One master start at a time. A dead master's socket is removed first, else the new master would find it and not listen.
   const open = () => (opening ??= (async () => {
     rmSync(options.controlPath, { force: true });
+    const since = Date.now();
     const started = await startMaster({
       sshArgs: [...buildSshOptions(endpoint, { role: 'master', controlPath: options.controlPath }), '-N', dest],
       controlPath: options.controlPath,
@@ -83,6 +86,7 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (!started.ok) throw new SshConnectError(endpoint, started.reason, started.detail);
+    options.onConnected?.(Date.now() - since);
     master = started.master;
   })().finally(() => {
     opening = undefined;
@@ -111,7 +115,12 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     connect,
     run: async (argv, runOptions) => {
       // A lone question goes directly when no master is up or wanted: one process, no master left behind.
-      if (runOptions?.withoutMaster && !connecting) return direct(argv, runOptions);
+      if (runOptions?.withoutMaster && !connecting) {
+        const since = Date.now();
+        const r = await direct(argv, runOptions);
+        if (r.exitCode !== 255 && !r.timedOut && !r.canceled) options.onConnected?.(Date.now() - since);
+        return r;
+      }
       await connect();
       // A master that died after it was up (a cut, a reboot) is opened again. Not awaited: meanwhile commands go
       // directly, as ssh does without a socket, and say why they fail in ssh's words; once it is up they ride it.
