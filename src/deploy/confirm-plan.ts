@@ -1,9 +1,10 @@
 // Magic rollback's confirmations against the deployer's own load (issue 19 §2): a confirmation goes before new
 // work (copies and activations wait while one is pending), and activations are admitted only as many at once as
 // their confirmations can be made within the window, from how long new SSH connections take right now.
+import type { NodeCause } from '../events.js';
 
 /** The node's error says it: the deployer, not the node, could not make the confirmation in time. */
-export const OVERLOADED = 'deployer-overloaded';
+export const OVERLOADED: NodeCause = 'deployer-overloaded';
 
 export interface ConfirmPlanner {
   /** Before a copy or an activation starts: waits while confirmations are pending (they go first). */

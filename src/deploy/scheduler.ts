@@ -50,7 +50,7 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
   };
-  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log, r.cause) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
 
   if (policy.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.

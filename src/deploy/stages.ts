@@ -2,7 +2,7 @@
 // change nothing that runs; a staged rollout runs them for every node at once and the others wave by wave.
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
-import type { Outcome } from '../events.js';
+import type { NodeCause, Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
 import { formatDestination, SshConnectError } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
@@ -13,6 +13,7 @@ import { explainCopyFailure } from '../copy/copy-errors.js';
 import { stopReason, type RunContext } from './context.js';
 import type { Ledger } from './ledger.js';
 import { confirmWindowMs, type DeployPolicy } from './policy.js';
+import { OVERLOADED } from './confirm-plan.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
@@ -41,7 +42,7 @@ export interface NodeContext extends DeployRun {
   undo(why: string): Promise<ActivationResult>;
 }
 
-export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
+export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[]; cause?: NodeCause };
 
 export interface Stage {
   name: 'build' | 'copy' | 'keys' | 'activate' | 'reboot' | 'health' | 'record';
@@ -56,7 +57,7 @@ export interface Stage {
 }
 
 const next: StageResult = { kind: 'next' };
-const done = (outcome: Outcome, error?: string, log?: string[]): StageResult => ({ kind: 'done', outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
+const done = (outcome: Outcome, error?: string, log?: string[], cause?: NodeCause): StageResult => ({ kind: 'done', outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}), ...(cause ? { cause } : {}) });
 
 /** Wait for the node's build; a node whose own build failed is `failed`, even after a stop (never `skipped`). */
 export const buildStage: Stage = {
@@ -84,6 +85,7 @@ export const copyStage: Stage = {
     const { run, plan, node } = ctx;
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.pool.local;
+    await run.confirms.yieldTo(); // pending confirmations go first: a copy is work that can wait
     ctx.phase('copy', `copying from ${from.label}`);
     // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
     const sizes = closureSizes(from, plan.outPath);
@@ -110,15 +112,22 @@ export const activateStage: Stage = {
   async run(ctx) {
     const { ledger, policy, node } = ctx;
     // The agent checks the lock itself (--break-lock or an expiry may have handed the node to another run): `locked`.
-    ledger.activating.add(node.name);
     const confirmTimeoutMs = confirmWindowMs(policy, node);
+    const { confirms } = ctx.run;
+    await confirms.yieldTo();
+    // Magic rollback: started only when its confirmation can be made within the window (else nothing is changed).
+    const admitted = confirmTimeoutMs !== undefined && (policy.goal === 'switch' || policy.goal === 'test') ? await confirms.admit(confirmTimeoutMs) : undefined;
+    if (admitted?.overloaded) {
+      return done('failed', admitted.overloaded, undefined, OVERLOADED);
+    }
+    ledger.activating.add(node.name);
     try {
       const r = await activateNode({
-        ...agentInput(ctx), outPath: ctx.plan.outPath,
+        ...agentInput(ctx), outPath: ctx.plan.outPath, confirms,
         ...(confirmTimeoutMs !== undefined ? { confirmTimeoutMs } : {}),
         ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
       });
-      if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
+      if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log, r.cause);
       ctx.activation = r;
       // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
       // rollback then fails; a failed check's rollback gets its own record. A fleet rollback is recorded once
@@ -132,6 +141,7 @@ export const activateStage: Stage = {
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
     } finally {
       ledger.activating.delete(node.name);
+      if (admitted) confirms.release();
     }
   },
 };
