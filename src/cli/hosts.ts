@@ -10,7 +10,7 @@ export async function withHosts<T>(io: CliIo, signal: AbortSignal, use: (pool: H
   const parallel = limits.keepIdle ?? DEFAULT_KEEP_IDLE;
   const probes = limits.probes ?? DEFAULT_PROBE_PARALLEL;
   // Before any connection: a limit too low fails here, with the fix, not as EMFILE halfway through a deploy.
-  await ensureFileLimit({ need: filesNeeded(parallel, probes), what: `--parallel ${parallel} and --probe-parallel ${probes}`, run: runLocal });
+  ensureFileLimit(filesNeeded(parallel, probes), `--parallel ${parallel} and --probe-parallel ${probes}`);
   const pool = createHostPool({ env: io.env, signal, limits: { keepIdle: parallel, probes }, ...(sudoPassword !== undefined ? { sudoPassword } : {}) });
   try {
     return await use(pool, runLocal);

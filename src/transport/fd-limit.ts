@@ -1,9 +1,9 @@
 // fleet's own file descriptors grow with the ssh clients it runs at once (2 or 3 pipes each), not with the fleet's
-// size: the need is computed from the limits, the soft RLIMIT_NOFILE raised up to the hard one when short (node
-// cannot call setrlimit: util-linux's prlimit does it on fleet's pid), else a typed error naming the fix.
+// size. Node itself raises its soft RLIMIT_NOFILE to the hard limit at start-up (checked: a `prlimit --nofile=100:4096`
+// node runs with 4096), so what is left to do is to compare the need with that limit and, when it is too low, fail
+// before any connection with a typed error that names the fix (raising a hard limit needs root).
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import type { RunCommand } from './run.js';
 
 export interface FileLimits {
   soft: number;
@@ -32,34 +32,17 @@ function readProcLimits(): string | undefined {
   }
 }
 
-/** Too few open files allowed, and fleet could not raise the limit itself. */
+/** Too few open files allowed for the connections fleet would hold at once. */
 export class FileLimitError extends UsageError {
   readonly need: number;
-  constructor(need: number, limits: FileLimits, what: string, why: string) {
-    super(`fleet needs up to ${need} open files for ${what}, but its limit is ${limits.soft} (hard limit ${limits.hard}) and ${why}: raise it (\`ulimit -n ${need}\` in the shell that runs fleet, or LimitNOFILE= in a systemd unit) or lower --parallel / --probe-parallel`);
+  constructor(need: number, limits: FileLimits, what: string) {
+    super(`fleet needs up to ${need} open files for ${what}, but its limit is ${limits.soft} (hard limit ${limits.hard}): raise the hard limit (\`ulimit -Hn ${need}\` as root, LimitNOFILE=${need} in a systemd unit, or nofile in /etc/security/limits.conf) or lower --parallel / --probe-parallel`);
     this.name = 'FileLimitError';
     this.need = need;
   }
 }
 
-export interface EnsureInput {
-  need: number;
-  /** For the message: what the need is for (`--parallel 10 and --probe-parallel 32`). */
-  what: string;
-  run: RunCommand;
-  read?: () => FileLimits | undefined;
-  pid?: number;
-}
-
-/** Raises the soft limit to `need` when it is lower (up to the hard limit); throws FileLimitError when it cannot. */
-export async function ensureFileLimit(input: EnsureInput): Promise<void> {
-  const read = input.read ?? (() => readFileLimits());
-  const limits = read();
-  if (!limits || limits.soft >= input.need) return;
-  if (limits.hard < input.need) throw new FileLimitError(input.need, limits, input.what, 'the hard limit is lower still');
-  const r = await input.run(['prlimit', `--pid=${input.pid ?? process.pid}`, `--nofile=${input.need}:`], { timeoutMs: 10_000 });
-  const now = read();
-  if (now && now.soft >= input.need) return;
-  const why = r.exitCode === undefined && /ENOENT/.test(r.message) ? 'prlimit (util-linux), which fleet raises it with, is not installed' : `prlimit could not raise it (${(r.stderr.trim() || r.message).split('\n')[0]})`;
-  throw new FileLimitError(input.need, now ?? limits, input.what, why);
+/** Throws FileLimitError when fleet's open-files limit (node has raised its soft limit to the hard one) is below `need`. */
+export function ensureFileLimit(need: number, what: string, limits = readFileLimits()): void {
+  if (limits && limits.soft < need) throw new FileLimitError(need, limits, what);
 }
