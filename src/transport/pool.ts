@@ -30,8 +30,8 @@ export interface HostPool {
   keepsMasters(count: number): boolean;
   /** The quickest new connection to a target so far in this run (a master's start, a direct probe), in ms. */
   bestConnectMs(): number | undefined;
-  /** One stage of the node's work: its master is held while `work` runs; idle after, and closed once more than
-   *  `limits.keepIdle` are idle (least recently used first). */
+  /** One stage of the node's work: its master is held while `work` runs; kept idle after while fewer than
+   *  `limits.keepIdle` are, else closed. */
   use<T>(node: ResolvedNode, work: () => Promise<T>): Promise<T>;
   /** The node's work in this run is done: its master is closed now (in the background; closeAll waits for it). */
   done(node: ResolvedNode): void;
@@ -74,7 +74,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const local = createLocalHost(options.run);
   const limits: ConnectionLimits = { probes: options.limits?.probes ?? DEFAULT_PROBE_PARALLEL, keepIdle: options.limits?.keepIdle ?? DEFAULT_KEEP_IDLE };
   const inUse = new Map<Host, number>();
-  const idle: Host[] = []; // masters up that no stage uses, least recently used first
+  const idle: Host[] = []; // masters up that no stage uses, kept for the node's next stage
   const closing = new Set<Promise<void>>();
   const closeMaster = (host: Host) => {
     const closed = (host.closeMaster?.() ?? Promise.resolve()).catch(() => undefined);
@@ -133,8 +133,12 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
         if (left > 0) inUse.set(host, left);
         else {
           inUse.delete(host);
-          if (host.hasMaster) idle.push(host);
-          while (idle.length > limits.keepIdle) closeMaster(idle.shift()!);
+          // Stages are queues (first come, first served): the master idle longest is the next one needed, so
+          // when no room is left it is the newest idle master that goes.
+          if (host.hasMaster) {
+            if (idle.length < limits.keepIdle) idle.push(host);
+            else closeMaster(host);
+          }
         }
       }
     },
