@@ -31,7 +31,7 @@ export interface LockKeeperOptions {
   run: LockRunner;
   /** Renewal period per node; default a third of its lockTimeout (two renewals may fail before it expires). */
   renewEveryMs?: (node: ResolvedNode) => number;
-  /** Releases at once at the end (each a connection when its master is closed); default unbounded. */
+  /** Renewals and releases at once (each a connection of its own when the node's master is closed); default unbounded. */
   parallel?: number;
 }
 
@@ -41,7 +41,10 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
   // sure: the probe said it took the lock; else its answer was lost and the lock may be ours.
   const held = new Map<string, { node: ResolvedNode; sure: boolean; timer?: NodeJS.Timeout; renewing?: Promise<void>; lost?: string }>();
   const every = options.renewEveryMs ?? ((node) => Math.max(500, Math.floor(node.lockTimeoutMs / 3)));
-  const command = (op: 'renew' | 'release', node: ResolvedNode) => options.run(node, op);
+  // Renewals and releases at once are bounded (--probe-parallel): a thousand locks renewed by timers set within
+  // the same second must not become a thousand ssh clients at once.
+  const limit = pLimit(options.parallel ?? Number.POSITIVE_INFINITY);
+  const command = (op: 'renew' | 'release', node: ResolvedNode) => limit(() => options.run(node, op));
 
   /** One renewal; a definite "not ours" marks the node lost, anything else (a dropped connection) waits for the next. */
   const renew = async (name: string): Promise<void> => {
@@ -92,8 +95,7 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
       const entries = [...held.values()];
       for (const e of entries) clearInterval(e.timer);
       await Promise.all(entries.map((e) => e.renewing));
-      const limit = pLimit(options.parallel ?? Math.max(1, entries.length));
-      const warnings = await Promise.all(entries.map(({ node, sure, lost }) => limit(async () => {
+      const warnings = await Promise.all(entries.map(async ({ node, sure, lost }) => {
         if (lost) return undefined; // another run has it now
         const r = await command('release', node).catch((error: unknown) => ({ reply: undefined, reason: error instanceof Error ? error.message : String(error) }));
         const reply = r.reply;
@@ -101,7 +103,7 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
         const why = reply?.error ?? r.reason;
         const what = sure ? 'could not release its lock' : 'could not release its lock, if this run took it';
         return `${node.name}: ${what} (${why}); it expires within ${formatSeconds(seconds(node))} (lockTimeout) or with a reboot`;
-      })));
+      }));
       held.clear();
       return warnings.filter((w): w is string => w !== undefined);
     },
