@@ -123,8 +123,10 @@ export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, coun
 
 /** Why a command failed, without its argv (an agent command line is kilobytes of script): how it
  *  ended and the last lines it wrote to stderr. */
-export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr'>): string {
-  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.exitCode === undefined ? 'could not run' : `exit ${r.exitCode}`;
+export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr'> & { message?: string }): string {
+  // Not started at all: the system's reason (ENOENT, or EAGAIN/EMFILE/ENOMEM on a deployer out of resources).
+  const errno = /\b(E[A-Z]{3,})\b/.exec(r.message ?? '')?.[1];
+  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.exitCode === undefined ? (errno ? `could not run (${errno})` : 'could not run') : `exit ${r.exitCode}`;
   const said = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join('; ');
   return said ? `${how}: ${said}` : how;
 }
