@@ -74,9 +74,11 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   let opening: Promise<void> | undefined;
   let master: Master | undefined;
   let failed = false; // the first connect ended without a master
+  let closing: Promise<void> | undefined; // closeMaster in progress: a new master waits for the old one to be gone
 
   // One master start at a time. A dead master's socket is removed first, else the new master would find it and not listen.
   const open = () => (opening ??= (async () => {
+    await closing; // the old master answers `-O exit` on the same socket path: it must be gone first
     rmSync(options.controlPath, { force: true });
     const since = Date.now();
     const started = await startMaster({
@@ -129,12 +131,17 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     },
     runFresh: direct,
     close,
-    closeMaster: async () => {
-      await close();
-      // The next command opens a master again (its failure then is that command's, not a stale one).
+    closeMaster: () => (closing ??= (async () => {
+      // At once, before the master is gone: lone questions meanwhile go directly (not over a master being closed),
+      // and the next command that needs a master opens a new one (its failure then is that command's).
+      const was = connecting;
       connecting = undefined;
       failed = false;
-    },
+      await was?.catch(() => {});
+      await close();
+    })().finally(() => {
+      closing = undefined;
+    })),
     get hasMaster() {
       return connecting !== undefined && !failed && !master?.dead;
     },
