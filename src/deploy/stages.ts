@@ -86,6 +86,7 @@ export const copyStage: Stage = {
     const copy = plan.copy;
     const from = copy.kind === 'from-build-host' ? ctx.builds.hostOf(copy.buildJob) : run.pool.local;
     await run.confirms.yieldTo(); // pending confirmations go first: a copy is work that can wait
+    if (run.stop.signal.aborted) return done('skipped', stopReason(run));
     ctx.phase('copy', `copying from ${from.label}`);
     // Sized while it copies (sizes are the same on every store): copy-done's bytes cost no time after it.
     const sizes = closureSizes(from, plan.outPath);
@@ -119,6 +120,11 @@ export const activateStage: Stage = {
     const admitted = confirmTimeoutMs !== undefined && (policy.goal === 'switch' || policy.goal === 'test') ? await confirms.admit(confirmTimeoutMs) : undefined;
     if (admitted?.overloaded) {
       return done('failed', admitted.overloaded, undefined, OVERLOADED);
+    }
+    // Stopped while it waited for room (a failure with fail-fast, Ctrl+C): it never starts.
+    if (ctx.run.stop.signal.aborted) {
+      if (admitted) confirms.release();
+      return done('skipped', stopReason(ctx.run));
     }
     ledger.activating.add(node.name);
     try {
