@@ -7,7 +7,8 @@ import type { NodeCause } from '../events.js';
 export const OVERLOADED: NodeCause = 'deployer-overloaded';
 
 export interface ConfirmPlanner {
-  /** Before a copy or an activation starts: waits while confirmations are pending (they go first). */
+  /** Before a copy or an activation starts: waits while confirmations are pending, when they are under pressure
+   *  (a new connection takes more than a tenth of the window): then they go first. */
   yieldTo(): Promise<void>;
   /** Before an activation whose confirmation has `windowMs`: waits for room among the activations not yet confirmed;
    *  `overloaded` (why) when even alone its confirmation could not be made in time: it must not start. */
@@ -22,6 +23,10 @@ export interface ConfirmPlanner {
 
 /** A confirmation may use this share of its window; the rest is margin for a retry. */
 const SHARE = 0.5;
+/** Past this share of the window per new connection, the deployer is busy: pending confirmations hold new work.
+ *  Below it they are left to run alongside (at 0.2 s a connection and a 30 s window, holding copies each time a
+ *  confirmation is pending would only slow a large deploy down). */
+const PRESSURE = 0.1;
 
 /** best(): the quickest new connection fleet made to a target in this run (a probe's, a master's); the planner's
  *  estimate until confirmations are measured. */
@@ -29,6 +34,7 @@ export function createConfirmPlanner(best: () => number | undefined = () => unde
   let pending = 0; // confirmations in flight
   let admitted = 0; // activations started, not yet over
   let measured: number | undefined; // recent confirmations' connection time (moving average)
+  let window: number | undefined; // the shortest confirmation window admitted so far
   let wakers: (() => void)[] = [];
   const wake = () => {
     const w = wakers;
@@ -37,12 +43,18 @@ export function createConfirmPlanner(best: () => number | undefined = () => unde
   };
   const wait = () => new Promise<void>((resolve) => wakers.push(resolve));
   const estimate = () => measured ?? best();
+  /** Confirmations are pending while new connections are slow for their window: new work waits for them. */
+  const held = () => {
+    const est = estimate();
+    return pending > 0 && est !== undefined && window !== undefined && est > window * PRESSURE;
+  };
 
   return {
     async yieldTo() {
-      while (pending > 0) await wait();
+      while (held()) await wait();
     },
     async admit(windowMs) {
+      window = Math.min(window ?? windowMs, windowMs);
       for (;;) {
         const est = estimate();
         if (est !== undefined && est > windowMs * SHARE && admitted === 0) {
@@ -50,7 +62,7 @@ export function createConfirmPlanner(best: () => number | undefined = () => unde
         }
         // As many unconfirmed activations as confirmations fit, one after the other, in the window's share.
         const room = est === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor((windowMs * SHARE) / est));
-        if (admitted < room && pending === 0) {
+        if (admitted < room && !held()) {
           admitted += 1;
           return {};
         }

@@ -6,8 +6,9 @@ import { createConfirmPlanner } from '../../src/deploy/confirm-plan.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-test('new work waits while a confirmation is pending, and goes on once it is over', async () => {
-  const planner = createConfirmPlanner();
+test('a busy deployer (connections of 1 s, a 4 s window): new work waits while a confirmation is pending, and goes on once it is over', async () => {
+  const planner = createConfirmPlanner(() => 1000);
+  assert.deepEqual(await planner.admit(4000), {});
   let finish!: () => void;
   const confirming = planner.confirming(() => new Promise<void>((r) => (finish = r)));
   let started = false;
@@ -61,8 +62,19 @@ test('a confirmation measured slower than half the window: the next activation i
   assert.equal(r.overloaded, 'deployer-overloaded: not activated, so that its watchdog cannot roll it back: new SSH connections from this deployer take 5.0s now, more than half of the 3s confirmation window (raise --confirm-timeout, lower --parallel, or deploy from a less busy machine); nothing was changed');
 });
 
-test('activations wait for pending confirmations before they are admitted', async () => {
-  const planner = createConfirmPlanner();
+test('no pressure (connections of 0.2 s, a 30 s window): copies go on while confirmations are pending', async () => {
+  const planner = createConfirmPlanner(() => 200);
+  assert.deepEqual(await planner.admit(30_000), {});
+  let finish!: () => void;
+  const confirming = planner.confirming(() => new Promise<void>((r) => (finish = r)));
+  await planner.yieldTo();
+  finish();
+  await confirming;
+});
+
+test('a busy deployer: activations wait for pending confirmations before they are admitted', async () => {
+  const planner = createConfirmPlanner(() => 500);
+  assert.deepEqual(await planner.admit(4000), {}); // room for 4 (2 s / 0.5 s), and 0.5 s > a tenth of 4 s
   let finish!: () => void;
   const confirming = planner.confirming(() => new Promise<void>((r) => (finish = r)));
   let admitted = false;
