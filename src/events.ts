@@ -29,6 +29,10 @@ export type Outcome =
   /** Rebooted (--reboot, fleet reboot) and not back within the deadline: its state is unknown (exit 3). */
   | 'unreachable-after-reboot';
 
+/** Why a node ended so, where its outcome alone cannot say: `deployer-overloaded`, fleet's own machine was too busy
+ *  to make (or even attempt) the magic-rollback confirmation in time, not the node. */
+export type NodeCause = 'deployer-overloaded';
+
 /** Outcomes that make a run exit non-zero and that the report shows a log for. */
 export const FAILED_OUTCOMES: readonly Outcome[] = ['failed', 'rolled-back', 'rollback-failed', 'locked', 'held', 'unreachable-after-reboot'];
 
@@ -96,7 +100,7 @@ export type EventBody =
   | { type: 'keys'; node: string; changed: string[]; unchanged: number; removed: string[]; uploadAt?: 'pre-activation' | 'post-activation' }
   /** --verbose: build or activation output as it comes; exactly one of node and build. */
   | { type: 'log'; node?: string; build?: string; line: string }
-  | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[] }
+  | { type: 'node-done'; node: string; outcome: Outcome; error?: string; log?: string[]; cause?: NodeCause }
   /** A staged rollout starts wave `wave` (1-based, as in the plan's `waves`). */
   | { type: 'wave-start'; wave: number; nodes: string[] }
   /** Every node of the wave settled: `failures` against the plan's `maxFailures` gave the verdict. */
@@ -147,7 +151,7 @@ export type EventBody =
       exitCode: number;
       durationMs: number;
       interrupted: boolean;
-      nodes: Record<string, { outcome: Outcome; error?: string }>;
+      nodes: Record<string, { outcome: Outcome; error?: string; cause?: NodeCause }>;
     };
 
 export type FleetEvent = EventBody & Envelope;

@@ -15,7 +15,7 @@ umask 022
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 d='' p='' out='' goal='' setp='none' check=0 secs=60 sd=0 unit='' csecs=0 ctoken='' report='' wsecs=0 seen=0
-action='' sdir='' gens=0 newest=50 line='' keep=50 lop='' lk='' lrun='' lby='' lpid=0 lsecs=60 now=''
+action='' sdir='' gens=0 newest=50 line='' keep=50 lop='' lk='' lrun='' lby='' lpid=0 lsecs=60 now='' lun=0
 die() { echo "fleet-agent: $2" >&2; exit "$1"; }
 for a do
   case $a in
@@ -45,6 +45,7 @@ for a do
   by=*) lby=${a#*=} ;;
   pid=*) lpid=${a#*=} ;;
   lock-seconds=*) lsecs=${a#*=} ;;
+  lock-unless-current=*) lun=${a#*=} ;;
   *) die "$EXIT_USAGE" "unknown argument ${a%%=*}" ;;
   esac
 done
@@ -216,9 +217,15 @@ mine() { # $1: renew (the lock is held on while the watchdog rolls back) or read
   [ "$(readlink /run/current-system 2>/dev/null)" = "$out" ] || { why='replaced'; return 1; }
   return 0
 }
+atout() { # the node already has $out where $goal puts it: the profile (switch, boot), the running system (switch, test)
+  case $goal in switch|boot) [ "$(readlink -f "$p" 2>/dev/null)" = "$out" ] || return 1 ;; test) ;; *) return 1 ;; esac
+  case $goal in switch|test) [ "$(readlink /run/current-system 2>/dev/null)" = "$out" ] || return 1 ;; esac
+}
 case $cmd in
 probe) # [lock-op lock run by pid lock-seconds] profile out [state-dir generations]: the lock first, so the state read is the locked one
   echo "protocol=$PROTOCOL"
+  # A node already on $out where $goal puts it stays unchanged: its lock is only read (held by another run or not).
+  [ "$lun" = 1 ] && [ "$lop" = take ] && atout && lop=read
   [ -n "$lop" ] && lockop
   state ''
   if [ "$ptarget" = "$out" ] && [ -e "$out" ]; then echo hasOut=1
@@ -322,6 +329,7 @@ confirm) # dir confirm-token, report wait profile: hands the watchdog a token (i
   [ -f "$d/confirm.log" ] || die "$EXIT_NO_ACTION" "no watchdog in $d"
   if [ -f "$d/confirm.status" ]; then read -r cs < "$d/confirm.status"; die "$EXIT_TOO_LATE" "too late, the watchdog already decided: $cs"; fi
   put "$d/confirm" "$ctoken"
+  echo "$report started"
   # The verdict (and the boot step) comes back on this same connection when it is quick: no second round trip.
   await confirm ;;
 rollback) # lock..., dir systemd unit, report wait profile: undoes this run's changes (once), then reports

@@ -68,6 +68,8 @@ export interface Reply<S> {
   seen: number;
   report?: Report<S>;
   failure?: AgentFailure;
+  /** confirm: from spawning ssh to the agent's first line (the new connection's cost right now). */
+  connectMs?: number;
 }
 
 /** How the agent detaches a long action: a transient unit under systemd, else setsid. */
@@ -89,10 +91,14 @@ export interface ProbeQuery {
   outPath: string;
   /** With the lock: read it (plan, status), or take it (apply, as this client's run), in the same round trip. */
   lock?: Extract<LockOp, 'read' | 'take' | 'break'>;
+  /** With `take`: a node already on `outPath` for this goal has its lock only read (apply leaves it unchanged). */
+  readIfCurrent?: Goal;
   /** Also the deploy records (the newest `newest`, default RECORDS_KEPT) and whether a reboot is due; 'generations': and the profile's generations. */
   records?: boolean | 'generations';
   newest?: number;
   signal?: AbortSignal;
+  /** Over a connection of its own unless a master is up (a large fleet's probe). */
+  withoutMaster?: boolean;
 }
 
 export type ProbeResult = { ok: true; state: TargetState; stdout: string; lock?: LockReply } | { ok: false; reason: string; stderr: string };
@@ -157,10 +163,11 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
       const escalate = query.lock === 'take' || query.lock === 'break';
       const args = argv('probe', {
         ...(query.lock ? lockArgs(query.lock) : {}),
+        ...(query.lock === 'take' && query.readIfCurrent ? { 'lock-unless-current': true, goal: query.readIfCurrent } : {}),
         profile: node.profile, out: query.outPath,
         ...(query.records ? { 'state-dir': node.stateDir, generations: query.records === 'generations', 'records-newest': query.newest ?? RECORDS_KEPT } : {}),
       });
-      const options = { ...short, ...(query.signal ? { signal: query.signal } : {}) };
+      const options = { ...short, ...(query.signal ? { signal: query.signal } : {}), ...(query.withoutMaster ? { withoutMaster: true } : {}) };
       // Taking a lock writes to /run: the probe escalates then; reading is the SSH user's.
       const r = escalate ? await target.runPrivileged(args, options) : await target.run(args, options);
       if (r.failed) return { ok: false, reason: failureReason(r), stderr: r.stderr };
@@ -178,11 +185,18 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
         'confirm-seconds': call.watchdog?.seconds ?? 0, 'confirm-token': call.watchdog?.token, report: token, wait: call.waitSeconds,
       }), { ...waiting(call.waitSeconds), onLine }), call.onLine);
     },
-    confirm(token, options) {
+    async confirm(token, options) {
       needRun();
-      return action('confirm', 0, (report, onLine) => target.runFresh(argv('confirm', { dir, 'confirm-token': token, report, wait: CONFIRM_WAIT_SECONDS, profile: node.profile }), {
-        timeoutMs: options.timeoutMs, onLine,
+      const since = Date.now();
+      let connectMs: number | undefined;
+      const r = await action('confirm', 0, (report, onLine) => target.runFresh(argv('confirm', { dir, 'confirm-token': token, report, wait: CONFIRM_WAIT_SECONDS, profile: node.profile }), {
+        timeoutMs: options.timeoutMs,
+        onLine: (line) => {
+          connectMs ??= Date.now() - since;
+          onLine(line);
+        },
       }), options.onLine);
+      return connectMs === undefined ? r : { ...r, connectMs };
     },
     rollback(options) {
       needRun();
@@ -220,7 +234,8 @@ export function createAgentClient(target: Target, run: { id?: string; lock?: Loc
       return /^rebootRequested=1$/m.test(r.stdout) ? {} : { failure: { kind: 'refused', reason: 'the agent did not ask for the reboot' } };
     },
     async lock(op) {
-      const r = await target.runPrivileged(argv('lock', lockArgs(op)), short).catch((error: unknown) => error as Error);
+      // A lone question: it opens no master (a renewal between stages, a release at the end).
+      const r = await target.runPrivileged(argv('lock', lockArgs(op)), { ...short, withoutMaster: true }).catch((error: unknown) => error as Error);
       if (r instanceof Error) return { reason: r.message };
       if (!r.failed) readValues(node.name, r.stdout.split('\n'));
       const reply = parseLockReply(r.stdout);

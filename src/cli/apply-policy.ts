@@ -13,6 +13,8 @@ export interface ApplyCliOptions extends FileOptions, RolloutFlags {
   json?: boolean;
   force?: boolean;
   parallel: number;
+  /** --probe-parallel: targets asked at once. */
+  probeParallel?: number;
   maxJobs?: number | 'auto';
   keepGoing?: boolean;
   useSubstitutes?: boolean;

@@ -7,6 +7,7 @@ import type { MemorySetting } from '../config/types.js';
 import { ConfigError, ExitCode, formatDiagnostic, UsageError } from '../errors.js';
 import { GOALS, isGoal, type Goal } from '../goal.js';
 import { ON_FAILURE_MODES, parseMaxFailuresFlag, parseWavesFlag } from '../rollout/flags.js';
+import { DEFAULT_PROBE_PARALLEL } from '../transport/limits.js';
 import { fleetVersion } from '../version.js';
 import type { CliIo } from './io.js';
 import { createSession, type Session } from './session.js';
@@ -95,6 +96,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
+    .addOption(probeParallelOption())
     .option('--waves <sizes>', 'show the waves of a staged rollout with these sizes (overrides rollout.waves): nodes or % of the selected nodes, e.g. 1,5,20%', parseWavesFlag)
     .option('--max-failures <n|p%>', 'failed nodes each wave may have (overrides rollout.maxFailures), e.g. 1 or 10%', parseMaxFailuresFlag)
     .addHelpText('after', '\nExit codes of plan: 0 every node planned (with --exit-code: and none would change), 1 some node could not be\nplanned (with --exit-code: or some node would change), 2 usage.\n\nExamples:\n  fleet plan --on tag:web\n  fleet plan boot --json\n  fleet plan --waves 1,5,20%\n  fleet plan --format markdown > plan.md\n  fleet plan --exit-code || fleet apply --yes')
@@ -109,6 +111,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--show-trace', 'pass --show-trace to Nix')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
+    .addOption(probeParallelOption())
     .addHelpText('after', `\nGoals: switch (default) and test compare with /run/current-system, boot with the profile; push and\ndry-activate as switch. build is refused (it asks no target).\n\nExit codes of diff: 0 every node compared, 1 some node could not be (unreachable, build failed), 2 usage.\n${SELECTOR_HELP}\n\nExamples:\n  fleet diff --on tag:web\n  fleet diff --format markdown > diff.md\n  fleet diff boot --json | jq -c 'select(.type == "diff") | {nodes, changed}'`)
     .action(async (goal: Goal, options: object) => setExit(await (await import('./commands/diff.js')).runDiff(goal, { ...file(), ...options }, io, signal, session)));
 
@@ -122,6 +125,7 @@ export function buildProgram(io: CliIo, signal: AbortSignal, setExit: (code: num
     .option('--show-trace', 'pass --show-trace to Nix')
     .addOption(evalMemoryOption())
     .addOption(evalWorkersOption())
+    .addOption(probeParallelOption())
     .option('--watch', 'redraw the table in place, refreshed every --interval, until q (exit 0) or Ctrl+C (exit 130); needs a terminal')
     .option('--interval <duration>', 'with --watch: time between refreshes (default 5s), e.g. 2s or 1m', parseDurationOption)
     .option('--ask-sudo-password', 'ask for the sudo password of non-root targets, to compare their keys (root\'s to read) by hash (CI: FLEET_SUDO_PASSWORD_FILE)')
@@ -218,10 +222,16 @@ function copyOption(): Option {
   return new Option('--copy <route>', 'how systems reach the nodes (overrides copy): push, cache (fetched from the fleet\'s cache, pushed when a node cannot), cache! (strict: fail instead)').choices(COPY_VALUES);
 }
 
+/** Probes at once: read-only questions, each one ssh process; bounded apart from --parallel (issue 19). */
+function probeParallelOption(): Option {
+  return new Option('--probe-parallel <n>', 'targets asked at once (probes: state, lock), each over one ssh connection').argParser(parsePositive).default(DEFAULT_PROBE_PARALLEL);
+}
+
 /** The options every deploying command shares (apply, rollback). */
 function deployOptions(command: Command): Command {
   return command
     .option('-p, --parallel <n>', 'activations (and copies) at once', parsePositive, 10)
+    .addOption(probeParallelOption())
     .option('-j, --max-jobs <n>', 'builds at once on the deployer and on targets (default: auto, one per CPU; builders use their maxJobs)', parseMaxJobs)
     .option('--force', 'activate even nodes already running the desired system')
     .addOption(new Option('--keep-going', 'continue with the other nodes after a failure').conflicts('failFast'))

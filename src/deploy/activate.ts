@@ -3,7 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
-import type { Outcome } from '../events.js';
+import type { NodeCause, Outcome } from '../events.js';
+import { OVERLOADED, type ConfirmPlanner } from './confirm-plan.js';
 import { goalTraits, isVerified, type Goal } from '../goal.js';
 import type { SystemState } from '../target/state.js';
 import { quoteArgv } from '../transport/quote.js';
@@ -17,6 +18,8 @@ export interface ActivationResult {
   outcome: Outcome;
   error?: string;
   log?: string[];
+  /** deployer-overloaded: fleet's own machine could not make (or even attempt) the confirmation. */
+  cause?: NodeCause;
   /** activated, rolled-back: what the node runs now, verified; and what it ran before the change. */
   now?: SystemState;
   before?: SystemState;
@@ -42,6 +45,8 @@ export interface ActivateInput extends AgentInput {
   confirmTimeoutMs?: number;
   /** fleet rollback: make exactly this existing profile generation current (switch, boot), not a new one. */
   generation?: number;
+  /** The run's confirmations: pending ones hold new work; each one's connection time is measured. */
+  confirms?: Pick<ConfirmPlanner, 'confirming' | 'observe'>;
 }
 
 /** Until when fleet waits for the agent's word: the switch's own deadline, a grace, and what comes before it. */
@@ -206,7 +211,8 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
   // The window started when the agent finished the live activation, a moment before fleet saw it.
   const windowEnds = Date.now() + watchdog.seconds * 1000;
   onPhase('confirm', `over a new SSH connection; without it the node reverts by itself after ${watchdog.seconds}s`);
-  const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await sendConfirmation(input, watchdog.token, windowEnds);
+  const confirm = () => sendConfirmation(input, watchdog.token, windowEnds);
+  const sent: Confirmation = decided ? { ok: false, error: 'the node could not be reached while its window was open' } : await (input.confirms ? input.confirms.confirming(confirm) : confirm());
   const confirmed = await awaitAgent(agent, 'confirm', deadline(watchdog.seconds * 1000), input.onLine, sent.reply);
   log.push(...confirmed.log);
   if (!confirmed.report && confirmed.notStarted) return afterRestart(input, report.before, watchdog.seconds, log);
@@ -216,8 +222,11 @@ export async function activateNode(input: ActivateInput): Promise<ActivationResu
     const why = `the confirmation did not arrive within ${watchdog.seconds}s${sent.error ? ` (${sent.error})` : ''}`;
     const reverted = judgeRollback(await awaitAgent(agent, 'rollback', deadline(), input.onLine), goal, report.before);
     log.push(...reverted.log);
-    if (reverted.ok) return { outcome: 'rolled-back', error: `${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log };
-    return { outcome: 'rollback-failed', error: `${why}; the node's watchdog could not roll it back: ${reverted.error}. ${manualRecovery(node, report.before)}`, log };
+    // Never attempted for want of the deployer's own resources: said so, apart from a node that could not be reached.
+    const cause = sent.overloaded ? { cause: OVERLOADED } : {};
+    const who = sent.overloaded ? `${OVERLOADED}: ` : '';
+    if (reverted.ok) return { outcome: 'rolled-back', error: `${who}${why}; the node's watchdog rolled it back to ${describe(report.before)}`, log, ...cause };
+    return { outcome: 'rollback-failed', error: `${who}${why}; the node's watchdog could not roll it back: ${reverted.error}. ${manualRecovery(node, report.before)}`, log, ...cause };
   }
   if (status.kind === 'stood-down') return stoodDown(status.why, confirmed.report.now, log);
   const confirmProblem = status.kind === 'done' ? describeFailure({ ...confirmed.report, status }, goal, outPath) : describeConfirmFailure(status);
@@ -279,6 +288,13 @@ interface Confirmation {
   ok: boolean;
   error?: string;
   reply?: Reply<ConfirmStatus>;
+  /** No attempt got as far as a connection: the deployer could not start ssh (processes, files, memory). */
+  overloaded?: boolean;
+}
+
+/** ssh could not even be started on the deployer: out of processes, file descriptors or memory. */
+export function deployerResourceFailure(reason: string): boolean {
+  return /\b(EAGAIN|EMFILE|ENFILE|ENOMEM)\b/.test(reason);
 }
 
 /** The confirmation rides a brand-new SSH connection (own TCP connection and authentication): it proves
@@ -287,13 +303,17 @@ interface Confirmation {
 async function sendConfirmation(input: ActivateInput, token: string, windowEndsMs: number): Promise<Confirmation> {
   const { agent } = input;
   let failure: string | undefined;
+  let connected = false; // some attempt got a connection (or at least an ssh process) going
   // The window is at least 1 s from now (activateNode): there is always time for a first attempt.
   for (;;) {
     const r = await agent.confirm(token, {
       timeoutMs: Math.max(1, Math.min(windowEndsMs - Date.now(), agent.node.connectTimeoutMs + 10_000)), ...(input.onLine ? { onLine: input.onLine } : {}),
     });
+    if (r.connectMs !== undefined) input.confirms?.observe(r.connectMs);
     if (r.report) return { ok: true, reply: r };
     const f = r.failure!;
+    if (!deployerResourceFailure(f.reason)) connected = true;
+    if (!connected && windowEndsMs - Date.now() <= 0) return { ok: false, overloaded: true, error: `the deployer could not start a new SSH connection: ${f.reason}` };
     // tooLate: the node's watchdog had already decided (fleet's view of the window runs a little behind the node's).
     if (f.kind === 'agent' && f.exit === 'tooLate') return { ok: false, error: `${failure ? `${failure}; ` : ''}a new connection got through only after the window had closed` };
     failure = `a new SSH connection failed: ${f.reason}`;

@@ -73,7 +73,7 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const ledger = createLedger({ emit: run.emit, stop: run.stop, failFast: policy.failFast });
   options.onActivating?.(ledger.activating);
   // The probe takes each target's lock (one round trip); `locks` renews them from then on.
-  const lock: ProbeLock = { op: policy.breakLock ? 'break' : 'take', identity: run.lockIdentity };
+  const lock: ProbeLock = { op: policy.breakLock ? 'break' : 'take', identity: run.lockIdentity, ...readIfCurrent(policy, source, nodes, options.keys) };
   const prepare: PrepareOptions = {
     goal: policy.goal, force: policy.force, showTrace: policy.showTrace, rollout: policy.rollout, run: run.run, pool: run.pool, emit: run.emit, signal: run.stop.signal, lock,
   };
@@ -130,6 +130,14 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   const exitCode = declined ? ExitCode.ok : decideExitCode(Object.values(results).map((r) => r.outcome), interrupted);
   run.emit({ type: 'summary', command: source.command, goal: policy.goal, exitCode, durationMs: Date.now() - run.startedAt, interrupted, nodes: results });
   return { plan, nodes: results, exitCode, interrupted, warnings: [...ledger.warnings, ...warnings] };
+}
+
+/** Nodes a no-op leaves alone whatever the plan says once they are current: no keys to upload, no reboot, no
+ *  --force; their probe only reads the lock, so an up-to-date node costs one round trip. */
+function readIfCurrent(policy: DeployPolicy, source: SystemSource, nodes: readonly ResolvedNode[], keys: LoadedKeys | undefined): Pick<ProbeLock, 'ifCurrent'> {
+  const { goal } = policy;
+  if (source !== EVALUATE || policy.force || policy.reboot || (goal !== 'switch' && goal !== 'boot' && goal !== 'test')) return {};
+  return { ifCurrent: { goal, nodes: new Set(nodes.filter((n) => !keys?.get(n.name)?.length).map((n) => n.name)) } };
 }
 
 async function recordContext(fleet: ResolvedFleet, options: ApplyOptions, notes: Pick<RecordContext, 'on' | 'message'>): Promise<RecordContext> {

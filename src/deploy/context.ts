@@ -11,6 +11,7 @@ import type { RecordContext } from '../records/record.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { linkedStop } from '../util/abort.js';
+import { createConfirmPlanner, type ConfirmPlanner } from './confirm-plan.js';
 
 export interface RunContext {
   readonly id: string;
@@ -35,6 +36,8 @@ export interface RunContext {
   /** The selected nodes' keys, read on the deployer before any target was touched; absent: the fleet has none. */
   readonly keys?: LoadedKeys;
   readonly startedAt: number;
+  /** Magic rollback's confirmations before new work, and activations admitted as their confirmations fit the window. */
+  readonly confirms: ConfirmPlanner;
 }
 
 export interface RunContextInput {
@@ -55,10 +58,11 @@ export function createRunContext(input: RunContextInput): RunContext {
   return {
     id, fleet: input.fleet, nodes: new Map(input.nodes.map((n) => [n.name, n])), emit: input.emit, signal: input.signal,
     stop: linkedStop(input.signal), run: input.run, pool, targets: new Map(), lockIdentity,
-    locks: createLockKeeper({ identity: lockIdentity, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { id, lock: lockIdentity })) }),
+    locks: createLockKeeper({ identity: lockIdentity, parallel: pool.limits.probes, run: lockRunner((node) => createAgentClient(pool.targetOf(node), { id, lock: lockIdentity })) }),
     ...(input.records ? { records: input.records } : {}),
     ...(input.keys ? { keys: input.keys } : {}),
     startedAt: Date.now(),
+    confirms: createConfirmPlanner(() => pool.bestConnectMs()),
   };
 }
 

@@ -1,10 +1,11 @@
 // What a deploy run has come to, node by node: each node's final word (as a node-done event), the nodes
 // mid-activation, the records written, the warnings for the end. A failure stops the run here when fail-fast.
-import { FAILED_OUTCOMES, type EmitEvent, type Outcome } from '../events.js';
+import { FAILED_OUTCOMES, type EmitEvent, type NodeCause, type Outcome } from '../events.js';
 
 export interface NodeResult {
   outcome: Outcome;
   error?: string;
+  cause?: NodeCause;
 }
 
 export interface Ledger {
@@ -16,7 +17,7 @@ export interface Ledger {
   /** For stderr at the end (records that could not be written). */
   readonly warnings: string[];
   /** A node's final word; the first one counts. A failure stops the run when fail-fast (`locked` never does). */
-  finish(node: string, outcome: Outcome, error?: string, log?: string[]): void;
+  finish(node: string, outcome: Outcome, error?: string, log?: string[], cause?: NodeCause): void;
   /** A later, final word on a node that already had one: an earlier wave rolled back by `rollback-all`. */
   revise(node: string, outcome: Outcome, error?: string, log?: string[]): void;
 }
@@ -30,15 +31,15 @@ export interface LedgerInput {
 
 export function createLedger({ emit, stop, failFast }: LedgerInput): Ledger {
   const results = new Map<string, NodeResult>();
-  const word = (node: string, outcome: Outcome, error?: string, log?: string[]) => {
-    results.set(node, { outcome, ...(error ? { error } : {}) });
-    emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
+  const word = (node: string, outcome: Outcome, error?: string, log?: string[], cause?: NodeCause) => {
+    results.set(node, { outcome, ...(error ? { error } : {}), ...(cause ? { cause } : {}) });
+    emit({ type: 'node-done', node, outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}), ...(cause ? { cause } : {}) });
   };
   return {
     results, activating: new Set(), recorded: new Set(), warnings: [],
-    finish(node, outcome, error, log) {
+    finish(node, outcome, error, log, cause) {
       if (results.has(node)) return;
-      word(node, outcome, error, log);
+      word(node, outcome, error, log, cause);
       // A node another run holds is no failure of this run's work: fail-fast goes on with the others.
       if (failFast && FAILED_OUTCOMES.includes(outcome) && outcome !== 'locked') stop.abort();
     },

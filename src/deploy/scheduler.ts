@@ -7,6 +7,7 @@ import type { Builds } from '../build/builds.js';
 import { completedOutcome, rollbackStarted, type DeployRun, type NodeContext, type Stage, type StageResult } from './stages.js';
 import { stopReason } from './context.js';
 import { rollWaves } from './rollout.js';
+import { SshConnectError } from '../transport/ssh.js';
 
 export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
   const { run, policy, ledger } = d;
@@ -17,7 +18,9 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       if (stage.startsWork && run.stop.signal.aborted) return { kind: 'done', outcome: 'skipped', error: stopReason(run) };
       return stage.run(ctx);
     };
-    return stage.pool ? pools[stage.pool](go) : go();
+    // The node's master is held while a stage that reaches it runs (inside the pool's slot: never while waiting).
+    const reach = stage.name === 'build' ? go : () => run.pool.use(ctx.node, go);
+    return stage.pool ? pools[stage.pool](reach) : reach();
   };
 
   const contexts = new Map(plan.nodes.map((np): [string, NodeContext] => {
@@ -40,11 +43,14 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
       }
       return { kind: 'next' };
     } catch (error) {
+      // A master opened for this stage (a large fleet's probe went directly): Ctrl+C while connecting is a node
+      // never started; a failed connect is the node's failure in ssh's words.
+      if (error instanceof SshConnectError) return error.reason === 'canceled' ? { kind: 'done', outcome: 'skipped', error: stopReason(run) } : { kind: 'done', outcome: 'failed', error: error.message };
       // A bug or an unexpected error fails its node, never the run (activation handles its own: see stages).
       return { kind: 'done', outcome: 'failed', error: `unexpected error: ${error instanceof Error ? error.message : String(error)}` };
     }
   };
-  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
+  const settle = (np: NodePlan, r: StageResult) => (r.kind === 'done' ? ledger.finish(np.name, r.outcome, r.error, r.log, r.cause) : ledger.finish(np.name, completedOutcome(policy.goal, np, !!contexts.get(np.name)!.rebooted)));
 
   if (policy.staged && plan.waves) {
     // Copies change nothing that runs: every node's go on at once while the waves activate.
@@ -70,5 +76,6 @@ export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages:
   await Promise.all(plan.nodes.map(async (np) => {
     const r = await runPart(np, true);
     settle(np, r.kind === 'done' ? r : await runPart(np, false));
+    run.pool.done(contexts.get(np.name)!.node); // nothing more for it in this run: its master goes now
   }));
 }

@@ -2,9 +2,9 @@
 // change nothing that runs; a staged rollout runs them for every node at once and the others wave by wave.
 import type { ResolvedNode } from '../config/types.js';
 import type { Phase } from '../errors.js';
-import type { Outcome } from '../events.js';
+import type { NodeCause, Outcome } from '../events.js';
 import type { NodePlan } from '../plan/types.js';
-import { formatDestination } from '../transport/ssh.js';
+import { formatDestination, SshConnectError } from '../transport/ssh.js';
 import { activateNode, rollbackActivated, type ActivationResult, type AgentInput } from './activate.js';
 import { runHealthChecks } from '../health/run.js';
 import type { Builds } from '../build/builds.js';
@@ -14,6 +14,7 @@ import { copyViaCache } from '../cache/route.js';
 import { stopReason, type RunContext } from './context.js';
 import type { Ledger } from './ledger.js';
 import { confirmWindowMs, type DeployPolicy } from './policy.js';
+import { OVERLOADED } from './confirm-plan.js';
 import { finishNode } from './record.js';
 import { createAgentClient, type AgentClient } from '../agent/client.js';
 import { systemOf, type RecordKind } from '../records/record.js';
@@ -42,7 +43,7 @@ export interface NodeContext extends DeployRun {
   undo(why: string): Promise<ActivationResult>;
 }
 
-export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[] };
+export type StageResult = { kind: 'next' } | { kind: 'done'; outcome: Outcome; error?: string; log?: string[]; cause?: NodeCause };
 
 export interface Stage {
   name: 'build' | 'copy' | 'keys' | 'activate' | 'reboot' | 'health' | 'record';
@@ -57,7 +58,7 @@ export interface Stage {
 }
 
 const next: StageResult = { kind: 'next' };
-const done = (outcome: Outcome, error?: string, log?: string[]): StageResult => ({ kind: 'done', outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}) });
+const done = (outcome: Outcome, error?: string, log?: string[], cause?: NodeCause): StageResult => ({ kind: 'done', outcome, ...(error ? { error } : {}), ...(log?.length ? { log } : {}), ...(cause ? { cause } : {}) });
 
 /** Wait for the node's build; a node whose own build failed is `failed`, even after a stop (never `skipped`). */
 export const buildStage: Stage = {
@@ -86,6 +87,8 @@ export const copyStage: Stage = {
     const copy = plan.copy;
     const buildJob = copy.kind === 'from-build-host' || copy.kind === 'cache' ? copy.buildJob : undefined;
     const from = buildJob !== undefined ? ctx.builds.hostOf(buildJob) : run.pool.local;
+    await run.confirms.yieldTo(); // pending confirmations go first: a copy is work that can wait
+    if (run.stop.signal.aborted) return done('skipped', stopReason(run));
     if (copy.kind === 'cache' && node.copy.route === 'cache') {
       ctx.phase('copy', `fetching from the cache ${copy.substituter}`);
       const cached = await copyViaCache({ run: run.pool, from, target: run.pool.targetOf(node), node, cache: node.copy.cache, outPath: plan.outPath, emit: run.emit, signal: run.stop.signal });
@@ -121,15 +124,27 @@ export const activateStage: Stage = {
   async run(ctx) {
     const { ledger, policy, node } = ctx;
     // The agent checks the lock itself (--break-lock or an expiry may have handed the node to another run): `locked`.
-    ledger.activating.add(node.name);
     const confirmTimeoutMs = confirmWindowMs(policy, node);
+    const { confirms } = ctx.run;
+    await confirms.yieldTo();
+    // Magic rollback: started only when its confirmation can be made within the window (else nothing is changed).
+    const admitted = confirmTimeoutMs !== undefined && (policy.goal === 'switch' || policy.goal === 'test') ? await confirms.admit(confirmTimeoutMs) : undefined;
+    if (admitted?.overloaded) {
+      return done('failed', admitted.overloaded, undefined, OVERLOADED);
+    }
+    // Stopped while it waited for room (a failure with fail-fast, Ctrl+C): it never starts.
+    if (ctx.run.stop.signal.aborted) {
+      if (admitted) confirms.release();
+      return done('skipped', stopReason(ctx.run));
+    }
+    ledger.activating.add(node.name);
     try {
       const r = await activateNode({
-        ...agentInput(ctx), outPath: ctx.plan.outPath,
+        ...agentInput(ctx), outPath: ctx.plan.outPath, confirms,
         ...(confirmTimeoutMs !== undefined ? { confirmTimeoutMs } : {}),
         ...(ctx.plan.to.generation !== undefined ? { generation: ctx.plan.to.generation } : {}),
       });
-      if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log);
+      if (r.outcome !== 'activated') return done(r.outcome, r.error, r.log, r.cause);
       ctx.activation = r;
       // Before the health checks: every system fleet leaves on a node is named by a record, even one whose
       // rollback then fails; a failed check's rollback gets its own record. A fleet rollback is recorded once
@@ -137,10 +152,13 @@ export const activateStage: Stage = {
       if (policy.recordKind !== 'rollback') await record(ctx, 'deploy', r, finalCall(ctx, 'activate'));
       return next;
     } catch (error) {
+      // Its master could not be opened: the first call never reached the node (the scheduler reports it).
+      if (error instanceof SshConnectError) throw error;
       // An unexpected error mid-activation: fleet cannot say what the node runs now.
       return done('rollback-failed', `unexpected error: ${error instanceof Error ? error.message : String(error)}; its state is unknown`);
     } finally {
       ledger.activating.delete(node.name);
+      if (admitted) confirms.release();
     }
   },
 };

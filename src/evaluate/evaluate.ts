@@ -38,7 +38,8 @@ function connectAll(pool: HostPool, nodes: readonly ResolvedNode[]): void {
 export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: EvaluateOptions): Promise<Evaluated> {
   for (const node of nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'evaluate', detail: 'evaluating' });
   // probeTargets awaits the same (memoized) connections and reports their failures.
-  if (goalTraits(options.goal).probes) connectAll(options.pool, nodes);
+  // Only masters the pool keeps for the next stages: a large fleet's probes go directly (src/probe).
+  if (goalTraits(options.goal).probes && options.pool.keepsMasters(nodes.length)) connectAll(options.pool, nodes);
   const evaluated = await evaluateNodes(fleet, nodes, { showTrace: options.showTrace, signal: options.signal, emit: options.emit });
   const wrongSystem = checkBuildSystems(nodes, evaluated.results, fleet.builders);
   const failed = new Set(wrongSystem.map((e) => e.node));

@@ -5,6 +5,7 @@
 import type { AgentClient } from '../agent/client.js';
 import type { LockIdentity, LockReply } from '../agent/lock.js';
 import type { ResolvedNode } from '../config/types.js';
+import pLimit from 'p-limit';
 import { lostLockText } from './text.js';
 
 /** Renews or releases the node's lock as this run (privileged: locks live in /run). */
@@ -30,6 +31,8 @@ export interface LockKeeperOptions {
   run: LockRunner;
   /** Renewal period per node; default a third of its lockTimeout (two renewals may fail before it expires). */
   renewEveryMs?: (node: ResolvedNode) => number;
+  /** Renewals and releases at once (each a connection of its own when the node's master is closed); default unbounded. */
+  parallel?: number;
 }
 
 const seconds = (node: ResolvedNode) => node.lockTimeoutMs / 1000;
@@ -38,7 +41,10 @@ export function createLockKeeper(options: LockKeeperOptions): LockKeeper {
   // sure: the probe said it took the lock; else its answer was lost and the lock may be ours.
   const held = new Map<string, { node: ResolvedNode; sure: boolean; timer?: NodeJS.Timeout; renewing?: Promise<void>; lost?: string }>();
   const every = options.renewEveryMs ?? ((node) => Math.max(500, Math.floor(node.lockTimeoutMs / 3)));
-  const command = (op: 'renew' | 'release', node: ResolvedNode) => options.run(node, op);
+  // Renewals and releases at once are bounded (--probe-parallel): a thousand locks renewed by timers set within
+  // the same second must not become a thousand ssh clients at once.
+  const limit = pLimit(options.parallel ?? Number.POSITIVE_INFINITY);
+  const command = (op: 'renew' | 'release', node: ResolvedNode) => limit(() => options.run(node, op));
 
   /** One renewal; a definite "not ours" marks the node lost, anything else (a dropped connection) waits for the next. */
   const renew = async (name: string): Promise<void> => {

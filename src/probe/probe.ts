@@ -1,4 +1,5 @@
-// Questions to targets, all at once: one ssh master and one probe per node, which takes the node's lock for apply.
+// Questions to targets, --probe-parallel at once: one probe per node (which takes the node's lock for apply), over a
+// master kept for the stages after it in a small fleet, else over a connection of its own (one ssh, one handshake).
 import pLimit from 'p-limit';
 import { createAgentClient, parseGenerations } from '../agent/client.js';
 import { lockPath, targetLockOf } from '../agent/lock.js';
@@ -13,10 +14,11 @@ import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 /** One probe of one node (read-only unless it takes the lock); throws with the node's words when it cannot be read.
  *  records: also read the node's deploy records (stateDir) and whether a reboot is due; 'generations': and the
  *  profile's generations (fleet rollback's choices: one line per generation, so only it asks). */
-export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<TargetState> {
+export async function readTargetState(target: Target, outPath: string, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false, withoutMaster = false): Promise<TargetState> {
   const { node } = target;
   const agent = createAgentClient(target, lock ? { lock: lock.identity } : {});
-  const r = await agent.probe({ outPath, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
+  const readIfCurrent = lock?.ifCurrent?.nodes.has(node.name) ? { readIfCurrent: lock.ifCurrent.goal } : {};
+  const r = await agent.probe({ outPath, withoutMaster, ...readIfCurrent, ...(lock ? { lock: lock.op } : {}), ...(records ? { records, newest: RECORDS_KEPT } : {}), ...(signal ? { signal } : {}) });
   if (!r.ok) throw new NodeError(node.name, 'query', `cannot read the node's state: ${r.reason}`, { log: r.stderr });
   const state: TargetState = records
     ? { ...r.state, records: parseRecordLines(r.stdout), ...(/^bootChanged=1$/m.test(r.stdout) ? { bootChanged: true } : {}), ...(records === 'generations' ? { generations: parseGenerations(r.stdout) } : {}) }
@@ -39,19 +41,23 @@ export interface ProbeOutcome {
 export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
-  const limit = pLimit(64); // bounds file descriptors and sshd MaxStartups, not speed
+  const limit = pLimit(pool.limits.probes); // bounds ssh processes, memory and file descriptors, not speed
+  // A master is worth its handshake only when it is kept for the node's next stage.
+  const overMasters = pool.keepsMasters(nodes.length);
   await Promise.all(
     nodes.map((node) =>
       limit(async () => {
         const target = pool.targetOf(node);
-        try {
-          await target.host.connect();
-        } catch (error) {
-          errors.push(new NodeError(node.name, 'connect', (error as Error).message, { cause: error }));
-          return;
+        if (overMasters) {
+          try {
+            await target.host.connect();
+          } catch (error) {
+            errors.push(new NodeError(node.name, 'connect', (error as Error).message, { cause: error }));
+            return;
+          }
         }
         try {
-          states[node.name] = await readTargetState(target, outPaths[node.name] ?? '/nonexistent', signal, lock, records);
+          states[node.name] = await readTargetState(target, outPaths[node.name] ?? '/nonexistent', signal, lock, records, !overMasters);
         } catch (error) {
           errors.push(error instanceof NodeError ? error : new NodeError(node.name, 'query', (error as Error).message, { cause: error }));
         }

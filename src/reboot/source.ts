@@ -19,12 +19,13 @@ export const rebootSource = {
     const evals: Record<string, NodeEval> = {};
     const states: Record<string, TargetState> = {};
     const failures: NodeError[] = [];
-    const limit = pLimit(64);
+    const limit = pLimit(options.pool.limits.probes);
+    const overMasters = options.pool.keepsMasters(nodes.length); // as probeTargets: a master only when kept
     await Promise.all(nodes.map((node) => limit(async () => {
       const target = options.pool.targetOf(node);
       try {
-        await target.host.connect();
-        const state = await readTargetState(target, '/nonexistent', options.signal, options.lock);
+        if (overMasters) await target.host.connect();
+        const state = await readTargetState(target, '/nonexistent', options.signal, options.lock, false, !overMasters);
         const system = state.profileTarget;
         if (!system) {
           failures.push(new NodeError(node.name, 'query', `not rebooted: ${node.profile} names no system, so it is unknown what the node would boot`));

@@ -20,10 +20,11 @@ export function rollbackSource(choice: RollbackChoice): SystemSource {
       const evals: Record<string, NodeEval> = {};
       const states: Record<string, TargetState> = {};
       const failures: NodeError[] = [];
-      const limit = pLimit(64);
+      const limit = pLimit(options.pool.limits.probes);
+      const overMasters = options.pool.keepsMasters(nodes.length); // as probeTargets: a master only when kept
       await Promise.all(nodes.map((node) => limit(async () => {
         try {
-          const { target, state } = await readChoice(options.pool.targetOf(node), choice, options);
+          const { target, state } = await readChoice(options.pool.targetOf(node), choice, options, overMasters);
           if (target.ok) {
             // Nothing is built: the "derivation" is the system itself, which the target holds already.
             evals[node.name] = { drvPath: target.system, outPath: target.system, generation: target.generation };
@@ -41,12 +42,12 @@ export function rollbackSource(choice: RollbackChoice): SystemSource {
   };
 }
 
-async function readChoice(on: Target, choice: RollbackChoice, options: PrepareOptions) {
+async function readChoice(on: Target, choice: RollbackChoice, options: PrepareOptions, overMaster: boolean) {
   const { node } = on;
-  await on.host.connect();
+  if (overMaster) await on.host.connect();
   // Under the run's lock already, so no other run's deploy lands between reading the records and acting on
   // them (a refused node's lock is released as a maybe-held).
-  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(on, '/nonexistent', options.signal, options.lock, 'generations');
+  const { records, generations, bootChanged: _bootChanged, ...state } = await readTargetState(on, '/nonexistent', options.signal, options.lock, 'generations', !overMaster);
   const lock = state.lock;
   if (lock?.state === 'taken' && (lock.holder || lock.expired)) options.emit({ type: 'node-phase', node: node.name, phase: 'query', detail: takeoverText(lock) });
   return {

@@ -15,6 +15,10 @@ export interface Host {
   /** Open the connection up front (one SSH handshake for the whole run). */
   connect(): Promise<void>;
   close(): Promise<void>;
+  /** Closes the master now, if one is up; the next command that needs one opens it again (pool eviction). */
+  closeMaster?(): Promise<void>;
+  /** A master is up (or being opened). */
+  readonly hasMaster?: boolean;
   /** For process exit, when nothing async can run any more. */
   closeSync(): void;
   /** A connect that failed, or a master that has died, is forgotten: the next connect() opens a master again and

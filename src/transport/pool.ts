@@ -1,4 +1,6 @@
-// One Host per machine for the whole run; masters live in a private, short runtime dir.
+// One Host per machine for the whole run; masters live in a private, short runtime dir. A master is up only while a
+// node's work needs it (use), plus a few idle ones kept for a stage that may be near: processes, memory and file
+// descriptors follow the work in flight, not the fleet's size.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Builder, HostSpec, ResolvedNode } from '../config/types.js';
@@ -7,6 +9,9 @@ import { createLocalHost } from './local.js';
 import { runLocal, type RunCommand } from './run.js';
 import { buildSshOptions, createSshHost, type SshEndpoint } from './ssh.js';
 import { createTarget, type Target } from './target.js';
+import { DEFAULT_KEEP_IDLE, DEFAULT_PROBE_PARALLEL, type ConnectionLimits } from './limits.js';
+
+export { DEFAULT_KEEP_IDLE, DEFAULT_PROBE_PARALLEL, type ConnectionLimits };
 
 export interface HostPool {
   local: Host;
@@ -20,6 +25,16 @@ export interface HostPool {
   endpointOf(node: ResolvedNode): SshEndpoint;
   /** Every host whose connect failed or whose master died connects again on its next command. */
   forgetFailures(): void;
+  readonly limits: ConnectionLimits;
+  /** Whether `count` nodes' masters would all be kept between their stages: else lone questions go directly. */
+  keepsMasters(count: number): boolean;
+  /** The quickest new connection to a target so far in this run (a master's start, a direct probe), in ms. */
+  bestConnectMs(): number | undefined;
+  /** One stage of the node's work: its master is held while `work` runs; kept idle after while fewer than
+   *  `limits.keepIdle` are, else closed. */
+  use<T>(node: ResolvedNode, work: () => Promise<T>): Promise<T>;
+  /** The node's work in this run is done: its master is closed now (in the background; closeAll waits for it). */
+  done(node: ResolvedNode): void;
   closeAll(): Promise<void>;
 }
 
@@ -41,6 +56,7 @@ export function nodeEndpoint(node: ResolvedNode, nixSshOpts: string[]): SshEndpo
 }
 
 export interface HostPoolOptions {
+  limits?: Partial<ConnectionLimits>;
   run?: RunCommand;
   env?: NodeJS.ProcessEnv; // for NIX_SSHOPTS
   /** Ctrl+C: cancels every connect in progress and refuses new ones; masters already up stay until closeAll. */
@@ -56,6 +72,23 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const hosts = new Map<string, Host>();
   const targets = new Map<string, Target>();
   const local = createLocalHost(options.run);
+  const limits: ConnectionLimits = { probes: options.limits?.probes ?? DEFAULT_PROBE_PARALLEL, keepIdle: options.limits?.keepIdle ?? DEFAULT_KEEP_IDLE };
+  const inUse = new Map<Host, number>();
+  const idle: Host[] = []; // masters up that no stage uses, kept for the node's next stage
+  const closing = new Set<Promise<void>>();
+  const closeMaster = (host: Host) => {
+    const closed = (host.closeMaster?.() ?? Promise.resolve()).catch(() => undefined);
+    closing.add(closed);
+    void closed.finally(() => closing.delete(closed));
+  };
+  let bestConnect: number | undefined;
+  const onConnected = (ms: number) => {
+    bestConnect = bestConnect === undefined ? ms : Math.min(bestConnect, ms);
+  };
+  const unIdle = (host: Host) => {
+    const at = idle.indexOf(host);
+    if (at >= 0) idle.splice(at, 1);
+  };
   // Any exit (a forced quit, a crash) still closes the masters: none outlives fleet for ControlPersist.
   const closeAllSync = () => {
     for (const host of hosts.values()) host.closeSync();
@@ -67,7 +100,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     const key = JSON.stringify([endpoint.user, endpoint.host, endpoint.port, endpoint.sshConfig, endpoint.sshOptions, endpoint.knownHostsFile]);
     let host = hosts.get(key);
     if (!host) {
-      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run, signal: options.signal });
+      host = createSshHost(endpoint, { controlPath: join(dir, String(hosts.size)), run: options.run, signal: options.signal, onConnected });
       hosts.set(key, host);
     }
     return host;
@@ -82,11 +115,41 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     return file;
   };
 
+  const forNode = (node: ResolvedNode) => obtain(nodeEndpoint(node, nixSshOpts));
   return {
     privateDir: dir,
     local,
+    limits,
+    keepsMasters: (count) => count <= limits.keepIdle,
+    bestConnectMs: () => bestConnect,
+    use: async (node, work) => {
+      const host = forNode(node);
+      unIdle(host);
+      inUse.set(host, (inUse.get(host) ?? 0) + 1);
+      try {
+        return await work();
+      } finally {
+        const left = inUse.get(host)! - 1;
+        if (left > 0) inUse.set(host, left);
+        else {
+          inUse.delete(host);
+          // Stages are queues (first come, first served): the master idle longest is the next one needed, so
+          // when no room is left it is the newest idle master that goes.
+          if (host.hasMaster) {
+            if (idle.length < limits.keepIdle) idle.push(host);
+            else closeMaster(host);
+          }
+        }
+      }
+    },
+    done: (node) => {
+      const host = forNode(node);
+      if (inUse.has(host)) return;
+      unIdle(host);
+      if (host.hasMaster) closeMaster(host);
+    },
     endpointOf: (node) => nodeEndpoint(node, nixSshOpts),
-    forNode: (node) => obtain(nodeEndpoint(node, nixSshOpts)),
+    forNode,
     targetOf: (node) => {
       let target = targets.get(node.name);
       if (!target) {
@@ -117,7 +180,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     },
     closeAll: async () => {
       process.removeListener('exit', closeAllSync);
-      await Promise.allSettled([...hosts.values()].map((h) => h.close()));
+      await Promise.allSettled([...closing, ...[...hosts.values()].map((h) => h.close())]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

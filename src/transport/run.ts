@@ -31,6 +31,9 @@ export interface RunOptions {
   /** Every output line as it comes, blank ones included, with its stream (fleet exec); the output is then not
    *  kept: the result's stdout and stderr are empty, so a command that prints gigabytes costs no memory. */
   onOutput?: (line: string, stream: OutputStream) => void;
+  /** A lone question (a probe, a lock's renewal or release): over the host's SSH master when one is up, else over a
+   *  connection of its own, opening none: one process and one handshake, not a master kept for nothing. */
+  withoutMaster?: boolean;
 }
 
 export type RunCommand = (argv: string[], options?: RunOptions) => Promise<CommandResult>;
@@ -128,8 +131,11 @@ export function tailLines(result: Pick<CommandResult, 'stdout' | 'stderr'>, coun
 
 /** Why a command failed, without its argv (an agent command line is kilobytes of script): how it
  *  ended and the last lines it wrote to stderr. */
-export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr' | 'overflow'>): string {
-  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.overflow ? `its output was over ${OUTPUT_LIMIT / 1024 / 1024} MiB` : r.exitCode === undefined ? 'could not run' : `exit ${r.exitCode}`;
+export function failureReason(r: Pick<CommandResult, 'exitCode' | 'timedOut' | 'canceled' | 'stderr' | 'overflow'> & { message?: string }): string {
+  // Not started at all: the system's reason (ENOENT, or EAGAIN/EMFILE/ENOMEM on a deployer out of resources).
+  const errno = /\b(E[A-Z]{3,})\b/.exec(r.message ?? '')?.[1];
+  const how = r.timedOut ? 'timed out' : r.canceled ? 'interrupted' : r.overflow ? `its output was over ${OUTPUT_LIMIT / 1024 / 1024} MiB`
+    : r.exitCode === undefined ? (errno ? `could not run (${errno})` : 'could not run') : `exit ${r.exitCode}`;
   const said = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join('; ');
   return said ? `${how}: ${said}` : how;
 }

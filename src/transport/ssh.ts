@@ -1,11 +1,11 @@
-// An SSH Host: one multiplexed master per host for the whole run, every command and copy rides it.
+// An SSH Host: one multiplexed master per host while its work runs (the pool closes idle ones); commands and copies ride it.
 import { rmSync } from 'node:fs';
 import { execaSync } from 'execa';
 import type { Host } from './host.js';
 import { startMaster, type Master } from './master.js';
 import { boundedArgv } from './deadline.js';
 import { quoteArgv } from './quote.js';
-import { runLocal, type RunCommand } from './run.js';
+import { runLocal, type RunCommand, type RunOptions } from './run.js';
 
 export interface SshEndpoint {
   label: string;
@@ -24,6 +24,8 @@ export interface SshHostOptions {
   run?: RunCommand;
   /** Cancels connecting (Ctrl+C); a master already up is not touched. */
   signal?: AbortSignal;
+  /** A new connection was made in `ms` (a master's start, a lone question's whole round trip). */
+  onConnected?: (ms: number) => void;
 }
 
 /** How an ssh invocation uses the host's master: rides it, is it, or bypasses it with a connection of its own. */
@@ -72,10 +74,13 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
   let opening: Promise<void> | undefined;
   let master: Master | undefined;
   let failed = false; // the first connect ended without a master
+  let closing: Promise<void> | undefined; // closeMaster in progress: a new master waits for the old one to be gone
 
   // One master start at a time. A dead master's socket is removed first, else the new master would find it and not listen.
   const open = () => (opening ??= (async () => {
+    await closing; // the old master answers `-O exit` on the same socket path: it must be gone first
     rmSync(options.controlPath, { force: true });
+    const since = Date.now();
     const started = await startMaster({
       sshArgs: [...buildSshOptions(endpoint, { role: 'master', controlPath: options.controlPath }), '-N', dest],
       controlPath: options.controlPath,
@@ -83,6 +88,7 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (!started.ok) throw new SshConnectError(endpoint, started.reason, started.detail);
+    options.onConnected?.(Date.now() - since);
     master = started.master;
   })().finally(() => {
     opening = undefined;
@@ -92,28 +98,52 @@ export function createSshHost(endpoint: SshEndpoint, options: SshHostOptions): H
     throw error;
   }));
 
+  const direct = (argv: string[], runOptions?: RunOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions);
+  const close = async () => {
+    await connecting?.catch(() => {});
+    await opening?.catch(() => {});
+    const m = master;
+    if (!m || m.dead) return;
+    master = undefined;
+    await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
+    const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
+    if (!gone) m.kill();
+  };
+
   return {
     label: endpoint.label,
     isLocal: false,
     copyTarget: { dest, sshOpts: clientOptions },
     connect,
     run: async (argv, runOptions) => {
+      // A lone question goes directly when no master is up or wanted: one process, no master left behind.
+      if (runOptions?.withoutMaster && !connecting) {
+        const since = Date.now();
+        const r = await direct(argv, runOptions);
+        if (r.exitCode !== 255 && !r.timedOut && !r.canceled) options.onConnected?.(Date.now() - since);
+        return r;
+      }
       await connect();
       // A master that died after it was up (a cut, a reboot) is opened again. Not awaited: meanwhile commands go
       // directly, as ssh does without a socket, and say why they fail in ssh's words; once it is up they ride it.
       if (master?.dead) open().catch(() => undefined);
       return run(['ssh', ...clientOptions, dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions);
     },
-    runFresh: (argv, runOptions) => run(['ssh', ...buildSshOptions(endpoint, { role: 'fresh' }), dest, remoteCommand(argv, runOptions?.timeoutMs)], runOptions),
-    close: async () => {
-      await connecting?.catch(() => {});
-      await opening?.catch(() => {});
-      const m = master;
-      if (!m || m.dead) return;
-      master = undefined;
-      await run(['ssh', ...exitArgs], { timeoutMs: 5000 });
-      const gone = await Promise.race([m.exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, 5000, false))]);
-      if (!gone) m.kill();
+    runFresh: direct,
+    close,
+    closeMaster: () => (closing ??= (async () => {
+      // At once, before the master is gone: lone questions meanwhile go directly (not over a master being closed),
+      // and the next command that needs a master opens a new one (its failure then is that command's).
+      const was = connecting;
+      connecting = undefined;
+      failed = false;
+      await was?.catch(() => {});
+      await close();
+    })().finally(() => {
+      closing = undefined;
+    })),
+    get hasMaster() {
+      return connecting !== undefined && !failed && !master?.dead;
     },
     forgetFailure() {
       // The next connect() opens a master again and reports its failure: a failed connect, or a master that died.

@@ -84,6 +84,7 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
   test('a second apply of the same configuration: all unchanged, no copy, no activation', async () => {
     const logs = await Promise.all(NODES.map((n) => lab.exec(n, ['cat', '/nix/var/fleet-lab/activation.log'])));
     const handshakes = await Promise.all(NODES.map((n) => lab.handshakes(n)));
+    const sessions = await Promise.all(NODES.map((n) => sessionsOn(lab, n)));
     const run = await runFleet(['-f', fleetFile, 'apply', '--json']);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(Object.values(outcomesOf(run)), NODES.map(() => 'unchanged'));
@@ -91,6 +92,9 @@ describe('fleet apply on a 6-node lab', { skip: requireLabCapable() }, () => {
     for (const [i, node] of NODES.entries()) {
       assert.equal((await lab.exec(node, ['cat', '/nix/var/fleet-lab/activation.log'])).stdout, logs[i]!.stdout, `${node}: activation log unchanged`);
       assert.equal(await lab.handshakes(node), handshakes[i]! + 1, `${node}: one handshake for the probe`);
+      // One round trip: the probe only reads the lock of a node already current, so nothing is released after.
+      assert.equal(await sessionsOn(lab, node), sessions[i]! + 1, `${node}: one session, the probe`);
+      assert.equal((await lab.exec(node, ['sh', '-c', 'ls /run/fleet/locks 2>/dev/null'])).stdout.trim(), '', `${node}: no lock left behind`);
       assert.equal((await readState(lab, node)).link, 'system-1-link');
     }
   });

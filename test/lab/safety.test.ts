@@ -66,6 +66,8 @@ describe('goals and failure modes', { skip: requireLabCapable() }, () => {
     const after = await stateOf('s3');
     assert.equal(after.current, before.current);
     assert.equal(after.link, before.link);
+    // Released at the end although its master was being closed meanwhile (the node's work was done).
+    assert.equal((await ctx.lab.exec('s3', ['sh', '-c', 'ls /run/fleet/locks 2>/dev/null'])).stdout.trim(), '', 'no lock left on s3');
     assert.equal((await execa('pgrep', ['-x', '-f', 'sleep 86401'], { reject: false })).stdout, '', 'the hung activation is gone');
   });
 

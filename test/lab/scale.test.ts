@@ -85,9 +85,8 @@ describe('100 light hosts, default flags', { skip: requireLabCapable() }, () => 
     assert.deepEqual(await hostsRun(lab, expected), []);
   });
 
-  // Today's engine keeps a master per node for the whole run: ~100 ssh clients here. The engine rework (issue 19 §1)
-  // makes this pass; until then it is todo, not counted as passing.
-  test('ssh clients at once ≤ 2 × --parallel + the probe concurrency (deploy and no-op)', { todo: 'the engine holds an SSH master per node for the whole run (issue 19 §1)' }, async () => {
+  // A master only while a node's work runs (plus --parallel idle ones), probes directly, --probe-parallel at once.
+  test('ssh clients at once ≤ 2 × --parallel + the probe concurrency (deploy and no-op)', async () => {
     const parallel = await helpDefault(/--parallel <n>/);
     const probes = await helpDefault(/--probe[\w-]* <n>/);
     assert.ok(parallel !== undefined, 'fleet apply --help states the default of --parallel');

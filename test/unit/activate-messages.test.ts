@@ -214,6 +214,15 @@ test('an agent status fleet does not know is said as it is, and undone', async (
   assert.deepEqual([r.outcome, r.error], ['rolled-back', 'the agent reported odd 7; rolled back to system-3-link (/nix/store/old)']);
 });
 
+test('magic rollback: the deployer could not even start ssh for the confirmation: rolled back by the watchdog, cause deployer-overloaded', async () => {
+  const spawnFailed = (): CommandResult => ({ ...ok(), exitCode: undefined, failed: true, message: 'Command failed with EAGAIN: ssh h\nspawn ssh EAGAIN' });
+  const r = await armed(magicHost(spawnFailed, 'expired', ['now.currentSystem=/nix/store/old']), 1000);
+  assert.deepEqual([r.outcome, r.cause, r.error], ['rolled-back', 'deployer-overloaded', 'deployer-overloaded: the confirmation did not arrive within 1s (the deployer could not start a new SSH connection: could not run (EAGAIN)); the node\'s watchdog rolled it back to system-3-link (/nix/store/old)']);
+  // A node that cannot be reached is not the deployer's fault: no cause.
+  const unreachable = await armed(magicHost(undefined, 'expired', ['now.currentSystem=/nix/store/old']), 1000);
+  assert.equal(unreachable.cause, undefined);
+});
+
 test('magic rollback: a confirmation that gets in after the node decided says so', async () => {
   const answers = [fail(255, 'ssh: Connection timed out during banner exchange'), fail(EXIT.tooLate, 'fleet-agent: too late, the watchdog already decided: expired')];
   const r = await armed(magicHost(() => answers.shift()!, 'expired', ['now.currentSystem=/nix/store/old']), 5000);

@@ -50,7 +50,7 @@ const everyField: { [K in EventBody['type']]: Required<BodyOf<K>> } = {
   'cache-fallback': { type: 'cache-fallback', node: 'web-1', reason: 'cannot reach http://cache.lan' },
   keys: { type: 'keys', node: 'web-1', changed: ['tls.key'], unchanged: 28, removed: ['/run/keys/old'], uploadAt: 'pre-activation' },
   log: { type: 'log', node: 'web-1', build: 'local', line: 'x' },
-  'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'] },
+  'node-done': { type: 'node-done', node: 'web-1', outcome: 'failed', error: 'x', log: ['a'], cause: 'deployer-overloaded' },
   'wave-start': { type: 'wave-start', wave: 1, nodes: ['web-1'] },
   'wave-done': { type: 'wave-done', wave: 1, failures: 1, verdict: 'failed' },
   health: { type: 'health', node: 'web-1', check: 'nginx', attempt: 1, attempts: 4, ok: false, detail: 'exit 3' },

@@ -237,3 +237,19 @@ void test('keeper: a runner that throws is a transient renewal failure and a rel
 void test('the agent\'s lock answers: an error record, and no answer at all', () => {
   assert.deepEqual(parseLockReply('protocol=1\nlock=error flock on /run/fleet/locks failed (busy for 10 s, or no flock)'), { state: 'error', expired: false, error: 'flock on /run/fleet/locks failed (busy for 10 s, or no flock)' });
 });
+
+void test('keeper: renewals and releases at once stay within its parallel bound (--probe-parallel), whatever the locks held', async () => {
+  let now = 0;
+  let peak = 0;
+  const run: LockRunner = async () => {
+    now++;
+    peak = Math.max(peak, now);
+    await new Promise((r) => setTimeout(r, 5));
+    now--;
+    return { reply: { state: 'released', expired: false }, reason: '' };
+  };
+  const keeper = createLockKeeper({ identity: A, run, parallel: 3, renewEveryMs: () => 3_600_000 });
+  for (let i = 0; i < 20; i++) keeper.hold(node(`n${i}`));
+  assert.deepEqual(await keeper.releaseAll(), []);
+  assert.equal(peak, 3);
+});

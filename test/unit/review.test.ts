@@ -22,7 +22,7 @@ void test('approved while a build runs: the review ends at once; the build endin
   const events: EventBody[] = [];
   const asked: string[][] = [];
   const host = { label: 'a', isLocal: false, run: async (argv: string[]) => { asked.push(argv); throw new Error('no host in this test'); } } as unknown as Host;
-  const pool = { local: host, forNode: () => host } as unknown as HostPool;
+  const pool = { local: host, forNode: () => host, limits: { probes: 32, keepIdle: 10 }, keepsMasters: () => true, bestConnectMs: () => undefined } as unknown as HostPool;
   const run = createRunContext({
     id: 'r', fleet: { builders: {} } as unknown as ResolvedFleet, nodes: [{ name: 'a' } as ResolvedNode],
     run: host.run, pool, emit: (e) => events.push(e), signal: new AbortController().signal,

@@ -79,7 +79,7 @@ test('the source asks each target once (lock, state, records, generations) and t
   const node = resolvedNode('r1', { profile, stateDir: join(dir, 'state') });
   const events: EventBody[] = [];
   const options: PrepareOptions = {
-    goal: 'switch', force: false, showTrace: false, run: async () => assert.fail('nothing is evaluated'), pool: { targetOf: () => targetOver(host, node) } as unknown as HostPool,
+    goal: 'switch', force: false, showTrace: false, run: async () => assert.fail('nothing is evaluated'), pool: { targetOf: () => targetOver(host, node), limits: { probes: 32, keepIdle: 10 }, keepsMasters: () => true, bestConnectMs: () => undefined } as unknown as HostPool,
     emit: (e) => events.push(e), lock: { op: 'take', identity: { run: 'now', by: 'alice@laptop', pid: 11 } },
   };
   const evaluated = await rollbackSource({ kind: 'generation', generation: 1 }).resolve({ builders: {} } as never, [node], options);

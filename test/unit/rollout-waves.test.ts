@@ -95,7 +95,7 @@ test('probeAndPlan: a staged rollout puts every selected node in the waves, unre
   const { createLocalHost } = await import('../../src/transport/local.js');
   const selected = [node('a'), node('b'), node('c')];
   const unreachable = { ...createLocalHost(), connect: async () => Promise.reject(new Error('connection refused')) };
-  const pool = { targetOf: (n: ReturnType<typeof node>) => targetOver(unreachable, n) } as unknown as Parameters<typeof probeAndPlan>[2]['pool'];
+  const pool = { targetOf: (n: ReturnType<typeof node>) => targetOver(unreachable, n), limits: { probes: 32, keepIdle: 10 }, keepsMasters: () => true, bestConnectMs: () => undefined } as unknown as Parameters<typeof probeAndPlan>[2]['pool'];
   const evaluated = { selected, nodes: selected, evals: Object.fromEntries(selected.map((n) => [n.name, evalOf(n.name)])), failures: [] };
   const options = { goal: 'switch' as const, force: false, showTrace: false, run: async () => assert.fail('no command runs'), pool, emit: () => {} };
   const staged = resolveRolloutOptions(undefined, { waves: [{ count: 1 }, { count: 2 }] }, false);

@@ -72,6 +72,7 @@ test('a failure is described by how it ended and what it said, never by its (kil
   assert.equal(failureReason({ exitCode: undefined, timedOut: true, canceled: false, stderr: '' }), 'timed out');
   assert.equal(failureReason({ exitCode: undefined, timedOut: false, canceled: true, stderr: '' }), 'interrupted');
   assert.equal(failureReason({ exitCode: undefined, timedOut: false, canceled: false, stderr: '' }), 'could not run');
+  assert.equal(failureReason({ exitCode: undefined, timedOut: false, canceled: false, stderr: '', message: 'Command failed with EAGAIN: ssh h\nspawn ssh EAGAIN' }), 'could not run (EAGAIN)');
 });
 
 test('a master that fails says what ssh said, line by line, without the \\r of its \\r\\n line ends', async () => {

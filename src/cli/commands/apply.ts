@@ -100,7 +100,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
       emit,
       signal,
       onActivating: (activating) => session?.track(activating),
-    }), sudoPassword);
+    }), sudoPassword, { keepIdle: options.parallel, ...(options.probeParallel ? { probes: options.probeParallel } : {}) });
   } finally {
     // The interactive UI shows the result, then gives the terminal back (also on an error).
     stopQuit();

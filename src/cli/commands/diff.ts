@@ -16,6 +16,8 @@ export interface DiffCliOptions extends FileOptions {
   format?: 'text' | 'json' | 'markdown';
   maxJobs?: number | 'auto';
   showTrace?: boolean;
+  /** --probe-parallel: targets asked at once. */
+  probeParallel?: number;
 }
 
 export const BUILD_GOAL_REFUSED = 'fleet diff compares with what the targets run, and goal build asks no target: use switch, boot, test, dry-activate or push';
@@ -37,5 +39,5 @@ export async function runDiff(goal: Goal, options: DiffCliOptions, io: CliIo, si
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
-  }), session?.onQuit);
+  }, undefined, { ...(options.probeParallel ? { probes: options.probeParallel } : {}) }), session?.onQuit);
 }

@@ -25,6 +25,8 @@ export interface PlanOptions extends FileOptions, Pick<RolloutFlags, 'waves' | '
   showTrace?: boolean;
   /** For the keys' hashes (root's to read) on targets where sudo wants a password. */
   askSudoPassword?: boolean;
+  /** --probe-parallel: targets asked at once. */
+  probeParallel?: number;
 }
 
 export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signal: AbortSignal, session?: Session): Promise<number> {
@@ -70,7 +72,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
     const results = Object.fromEntries(prepared.failures.map((f) => [f.node, { outcome: 'failed' as const, error: f.message }]));
     emit({ type: 'summary', command: 'plan', goal, exitCode, durationMs: Date.now() - started, interrupted: signal.aborted, nodes: results });
     return exitCode;
-  }, sudoPassword), session?.onQuit);
+  }, sudoPassword, { ...(options.probeParallel ? { probes: options.probeParallel } : {}) }), session?.onQuit);
 }
 
 /** The planned nodes' keys against their targets (not those another run holds). */

@@ -25,6 +25,8 @@ export interface StatusCliOptions extends FileOptions {
   interval?: number;
   /** For the keys' hashes (root's to read) on targets where sudo wants a password. */
   askSudoPassword?: boolean;
+  /** --probe-parallel: targets asked at once. */
+  probeParallel?: number;
 }
 
 export const WATCH_INTERVAL_DEFAULT_MS = 5000;
@@ -64,7 +66,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
     }
     if (format !== 'json') for (const f of result.failures) printLine(io.stderr, errorLines(f.message));
     return result.exitCode;
-  }, sudoPassword), session?.onQuit);
+  }, sudoPassword, { ...(options.probeParallel ? { probes: options.probeParallel } : {}) }), session?.onQuit);
 }
 
 /**
