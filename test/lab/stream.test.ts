@@ -1,0 +1,103 @@
+// Streaming evaluation into apply, on light lab hosts with the real Nix: the first node is evaluated alone (a tight
+// --eval-memory, one worker), and the later nodes' evaluation waits, inside Nix (builtins.exec), for what fleet did
+// with the first one meanwhile. So the hosts themselves say it: the later nodes' systems carry what their evaluation
+// saw (the first node built on the deployer; or the first host already switched to its new system), and a fleet that
+// waited for the whole evaluation before building would leave them with "timeout".
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { evalOutPaths, labNixEnv, readSystemState, systemNix, type Lab } from '../../lab/index.js';
+import type { FleetEvent } from '../../src/events.js';
+import { requireLabCapable, useDeployedLab } from './support.js';
+import { outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+
+const NODES = ['st1', 'st2', 'st3'];
+/** builtins.exec: the evaluator runs the wait itself (a test-only Nix setting). */
+const EXEC_ENV = { NIX_CONFIG: `${labNixEnv.NIX_CONFIG}\nallow-unsafe-native-code-during-evaluation = true` };
+/** The first node's evaluation stays alone in its chunk: 90% of 1 GiB holds one node at the first guess. */
+const TIGHT = ['--eval-memory', '1G', '--eval-workers', '1'];
+
+/** A shell test, run by the evaluator up to 60 s: its Nix string says whether it came true or timed out. */
+function waitUntil(condition: string, seen: string): string {
+  const script = `i=0; while ! ( ${condition} ) && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; if ${condition}; then echo '"${seen}"'; else echo '"timeout"'; fi`;
+  return `builtins.exec [ "/bin/sh" "-c" ${JSON.stringify(script)} ]`;
+}
+
+/** st1 a plain system; st2 and st3 evaluate only once `condition` holds (or 60 s passed), and carry the answer. */
+async function writeWaitingHive(path: string, witness: string, nonce: string, condition: string, seen: string): Promise<void> {
+  const node = (name: string, extra = '') => `  ${name} = system { name = "${name}-${nonce}"; witness = ${JSON.stringify(witness)};${extra} };`;
+  await writeFile(path, [
+    `let system = import ${JSON.stringify(systemNix)}; wait = ${waitUntil(condition, seen)}; in {`,
+    node('st1'),
+    ...NODES.slice(1).map((n) => node(n, ' nonce = wait;')),
+    '}', '',
+  ].join('\n'));
+}
+
+/** The profile a light host boots, read from the deployer through the host's /nix (bind-mounted from its dir). */
+const profileTest = (lab: Lab, host: string, out: string) => {
+  const profiles = `${lab.hosts.find((h) => h.name === host)!.dir}/nix/var/nix/profiles`;
+  return `[ "$(readlink "${profiles}/$(readlink ${profiles}/system)")" = "${out}" ]`;
+};
+
+const indexOf = (run: FleetRun, match: (e: FleetEvent) => boolean) => run.events.findIndex(match);
+const lastChunk = (run: FleetRun) => run.events.map((e) => e.type).lastIndexOf('eval-chunk');
+
+describe('streaming evaluation into apply on light hosts', { skip: requireLabCapable() }, () => {
+  const ctx = useDeployedLab({ before, after }, NODES, `stream-base-${randomBytes(4).toString('hex')}`);
+
+  /** st1's new system (a hive of st1 alone: the same derivation), and the hive whose later nodes wait on `condition`. */
+  async function prepare(condition: (st1Out: string) => string, seen: string): Promise<string> {
+    const nonce = randomBytes(4).toString('hex');
+    const alone = `${ctx.lab.dir}/st1-alone.nix`;
+    await writeFile(alone, `let system = import ${JSON.stringify(systemNix)}; in { st1 = system { name = "st1-${nonce}"; witness = ${JSON.stringify(ctx.lab.witness)}; }; }\n`);
+    const st1 = (await evalOutPaths(alone)).st1!;
+    await writeWaitingHive(ctx.hive, ctx.lab.witness, nonce, condition(st1), seen);
+    return st1;
+  }
+
+  test('--keep-going: the first node is built, copied and switched while the later chunk still evaluates; every host ends on its new system', { timeout: 300_000 }, async () => {
+    const st1 = await prepare((out) => profileTest(ctx.lab, 'st1', out), 'st1-switched');
+    const run = await runFleet(['-f', ctx.fleetFile, 'apply', '--json', '--keep-going', ...TIGHT], EXEC_ENV);
+    assert.equal(run.code, 0, run.stderr || run.stdout.slice(-3000));
+    assert.deepEqual(outcomesOf(run), { st1: 'activated', st2: 'activated', st3: 'activated' });
+    // The hosts: st2 and st3 were evaluated only after st1's host had switched (their systems say so).
+    for (const node of NODES) {
+      const state = await readSystemState(ctx.lab, node);
+      assert.equal(state.current, state.profile, `${node}: /run/current-system is the profile's system`);
+      const version = (await ctx.lab.exec(node, ['cat', '/run/current-system/nixos-version'])).stdout.trim();
+      assert.match(version, new RegExp(`^fleet-lab ${node}-\\w+ ok${node === 'st1' ? '' : ' st1-switched'}$`), node);
+    }
+    assert.equal((await readSystemState(ctx.lab, 'st1')).current, st1);
+    // The events: st1's build, plan and outcome before the last chunk ended; one plan per chunk.
+    const chunks = run.events.flatMap((e) => (e.type === 'eval-chunk' ? [e.nodes] : []));
+    assert.deepEqual(chunks[0], ['st1'], 'st1 alone in the first chunk');
+    const built = indexOf(run, (e) => e.type === 'build-start' && e.nodes.includes('st1'));
+    const activated = indexOf(run, (e) => e.type === 'node-done' && e.node === 'st1');
+    assert.ok(built >= 0 && built < lastChunk(run), 'st1\'s build started before the last chunk was evaluated');
+    assert.ok(activated < lastChunk(run), 'st1 was activated before the last chunk was evaluated');
+    assert.deepEqual(run.events.flatMap((e) => (e.type === 'plan' ? [e.plan.nodes.map((n) => n.name)] : [])), chunks, 'one plan per chunk, of its nodes');
+  });
+
+  test('fail-fast (the default): the first node\'s build starts while the later chunk evaluates, but nothing is copied before the evaluation is complete', { timeout: 300_000 }, async () => {
+    const before = await readSystemState(ctx.lab, 'st1');
+    const st1 = await prepare((out) => `[ -e ${out} ] && ${profileTest(ctx.lab, 'st1', before.profile!)}`, 'st1-built-not-deployed');
+    const run = await runFleet(['-f', ctx.fleetFile, 'apply', '--json', ...TIGHT], EXEC_ENV);
+    assert.equal(run.code, 0, run.stderr || run.stdout.slice(-3000));
+    assert.deepEqual(outcomesOf(run), { st1: 'activated', st2: 'activated', st3: 'activated' });
+    for (const node of NODES.slice(1)) {
+      const version = (await ctx.lab.exec(node, ['cat', '/run/current-system/nixos-version'])).stdout.trim();
+      assert.match(version, / st1-built-not-deployed$/, `${node} was evaluated once st1 was built, with st1's host untouched`);
+    }
+    const state = await readSystemState(ctx.lab, 'st1');
+    assert.deepEqual([state.current, state.profile], [st1, st1]);
+    const built = indexOf(run, (e) => e.type === 'build-start' && e.nodes.includes('st1'));
+    const evalDone = indexOf(run, (e) => e.type === 'eval-done');
+    assert.ok(built >= 0 && built < lastChunk(run), 'st1\'s build started before the last chunk was evaluated');
+    const plans = run.events.filter((e) => e.type === 'plan');
+    assert.equal(plans.length, 1, 'one plan, of every node');
+    assert.ok(indexOf(run, (e) => e.type === 'plan') > evalDone);
+    assert.ok(indexOf(run, (e) => e.type === 'node-phase' && e.node === 'st1' && e.phase === 'copy') > evalDone, 'st1 copied only after the evaluation');
+  });
+});
