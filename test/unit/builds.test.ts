@@ -71,3 +71,69 @@ test('earlyBuilds: every evaluated node\'s system on its build location, as a fo
   ]);
   for (const goal of GOALS) assert.deepEqual(early, createPlan({ goal, force: true, nodes, builders: { big: builder }, evals, targets: {} }).builds, goal);
 });
+
+/** A deployer like fakeLocal whose realisation of exactly one derivation succeeds at once. */
+function fakeLocalOneQuick(realised: string[][]): Host {
+  const slow = fakeLocal(realised);
+  return {
+    ...slow,
+    run: async (argv: string[], options?: RunOptions) => {
+      const drvs = argv.filter((a) => a.endsWith('.drv'));
+      if (argv.includes('--realise') && drvs.length === 1) {
+        realised.push(drvs);
+        return result({});
+      }
+      return slow.run(argv, options);
+    },
+  };
+}
+
+function chunkRun(local: Host, events: EventBody[], stop: AbortController): BuildRun {
+  return { fleet: { builders: {} } as unknown as ResolvedFleet, nodes: new Map(), run: local.run, pool: { local } as unknown as HostPool, emit: (e) => events.push(e), stop };
+}
+
+const localJob = (drvPaths: string[], nodes: string[]) => ({ id: 'local', location: { kind: 'local' as const }, drvPaths, nodes });
+const outsOf = (drvs: string[]) => new Map(drvs.map((d) => [d, d.replace('/d-', '/o-').slice(0, -4)]));
+
+test('chunk by chunk: a derivation already building on a location is awaited, not built again; a new one starts a build of its own (<id>#2)', async () => {
+  const events: EventBody[] = [];
+  const realised: string[][] = [];
+  const stop = new AbortController();
+  const builds = startBuilds(chunkRun(fakeLocal(realised), events, stop), { useSubstitutes: false }, [], new Map());
+  const [a, b] = ['/nix/store/d-a.drv', '/nix/store/d-b.drv'];
+  builds.add([localJob([a, b], ['a', 'b'])], outsOf([a, b]));
+  await waitFor('the first chunk\'s build', () => realised.length === 1);
+  // The second chunk: c shares a's system, d is new.
+  const d = '/nix/store/d-d.drv';
+  builds.add([localJob([a, d], ['c', 'd'])], outsOf([a, d]));
+  await waitFor('the second chunk\'s build', () => realised.length === 2);
+  builds.add([localJob([a, b, d], ['e'])], outsOf([a, b, d])); // everything already building: nothing starts
+  assert.deepEqual(realised, [[a, b], [d]], 'each derivation realised once');
+  assert.deepEqual(events.flatMap((e) => (e.type === 'build-start' ? [[e.build, e.drvPaths]] : [])), [['local', [a, b]], ['local#2', [d]]]);
+  stop.abort();
+  await builds.settled();
+  assert.deepEqual(events.flatMap((e) => (e.type === 'build-done' ? [e.build] : [])).sort(), ['local', 'local#2']);
+});
+
+test('a build restarted with fewer derivations (keepOnly): a node waiting for one it still makes gets the restarted build\'s result', async () => {
+  const events: EventBody[] = [];
+  const realised: string[][] = [];
+  const stop = new AbortController();
+  const builds = startBuilds(chunkRun(fakeLocalOneQuick(realised), events, stop), { useSubstitutes: false }, [], new Map());
+  const [a, b, c, c2] = ['/nix/store/d-a.drv', '/nix/store/d-b.drv', '/nix/store/d-c.drv', '/nix/store/d-c2.drv'];
+  builds.add([localJob([a, b], ['a', 'b'])], outsOf([a, b]));
+  builds.add([localJob([c, c2], ['c', 'c2'])], outsOf([c, c2]));
+  await waitFor('both builds', () => realised.length === 2);
+  const waiting = builds.result('local', b)!;
+  // Known so far: a is up to date, b needed, c's node not planned yet (still wanted).
+  builds.keepOnly({ builds: [localJob([b, c, c2], ['b', 'c', 'c2'])] });
+  const r = await waiting;
+  assert.equal(r.ok, true, 'the restarted build made b');
+  assert.ok(r.built.has('/nix/store/o-b'));
+  assert.deepEqual(realised, [[a, b], [c, c2], [b]], 'only the first build restarted');
+  builds.keepOnly({ builds: [localJob([b], ['b'])] }); // c's nodes planned: nothing to build for them
+  await builds.settled();
+  assert.deepEqual(events.flatMap((e) => (e.type === 'build-done' ? [[e.build, e.ok]] : [])), [['local', true], ['local#2', false]]);
+  assert.equal(events.find((e) => e.type === 'build-done' && e.build === 'local#2' && e.error)?.type, 'build-done');
+  assert.equal(builds.result('local', c), undefined, 'no build makes c any more');
+});
