@@ -119,26 +119,34 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     let chain = Promise.resolve();
     // The evaluation stops for Ctrl+C only: after a fail-fast stop it goes on, so every broken node is named.
     const evaluation = source.parts ? source.parts(fleet, nodes, { ...prepare, signal: run.signal }) : [await source.resolve(fleet, nodes, prepare)];
-    for await (const evaluated of evaluation) {
-      if (source.buildsEarly) builds.add(earlyBuilds(evaluated), new Map(evaluated.nodes.map((n) => [evaluated.evals[n.name]!.drvPath, evaluated.evals[n.name]!.outPath])));
-      // Known before the targets are asked: a fail-fast run stops its builds and probes now.
-      register({ states: {}, failures: evaluated.failures });
-      unplanned.add(evaluated);
-      chain = chain.then(async () => {
-        const probed = await probeEvaluated(evaluated, prepare);
-        unplanned.delete(evaluated);
-        parts.push({ evaluated, probed });
-        register(probed);
-        const part = planProbed(fleet, evaluated, probed, { goal: policy.goal, force: policy.force });
-        plannedBuilds.push(...part.builds);
-        builds.keepOnly({ builds: wantedBuilds(plannedBuilds, unplanned) });
-        if (!streamed || part.nodes.length === 0) return;
-        run.emit({ type: 'plan', plan: part });
-        deploying.push(schedule({ run, policy, ledger }, pendingOf(part), builds, STAGES, pools));
-      });
-      chain.catch(() => {}); // awaited below, after the last part
+    try {
+      for await (const evaluated of evaluation) {
+        if (source.buildsEarly) builds.add(earlyBuilds(evaluated), new Map(evaluated.nodes.map((n) => [evaluated.evals[n.name]!.drvPath, evaluated.evals[n.name]!.outPath])));
+        // Known before the targets are asked: a fail-fast run stops its builds and probes now.
+        register({ states: {}, failures: evaluated.failures });
+        unplanned.add(evaluated);
+        chain = chain.then(async () => {
+          const probed = await probeEvaluated(evaluated, prepare);
+          unplanned.delete(evaluated);
+          parts.push({ evaluated, probed });
+          register(probed);
+          const part = planProbed(fleet, evaluated, probed, { goal: policy.goal, force: policy.force });
+          plannedBuilds.push(...part.builds);
+          builds.keepOnly({ builds: wantedBuilds(plannedBuilds, unplanned) });
+          if (!streamed || part.nodes.length === 0) return;
+          run.emit({ type: 'plan', plan: part });
+          deploying.push(schedule({ run, policy, ledger }, pendingOf(part), builds, STAGES, pools));
+        });
+        chain.catch(() => {}); // awaited below, after the last part
+      }
+      await chain;
+    } catch (error) {
+      // A bug in evaluating or asking: nothing new starts, and the nodes already under way end before the error.
+      run.stop.abort();
+      await chain.catch(() => {});
+      await Promise.allSettled(deploying);
+      throw error;
     }
-    await chain;
     const all = mergeParts(nodes, parts);
     plan = planProbed(fleet, all.evaluated, all.probed, prepare);
     if (streamed) {
