@@ -2,17 +2,17 @@
 // and plan, then run the stages (per chunk when streamed: src/deploy/stream.ts), release the locks; summarise.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { takeoverText } from '../lock/text.js';
-import { planProbed, probeEvaluated, type PrepareOptions } from '../prepare/prepare.js';
+import { planProbed, type PrepareOptions } from '../prepare/prepare.js';
 import { evaluateFleet, evaluateFleetParts, type Evaluated } from '../evaluate/evaluate.js';
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../lock/take.js';
-import type { BuildJob, Plan } from '../plan/types.js';
-import { earlyBuilds, startBuilds } from '../build/builds.js';
+import type { Plan } from '../plan/types.js';
+import { startBuilds } from '../build/builds.js';
 import { reviewPlan } from './review.js';
 import { ExitCode } from '../errors.js';
 import { decideExitCode } from './outcome.js';
 import { schedule, stagePools } from './scheduler.js';
-import { mergeParts, streamsDeploy, wantedBuilds, type Probed } from './stream.js';
+import { mergeParts, streamsDeploy, takeParts, type Probed } from './stream.js';
 import { STAGES } from './stages.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
@@ -89,10 +89,6 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
     const streamed = streamsDeploy(policy);
     const builds = startBuilds(run, policy, [], new Map());
     const pools = stagePools(policy.parallel);
-    const parts: { evaluated: Evaluated; probed: Probed }[] = [];
-    const unplanned = new Set<Evaluated>();
-    const plannedBuilds: BuildJob[] = [];
-    const deploying: Promise<void>[] = [];
     /** A node's final word from the evaluation or the probe; a probed target's lock is held from now on. */
     const register = (probed: Probed) => {
       for (const [name, state] of Object.entries(probed.states)) {
@@ -114,44 +110,19 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       for (const np of part.nodes) if (np.lock?.state === 'held' && !np.lock.expired) ledger.finish(np.name, 'locked', np.reason);
       return { ...part, nodes: part.nodes.filter((np) => !ledger.results.has(np.name)) };
     };
-    // Each evaluated chunk: its builds start now, its targets are asked (one chunk after the other, while later
-    // chunks evaluate), and in a streamed deploy its nodes go on at once.
-    let chain = Promise.resolve();
     // The evaluation stops for Ctrl+C only: after a fail-fast stop it goes on, so every broken node is named.
     const evaluation = source.parts ? source.parts(fleet, nodes, { ...prepare, signal: run.signal }) : [await source.resolve(fleet, nodes, prepare)];
-    try {
-      for await (const evaluated of evaluation) {
-        if (source.buildsEarly) builds.add(earlyBuilds(evaluated), new Map(evaluated.nodes.map((n) => [evaluated.evals[n.name]!.drvPath, evaluated.evals[n.name]!.outPath])));
-        // Known before the targets are asked: a fail-fast run stops its builds and probes now.
-        register({ states: {}, failures: evaluated.failures });
-        unplanned.add(evaluated);
-        chain = chain.then(async () => {
-          const probed = await probeEvaluated(evaluated, prepare);
-          unplanned.delete(evaluated);
-          parts.push({ evaluated, probed });
-          register(probed);
-          const part = planProbed(fleet, evaluated, probed, { goal: policy.goal, force: policy.force });
-          plannedBuilds.push(...part.builds);
-          builds.keepOnly({ builds: wantedBuilds(plannedBuilds, unplanned) });
-          if (!streamed || part.nodes.length === 0) return;
-          run.emit({ type: 'plan', plan: part });
-          deploying.push(schedule({ run, policy, ledger }, pendingOf(part), builds, STAGES, pools));
-        });
-        chain.catch(() => {}); // awaited below, after the last part
-      }
-      await chain;
-    } catch (error) {
-      // A bug in evaluating or asking: nothing new starts, and the nodes already under way end before the error.
-      run.stop.abort();
-      await chain.catch(() => {});
-      await Promise.allSettled(deploying);
-      throw error;
-    }
+    const parts = await takeParts({
+      fleet, evaluation, builds, prepare, register, stop: run.stop, buildsEarly: source.buildsEarly,
+      // Streamed: each part's nodes go on at once, in the run's --parallel pools.
+      ...(streamed ? { onPlan: (part: Plan) => {
+        run.emit({ type: 'plan', plan: part });
+        return schedule({ run, policy, ledger }, pendingOf(part), builds, STAGES, pools);
+      } } : {}),
+    });
     const all = mergeParts(nodes, parts);
     plan = planProbed(fleet, all.evaluated, all.probed, prepare);
-    if (streamed) {
-      await Promise.all(deploying);
-    } else {
+    if (!streamed) {
       // The whole plan, at once: the review, the waves and fail-fast's clean evaluation need it.
       run.emit({ type: 'plan', plan });
       builds.keepOnly(plan);
