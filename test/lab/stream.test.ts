@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { evalOutPaths, labNixEnv, readSystemState, systemNix, type Lab } from '../../lab/index.js';
+import { evalOutPaths, labNixEnv, readSystemState, snapshotHost, systemNix, type Lab } from '../../lab/index.js';
 import type { FleetEvent } from '../../src/events.js';
 import { requireLabCapable, useDeployedLab } from './support.js';
-import { outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+import { nodeDoneText, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
 
 const NODES = ['st1', 'st2', 'st3'];
 /** builtins.exec: the evaluator runs the wait itself (a test-only Nix setting). */
@@ -100,5 +100,32 @@ describe('streaming evaluation into apply on light hosts', { skip: requireLabCap
     assert.equal(plans.length, 1, 'one plan, of every node');
     assert.ok(indexOf(run, (e) => e.type === 'plan') > evalDone);
     assert.ok(indexOf(run, (e) => e.type === 'node-phase' && e.node === 'st1' && e.phase === 'copy') > evalDone, 'st1 copied only after the evaluation');
+  });
+
+  test('a node that fails to evaluate: fail-fast stops the run with no host touched; --keep-going deploys the others', { timeout: 300_000 }, async () => {
+    const nonce = randomBytes(4).toString('hex');
+    const spec = (name: string) => `system { name = "${name}-${nonce}"; witness = ${JSON.stringify(ctx.lab.witness)}; }`;
+    await writeFile(ctx.hive, `let system = import ${JSON.stringify(systemNix)}; in { st1 = ${spec('st1')}; st2 = throw "st2 is broken on purpose"; st3 = ${spec('st3')}; }\n`);
+    // The same systems without the broken node: their out paths, nothing built.
+    await writeFile(`${ctx.lab.dir}/st-ok.nix`, `let system = import ${JSON.stringify(systemNix)}; in { st1 = ${spec('st1')}; st3 = ${spec('st3')}; }\n`);
+    const outs = await evalOutPaths(`${ctx.lab.dir}/st-ok.nix`);
+    const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshotHost(ctx.lab, n)] as const)));
+    const failFast = await runFleet(['-f', ctx.fleetFile, 'apply', '--json', ...TIGHT]);
+    assert.equal(failFast.code, 1, failFast.stderr);
+    assert.deepEqual(outcomesOf(failFast), { st1: 'skipped', st2: 'failed', st3: 'skipped' });
+    assert.match(nodeDoneText(failFast, 'st2'), /st2 is broken on purpose/);
+    assert.match(nodeDoneText(failFast, 'st1'), /not started: an earlier node failed \(use --keep-going to continue past failures\)/);
+    for (const node of NODES) assert.deepEqual(await snapshotHost(ctx.lab, node), before[node], `${node} untouched`);
+    for (const node of ['st1', 'st3']) assert.notEqual((await ctx.lab.exec(node, ['nix-store', '--check-validity', outs[node]!])).exitCode, 0, `nothing copied to ${node}`);
+    assert.equal(failFast.events.filter((e) => e.type === 'node-phase' && e.phase === 'copy').length, 0);
+
+    const keepGoing = await runFleet(['-f', ctx.fleetFile, 'apply', '--json', '--keep-going', ...TIGHT]);
+    assert.equal(keepGoing.code, 1, keepGoing.stderr);
+    assert.deepEqual(outcomesOf(keepGoing), { st1: 'activated', st2: 'failed', st3: 'activated' });
+    for (const node of ['st1', 'st3']) {
+      const state = await readSystemState(ctx.lab, node);
+      assert.deepEqual([state.current, state.profile], [outs[node], outs[node]], `${node} on its new system`);
+    }
+    assert.deepEqual(await snapshotHost(ctx.lab, 'st2'), before.st2, 'st2 untouched');
   });
 });
