@@ -100,8 +100,10 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
       for (const f of probed.failures) {
         // The probe ran but its answer was lost: it may have taken the lock.
         if (f.phase === 'query') run.locks.maybeHeld(run.nodes.get(f.node)!);
-        // A connect cancelled by Ctrl+C (or the stop) is a node never started, not a node that failed.
-        if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') ledger.finish(f.node, 'skipped', stopReason(run));
+        // A connect cancelled by Ctrl+C (or the stop) is a node never started, not a node that failed; so is a probe
+        // the fail-fast stop cut short (an earlier chunk's node failed while this chunk's targets were asked).
+        const cut = (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') || (f.phase === 'query' && run.stop.signal.aborted && !run.signal.aborted);
+        if (cut) ledger.finish(f.node, 'skipped', stopReason(run));
         else ledger.finish(f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
       }
     };

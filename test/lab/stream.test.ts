@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, labNixEnv, readSystemState, snapshotHost, systemNix, type Lab } from '../../lab/index.js';
 import type { FleetEvent } from '../../src/events.js';
 import { requireLabCapable, useDeployedLab } from './support.js';
-import { nodeDoneText, outcomesOf, runFleet, type FleetRun } from './run-fleet.js';
+import { nodeDoneText, outcomesOf, runFleet, summaryOf, type FleetRun } from './run-fleet.js';
 
 const NODES = ['st1', 'st2', 'st3'];
 /** builtins.exec: the evaluator runs the wait itself (a test-only Nix setting). */
@@ -112,7 +112,7 @@ describe('streaming evaluation into apply on light hosts', { skip: requireLabCap
     const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await snapshotHost(ctx.lab, n)] as const)));
     const failFast = await runFleet(['-f', ctx.fleetFile, 'apply', '--json', ...TIGHT]);
     assert.equal(failFast.code, 1, failFast.stderr);
-    assert.deepEqual(outcomesOf(failFast), { st1: 'skipped', st2: 'failed', st3: 'skipped' });
+    assert.deepEqual(outcomesOf(failFast), { st1: 'skipped', st2: 'failed', st3: 'skipped' }, JSON.stringify(summaryOf(failFast).nodes));
     assert.match(nodeDoneText(failFast, 'st2'), /st2 is broken on purpose/);
     assert.match(nodeDoneText(failFast, 'st1'), /not started: an earlier node failed \(use --keep-going to continue past failures\)/);
     for (const node of NODES) assert.deepEqual(await snapshotHost(ctx.lab, node), before[node], `${node} untouched`);
