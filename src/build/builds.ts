@@ -39,9 +39,9 @@ export interface Builds {
   /** More jobs (a streamed evaluation's next chunk): per location, only the derivations no live build there
    *  covers start, as a build of their own (`<id>#2`, `#3`…); one already running or done is awaited, not restarted. */
   add(jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): void;
-  /** The result of the build that makes `drvPath` on the plan's build job `jobId` (a location); without `drvPath`,
-   *  that location's first build. Follows a build restarted by keepOnly to its successor. */
-  result(jobId: string, drvPath?: string): Promise<BuildResult> | undefined;
+  /** The result of the build that makes `drvPath` on the plan's build job `jobId` (a location). Follows a build
+   *  restarted by keepOnly to its successor. */
+  result(jobId: string, drvPath: string): Promise<BuildResult> | undefined;
   /** Only these jobs' derivations are wanted (the plan, or what is known of it so far): every build that makes
    *  none of them is cancelled, one that makes some of them restarted with those only. */
   keepOnly(plan: Pick<Plan, 'builds'>): void;
@@ -150,8 +150,7 @@ export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readon
   return {
     add,
     result(jobId, drvPath) {
-      const at = locations.get(jobId);
-      const batch = drvPath !== undefined ? at?.covering.get(drvPath) : [...(at?.covering.values() ?? [])].find((b) => b.event === jobId);
+      const batch = locations.get(jobId)?.covering.get(drvPath);
       return batch && follow(batch);
     },
     keepOnly(plan) {
