@@ -4,17 +4,13 @@
 import type { TargetState } from '../agent/state.js';
 import { earlyBuilds, type Builds } from '../build/builds.js';
 import type { ResolvedFleet } from '../config/types.js';
-import type { NodeError } from '../errors.js';
 import type { Evaluated } from '../evaluate/evaluate.js';
 import type { BuildJob, Plan } from '../plan/types.js';
-import { planProbed, probeEvaluated, type PrepareOptions } from '../prepare/prepare.js';
+import { planProbed, probeEvaluated, type Prepared, type PrepareOptions } from '../prepare/prepare.js';
 import type { DeployPolicy } from './policy.js';
 
-/** What the probe said of one evaluated part. */
-export interface Probed {
-  states: Record<string, TargetState>;
-  failures: NodeError[];
-}
+/** What the probe said of one evaluated part (its failures: the evaluation's and the probe's). */
+export type Probed = Omit<Prepared, 'plan'>;
 
 /**
  * Whether a node goes on to its copy and activation as soon as its chunk is evaluated, asked and built. Only when
