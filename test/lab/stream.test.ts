@@ -5,7 +5,8 @@
 // waited for the whole evaluation before building would leave them with "timeout".
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { evalOutPaths, labNixEnv, readSystemState, snapshotHost, systemNix, type Lab } from '../../lab/index.js';
 import type { FleetEvent } from '../../src/events.js';
@@ -127,5 +128,36 @@ describe('streaming evaluation into apply on light hosts', { skip: requireLabCap
       assert.deepEqual([state.current, state.profile], [outs[node], outs[node]], `${node} on its new system`);
     }
     assert.deepEqual(await snapshotHost(ctx.lab, 'st2'), before.st2, 'st2 untouched');
+  });
+});
+
+describe('streaming evaluation: a derivation shared across chunks, with real Nix', { skip: requireLabCapable() }, () => {
+  test('built once: a later chunk\'s node whose system is already building waits for that build (one build-start, one build by the witness)', { timeout: 300_000 }, async () => {
+    const dir = await mkdtemp('/tmp/fleet-stream-dedupe-');
+    await chmod(dir, 0o777); // the builders (nixbld users) write the witness and the gate here
+    const witness = join(dir, 'witness');
+    await writeFile(witness, '');
+    await chmod(witness, 0o666);
+    const gate = join(dir, 'gate');
+    const nonce = randomBytes(4).toString('hex');
+    // a1's build holds until the gate exists; only a3's build opens it, and a3 is evaluated only once a1's build has
+    // begun: so a2 (a1's system, a later chunk) comes while a1's build runs.
+    const shared = `system { name = "shared-${nonce}"; witness = ${JSON.stringify(witness)}; buildGate = ${JSON.stringify(gate)}; }`;
+    const opener = `derivation { name = "opener-\${${waitUntil(`grep -q shared-${nonce} ${witness}`, 'begun')}}-${nonce}"; system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin"; args = [ "-c" "touch ${gate}; echo > $out" ]; }`;
+    await writeFile(join(dir, 'hive.nix'), `let system = import ${JSON.stringify(systemNix)}; in { a1 = ${shared}; a2 = ${shared}; a3 = ${opener}; }\n`);
+    const nodes = ['a1', 'a2', 'a3'].map((n) => `  ${n}:\n    host: ${n}.invalid # never contacted: goal build asks no target\n`).join('');
+    await writeFile(join(dir, 'fleet.yaml'), `version: 1\nnix:\n  file: ./hive.nix\nnodes:\n${nodes}`);
+    const run = await runFleet(['-f', join(dir, 'fleet.yaml'), 'apply', 'build', '--json', ...TIGHT], EXEC_ENV);
+    assert.equal(run.code, 0, run.stderr || run.stdout.slice(-3000));
+    assert.deepEqual(outcomesOf(run), { a1: 'built', a2: 'built', a3: 'built' });
+    const chunks = run.events.flatMap((e) => (e.type === 'eval-chunk' ? [e.nodes] : []));
+    assert.deepEqual(chunks[0], ['a1'], 'a1 alone in the first chunk, a2 in a later one');
+    const plans = run.events.flatMap((e) => (e.type === 'plan' ? e.plan.nodes : []));
+    const drv = plans.find((n) => n.name === 'a1')!.drvPath;
+    assert.equal(plans.find((n) => n.name === 'a2')!.drvPath, drv, 'a1 and a2 share a derivation');
+    assert.match(plans.find((n) => n.name === 'a3')!.drvPath, /-opener-begun-/, 'a3 was evaluated once a1\'s build had begun');
+    const starts = run.events.filter((e) => e.type === 'build-start' && e.drvPaths.includes(drv));
+    assert.equal(starts.length, 1, 'one build of the shared derivation');
+    assert.deepEqual((await readFile(witness, 'utf8')).split('\n').filter((l) => l.includes(`shared-${nonce}`)).length, 1, 'built once (the witness)');
   });
 });
