@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildersOption, buildersSshConfig } from '../nix/machines.js';
 import type { Evaluated } from '../evaluate/evaluate.js';
-import { collectBuilds, locateBuild } from '../plan/plan.js';
+import { buildJobId, collectBuilds, locateBuild } from '../plan/plan.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { EmitEvent } from '../events.js';
@@ -36,9 +36,9 @@ export interface BuildSettings {
 }
 
 export interface Builds {
-  /** More jobs (a streamed evaluation's next chunk): per location, only the derivations no live build there
-   *  covers start, as a build of their own (`<id>#2`, `#3`…); one already running or done is awaited, not restarted. */
-  add(jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): void;
+  /** An evaluated chunk's systems, each on its node's build location: only the derivations no build there makes
+   *  already start, as a build of their own (`<id>#2`, `#3`…); one already running or done is awaited, not restarted. */
+  add(part: Pick<Evaluated, 'nodes' | 'evals'>): void;
   /** The result of the build that makes `drvPath` on the plan's build job `jobId` (a location). Follows a build
    *  restarted by keepOnly to its successor. */
   result(jobId: string, drvPath: string): Promise<BuildResult> | undefined;
@@ -85,6 +85,8 @@ interface Batch {
   readonly cancel: AbortController;
   /** Restarted with fewer derivations: its waiters follow the successor. */
   successor?: Batch;
+  /** Ended (built, failed or cancelled): keepOnly lets it be, whatever it made. */
+  ended?: boolean;
   result: Promise<BuildResult>;
 }
 
@@ -125,14 +127,13 @@ export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readon
         run.emit({ type: 'build-done', build: event, ok: r.ok, ...(r.error ? { error: r.error } : {}), ...(r.log.length ? { log: r.log } : {}) });
       }
       return r;
-    })();
+    })().finally(() => (batch.ended = true));
     const at = locations.get(job.id)!;
     for (const drv of job.drvPaths) at.covering.set(drv, batch);
     all.push(batch.result);
     return batch;
   };
-  const add = (more: readonly BuildJob[], outOf: ReadonlyMap<string, string>): void => {
-    for (const [drv, out] of outOf) outs.set(drv, out);
+  const launchJobs = (more: readonly BuildJob[]): void => {
     for (const job of more) {
       let at = locations.get(job.id);
       if (!at) locations.set(job.id, (at = { job, builds: 0, covering: new Map() }));
@@ -146,9 +147,21 @@ export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readon
     const r = await batch.result;
     return batch.successor ? follow(batch.successor) : r;
   };
-  add(jobs, outOf);
+  for (const [drv, out] of outOf) outs.set(drv, out);
+  launchJobs(jobs);
   return {
-    add,
+    add(part) {
+      // Grouped as earlyBuilds does, leaving out the nodes whose system a build there makes already.
+      const jobs = collectBuilds();
+      for (const node of part.nodes) {
+        const e = part.evals[node.name];
+        if (!e) continue;
+        const location = locateBuild(node.buildHost, node);
+        outs.set(e.drvPath, e.outPath);
+        if (!locations.get(buildJobId(location))?.covering.has(e.drvPath)) jobs.add(location, e.drvPath, node.name);
+      }
+      launchJobs(jobs.list());
+    },
     result(jobId, drvPath) {
       const batch = locations.get(jobId)?.covering.get(drvPath);
       return batch && follow(batch);
@@ -167,6 +180,7 @@ export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readon
           const needed = batch.job.drvPaths.filter((d) => keep.has(d));
           if (needed.length === batch.job.drvPaths.length) continue;
           for (const drv of batch.job.drvPaths) if (!keep.has(drv)) at.covering.delete(drv);
+          if (batch.ended) continue; // nothing left to save
           // Up-to-date nodes need nothing built (a fresh CI store must not build the whole fleet): restart with
           // what is wanted; what Nix already built stays in its store.
           if (needed.length > 0) batch.successor = launch({ ...batch.job, drvPaths: needed }, batch.event);

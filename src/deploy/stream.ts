@@ -66,7 +66,7 @@ export async function takeParts(input: PartsInput): Promise<{ evaluated: Evaluat
   let chain = Promise.resolve();
   try {
     for await (const evaluated of input.evaluation) {
-      if (input.buildsEarly) builds.add(earlyBuilds(evaluated), new Map(evaluated.nodes.map((n) => [evaluated.evals[n.name]!.drvPath, evaluated.evals[n.name]!.outPath])));
+      if (input.buildsEarly) builds.add(evaluated);
       // Known before the targets are asked: a fail-fast run stops its builds and probes now.
       input.register({ states: {}, failures: evaluated.failures });
       unplanned.add(evaluated);

@@ -93,7 +93,11 @@ function chunkRun(local: Host, events: EventBody[], stop: AbortController): Buil
 }
 
 const localJob = (drvPaths: string[], nodes: string[]) => ({ id: 'local', location: { kind: 'local' as const }, drvPaths, nodes });
-const outsOf = (drvs: string[]) => new Map(drvs.map((d) => [d, d.replace('/d-', '/o-').slice(0, -4)]));
+/** An evaluated chunk: these nodes (built on the deployer), each on the system named for it or for itself. */
+const chunk = (names: string[], systemOf: Record<string, string> = {}) => ({
+  nodes: names.map((n) => resolvedNode(n)),
+  evals: Object.fromEntries(names.map((n) => [n, { drvPath: `/nix/store/d-${systemOf[n] ?? n}.drv`, outPath: `/nix/store/o-${systemOf[n] ?? n}` }])),
+});
 
 test('chunk by chunk: a derivation already building on a location is awaited, not built again; a new one starts a build of its own (<id>#2)', async () => {
   const events: EventBody[] = [];
@@ -101,15 +105,15 @@ test('chunk by chunk: a derivation already building on a location is awaited, no
   const stop = new AbortController();
   const builds = startBuilds(chunkRun(fakeLocal(realised), events, stop), { useSubstitutes: false }, [], new Map());
   const [a, b] = ['/nix/store/d-a.drv', '/nix/store/d-b.drv'];
-  builds.add([localJob([a, b], ['a', 'b'])], outsOf([a, b]));
+  builds.add(chunk(['a', 'b']));
   await waitFor('the first chunk\'s build', () => realised.length === 1);
   // The second chunk: c shares a's system, d is new.
   const d = '/nix/store/d-d.drv';
-  builds.add([localJob([a, d], ['c', 'd'])], outsOf([a, d]));
+  builds.add(chunk(['c', 'd'], { c: 'a' }));
   await waitFor('the second chunk\'s build', () => realised.length === 2);
-  builds.add([localJob([a, b, d], ['e'])], outsOf([a, b, d])); // everything already building: nothing starts
+  builds.add(chunk(['e', 'f', 'g'], { e: 'a', f: 'b', g: 'd' })); // everything already building: nothing starts
   assert.deepEqual(realised, [[a, b], [d]], 'each derivation realised once');
-  assert.deepEqual(events.flatMap((e) => (e.type === 'build-start' ? [[e.build, e.drvPaths]] : [])), [['local', [a, b]], ['local#2', [d]]]);
+  assert.deepEqual(events.flatMap((e) => (e.type === 'build-start' ? [[e.build, e.drvPaths, e.nodes]] : [])), [['local', [a, b], ['a', 'b']], ['local#2', [d], ['d']]], 'c waits for the first build: not named by the second');
   stop.abort();
   await builds.settled();
   assert.deepEqual(events.flatMap((e) => (e.type === 'build-done' ? [e.build] : [])).sort(), ['local', 'local#2']);
@@ -121,8 +125,8 @@ test('a build restarted with fewer derivations (keepOnly): a node waiting for on
   const stop = new AbortController();
   const builds = startBuilds(chunkRun(fakeLocalOneQuick(realised), events, stop), { useSubstitutes: false }, [], new Map());
   const [a, b, c, c2] = ['/nix/store/d-a.drv', '/nix/store/d-b.drv', '/nix/store/d-c.drv', '/nix/store/d-c2.drv'];
-  builds.add([localJob([a, b], ['a', 'b'])], outsOf([a, b]));
-  builds.add([localJob([c, c2], ['c', 'c2'])], outsOf([c, c2]));
+  builds.add(chunk(['a', 'b']));
+  builds.add(chunk(['c', 'c2']));
   await waitFor('both builds', () => realised.length === 2);
   const waiting = builds.result('local', b)!;
   // Known so far: a is up to date, b needed, c's node not planned yet (still wanted).
@@ -136,4 +140,20 @@ test('a build restarted with fewer derivations (keepOnly): a node waiting for on
   assert.deepEqual(events.flatMap((e) => (e.type === 'build-done' ? [[e.build, e.ok]] : [])), [['local', true], ['local#2', false]]);
   assert.equal(events.find((e) => e.type === 'build-done' && e.build === 'local#2' && e.error)?.type, 'build-done');
   assert.equal(builds.result('local', c), undefined, 'no build makes c any more');
+});
+
+test('keepOnly leaves a build that has ended alone: nothing is realised again for what it made', async () => {
+  const events: EventBody[] = [];
+  const realised: string[][] = [];
+  const slow = fakeLocal(realised);
+  const quick: Host = { ...slow, run: async (argv: string[], options?: RunOptions) => (argv.includes('--realise') ? (realised.push(argv.filter((a) => a.endsWith('.drv'))), result({})) : slow.run(argv, options)) };
+  const builds = startBuilds(chunkRun(quick, events, new AbortController()), { useSubstitutes: false }, [], new Map());
+  builds.add(chunk(['a', 'b']));
+  const a = await builds.result('local', '/nix/store/d-a.drv');
+  assert.equal(a?.ok, true);
+  builds.keepOnly({ builds: [localJob(['/nix/store/d-a.drv'], ['a'])] }); // b turned out up to date
+  await builds.settled();
+  assert.deepEqual(realised, [['/nix/store/d-a.drv', '/nix/store/d-b.drv']], 'no second realisation of a');
+  assert.equal((await builds.result('local', '/nix/store/d-a.drv'))?.ok, true);
+  assert.deepEqual(events.map((e) => e.type), ['build-start', 'build-done']);
 });

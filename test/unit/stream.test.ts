@@ -55,7 +55,7 @@ function recordingBuilds(): Builds & { added: string[][]; kept: string[][] } {
   const kept: string[][] = [];
   return {
     added, kept,
-    add: (jobs) => void added.push(jobs.flatMap((j) => j.drvPaths)),
+    add: (part) => void added.push(part.nodes.map((n) => part.evals[n.name]!.drvPath).sort()),
     keepOnly: (plan) => void kept.push(plan.builds.flatMap((j) => j.drvPaths).sort()),
     result: () => undefined,
     settled: async () => {},
@@ -90,7 +90,7 @@ test('takeParts, streamed: a part is built and planned (and its nodes handed on)
     },
   });
   assert.deepEqual(log, ['part 1 evaluated', 'plan a,b', 'part 2 evaluated', 'plan c,d']);
-  assert.deepEqual(builds.added, [['/nix/store/d-a.drv', '/nix/store/d-b.drv'], ['/nix/store/d-a.drv', '/nix/store/d-d.drv']], 'each part\'s systems, as it came');
+  assert.deepEqual(builds.added, [['/nix/store/d-a.drv', '/nix/store/d-b.drv'], ['/nix/store/d-a.drv', '/nix/store/d-d.drv']], 'each part, as it came');
   // After part 1's plan, part 2 (if already evaluated) still wants its builds; at the end, the two plans' builds.
   assert.deepEqual(builds.kept.at(-1), ['/nix/store/d-a.drv', '/nix/store/d-a.drv', '/nix/store/d-b.drv', '/nix/store/d-d.drv']);
   assert.deepEqual(parts.map((p) => p.evaluated.nodes.map((n) => n.name)), [['a', 'b'], ['c', 'd']]);
