@@ -1,11 +1,11 @@
-// Builds start as soon as evaluation is done, while targets are still being probed: one per build
-// location, for every derivation the run may need. Once the plan is known, builds nobody needs are cancelled.
+// Builds start as soon as a node is evaluated (its chunk), while targets are still being probed and other chunks
+// evaluate: per build location, every derivation the run may need, each once. Builds nobody needs are cancelled.
 import { writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildersOption, buildersSshConfig } from '../nix/machines.js';
 import type { Evaluated } from '../evaluate/evaluate.js';
-import { collectBuilds, locateBuild } from '../plan/plan.js';
+import { buildJobId, collectBuilds, locateBuild } from '../plan/plan.js';
 import type { BuildJob, BuildLocation, Plan } from '../plan/types.js';
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { EmitEvent } from '../events.js';
@@ -36,11 +36,16 @@ export interface BuildSettings {
 }
 
 export interface Builds {
-  /** The result of the build job with this id (the plan's BuildJob ids are the same). */
-  result(jobId: string): Promise<BuildResult> | undefined;
-  /** The plan is known: cancel every job no planned node waits for. */
-  keepOnly(plan: Plan): void;
-  /** Every build, finished or cancelled. */
+  /** An evaluated chunk's systems, each on its node's build location: only the derivations no build there makes
+   *  already start, as a build of their own (`<id>#2`, `#3`…); one already running or done is awaited, not restarted. */
+  add(part: Pick<Evaluated, 'nodes' | 'evals'>): void;
+  /** The result of the build that makes `drvPath` on the plan's build job `jobId` (a location). Follows a build
+   *  restarted by keepOnly to its successor. */
+  result(jobId: string, drvPath: string): Promise<BuildResult> | undefined;
+  /** Only these jobs' derivations are wanted (the plan, or what is known of it so far): every build that makes
+   *  none of them is cancelled, one that makes some of them restarted with those only. */
+  keepOnly(plan: Pick<Plan, 'builds'>): void;
+  /** Every build, finished or cancelled (also those started while waiting). */
   settled(): Promise<unknown>;
   hostOf(jobId: string): Host;
 }
@@ -73,69 +78,127 @@ function remoteBuilders(run: BuildRun): { args: string[]; env: Record<string, st
   return { args: ['--option', 'builders', buildersOption(builders), ...substitutes], env: { NIX_SSHOPTS: `-F ${file}` } };
 }
 
+interface Batch {
+  /** The id its events carry: the location's id for its first build, then `<id>#2`, `#3`… */
+  readonly event: string;
+  readonly job: BuildJob;
+  readonly cancel: AbortController;
+  /** Restarted with fewer derivations: its waiters follow the successor. */
+  successor?: Batch;
+  /** Ended (built, failed or cancelled): keepOnly lets it be, whatever it made. */
+  ended?: boolean;
+  result: Promise<BuildResult>;
+}
+
 export function startBuilds(run: BuildRun, settings: BuildSettings, jobs: readonly BuildJob[], outOf: ReadonlyMap<string, string>): Builds {
-  const started = new Map<string, { job: BuildJob; cancel: AbortController; superseded: boolean; result: Promise<BuildResult> }>();
+  const locations = new Map<string, { job: BuildJob; builds: number; covering: Map<string, Batch> }>();
+  const outs = new Map(outOf);
   const all: Promise<BuildResult>[] = []; // superseded ones included: settled() waits for their processes too
   let viaBuildersOnce: ReturnType<typeof remoteBuilders> | undefined; // one ssh_config per run, restarts included
-  const launch = (job: BuildJob): void => {
+  const launch = (job: BuildJob, event: string): Batch => {
     const cancel = new AbortController();
     const signal = AbortSignal.any([run.stop.signal, cancel.signal]);
     const host = hostForLocation(run.pool, run.fleet, run.nodes, job.location, job);
     const viaBuilders = job.location.kind === 'builders' ? (viaBuildersOnce ??= remoteBuilders(run)) : undefined;
     // builders: every build goes to Nix's remote builders (0 local jobs); a builder: its maxJobs.
     const maxJobs = viaBuilders ? 0 : job.location.kind === 'builder' ? run.fleet.builders[job.location.builder]?.maxJobs : settings.maxJobs;
-    const entry = { job, cancel, superseded: false, result: Promise.resolve<BuildResult>({ ok: false, built: new Set(), started: false, canceled: true, log: [] }) };
-    entry.result = (async (): Promise<BuildResult> => {
+    const batch: Batch = { event, job, cancel, result: Promise.resolve<BuildResult>({ ok: false, built: new Set(), started: false, canceled: true, log: [] }) };
+    batch.result = (async (): Promise<BuildResult> => {
       let announced = false;
       const r = await buildOnHost({
-        run: run.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outOf.get(d)!),
+        run: run.run, host, drvPaths: job.drvPaths, outPaths: job.drvPaths.map((d) => outs.get(d)!),
         useSubstitutes: settings.useSubstitutes, signal, ...(maxJobs !== undefined ? { maxJobs } : {}), ...(viaBuilders ? { realise: viaBuilders } : {}),
         onStart: (drvPaths) => {
           announced = true;
-          run.emit({ type: 'build-start', build: job.id, drvPaths, nodes: job.nodes });
+          run.emit({ type: 'build-start', build: event, drvPaths, nodes: job.nodes });
         },
-        ...(settings.verbose ? { onLine: (line: string) => run.emit({ type: 'log', build: job.id, line }) } : {}),
+        ...(settings.verbose ? { onLine: (line: string) => run.emit({ type: 'log', build: event, line }) } : {}),
       });
       // Restarted with only what the plan needs: its successor reports under the same id.
-      if (entry.superseded) return r;
+      if (batch.successor) return r;
       // Cancelled because the plan needs none of it: not a failure, and nothing to report if it never began.
       if (cancel.signal.aborted && !run.stop.signal.aborted) {
-        if (announced) run.emit({ type: 'build-done', build: job.id, ok: false, error: 'cancelled: the plan needs none of its outputs' });
+        if (announced) run.emit({ type: 'build-done', build: event, ok: false, error: 'cancelled: the plan needs none of its outputs' });
         return r;
       }
       // A job that never started (all built already, or unreachable) still reports a failure.
       if (announced || !r.ok) {
-        if (!announced) run.emit({ type: 'build-start', build: job.id, drvPaths: job.drvPaths, nodes: job.nodes });
-        run.emit({ type: 'build-done', build: job.id, ok: r.ok, ...(r.error ? { error: r.error } : {}), ...(r.log.length ? { log: r.log } : {}) });
+        if (!announced) run.emit({ type: 'build-start', build: event, drvPaths: job.drvPaths, nodes: job.nodes });
+        run.emit({ type: 'build-done', build: event, ok: r.ok, ...(r.error ? { error: r.error } : {}), ...(r.log.length ? { log: r.log } : {}) });
       }
       return r;
-    })();
-    started.set(job.id, entry);
-    all.push(entry.result);
+    })().finally(() => (batch.ended = true));
+    const at = locations.get(job.id)!;
+    for (const drv of job.drvPaths) at.covering.set(drv, batch);
+    all.push(batch.result);
+    return batch;
   };
-  for (const job of jobs) launch(job);
+  const launchJobs = (more: readonly BuildJob[]): void => {
+    for (const job of more) {
+      let at = locations.get(job.id);
+      if (!at) locations.set(job.id, (at = { job, builds: 0, covering: new Map() }));
+      const fresh = job.drvPaths.filter((d) => !at.covering.has(d));
+      if (fresh.length === 0) continue;
+      at.builds += 1;
+      launch({ ...job, drvPaths: fresh }, at.builds === 1 ? job.id : `${job.id}#${at.builds}`);
+    }
+  };
+  const follow = async (batch: Batch): Promise<BuildResult> => {
+    const r = await batch.result;
+    return batch.successor ? follow(batch.successor) : r;
+  };
+  for (const [drv, out] of outOf) outs.set(drv, out);
+  launchJobs(jobs);
   return {
-    result: (jobId) => started.get(jobId)?.result,
+    add(part) {
+      // Grouped as earlyBuilds does, leaving out the nodes whose system a build there makes already.
+      const jobs = collectBuilds();
+      for (const node of part.nodes) {
+        const e = part.evals[node.name];
+        if (!e) continue;
+        const location = locateBuild(node.buildHost, node);
+        outs.set(e.drvPath, e.outPath);
+        if (!locations.get(buildJobId(location))?.covering.has(e.drvPath)) jobs.add(location, e.drvPath, node.name);
+      }
+      launchJobs(jobs.list());
+    },
+    result(jobId, drvPath) {
+      const batch = locations.get(jobId)?.covering.get(drvPath);
+      return batch && follow(batch);
+    },
     keepOnly(plan) {
-      const planned = new Map(plan.builds.map((j) => [j.id, j]));
-      for (const [id, entry] of [...started]) {
-        const needed = planned.get(id);
-        if (!needed) {
-          entry.cancel.abort();
-        } else if (needed.drvPaths.length < entry.job.drvPaths.length) {
-          // Up-to-date nodes need nothing built (a fresh CI store must not build the whole fleet):
-          // restart with the plan's derivations; what Nix already built stays in its store.
-          entry.superseded = true;
-          entry.cancel.abort();
-          launch(needed);
+      const wanted = new Map<string, Set<string>>();
+      for (const job of plan.builds) {
+        const set = wanted.get(job.id) ?? new Set<string>();
+        for (const drv of job.drvPaths) set.add(drv);
+        wanted.set(job.id, set);
+      }
+      for (const [id, at] of locations) {
+        const keep = wanted.get(id) ?? new Set<string>();
+        for (const batch of new Set(at.covering.values())) {
+          if (batch.cancel.signal.aborted) continue;
+          const needed = batch.job.drvPaths.filter((d) => keep.has(d));
+          if (needed.length === batch.job.drvPaths.length) continue;
+          for (const drv of batch.job.drvPaths) if (!keep.has(drv)) at.covering.delete(drv);
+          if (batch.ended) continue; // nothing left to save
+          // Up-to-date nodes need nothing built (a fresh CI store must not build the whole fleet): restart with
+          // what is wanted; what Nix already built stays in its store.
+          if (needed.length > 0) batch.successor = launch({ ...batch.job, drvPaths: needed }, batch.event);
+          batch.cancel.abort();
         }
       }
     },
-    settled: () => Promise.allSettled(all),
+    async settled() {
+      // Builds added or restarted meanwhile are waited for too.
+      for (let seen = -1; seen !== all.length;) {
+        seen = all.length;
+        await Promise.allSettled(all.slice());
+      }
+    },
     hostOf: (jobId) => {
-      const entry = started.get(jobId);
-      if (!entry) throw new Error(`no build job ${jobId}`);
-      return hostForLocation(run.pool, run.fleet, run.nodes, entry.job.location, entry.job);
+      const at = locations.get(jobId);
+      if (!at) throw new Error(`no build job ${jobId}`);
+      return hostForLocation(run.pool, run.fleet, run.nodes, at.job.location, at.job);
     },
   };
 }

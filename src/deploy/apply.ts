@@ -1,17 +1,18 @@
-// `apply` as a composition: evaluate, start builds, probe (taking the targets' locks) and plan, then run the
-// stages, release the locks; summarise.
+// `apply` as a composition: evaluate chunk by chunk, start each chunk's builds, probe (taking the targets' locks)
+// and plan, then run the stages (per chunk when streamed: src/deploy/stream.ts), release the locks; summarise.
 import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import { takeoverText } from '../lock/text.js';
-import { probeAndPlan, type PrepareOptions } from '../prepare/prepare.js';
-import { evaluateFleet, type Evaluated } from '../evaluate/evaluate.js';
+import { planProbed, type PrepareOptions } from '../prepare/prepare.js';
+import { evaluateFleet, evaluateFleetParts, type Evaluated } from '../evaluate/evaluate.js';
 import type { Command } from '../events.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { Plan } from '../plan/types.js';
-import { earlyBuilds, startBuilds } from '../build/builds.js';
+import { startBuilds } from '../build/builds.js';
 import { reviewPlan } from './review.js';
 import { ExitCode } from '../errors.js';
 import { decideExitCode } from './outcome.js';
-import { schedule } from './scheduler.js';
+import { schedule, stagePools } from './scheduler.js';
+import { mergeParts, streamsDeploy, takeParts, type Probed } from './stream.js';
 import { STAGES } from './stages.js';
 import { SshConnectError } from '../transport/ssh.js';
 import { fleetVersion } from '../version.js';
@@ -42,11 +43,13 @@ export interface ApplyResult {
 export interface SystemSource {
   command: Command;
   resolve(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): Promise<Evaluated>;
+  /** The same in parts, each as soon as it is known (evaluation's chunks): apply goes on with a part while others come. */
+  parts?(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: PrepareOptions): AsyncIterable<Evaluated>;
   /** Builds may start before the plan (evaluated systems); a rollback's systems are already on the targets. */
   buildsEarly: boolean;
 }
 
-const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, buildsEarly: true };
+const EVALUATE: SystemSource = { command: 'apply', resolve: evaluateFleet, parts: evaluateFleetParts, buildsEarly: true };
 
 export interface ApplyOptions {
   runId: string;
@@ -83,39 +86,57 @@ export async function applyFleet(fleet: ResolvedFleet, nodes: readonly ResolvedN
   let warnings: string[];
   let declined = false;
   try {
-    const evaluated = await source.resolve(fleet, nodes, prepare);
-    const outOf = new Map(Object.values(evaluated.evals).map((e) => [e.drvPath, e.outPath]));
-    // Everything the run may need, built while the targets are asked; the plan then keeps what it needs.
-    const everything = source.buildsEarly ? earlyBuilds(evaluated) : [];
-    const builds = startBuilds(run, policy, everything, outOf);
-    const prepared = await probeAndPlan(fleet, evaluated, prepare);
-    plan = prepared.plan;
-    for (const [name, state] of Object.entries(prepared.states)) {
-      run.targets.set(name, state);
-      if (state.lock?.state !== 'taken') continue;
-      run.locks.hold(run.nodes.get(name)!);
-      if (state.lock.holder || state.lock.expired) run.emit({ type: 'node-phase', node: name, phase: 'query', detail: takeoverText(state.lock) });
-    }
-    for (const f of prepared.failures) {
-      // The probe ran but its answer was lost: it may have taken the lock.
-      if (f.phase === 'query') run.locks.maybeHeld(run.nodes.get(f.node)!);
-      // A connect cancelled by Ctrl+C is a node never started, not a node that failed.
-      if (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') ledger.finish(f.node, 'skipped', stopReason(run));
-      else ledger.finish(f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
-    }
-    run.emit({ type: 'plan', plan });
-    for (const np of plan.nodes) if (np.lock?.state === 'held' && !np.lock.expired) ledger.finish(np.name, 'locked', np.reason);
-    builds.keepOnly(plan);
-    // What is left to do: the nodes without a final word yet.
-    const pending = { ...plan, nodes: plan.nodes.filter((np) => !ledger.results.has(np.name)) };
-
-    if (policy.review && !(await reviewPlan(run, policy.goal, pending, builds, policy.review))) {
-      // Declined (or Ctrl+C while waiting): nothing was copied or activated; the builds stop.
-      declined = !run.signal.aborted;
-      run.stop.abort();
-      for (const np of plan.nodes) ledger.finish(np.name, 'skipped', declined ? DECLINED : stopReason(run));
-    } else {
-      await schedule({ run, policy, ledger }, pending, builds, STAGES);
+    const streamed = streamsDeploy(policy);
+    const builds = startBuilds(run, policy, [], new Map());
+    const pools = stagePools(policy.parallel);
+    /** A node's final word from the evaluation or the probe; a probed target's lock is held from now on. */
+    const register = (probed: Probed) => {
+      for (const [name, state] of Object.entries(probed.states)) {
+        run.targets.set(name, state);
+        if (state.lock?.state !== 'taken') continue;
+        run.locks.hold(run.nodes.get(name)!);
+        if (state.lock.holder || state.lock.expired) run.emit({ type: 'node-phase', node: name, phase: 'query', detail: takeoverText(state.lock) });
+      }
+      for (const f of probed.failures) {
+        // The probe ran but its answer was lost: it may have taken the lock.
+        if (f.phase === 'query') run.locks.maybeHeld(run.nodes.get(f.node)!);
+        // A connect cancelled by Ctrl+C (or the stop) is a node never started, not a node that failed; so is a probe
+        // the fail-fast stop cut short (an earlier chunk's node failed while this chunk's targets were asked).
+        const cut = (f.cause instanceof SshConnectError && f.cause.reason === 'canceled') || (f.phase === 'query' && run.stop.signal.aborted && !run.signal.aborted);
+        if (cut) ledger.finish(f.node, 'skipped', stopReason(run));
+        else ledger.finish(f.node, 'failed', f.message, f.log ? f.log.split('\n').filter((l) => l.trim() !== '') : undefined);
+      }
+    };
+    /** The planned nodes that still need doing (locked ones end here). */
+    const pendingOf = (part: Plan): Plan => {
+      for (const np of part.nodes) if (np.lock?.state === 'held' && !np.lock.expired) ledger.finish(np.name, 'locked', np.reason);
+      return { ...part, nodes: part.nodes.filter((np) => !ledger.results.has(np.name)) };
+    };
+    // The evaluation stops for Ctrl+C only: after a fail-fast stop it goes on, so every broken node is named.
+    const evaluation = source.parts ? source.parts(fleet, nodes, { ...prepare, signal: run.signal }) : [await source.resolve(fleet, nodes, prepare)];
+    const parts = await takeParts({
+      fleet, evaluation, builds, prepare, register, stop: run.stop, buildsEarly: source.buildsEarly,
+      // Streamed: each part's nodes go on at once, in the run's --parallel pools.
+      ...(streamed ? { onPlan: (part: Plan) => {
+        run.emit({ type: 'plan', plan: part });
+        return schedule({ run, policy, ledger }, pendingOf(part), builds, STAGES, pools);
+      } } : {}),
+    });
+    const all = mergeParts(nodes, parts);
+    plan = planProbed(fleet, all.evaluated, all.probed, prepare);
+    if (!streamed) {
+      // The whole plan, at once: the review, the waves and fail-fast's clean evaluation need it.
+      run.emit({ type: 'plan', plan });
+      builds.keepOnly(plan);
+      const pending = pendingOf(plan);
+      if (policy.review && !(await reviewPlan(run, policy.goal, pending, builds, policy.review))) {
+        // Declined (or Ctrl+C while waiting): nothing was copied or activated; the builds stop.
+        declined = !run.signal.aborted;
+        run.stop.abort();
+        for (const np of plan.nodes) ledger.finish(np.name, 'skipped', declined ? DECLINED : stopReason(run));
+      } else {
+        await schedule({ run, policy, ledger }, pending, builds, STAGES, pools);
+      }
     }
     await builds.settled();
   } finally {

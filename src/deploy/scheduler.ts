@@ -9,9 +9,15 @@ import { stopReason } from './context.js';
 import { rollWaves } from './rollout.js';
 import { SshConnectError } from '../transport/ssh.js';
 
-export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages: readonly Stage[]): Promise<void> {
+export type StagePools = Record<NonNullable<Stage['pool']>, ReturnType<typeof pLimit>>;
+
+/** --parallel's pools: one per run, shared by every part a streamed apply schedules. */
+export function stagePools(parallel: number): StagePools {
+  return { copy: pLimit(parallel), activate: pLimit(parallel) };
+}
+
+export async function schedule(d: DeployRun, plan: Plan, builds: Builds, stages: readonly Stage[], pools = stagePools(d.policy.parallel)): Promise<void> {
   const { run, policy, ledger } = d;
-  const pools = { copy: pLimit(policy.parallel), activate: pLimit(policy.parallel) };
 
   const runStage = (stage: Stage, ctx: NodeContext): Promise<StageResult> => {
     const go = async (): Promise<StageResult> => {

@@ -68,7 +68,7 @@ export const buildStage: Stage = {
   applies: (ctx) => ctx.plan.buildJob !== undefined,
   async run(ctx) {
     ctx.phase('build', `building on ${ctx.plan.buildJob}`);
-    const built = await ctx.builds.result(ctx.plan.buildJob!);
+    const built = await ctx.builds.result(ctx.plan.buildJob!, ctx.plan.drvPath);
     if (!built) return done('failed', `no build job ${ctx.plan.buildJob}`);
     if (built.built.has(ctx.plan.outPath)) return next;
     if (built.canceled) return done('skipped', stopReason(ctx.run));

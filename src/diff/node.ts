@@ -29,7 +29,7 @@ export async function diffWhenBuilt(input: NodeDiffInput): Promise<NodeDiffResul
   const np = input.plan;
   let newHost = input.target; // not built by the plan: the target already holds it (or runs it)
   if (np.buildJob !== undefined) {
-    const built = await untilAborted(input.builds.result(np.buildJob), input.signal);
+    const built = await untilAborted(input.builds.result(np.buildJob, np.drvPath), input.signal);
     if (!built?.built.has(np.outPath)) {
       const why = built?.canceled || input.signal?.aborted ? 'interrupted' : (built?.error ?? 'build failed');
       return { kind: 'failed', error: new NodeError(np.name, 'build', why, { log: built?.log.join('\n') ?? '' }) };

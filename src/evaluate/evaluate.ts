@@ -6,7 +6,7 @@ import type { ResolvedFleet, ResolvedNode } from '../config/types.js';
 import type { NodeError } from '../errors.js';
 import type { EmitEvent } from '../events.js';
 import { goalTraits, type Goal } from '../goal.js';
-import { evaluateNodes, type NodeEval } from '../nix/eval.js';
+import { evaluateNodes, evaluateStream, type EvalOutcome, type NodeEval } from '../nix/eval.js';
 import type { HostPool } from '../transport/pool.js';
 import type { RunCommand } from '../transport/run.js';
 import { checkBuildSystems } from './systems.js';
@@ -34,14 +34,31 @@ function connectAll(pool: HostPool, nodes: readonly ResolvedNode[]): void {
   for (const node of nodes) void limit(() => pool.forNode(node).connect().catch(() => undefined));
 }
 
-/** One evaluation for all nodes; handshakes with the targets overlap it. */
-export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: EvaluateOptions): Promise<Evaluated> {
+/** Everything evaluateFleet and its stream do before Nix starts: the nodes' phase, the handshakes. */
+function begin(nodes: readonly ResolvedNode[], options: EvaluateOptions): void {
   for (const node of nodes) options.emit({ type: 'node-phase', node: node.name, phase: 'evaluate', detail: 'evaluating' });
   // probeTargets awaits the same (memoized) connections and reports their failures.
   // Only masters the pool keeps for the next stages: a large fleet's probes go directly (src/probe).
   if (goalTraits(options.goal).probes && options.pool.keepsMasters(nodes.length)) connectAll(options.pool, nodes);
-  const evaluated = await evaluateNodes(fleet, nodes, { showTrace: options.showTrace, signal: options.signal, emit: options.emit });
-  const wrongSystem = checkBuildSystems(nodes, evaluated.results, fleet.builders);
+}
+
+/** Nix's results for some of the nodes as Evaluated: those evaluated, their build systems checked. */
+function evaluatedOf(fleet: ResolvedFleet, selected: readonly ResolvedNode[], outcome: EvalOutcome): Evaluated {
+  const nodes = selected.filter((n) => outcome.results[n.name]);
+  const wrongSystem = checkBuildSystems(nodes, outcome.results, fleet.builders);
   const failed = new Set(wrongSystem.map((e) => e.node));
-  return { selected: nodes, nodes: nodes.filter((n) => evaluated.results[n.name] && !failed.has(n.name)), evals: evaluated.results, failures: [...evaluated.errors, ...wrongSystem] };
+  return { selected, nodes: nodes.filter((n) => !failed.has(n.name)), evals: outcome.results, failures: [...outcome.errors, ...wrongSystem] };
+}
+
+/** One evaluation for all nodes; handshakes with the targets overlap it. */
+export async function evaluateFleet(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: EvaluateOptions): Promise<Evaluated> {
+  begin(nodes, options);
+  const evaluated = await evaluateNodes(fleet, nodes, { showTrace: options.showTrace, signal: options.signal, emit: options.emit });
+  return evaluatedOf(fleet, nodes, evaluated);
+}
+
+/** The same, one part per evaluated chunk as it ends (each node in exactly one part), while other chunks go on. */
+export async function* evaluateFleetParts(fleet: ResolvedFleet, nodes: readonly ResolvedNode[], options: EvaluateOptions): AsyncGenerator<Evaluated> {
+  begin(nodes, options);
+  for await (const part of evaluateStream(fleet, nodes, { showTrace: options.showTrace, signal: options.signal, emit: options.emit })) yield evaluatedOf(fleet, nodes, part);
 }

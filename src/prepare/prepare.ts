@@ -27,6 +27,13 @@ export interface Prepared {
 
 /** Ask the targets (read-only) and plan from -> to for every node that evaluated. */
 export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, options: PrepareOptions): Promise<Prepared> {
+  const probed = await probeEvaluated(evaluated, options);
+  return { plan: planProbed(fleet, evaluated, probed, options), ...probed };
+}
+
+/** Ask the targets of the nodes that evaluated (apply asks each evaluated chunk's as it comes). `failures`: the
+ *  evaluation's and the probe's. */
+export async function probeEvaluated(evaluated: Evaluated, options: PrepareOptions): Promise<Omit<Prepared, 'plan'>> {
   const failures = [...evaluated.failures];
   let states: Record<string, TargetState> = {};
   if (goalTraits(options.goal).probes) {
@@ -37,15 +44,19 @@ export async function probeAndPlan(fleet: ResolvedFleet, evaluated: Evaluated, o
     states = { ...evaluated.states, ...probed.states };
     failures.push(...probed.errors);
   }
-  const failed = new Set(failures.map((f) => f.node));
-  const plan = createPlan({
+  return { states, failures };
+}
+
+/** The plan (pure) of the nodes that evaluated and answered. */
+export function planProbed(fleet: ResolvedFleet, evaluated: Evaluated, probed: Omit<Prepared, 'plan'>, options: Pick<PrepareOptions, 'goal' | 'force' | 'rollout'>): Plan {
+  const failed = new Set(probed.failures.map((f) => f.node));
+  return createPlan({
     goal: options.goal,
     force: options.force,
     nodes: evaluated.nodes.filter((n) => !failed.has(n.name)),
     builders: fleet.builders,
     evals: evaluated.evals,
-    targets: states,
+    targets: probed.states,
     ...(options.rollout?.staged ? { rollout: options.rollout, selected: evaluated.selected } : {}),
   });
-  return { plan, states, failures };
 }

@@ -162,6 +162,19 @@ export function buildOf(view: RunView, id: string): BuildView | undefined {
   return i === undefined ? undefined : view.builds[i];
 }
 
+/** A streamed apply plans chunk by chunk: the view's plan is every plan so far (a node planned again: the later
+ *  word; a build location planned again: its derivations and nodes joined). */
+function joinPlans(was: Plan, next: Plan): Plan {
+  const names = new Set(next.nodes.map((n) => n.name));
+  const builds = new Map(was.builds.map((b) => [b.id, b]));
+  for (const b of next.builds) {
+    const old = builds.get(b.id);
+    builds.set(b.id, old ? { ...b, drvPaths: [...new Set([...old.drvPaths, ...b.drvPaths])].sort(), nodes: [...new Set([...old.nodes, ...b.nodes])] } : b);
+  }
+  const waves = next.waves ?? was.waves;
+  return { ...next, builds: [...builds.values()], nodes: [...was.nodes.filter((n) => !names.has(n.name)), ...next.nodes], ...(waves ? { waves } : {}) };
+}
+
 /** Fold a whole event list (tests, replaying a recorded run). */
 export function foldEvents(events: Iterable<FleetEvent>, view: RunView = initialView()): RunView {
   let v = view;
@@ -206,7 +219,7 @@ function apply(view: RunView, e: FleetEvent): RunView {
         for (const name of planned.nodes) d.node(name, (n) => ({ ...n, wave: i + 1 }));
         d.wave(i + 1, (w) => ({ ...w, maxFailures: planned.maxFailures, ...(w.state === 'planned' ? { nodes: planned.nodes } : {}) }));
       });
-      return d.done({ plan: e.plan, goal: view.goal ?? e.plan.goal });
+      return d.done({ plan: view.plan ? joinPlans(view.plan, e.plan) : e.plan, goal: view.goal ?? e.plan.goal });
     case 'build-start':
       d.build(e.build, (b) => ({ ...b, state: 'running', drvPaths: e.drvPaths, nodes: e.nodes, startedAt: e.time }));
       return d.done();

@@ -161,6 +161,19 @@ void test('view: a build may start before the plan arrives; the plan does not un
   );
 });
 
+void test('view: a streamed apply\'s plans, one per evaluated chunk, add up (nodes joined, a location\'s derivations joined)', () => {
+  const [da, db] = [storePath('d7v0000', 'a.drv'), storePath('d7v0001', 'b.drv')];
+  const node = (name: string, drvPath: string) => ({ name, drvPath, outPath: drvPath.slice(0, -4), to: { system: drvPath.slice(0, -4) }, buildJob: 'local', copy: { kind: 'from-local' as const }, activate: true, reason: 'switch needed' });
+  const view = foldEvents(record([
+    start,
+    [1, { type: 'plan', plan: { goal: 'switch', nodes: [node('a', da)], builds: [{ id: 'local', location: { kind: 'local' }, drvPaths: [da], nodes: ['a'] }] } }],
+    [2, { type: 'plan', plan: { goal: 'switch', nodes: [node('b', db)], builds: [{ id: 'local', location: { kind: 'local' }, drvPaths: [db], nodes: ['b'] }] } }],
+  ]));
+  assert.deepEqual(view.plan?.nodes.map((n) => n.name), ['a', 'b']);
+  assert.deepEqual(view.plan?.builds.map((b) => [b.id, b.drvPaths, b.nodes]), [['local', [da, db], ['a', 'b']]]);
+  assert.deepEqual(view.nodes.map((n) => [n.name, n.build, n.reason]), [['a', 'local', 'switch needed'], ['b', 'local', 'switch needed']]);
+});
+
 void test('view: a node the run did not announce is added at the end, never lost', () => {
   const view: RunView = foldEvents(record([start, [1, { type: 'node-phase', node: 'z', phase: 'copy', detail: 'from local' }]]));
   assert.deepEqual(view.nodes.map((n) => [n.name, n.phase]), [['a', undefined], ['b', undefined], ['z', 'copy']]);
