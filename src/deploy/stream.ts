@@ -55,22 +55,29 @@ export interface PartsInput {
   onPlan?(part: Plan): Promise<void>;
 }
 
-/** Takes every part of the evaluation: starts its builds, asks its targets (one part after the other, while later
- *  parts evaluate), trims the builds to what is known to be wanted; returns the parts once all are asked. */
+/** Takes every part of the evaluation: starts its builds, asks its targets (each part as it comes, while later parts
+ *  evaluate), trims the builds to what is known to be wanted; returns the parts once all are asked. */
 export async function takeParts(input: PartsInput): Promise<{ evaluated: Evaluated; probed: Probed }[]> {
   const { builds, prepare } = input;
   const parts: { evaluated: Evaluated; probed: Probed }[] = [];
   const unplanned = new Set<Evaluated>();
   const planned: BuildJob[] = [];
   const deploying: Promise<void>[] = [];
-  let chain = Promise.resolve();
+  const asking: Promise<void>[] = [];
+  // Every part is asked as soon as it is evaluated, side by side with the earlier parts' questions (the pool's probe
+  // slots bound them all together): one after the other, the plan of a fleet in k chunks waited k round trips.
+  const ask = (work: () => Promise<void>) => {
+    const asked = work();
+    asked.catch(() => {}); // awaited below, after the last part
+    asking.push(asked);
+  };
   try {
     for await (const evaluated of input.evaluation) {
       if (input.buildsEarly) builds.add(evaluated);
       // Known before the targets are asked: a fail-fast run stops its builds and probes now.
       input.register({ states: {}, failures: evaluated.failures });
       unplanned.add(evaluated);
-      chain = chain.then(async () => {
+      ask(async () => {
         const probed = await probeEvaluated(evaluated, prepare);
         unplanned.delete(evaluated);
         parts.push({ evaluated, probed });
@@ -80,13 +87,12 @@ export async function takeParts(input: PartsInput): Promise<{ evaluated: Evaluat
         builds.keepOnly({ builds: wantedBuilds(planned, unplanned) });
         if (input.onPlan && part.nodes.length > 0) deploying.push(input.onPlan(part));
       });
-      chain.catch(() => {}); // awaited below, after the last part
     }
-    await chain;
+    await Promise.all(asking);
   } catch (error) {
     // A bug in evaluating or asking: nothing new starts, and the nodes already under way end before the error.
     input.stop.abort();
-    await chain.catch(() => {});
+    await Promise.allSettled(asking);
     await Promise.allSettled(deploying);
     throw error;
   }

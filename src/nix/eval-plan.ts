@@ -57,6 +57,9 @@ export interface PlanState {
   running: readonly { nodes: number; rss: number }[];
   /** Nodes waiting for a chunk. */
   remaining: number;
+  /** The even split of the nodes left when the first chunk was measured, over the workers: fixed from then on, so the
+   *  last chunks are not halved again and again (each chunk pays the evaluation of what all nodes share). */
+  split?: number;
 }
 
 /** How many processes may run at once: the workers, fewer when the budget cannot hold that many one-node chunks. */
@@ -74,8 +77,8 @@ function committed(s: PlanState): number {
 /**
  * The size of the chunk to start now, or 0 to wait for a running one to end. Unmeasured: what the worker's share
  * holds at FIRST_GUESS per node (at least one).
- * Measured: as many nodes as this worker's share of the budget holds, no more than an even split of what remains
- * over the workers (so the last chunks end together) and the size cap. A node is never left waiting for nothing:
+ * Measured: as many nodes as this worker's share of the budget holds, no more than the even split fixed at the first
+ * measurement (so the last chunks end together) and the size cap. A node is never left waiting for nothing:
  * with no chunk running, the next one starts with at least one node, even above the budget (alone).
  */
 export function nextChunkSize(s: PlanState): number {
@@ -89,7 +92,7 @@ export function nextChunkSize(s: PlanState): number {
   if (!s.model) size = FIRST_GUESS <= free ? Math.max(1, Math.floor(room / FIRST_GUESS)) : 0;
   else if (s.model.perNode > 0) size = Math.floor((room - s.model.base) / s.model.perNode);
   else size = s.remaining;
-  size = Math.min(size, s.sizeCap, Math.ceil(s.remaining / workers), s.remaining);
+  size = Math.min(size, s.sizeCap, s.split ?? Math.ceil(s.remaining / workers), s.remaining);
   if (size >= 1) return size;
   return s.running.length === 0 ? 1 : 0;
 }

@@ -109,11 +109,13 @@ export async function runEvaluation(fleet: Pick<ResolvedFleet, 'nix'>, nodes: re
   let fatal: string | undefined;
   let changed = () => {};
 
+  let split: number | undefined;
   const planState = (): PlanState => {
     // Nothing to measure with (no /proc): no memory planning, the nodes split evenly over the workers.
     const model = Number.isFinite(budget) ? fitCost(samples) : { base: 0, perNode: 0 };
+    if (model && split === undefined) split = Math.max(1, Math.ceil(pending.length / workers));
     return {
-      budget, workers, concurrencyCap, sizeCap, ...(model ? { model } : {}),
+      budget, workers, concurrencyCap, sizeCap, ...(model ? { model } : {}), ...(split !== undefined ? { split } : {}),
       running: [...running].map((r) => ({ nodes: r.names.length, rss: r.rss })), remaining: pending.length,
     };
   };

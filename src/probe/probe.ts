@@ -41,7 +41,9 @@ export interface ProbeOutcome {
 export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[], outPaths: Record<string, string>, signal?: AbortSignal, lock?: ProbeLock, records: ProbeRecords = false): Promise<ProbeOutcome> {
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
-  const limit = pLimit(pool.limits.probes); // bounds ssh processes, memory and file descriptors, not speed
+  // Bounds ssh processes, memory and file descriptors, not speed; the pool's slots are shared by every probe of the run.
+  const slots = pool.probeSlot ? undefined : pLimit(pool.limits.probes);
+  const limit = <T>(work: () => Promise<T>): Promise<T> => (slots ? slots(work) : pool.probeSlot!(work));
   // A master is worth its handshake only when it is kept for the node's next stage.
   const overMasters = pool.keepsMasters(nodes.length);
   await Promise.all(

@@ -1,6 +1,7 @@
 // One Host per machine for the whole run; masters live in a private, short runtime dir. A master is up only while a
 // node's work needs it (use), plus a few idle ones kept for a stage that may be near: processes, memory and file
 // descriptors follow the work in flight, not the fleet's size.
+import pLimit from 'p-limit';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Builder, HostSpec, ResolvedNode } from '../config/types.js';
@@ -26,6 +27,8 @@ export interface HostPool {
   /** Every host whose connect failed or whose master died connects again on its next command. */
   forgetFailures(): void;
   readonly limits: ConnectionLimits;
+  /** One slot of the run's probes (`limits.probes` at once, whichever call asks): parts probed side by side share it. */
+  probeSlot?<T>(work: () => Promise<T>): Promise<T>;
   /** Whether `count` nodes' masters would all be kept between their stages: else lone questions go directly. */
   keepsMasters(count: number): boolean;
   /** The quickest new connection to a target so far in this run (a master's start, a direct probe), in ms. */
@@ -73,6 +76,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const targets = new Map<string, Target>();
   const local = createLocalHost(options.run);
   const limits: ConnectionLimits = { probes: options.limits?.probes ?? DEFAULT_PROBE_PARALLEL, keepIdle: options.limits?.keepIdle ?? DEFAULT_KEEP_IDLE };
+  const probeSlots = pLimit(limits.probes);
   const inUse = new Map<Host, number>();
   const idle: Host[] = []; // masters up that no stage uses, kept for the node's next stage
   const closing = new Set<Promise<void>>();
@@ -120,6 +124,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     privateDir: dir,
     local,
     limits,
+    probeSlot: (work) => probeSlots(work),
     keepsMasters: (count) => count <= limits.keepIdle,
     bestConnectMs: () => bestConnect,
     use: async (node, work) => {

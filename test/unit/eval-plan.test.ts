@@ -46,6 +46,15 @@ test('measured: each worker gets its share of the budget, chunks as big as the s
   assert.equal(nextChunkSize(state({ model, remaining: 0 })), 0);
 });
 
+test('measured: the even split fixed at the first measurement, so the tail is not halved chunk after chunk', () => {
+  const model = { base: 0, perNode: MiB };
+  // 64 nodes, first chunks of 20 and 20: 24 left when the first one is measured, 12 per worker.
+  const running = [{ nodes: 20, rss: 20 * MiB }];
+  assert.equal(nextChunkSize(state({ model, remaining: 24, split: 12, running })), 12);
+  // The other worker, once its first chunk is done: 12 again, not half of the 12 left (a tail of 6, 3, 2, 1).
+  assert.equal(nextChunkSize(state({ model, remaining: 12, split: 12, running: [{ nodes: 12, rss: 12 * MiB }] })), 12);
+});
+
 test('measured: fewer workers when the budget cannot hold one node each; a chunk waits for room', () => {
   const big = { base: 0, perNode: 600 * MiB };
   assert.equal(allowedWorkers(state({ model: big, workers: 8, concurrencyCap: 8 })), 2);
