@@ -225,7 +225,7 @@ case $cmd in
 probe) # [lock-op lock run by pid lock-seconds] profile out [state-dir generations]: the lock first, so the state read is the locked one
   echo "protocol=$PROTOCOL"
   # A node already on $out where $goal puts it stays unchanged: its lock is only read (held by another run or not).
-  [ "$lun" = 1 ] && [ "$lop" = take ] && atout && lop=read
+  [ "$lun" = 1 ] && [ "$lop" = take ] && atout && lop='read'
   [ -n "$lop" ] && lockop
   state ''
   if [ "$ptarget" = "$out" ] && [ -e "$out" ]; then echo hasOut=1

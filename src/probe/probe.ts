@@ -1,13 +1,12 @@
 // Questions to targets, --probe-parallel at once: one probe per node (which takes the node's lock for apply), over a
 // master kept for the stages after it in a small fleet, else over a connection of its own (one ssh, one handshake).
-import pLimit from 'p-limit';
 import { createAgentClient, parseGenerations } from '../agent/client.js';
 import { lockPath, targetLockOf } from '../agent/lock.js';
 import type { TargetState } from '../agent/state.js';
 import type { ProbeLock } from '../lock/take.js';
 import type { ResolvedNode } from '../config/types.js';
 import { NodeError } from '../errors.js';
-import type { HostPool } from '../transport/pool.js';
+import { probeSlots, type HostPool } from '../transport/pool.js';
 import type { Target } from '../transport/target.js';
 import { parseRecordLines, RECORDS_KEPT } from '../records/record.js';
 
@@ -42,8 +41,7 @@ export async function probeTargets(pool: HostPool, nodes: readonly ResolvedNode[
   const states: Record<string, TargetState> = {};
   const errors: NodeError[] = [];
   // Bounds ssh processes, memory and file descriptors, not speed; the pool's slots are shared by every probe of the run.
-  const slots = pool.probeSlot ? undefined : pLimit(pool.limits.probes);
-  const limit = <T>(work: () => Promise<T>): Promise<T> => (slots ? slots(work) : pool.probeSlot!(work));
+  const limit = probeSlots(pool);
   // A master is worth its handshake only when it is kept for the node's next stage.
   const overMasters = pool.keepsMasters(nodes.length);
   await Promise.all(

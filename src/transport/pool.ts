@@ -41,6 +41,13 @@ export interface HostPool {
   closeAll(): Promise<void>;
 }
 
+/** The run's probe slots (a pool without its own, a test's fake: a bound of `limits.probes` for this caller alone). */
+export function probeSlots(pool: Pick<HostPool, 'probeSlot' | 'limits'>): <T>(work: () => Promise<T>) => Promise<T> {
+  if (pool.probeSlot) return (work) => pool.probeSlot!(work);
+  const own = pLimit(pool.limits.probes);
+  return (work) => own(work);
+}
+
 /** NIX_SSHOPTS as Nix reads it (whitespace-separated), so fleet's own ssh sees the same options. */
 export function readNixSshOpts(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.NIX_SSHOPTS ?? '').split(/\s+/).filter(Boolean);
