@@ -24,11 +24,11 @@ const HEADER = ['| benchmark | result: median [min–max] | targets | met | mach
 /** Rows written before the commit column existed: their commit was not recorded. */
 const NOT_RECORDED = 'not recorded';
 
-/** The commit measured: a row is only comparable with the code it ran; `+changes` when the tree differed from it. */
+/** The commit measured: a row is only comparable with the code it ran; `+changes` when the code differed from it (the benchmarks' own results do not count). */
 export async function describeCommit(): Promise<string> {
   const head = await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, reject: false });
   if (head.failed) return 'unknown (not a git checkout)';
-  const dirty = await execa('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'nix', 'bench', 'lab', 'package.json'], { cwd: REPO, reject: false });
+  const dirty = await execa('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'nix', 'bench', ':(exclude)bench/results', 'lab', 'package.json'], { cwd: REPO, reject: false });
   return `${head.stdout.trim()}${dirty.stdout.trim() ? '+changes' : ''}`;
 }
 
