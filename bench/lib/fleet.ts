@@ -39,7 +39,9 @@ export function expectOutcomes(run: FleetRun, outcomes: readonly string[], code 
   const summary = parseSummary(run);
   const wrong = Object.entries(summary.nodes).filter(([, r]) => !outcomes.includes(r.outcome));
   if (run.code !== code || wrong.length > 0) {
-    const detail = wrong.map(([n, r]) => `${n}: ${r.outcome} ${r.error ?? ''}`).join('\n');
+    // A failed node's log (its node-done event: e.g. nix-copy-closure's stderr) says why; the summary only what.
+    const logOf = (node: string) => readEventLines(run.stdout).flatMap((e) => (e.type === 'node-done' && e.node === node && e.log ? e.log : []));
+    const detail = wrong.map(([n, r]) => [`${n}: ${r.outcome} ${r.error ?? ''}`, ...(r.outcome === 'skipped' ? [] : logOf(n).map((l) => `  | ${l}`))].join('\n')).join('\n');
     throw new Error(`fleet exited ${run.code} (expected ${code}); outcomes not in [${outcomes.join(', ')}]:\n${detail}\n${run.stderr.slice(-2000)}`);
   }
   return summary;
