@@ -50,3 +50,11 @@ export function checkPasswordEscalation(nodes: readonly ResolvedNode[]): void {
     throw new UsageError(`a sudo password was given, but ${other.map((n) => n.name).join(', ')} escalate with ${other[0]!.privilegeEscalation[0]}, not sudo`);
   }
 }
+
+/** The password for these nodes, if one is given (or asked for): read once, and refused before anything starts when a
+ *  node escalates with something other than sudo. Every command that may send one goes through here. */
+export async function sudoPasswordFor(nodes: readonly ResolvedNode[], ask: boolean, io: CliIo): Promise<string | undefined> {
+  const password = await readSudoPassword(ask, io, io.stdin);
+  if (password !== undefined) checkPasswordEscalation(nodes);
+  return password;
+}

@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { checkPasswordEscalation, readSudoPassword } from '../../src/cli/password.js';
+import { checkPasswordEscalation, readSudoPassword, sudoPasswordFor } from '../../src/cli/password.js';
 import type { PasswordTerminal } from '../../src/terminal.js';
 import type { CliIo } from '../../src/cli/io.js';
 import type { ResolvedNode } from '../../src/config/types.js';
@@ -56,4 +56,14 @@ test('the password goes to sudo -S on stdin, never into argv; root needs none', 
   assert.throws(() => checkPasswordEscalation([{ name: 'a', user: 'deploy', privilegeEscalation: ['doas'] } as ResolvedNode]), {
     name: 'UsageError', message: 'a sudo password was given, but a escalate with doas, not sudo',
   });
+});
+
+test('sudoPasswordFor: a password given for nodes that escalate with doas is refused before anything starts (plan and status too)', async () => {
+  const dir = await mkdtemp(`${tmpdir()}/fleet-pw-`);
+  await writeFile(`${dir}/pw`, 'secret\n');
+  const doas = [{ name: 'a', user: 'deploy', privilegeEscalation: ['doas'] } as ResolvedNode];
+  const sudo = [{ name: 'b', user: 'deploy', privilegeEscalation: ['sudo', '-H', '--'] } as ResolvedNode];
+  await assert.rejects(sudoPasswordFor(doas, false, io({ FLEET_SUDO_PASSWORD_FILE: `${dir}/pw` })), { name: 'UsageError', message: 'a sudo password was given, but a escalate with doas, not sudo' });
+  assert.equal(await sudoPasswordFor(sudo, false, io({ FLEET_SUDO_PASSWORD_FILE: `${dir}/pw` })), 'secret');
+  assert.equal(await sudoPasswordFor(doas, false, io()), undefined, 'no password, nothing to refuse');
 });

@@ -48,9 +48,7 @@ export async function runApply(goal: Goal, options: ApplyCliOptions, io: CliIo, 
   const source = extras.rollback
     ? (await import('../../rollback/source.js')).rollbackSource(extras.rollback)
     : extras.reboot ? (await import('../../reboot/source.js')).rebootSource : undefined;
-  const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
-  const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
-  if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  const sudoPassword = await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io);
   // Every key is read here, before any target is touched: a source that fails ends the run now (exit 2).
   const { uploadsKeys } = await import('../../keys/stage.js');
   const keys = !source && uploadsKeys(goal) ? await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal) : undefined;

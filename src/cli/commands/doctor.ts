@@ -13,9 +13,7 @@ export interface DoctorCliOptions extends FileOptions {
 export async function runDoctor(options: DoctorCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, false);
-  const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
-  const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
-  if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  const sudoPassword = await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io);
   const [{ doctorFleet }, { formatDoctorSummary, formatHostReport }, { withEventOutput }] = await Promise.all([
     import('../../doctor/run.js'), import('../../doctor/render.js'), import('../../ui/json.js'),
   ]);

@@ -42,9 +42,7 @@ export async function runExec(argv: string[], options: ExecCliOptions, io: CliIo
   if (options.askSudoPassword && !options.sudo) throw new UsageError(EXEC_PASSWORD_WITHOUT_SUDO);
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
-  const sudoPassword = options.sudo ? await readSudoPassword(!!options.askSudoPassword, io, io.stdin) : undefined;
-  if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  const sudoPassword = options.sudo ? await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io) : undefined;
   const staged = options.waves !== undefined || options.maxFailures !== undefined;
   const [{ execFleet }, { planWaves }, { createExecTextRenderer }, { createJsonRenderer }, { createEventStream, newRunId }] = await Promise.all([
     import('../../exec/run.js'), import('../../rollout/waves.js'), import('../../ui/exec-text.js'), import('../../ui/json.js'), import('../../events.js'),

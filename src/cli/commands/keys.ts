@@ -15,9 +15,7 @@ export interface KeysCliOptions extends FileOptions {
 export async function runKeys(options: KeysCliOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const fleet = await openFleet(options, io);
   const nodes = await selectFromFleet(fleet, options.on, true);
-  const { readSudoPassword, checkPasswordEscalation } = await import('../password.js');
-  const sudoPassword = await readSudoPassword(!!options.askSudoPassword, io, io.stdin);
-  if (sudoPassword !== undefined) checkPasswordEscalation(nodes);
+  const sudoPassword = await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io);
   const [{ loadKeys }, { uploadKeys }, { chooseRenderer, isCi }, { createEventStream, newRunId }] = await Promise.all([
     import('../../keys/sources.js'), import('../../deploy/upload-keys.js'), import('../../ui/choose.js'), import('../../events.js'),
   ]);

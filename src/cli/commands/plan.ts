@@ -41,7 +41,7 @@ export async function runPlan(goal: Goal, options: PlanOptions, io: CliIo, signa
   const [{ uploadsKeys }, { loadFleetKeys }] = await Promise.all([import('../../keys/stage.js'), import('../../keys/sources.js')]);
   const keys = uploadsKeys(goal) ? await loadFleetKeys(fleet, nodes, io.env, signal) : undefined;
   // Keys are root's to read, even as hashes: sudo may want its password (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE).
-  const sudoPassword = keys ? await (await import('../password.js')).readSudoPassword(!!options.askSudoPassword, io, io.stdin) : undefined;
+  const sudoPassword = keys ? await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io) : undefined;
   const started = Date.now();
   // --json: the same event stream as apply (run-start, phases, plan, node-done for failures, summary).
   return withEventOutput(io.stdout, format === 'json', ({ runId, emit }) => withHosts(io, signal, async (pool, runLocal) => {

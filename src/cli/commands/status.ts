@@ -50,7 +50,7 @@ export async function runStatus(options: StatusCliOptions, io: CliIo, signal: Ab
   // Read once (a watch compares every refresh with them): a source that fails ends status before any node is asked.
   const keys = await (await import('../../keys/sources.js')).loadFleetKeys(fleet, nodes, io.env, signal);
   // Keys are root's to read, even as hashes: sudo may want its password (--ask-sudo-password, FLEET_SUDO_PASSWORD_FILE).
-  const sudoPassword = keys ? await (await import('../password.js')).readSudoPassword(!!options.askSudoPassword, io, io.stdin) : undefined;
+  const sudoPassword = keys ? await (await import('../password.js')).sudoPasswordFor(nodes, !!options.askSudoPassword, io) : undefined;
   if (options.watch && io.tty) return watchStatus(fleet, nodes, { intervalMs: options.interval ?? WATCH_INTERVAL_DEFAULT_MS, showTrace: !!options.showTrace, ...(keys ? { keys } : {}), ...(sudoPassword !== undefined ? { sudoPassword } : {}) }, io, io.tty, signal, session);
   const [{ statusFleet }, { formatStatus }, { withEventOutput }, { formatStatusMetrics }, { describeBuildHost }] = await Promise.all([
     import('../../status/run.js'), import('../../status/format.js'), import('../../ui/json.js'), import('../../ui/status-metrics.js'), import('../fleet-file.js'),
