@@ -111,13 +111,11 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     assert.deepEqual(await readSystemState(ctx.lab, 'm2'), before, 'and the watchdog put back exactly the recorded system');
   });
 
-  test('a stale watchdog never undoes the next run: fleet SIGKILLed in its window, another run breaks the lock and deploys, the old watchdog stands down', async () => {
-    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-a-${nonce}`, variant: 'slow' } });
-    // A window long enough for run B to deploy inside it.
-    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-stale.yaml`, defaults: { confirmTimeout: '20s' } });
+  /** Run A applies m2 with `fleetFile` and is SIGKILLed once m2's switch started: its run dir there (A's watchdog's). */
+  async function killedWhileActivating(fleetFile: string): Promise<string> {
     const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
     const earlier = new Set(await startedDirs());
-    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
+    const a = spawnFleet(['-f', fleetFile, 'apply', '--on', 'm2', '--json', '--break-lock']);
     let aDir: string | undefined;
     const killer = eventually(async () => {
       aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
@@ -125,6 +123,14 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
     await a.catch(() => {});
     assert.ok(await killer, 'run A was killed while m2 activated');
+    return aDir!;
+  }
+
+  test('a stale watchdog never undoes the next run: fleet SIGKILLed in its window, another run breaks the lock and deploys, the old watchdog stands down', async () => {
+    await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-a-${nonce}`, variant: 'slow' } });
+    // A window long enough for run B to deploy inside it.
+    const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-stale.yaml`, defaults: { confirmTimeout: '20s' } });
+    const aDir = await killedWhileActivating(fileA);
     assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done', 'A\'s system went live; its watchdog waits for a confirmation that never comes');
     // Run B: the README's advice for a dead run's lock.
     const outs = await configure({ m1: { name: `base-${nonce}` }, m2: { name: `stale-b-${nonce}` } });
@@ -143,16 +149,7 @@ describe('magic rollback on light hosts', { skip: requireLabCapable() }, () => {
     const before = await readSystemState(ctx.lab, 'm2');
     await configure({ m1: { name: `base-${nonce}` }, m2: { name: `short-lock-${nonce}`, variant: 'slow' } });
     const fileA = await ctx.lab.writeFleet({ nixFile: ctx.hive, path: `${ctx.lab.dir}/fleet-short-lock.yaml`, defaults: { confirmTimeout: '15s', lockTimeout: '2s' } });
-    const startedDirs = async () => (await ctx.lab.exec('m2', ['sh', '-c', 'ls -d /run/fleet/*/m2/switch-started 2>/dev/null'])).stdout.trim().split('\n').filter(Boolean);
-    const earlier = new Set(await startedDirs());
-    const a = spawnFleet(['-f', fileA, 'apply', '--on', 'm2', '--json', '--break-lock']);
-    let aDir: string | undefined;
-    const killer = eventually(async () => {
-      aDir = (await startedDirs()).find((d) => !earlier.has(d))?.replace(/\/switch-started$/, '');
-      return aDir !== undefined;
-    }, { timeoutMs: 15_000, everyMs: 50 }).then((seen) => seen && a.kill('SIGKILL'));
-    await a.catch(() => {});
-    assert.ok(await killer, 'run A was killed while m2 activated');
+    const aDir = await killedWhileActivating(fileA);
     assert.equal(await waitForFile('m2', `${aDir}/activate.status`), 'done');
     // Past A's lockTimeout by the host's own clock: without the watchdog's hold, its lock would have expired.
     const live = Number((await ctx.lab.exec('m2', ['stat', '-c', '%Y', `${aDir}/activate.status`])).stdout.trim());
