@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { EventOf, FleetEvent } from '../../src/events.js';
 import { requireLabCapable, useLab } from './support.js';
-import { finishedRun, runFleet, spawnFleet } from './run-fleet.js';
+import { finishedRun, interruptAfterLines, runFleet, spawnFleet } from './run-fleet.js';
 
 const NAMES = ['web-1', 'web-2', 'db-10'];
 
@@ -81,14 +81,7 @@ describe('fleet exec on light hosts', { skip: requireLabCapable() }, () => {
     const seconds = 87000 + Math.floor(Math.random() * 400);
     // --parallel 2: db-10 waits for a free slot, which Ctrl+C never gives it.
     const child = spawnFleet(['-f', file, 'exec', '--json', '--parallel', '2', '--', 'sh', '-c', `echo "up ${nonce}"; sleep ${seconds}`]);
-    let up = 0;
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const lines = text.split('\n');
-      text = lines.pop()!;
-      for (const line of lines) if (line.includes('"type":"exec-output"') && line.includes(`up ${nonce}`) && ++up === 2) child.kill('SIGINT');
-    });
+    interruptAfterLines(child, ['"type":"exec-output"', `up ${nonce}`], 2);
     const run = await finishedRun(child);
     assert.equal(run.code, 130, run.stderr);
     const done = Object.fromEntries(eventsOf(run.events, 'exec-done').map((e) => [e.node, e.outcome]));

@@ -76,3 +76,15 @@ export async function interruptDuringActivation(args: string[], times = 1): Prom
   });
   return { result: await child, sent };
 }
+
+/** Ctrl+C (SIGINT) for a spawned `--json` run once `count` of its stdout lines hold every one of `needles`. */
+export function interruptAfterLines(child: ResultPromise, needles: string[], count: number): void {
+  let seen = 0;
+  let text = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    const lines = text.split('\n');
+    text = lines.pop()!;
+    for (const line of lines) if (needles.every((n) => line.includes(n)) && ++seen === count) child.kill('SIGINT');
+  });
+}

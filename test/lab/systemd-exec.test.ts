@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { EventOf, FleetEvent } from '../../src/events.js';
 import { requireSystemdLabCapable, useSystemdLab } from './support.js';
-import { finishedRun, runFleet, spawnFleet } from './run-fleet.js';
+import { finishedRun, interruptAfterLines, runFleet, spawnFleet } from './run-fleet.js';
 
 const eventsOf = <T extends FleetEvent['type']>(events: FleetEvent[], type: T) => events.filter((e): e is EventOf<T> => e.type === type);
 
@@ -70,14 +70,7 @@ describe('fleet exec on systemd hosts, as deploy', { skip: requireSystemdLabCapa
   test('--sudo, Ctrl+C: the root commands end on the hosts (their process table), exit 130', async () => {
     const seconds = 89000 + Math.floor(Math.random() * 400);
     const child = spawnFleet(['-f', deploy, 'exec', '--json', '--sudo', '--', 'sh', '-c', `echo "up ${nonce}"; sleep ${seconds}`]);
-    let up = 0;
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const lines = text.split('\n');
-      text = lines.pop()!;
-      for (const line of lines) if (line.includes('"type":"exec-output"') && line.includes(`up ${nonce}`) && ++up === 2) child.kill('SIGINT');
-    });
+    interruptAfterLines(child, ['"type":"exec-output"', `up ${nonce}`], 2);
     const run = await finishedRun(child);
     assert.equal(run.code, 130, run.stderr);
     assert.deepEqual(eventsOf(run.events, 'exec-done').map((e) => e.outcome), ['interrupted', 'interrupted']);
